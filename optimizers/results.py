@@ -1,0 +1,169 @@
+"""The results document (DESIGN.md §6): its models, and how trial records become one.
+
+The runner emits one plain-dict *record* per trial; ``assemble`` gathers records from any number
+of chunks — in any order — into the document: the normalised spec, progress, a score per grid
+point (its metric's mean and standard deviation over seeds) and the best grid point. The models
+below describe that document for the API's schema and for typed clients; the engine builds the
+plain data directly, since a sweep may hold 100,000 trials.
+
+Numbers are always standard JSON: where a value is not finite there is ``null`` and a status.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .spec import SweepSpec, Trial
+
+
+class SweepStatus(str, Enum):
+    """Where a sweep is in its life; ``is_finished`` once it will change no more."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    def is_finished(self) -> bool:
+        """True for succeeded, failed and cancelled."""
+        return self in (SweepStatus.SUCCEEDED, SweepStatus.FAILED, SweepStatus.CANCELLED)
+
+
+TrialStatus = Literal["ok", "diverged", "failed"]
+
+
+class Curve(BaseModel):
+    """The loss at the recorded steps: 0, r, 2r, … and the last step."""
+
+    step: list[int]
+    loss: list[float]
+
+
+class TrialResult(BaseModel):
+    """One trial: its grid point and seed, its outcome and its loss curve."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int
+    params: dict[str, float]
+    seed: int
+    status: TrialStatus
+    final_loss: float | None = Field(description="loss after the last step; null unless ok")
+    min_loss: float | None = Field(description="lowest loss over all steps (before divergence)")
+    mean_loss: float | None = Field(description="mean loss over steps 0..steps; null unless ok")
+    diverged_at: int | None = Field(description="first step whose loss was non-finite or over "
+                                    "the threshold")
+    error: str | None = Field(description="why the trial failed")
+    curve: Curve
+
+
+class SettingScore(BaseModel):
+    """A grid point's score: its trials' metric, mean and standard deviation over seeds.
+
+    The score is null when any of its trials did not finish ok (a setting that diverges for
+    one seed is not a candidate for best).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int
+    params: dict[str, float]
+    score: float | None
+    score_std: float | None
+    trials: list[int]
+
+
+class Best(BaseModel):
+    """The grid point with the lowest score."""
+
+    params: dict[str, float]
+    score: float
+    score_std: float
+    trials: list[int]
+
+
+class Progress(BaseModel):
+    """Trials done out of the sweep's total."""
+
+    done: int
+    total: int
+
+
+class SweepResults(BaseModel):
+    """Everything a sweep produced (the engine's output; the service adds an id)."""
+
+    status: SweepStatus
+    spec: SweepSpec
+    progress: Progress
+    best: Best | None
+    settings: list[SettingScore]
+    trials: list[TrialResult]
+
+
+def failed_records(trials: list[Trial], message: str) -> list[dict[str, Any]]:
+    """Records for trials that could not run: status failed, with the message."""
+    return [{"index": t.index, "params": t.params, "seed": t.seed, "status": "failed",
+             "final_loss": None, "min_loss": None, "mean_loss": None, "diverged_at": None,
+             "error": message, "curve": {"step": [], "loss": []}} for t in trials]
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and population standard deviation, summed exactly (``math.fsum``).
+
+    Equal values give exactly that value and 0 — the usual case of a fixed start, where every
+    seed runs the same numbers.
+    """
+    if min(values) == max(values):
+        return values[0], 0.0
+    mean = math.fsum(values) / len(values)
+    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
+
+
+def score_settings(spec: SweepSpec, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A score per grid point that has any records, in grid order."""
+    n = spec.n_settings
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record["index"] % n, []).append(record)
+    params = spec.settings()
+    scores = []
+    for setting in sorted(groups):
+        group = groups[setting]
+        values = [r[spec.metric] for r in group]
+        complete = all(r["status"] == "ok" and v is not None for r, v in zip(group, values))
+        score, std = mean_std(values) if complete else (None, None)
+        scores.append({
+            "index": setting,
+            "params": params[setting],
+            "score": score,
+            "score_std": std,
+            "trials": [r["index"] for r in group],
+        })
+    return scores
+
+
+def assemble(spec: SweepSpec, records: list[dict[str, Any]],
+             status: SweepStatus | str = SweepStatus.SUCCEEDED) -> dict[str, Any]:
+    """The results document from trial records of any chunks, in any order."""
+    records = sorted(records, key=lambda r: r["index"])
+    settings = score_settings(spec, records)
+    candidates = [s for s in settings if s["score"] is not None]
+    best = min(candidates, key=lambda s: (s["score"], s["index"]), default=None)
+    return {
+        "status": SweepStatus(status).value,
+        "spec": spec.model_dump(mode="json"),
+        "progress": {"done": len(records), "total": spec.n_trials},
+        "best": None if best is None else {k: best[k] for k in ("params", "score", "score_std",
+                                                                 "trials")},
+        "settings": settings,
+        "trials": records,
+    }
+
+
+__all__ = ["Best", "Curve", "Progress", "SettingScore", "SweepResults", "SweepStatus",
+           "TrialResult", "assemble", "failed_records", "score_settings"]

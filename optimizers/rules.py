@@ -1,0 +1,402 @@
+"""Update rules: pure, batched gradient-descent optimizers.
+
+Every rule works on a batch of K trials at once. Parameters θ have shape (K, D), the gradient g
+has the same shape, and every hyperparameter arrives as a (K, 1) array, so that one NumPy step
+advances all K trials, each with its own settings. ``t`` counts updates from 1.
+
+A rule is defined once, as an in-place *kernel* over arrays the caller owns; the pure, optax-style
+pair ``init(params) -> state`` and ``update(grads, state, params, hp) -> (params, state)`` is built
+on that kernel and never writes into its inputs. The runner calls the kernel directly on its own
+buffers (``Rule.step``), which is what makes a step cost one pass over memory.
+
+The formulas (the project's contract, ``DESIGN.md`` §1):
+
+==========  ====================================================================================
+sgd         θ ← θ − lr·g
+momentum    v ← momentum·v + lr·g ;  θ ← θ − v
+nesterov    v ← momentum·v + lr·∇J(θ − momentum·v) ;  θ ← θ − v
+adagrad     v ← v + g² ;  θ ← θ − lr/√(v + eps) · g
+rmsprop     v ← decay·v + (1−decay)·g² ;  θ ← θ − lr/√(v + eps) · g
+adam        m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g² ;  m̂ = m/(1−β1ᵗ) ;  v̂ = v/(1−β2ᵗ) ;
+            θ ← θ − lr/√(v̂ + eps) · m̂
+==========  ====================================================================================
+
+eps sits inside the square root by default; ``eps_placement="outside"`` gives PyTorch's and
+optax's √(·) + eps instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+Hyper = Mapping[str, Array]
+EpsPlacement = Literal["inside", "outside"]
+Scratch = tuple[Array, Array]
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """One hyperparameter of a rule: its default and its valid interval.
+
+    ``default`` None means the hyperparameter is required (the learning rate).
+    """
+
+    name: str
+    description: str
+    default: float | None = None
+    low: float = 0.0
+    high: float = math.inf
+    low_open: bool = True
+    high_open: bool = True
+
+    @property
+    def range_text(self) -> str:
+        """The valid interval in the notation the error messages use, e.g. ``0 <= momentum < 1``."""
+        low = f"{_num(self.low)} {'<' if self.low_open else '<='} "
+        high = "" if math.isinf(self.high) else f" {'<' if self.high_open else '<='} {_num(self.high)}"
+        return f"{low}{self.name}{high}"
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies in the valid interval."""
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+LR = Hyperparameter("lr", "learning rate (step size)")
+MOMENTUM = Hyperparameter("momentum", "momentum coefficient", 0.9, 0.0, 1.0, low_open=False)
+DECAY = Hyperparameter("decay", "decay rate of the squared-gradient average", 0.9, 0.0, 1.0,
+                       low_open=False)
+BETA1 = Hyperparameter("beta1", "decay rate of the first-moment estimate", 0.9, 0.0, 1.0,
+                       low_open=False)
+BETA2 = Hyperparameter("beta2", "decay rate of the second-moment estimate", 0.999, 0.0, 1.0,
+                       low_open=False)
+EPS = Hyperparameter("eps", "small constant that keeps the denominator away from zero", 1e-8,
+                     0.0, low_open=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# States. Each holds the update count and the rule's per-coordinate buffers, all (K, D).
+
+
+class SGDState(NamedTuple):
+    """State of sgd: only the update count."""
+
+    count: int
+
+
+class MomentumState(NamedTuple):
+    """State of momentum and nesterov: the velocity v."""
+
+    count: int
+    v: Array
+
+
+class AdagradState(NamedTuple):
+    """State of adagrad: the running sum of squared gradients v."""
+
+    count: int
+    v: Array
+
+
+class RMSpropState(NamedTuple):
+    """State of rmsprop: the running average of squared gradients v."""
+
+    count: int
+    v: Array
+
+
+class AdamState(NamedTuple):
+    """State of adam: first moment m and second moment v."""
+
+    count: int
+    m: Array
+    v: Array
+
+
+State = Any  # one of the NamedTuples above
+Kernel = Callable[[Array, Any, Array, Hyper, int, Scratch], None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels: update ``params`` and the state's buffers in place for update number ``t``. ``tmp`` is
+# two scratch arrays of the parameters' shape, owned by the caller. Hyperparameters are (K, 1).
+
+
+def _root_denominator(v: Array, eps: Array, outside: bool, out: Array) -> Array:
+    """out ← √(v + eps) (inside) or √v + eps (outside)."""
+    if outside:
+        np.sqrt(v, out=out)
+        out += eps
+    else:
+        np.add(v, eps, out=out)
+        np.sqrt(out, out=out)
+    return out
+
+
+def _sgd(g: Array, state: SGDState, params: Array, hp: Hyper, t: int, tmp: Scratch) -> None:
+    np.multiply(hp["lr"], g, out=tmp[0])
+    params -= tmp[0]
+
+
+def _momentum(g: Array, state: MomentumState, params: Array, hp: Hyper, t: int,
+              tmp: Scratch) -> None:
+    v = state.v
+    v *= hp["momentum"]
+    np.multiply(hp["lr"], g, out=tmp[0])
+    v += tmp[0]
+    params -= v
+
+
+def _adagrad(g: Array, state: AdagradState, params: Array, hp: Hyper, t: int, tmp: Scratch,
+             *, outside: bool) -> None:
+    a, b = tmp
+    np.multiply(g, g, out=a)
+    v = state.v
+    v += a
+    denom = _root_denominator(v, hp["eps"], outside, out=a)
+    np.divide(hp["lr"], denom, out=a)
+    a *= g
+    params -= a
+
+
+def _rmsprop(g: Array, state: RMSpropState, params: Array, hp: Hyper, t: int, tmp: Scratch,
+             *, outside: bool) -> None:
+    a, b = tmp
+    decay = hp["decay"]
+    v = state.v
+    v *= decay
+    np.multiply(g, g, out=a)
+    np.multiply(1.0 - decay, a, out=a)
+    v += a
+    denom = _root_denominator(v, hp["eps"], outside, out=a)
+    np.divide(hp["lr"], denom, out=a)
+    a *= g
+    params -= a
+
+
+def _adam(g: Array, state: AdamState, params: Array, hp: Hyper, t: int, tmp: Scratch, *,
+          outside: bool) -> None:
+    a, b = tmp
+    beta1, beta2 = hp["beta1"], hp["beta2"]
+    m, v = state.m, state.v
+    m *= beta1
+    np.multiply(1.0 - beta1, g, out=a)
+    m += a
+    v *= beta2
+    np.multiply(g, g, out=a)
+    np.multiply(1.0 - beta2, a, out=a)
+    v += a
+    np.divide(m, 1.0 - beta1**t, out=b)                    # m̂
+    np.divide(v, 1.0 - beta2**t, out=a)                    # v̂
+    denom = _root_denominator(a, hp["eps"], outside, out=a)
+    np.divide(hp["lr"], denom, out=a)
+    a *= b
+    params -= a
+
+
+def _nesterov_lookahead(state: MomentumState, params: Array, hp: Hyper, out: Array) -> Array:
+    """out ← θ − momentum·v, the point where nesterov evaluates the gradient."""
+    np.multiply(hp["momentum"], state.v, out=out)
+    np.subtract(params, out, out=out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An update rule: its hyperparameters, its formula and its in-place kernel.
+
+    Attributes:
+      name: the rule's name in specs and in the catalogue.
+      summary: one line on what the rule does.
+      formula: the update, in the notation of DESIGN.md §1.
+      hyperparameters: the swept quantities, in the order trials enumerate them.
+      state_type: the NamedTuple of the rule's state.
+      kernel: ``kernel(g, state, params, hp, t, tmp)`` updates params and state in place.
+      lookahead: for rules that take the gradient somewhere else than at θ (nesterov),
+        ``lookahead(state, params, hp, out)`` writes that point into ``out``.
+      eps_placement: where eps sits, for rules that have one.
+      reference: where the rule comes from.
+    """
+
+    name: str
+    summary: str
+    formula: str
+    hyperparameters: tuple[Hyperparameter, ...]
+    state_type: type
+    kernel: Kernel
+    lookahead: Callable[[Any, Array, Hyper, Array], Array] | None = None
+    eps_placement: EpsPlacement = "inside"
+    reference: str = ""
+    buffers: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "buffers", tuple(self.state_type._fields[1:]))
+
+    @property
+    def has_eps(self) -> bool:
+        """Whether the rule has an eps hyperparameter (and so an eps_placement option)."""
+        return any(h.name == "eps" for h in self.hyperparameters)
+
+    def defaults(self) -> dict[str, float | None]:
+        """Hyperparameter name → default (None where required)."""
+        return {h.name: h.default for h in self.hyperparameters}
+
+    def init(self, params: Array) -> State:
+        """The starting state for ``params`` (K, D): count 0, every buffer zero."""
+        return self.state_type(0, *(np.zeros_like(params) for _ in self.buffers))
+
+    def step(self, grads: Array, state: State, params: Array, hp: Hyper, tmp: Scratch) -> State:
+        """Advance ``params`` and ``state`` in place by one update; return the state, count + 1."""
+        t = state.count + 1
+        self.kernel(grads, state, params, hp, t, tmp)
+        return state._replace(count=t)
+
+    def update(self, grads: Array, state: State, params: Array,
+               hp: Mapping[str, Array | float]) -> tuple[Array, State]:
+        """The pure update: new parameters and state; the inputs are left untouched.
+
+        Args:
+          grads: gradient (K, D) — for nesterov, taken at ``lookahead_point``.
+          state: the state from ``init`` or the previous ``update``.
+          params: current parameters θ, (K, D).
+          hp: every hyperparameter as a (K, 1) array or a scalar.
+
+        Returns:
+          ``(new_params, new_state)``.
+        """
+        params = np.array(params, dtype=np.float64)
+        state = state._replace(**{b: np.array(getattr(state, b)) for b in self.buffers})
+        hp = self.broadcast(hp, len(params))
+        tmp = (np.empty_like(params), np.empty_like(params))
+        return params, self.step(np.asarray(grads, dtype=np.float64), state, params, hp, tmp)
+
+    def lookahead_point(self, state: State, params: Array, hp: Mapping[str, Array | float]) -> Array:
+        """Where the gradient of the next update is to be taken: θ, or nesterov's θ − momentum·v."""
+        if self.lookahead is None:
+            return np.asarray(params)
+        return self.lookahead(state, params, self.broadcast(hp, len(params)),
+                              np.empty_like(params, dtype=np.float64))
+
+    def broadcast(self, hp: Mapping[str, Array | float], k: int) -> dict[str, Array]:
+        """Every hyperparameter as a (K, 1) float64 array, defaults filled in."""
+        out = {}
+        for h in self.hyperparameters:
+            value = hp.get(h.name, h.default)
+            if value is None:
+                raise KeyError(f"{self.name} needs the hyperparameter {h.name!r}")
+            out[h.name] = np.broadcast_to(np.asarray(value, dtype=np.float64).reshape(-1, 1),
+                                          (k, 1)).copy()
+        return out
+
+
+def _eps_formula(eps_placement: EpsPlacement, inner: str) -> str:
+    return f"√({inner} + eps)" if eps_placement == "inside" else f"(√{inner} + eps)"
+
+
+def _check_placement(eps_placement: str) -> None:
+    if eps_placement not in ("inside", "outside"):
+        raise ValueError(f"eps_placement must be 'inside' or 'outside', not {eps_placement!r}")
+
+
+def sgd() -> Rule:
+    """Plain gradient descent: θ ← θ − lr·g."""
+    return Rule("sgd", "plain gradient descent", "θ ← θ − lr·g", (LR,), SGDState, _sgd,
+                reference="Robbins & Monro, 1951")
+
+
+def momentum() -> Rule:
+    """Heavy-ball momentum: v ← momentum·v + lr·g ; θ ← θ − v.
+
+    PyTorch's SGD with momentum is the same rule: its buffer is v/lr.
+    """
+    return Rule("momentum", "gradient descent with heavy-ball momentum",
+                "v ← momentum·v + lr·g ; θ ← θ − v", (LR, MOMENTUM), MomentumState, _momentum,
+                reference="Polyak, 1964")
+
+
+def nesterov() -> Rule:
+    """Nesterov momentum: v ← momentum·v + lr·∇J(θ − momentum·v) ; θ ← θ − v.
+
+    PyTorch's ``SGD(nesterov=True)`` follows the look-ahead point φ = θ − momentum·v with the
+    buffer v/lr; the two trajectories map onto each other exactly under that change of variables.
+    """
+    return Rule("nesterov", "Nesterov's accelerated gradient (look-ahead momentum)",
+                "v ← momentum·v + lr·∇J(θ − momentum·v) ; θ ← θ − v", (LR, MOMENTUM),
+                MomentumState, _momentum, lookahead=_nesterov_lookahead,
+                reference="Nesterov, 1983; Sutskever et al., 2013")
+
+
+def adagrad(eps_placement: EpsPlacement = "inside") -> Rule:
+    """Adagrad: v ← v + g² ; θ ← θ − lr/√(v + eps) · g."""
+    _check_placement(eps_placement)
+    return Rule("adagrad", "per-coordinate steps scaled by the sum of squared gradients",
+                f"v ← v + g² ; θ ← θ − lr/{_eps_formula(eps_placement, 'v')} · g",
+                (LR, EPS), AdagradState, partial(_adagrad, outside=eps_placement == "outside"),
+                eps_placement=eps_placement, reference="Duchi, Hazan & Singer, 2011")
+
+
+def rmsprop(eps_placement: EpsPlacement = "inside") -> Rule:
+    """RMSprop: v ← decay·v + (1−decay)·g² ; θ ← θ − lr/√(v + eps) · g."""
+    _check_placement(eps_placement)
+    return Rule("rmsprop", "per-coordinate steps scaled by a decaying mean of squared gradients",
+                "v ← decay·v + (1−decay)·g² ; "
+                f"θ ← θ − lr/{_eps_formula(eps_placement, 'v')} · g",
+                (LR, DECAY, EPS), RMSpropState, partial(_rmsprop, outside=eps_placement == "outside"),
+                eps_placement=eps_placement, reference="Tieleman & Hinton, 2012")
+
+
+def adam(eps_placement: EpsPlacement = "inside") -> Rule:
+    """Adam: m ← β1·m + (1−β1)·g ; v ← β2·v + (1−β2)·g² ; m̂ = m/(1−β1ᵗ) ; v̂ = v/(1−β2ᵗ) ;
+    θ ← θ − lr/√(v̂ + eps) · m̂."""
+    _check_placement(eps_placement)
+    return Rule("adam", "bias-corrected first and second moment estimates",
+                "m ← β1·m + (1−β1)·g ; v ← β2·v + (1−β2)·g² ; m̂ = m/(1−β1ᵗ) ; "
+                f"v̂ = v/(1−β2ᵗ) ; θ ← θ − lr/{_eps_formula(eps_placement, 'v̂')} · m̂",
+                (LR, BETA1, BETA2, EPS), AdamState, partial(_adam, outside=eps_placement == "outside"),
+                eps_placement=eps_placement, reference="Kingma & Ba, 2015")
+
+
+_FACTORIES: dict[str, Callable[..., Rule]] = {
+    "sgd": sgd, "momentum": momentum, "nesterov": nesterov,
+    "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam,
+}
+RULE_NAMES: tuple[str, ...] = tuple(_FACTORIES)
+RULES_WITH_EPS: tuple[str, ...] = ("adagrad", "rmsprop", "adam")
+
+
+def make_rule(name: str, eps_placement: EpsPlacement = "inside") -> Rule:
+    """The rule called ``name``, with eps inside or outside the square root.
+
+    Raises:
+      KeyError: ``name`` is not a rule; the message lists the valid names.
+      ValueError: ``eps_placement`` is not "inside"/"outside", or "outside" for a rule without eps.
+    """
+    if name not in _FACTORIES:
+        raise KeyError(f"unknown optimizer {name!r}; valid choices: {', '.join(RULE_NAMES)}")
+    if name in RULES_WITH_EPS:
+        return _FACTORIES[name](eps_placement)
+    if eps_placement != "inside":
+        raise ValueError(f"eps_placement applies to {', '.join(RULES_WITH_EPS)} only, not {name}")
+    return _FACTORIES[name]()
+
+
+__all__ = [
+    "RULES_WITH_EPS", "RULE_NAMES", "adagrad", "adam", "momentum", "nesterov", "rmsprop", "sgd", "AdagradState", "AdamState", "Hyperparameter", "MomentumState", "RMSpropState",
+    "Rule", "SGDState", "make_rule",
+]

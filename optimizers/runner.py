@@ -1,0 +1,241 @@
+"""The batched runner: every trial of a chunk advances in one array computation per step.
+
+A chunk of K trials is one (K, D) parameter array, one state, and (K, 1) hyperparameters. A step
+is one objective evaluation and one kernel call for all K trials together. Losses go into a window
+of ``WINDOW`` steps; at the end of each window the runner
+
+- finds, per trial, the first step whose loss is non-finite or above the divergence threshold —
+  the trial's ``diverged_at`` — exactly as if it had checked every step, and freezes that trial:
+  it is dropped from the arrays and costs nothing further;
+- folds the window into each trial's running sum and minimum and its recorded curve;
+- asks ``should_stop`` whether to give up (cancellation).
+
+Floating-point warnings are silenced for the whole run: a diverging trial is a result, not a
+warning. Every operation is row-wise, so a trial's numbers do not depend on which other trials
+share its chunk, nor on the chunk's size.
+
+``run_sweep`` runs a whole sweep in-process, chunk by chunk; ``run_chunk`` runs one slice of the
+expanded trials (what a worker does); ``assemble`` turns trial records from any number of chunks
+into the results document.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from .results import assemble, failed_records
+from .rules import Array
+from .spec import Limits, SweepSpec, Trial, parse_spec
+from .stepper import Stepper
+
+WINDOW = 128  # steps between divergence checks, cancellation checks and compactions
+TARGET_CHUNK_WORK = 2e7  # trials × dim × steps in one chunk: about a second of work
+MAX_CHUNK_TRIALS = 10_000
+MIN_CHUNK_ELEMENTS = 4096  # trials × dim below which a chunk is all call overhead
+
+Progress = Callable[[int, int], None]
+StopCheck = Callable[[], bool]
+
+
+class SweepCancelled(Exception):
+    """Raised inside a chunk when ``should_stop`` says so."""
+
+
+def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None,
+                 min_chunks: int = 1) -> list[tuple[int, int]]:
+    """Cut the sweep's trials into ``(start, stop)`` chunks.
+
+    By default a chunk holds about ``TARGET_CHUNK_WORK`` (a second or so of work). ``min_chunks``
+    asks for at least that many chunks (a few per worker process) where that leaves each chunk at
+    least ``MIN_CHUNK_ELEMENTS`` parameters: below that a step costs NumPy's per-call overhead,
+    and splitting would slow the sweep down rather than spread it. ``chunk_size`` forces the
+    number of trials per chunk.
+    """
+    n = spec.n_trials
+    dim = spec.objective.dim
+    if chunk_size is None:
+        chunk_size = int(min(MAX_CHUNK_TRIALS, max(1, TARGET_CHUNK_WORK // (dim * spec.steps))))
+        if min_chunks > 1:
+            spread = max(-(-n // min_chunks), -(-MIN_CHUNK_ELEMENTS // dim))
+            chunk_size = min(chunk_size, spread)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
+    return [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
+
+
+def run_sweep(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, limits: Limits | None = None,
+              progress: Progress | None = None, should_stop: StopCheck | None = None,
+              chunk_size: int | None = None, threads: int | None = None) -> dict[str, Any]:
+    """Run every trial of a sweep in this process; return the results document (DESIGN §6).
+
+    Args:
+      spec: the sweep, as a ``SweepSpec``, a dict or JSON text.
+      limits: size limits for validation (defaults: ``Limits()``).
+      progress: called as ``progress(done, total)`` in trials after each chunk.
+      should_stop: polled between chunks and every ``WINDOW`` steps; when it returns True the
+        run stops and the document has status "cancelled" and the trials finished so far.
+      chunk_size: trials per chunk (default: about a second of work per chunk).
+      threads: threads for the in-place step of very large batches (default: all cores).
+
+    Returns:
+      The results document as plain, standard-JSON data (no NaN or infinity anywhere).
+
+    Raises:
+      pydantic.ValidationError: the spec is invalid.
+    """
+    spec = parse_spec(spec, limits)
+    threads = threads or os.cpu_count() or 1
+    records: list[dict[str, Any]] = []
+    status = "succeeded"
+    for start, stop in chunk_bounds(spec, chunk_size):
+        try:
+            if should_stop is not None and should_stop():
+                raise SweepCancelled
+            records += run_chunk(spec, start, stop, should_stop=should_stop, threads=threads)
+        except SweepCancelled:
+            status = "cancelled"
+            break
+        if progress is not None:
+            progress(len(records), spec.n_trials)
+    return assemble(spec, records, status=status)
+
+
+def run_chunk(spec: SweepSpec, start: int, stop: int, *, should_stop: StopCheck | None = None,
+              threads: int = 1) -> list[dict[str, Any]]:
+    """Run trials ``start`` ≤ index < ``stop`` as one batch; their result records.
+
+    An error inside the engine does not escape: the chunk's trials come back ``failed`` with
+    the message. ``SweepCancelled`` does escape.
+    """
+    trials = spec.trials(start, stop)
+    try:
+        return run_trials(spec, trials, should_stop=should_stop, threads=threads)
+    except (SweepCancelled, ValidationError):
+        raise
+    except Exception as exc:  # noqa: BLE001 — a failed chunk is a result, reported per trial
+        return failed_records(trials, f"{type(exc).__name__}: {exc}")
+
+
+def recorded_steps(steps: int, record_every: int) -> list[int]:
+    """The steps whose loss the curve keeps: 0, r, 2r, … and always the last one."""
+    recorded = list(range(0, steps + 1, record_every))
+    if recorded[-1] != steps:
+        recorded.append(steps)
+    return recorded
+
+
+def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck | None = None,
+               threads: int = 1) -> list[dict[str, Any]]:
+    """Run ``trials`` of ``spec`` together as one (K, D) batch; their result records."""
+    objective, rule = spec.objective, spec.rule
+    k, steps = len(trials), spec.steps
+    starts = {seed: spec.start_point(seed) for seed in {t.seed for t in trials}}
+    params = np.stack([starts[t.seed] for t in trials])
+    hp = {h.name: np.array([[t.params[h.name]] for t in trials], dtype=np.float64)
+          for h in rule.hyperparameters}
+    track = _Track(k, recorded_steps(steps, spec.record_every), spec.divergence_threshold)
+    rows = np.arange(k)  # which trials the arrays' rows hold
+    lookahead = rule.lookahead
+    with np.errstate(all="ignore"):
+        stepper = Stepper(rule, params, rule.init(params), hp, threads=threads)
+        try:
+            for s0 in range(0, steps + 1, WINDOW):
+                n = min(WINDOW, steps + 1 - s0)
+                losses = np.empty((n, len(rows)))
+                point = np.empty_like(stepper.params)
+                for j in range(n):
+                    x = stepper.params
+                    if s0 + j == steps:
+                        losses[j] = objective.value(x)
+                    elif lookahead is None:
+                        losses[j], grads = objective.value_and_grad(x)
+                        stepper(grads)
+                    else:
+                        losses[j] = objective.value(x)
+                        stepper(objective.grad(lookahead(stepper.state, x, stepper.hp, point)))
+                alive = track.absorb(s0, losses, rows)
+                if not alive.all():
+                    rows = rows[alive]
+                    stepper.close()
+                    stepper = _compact(stepper, alive, threads)
+                if should_stop is not None and should_stop():
+                    raise SweepCancelled
+                if not len(rows):
+                    break
+        finally:
+            stepper.close()
+    return track.records(trials)
+
+
+def _compact(stepper: Stepper, alive: Array, threads: int) -> Stepper:
+    """A stepper over the rows still alive: diverged trials cost nothing further."""
+    rule, state = stepper.rule, stepper.state
+    state = state._replace(**{b: getattr(state, b)[alive] for b in rule.buffers})
+    hp = {name: value[alive] for name, value in stepper.hp.items()}
+    return Stepper(rule, stepper.params[alive], state, hp, threads=threads)
+
+
+class _Track:
+    """Per-trial bookkeeping: running sum and minimum of the loss, the curve, divergence."""
+
+    def __init__(self, k: int, recorded: list[int], threshold: float) -> None:
+        self.recorded = recorded
+        self.steps = recorded[-1]
+        self.threshold = threshold
+        self.curve = np.full((len(recorded), k), np.nan)
+        self.total = np.zeros(k)
+        self.minimum = np.full(k, np.inf)
+        self.diverged_at = np.full(k, -1, dtype=np.int64)
+        self._recorded = np.array(recorded)
+
+    def absorb(self, s0: int, losses: Array, rows: Array) -> Array:
+        """Fold a window of losses (steps s0 …, one column per row); return which rows live on."""
+        n = len(losses)
+        bad = ~np.isfinite(losses) | (losses > self.threshold)
+        dead = bad.any(axis=0)
+        first_bad = np.where(dead, bad.argmax(axis=0), n)
+        valid = np.arange(n)[:, None] < first_bad
+        self.total[rows] += np.where(valid, losses, 0.0).sum(axis=0)
+        self.minimum[rows] = np.minimum(self.minimum[rows],
+                                        np.where(valid, losses, np.inf).min(axis=0))
+        lo, hi = np.searchsorted(self._recorded, [s0, s0 + n])
+        if hi > lo:
+            at = self._recorded[lo:hi] - s0
+            self.curve[lo:hi, rows] = np.where(valid[at], losses[at], np.nan)
+        self.diverged_at[rows[dead]] = s0 + first_bad[dead]
+        return ~dead
+
+    def records(self, trials: list[Trial]) -> list[dict[str, Any]]:
+        """The trials' result records, standard JSON only."""
+        curves = self.curve.T.tolist()
+        final = self.curve[-1].tolist()
+        mean = (self.total / (self.steps + 1)).tolist()
+        minimum = self.minimum.tolist()
+        diverged = self.diverged_at.tolist()
+        out = []
+        for i, trial in enumerate(trials):
+            at = diverged[i]
+            ok = at < 0
+            kept = len(self.recorded) if ok else int(np.searchsorted(self._recorded, at))
+            out.append({
+                "index": trial.index,
+                "params": trial.params,
+                "seed": trial.seed,
+                "status": "ok" if ok else "diverged",
+                "final_loss": final[i] if ok else None,
+                "min_loss": minimum[i] if minimum[i] != np.inf else None,
+                "mean_loss": mean[i] if ok else None,
+                "diverged_at": None if ok else at,
+                "error": None,
+                "curve": {"step": self.recorded[:kept], "loss": curves[i][:kept]},
+            })
+        return out
+
+
+__all__ = ["SweepCancelled", "WINDOW", "chunk_bounds", "recorded_steps", "run_chunk",
+           "run_sweep", "run_trials"]

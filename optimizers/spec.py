@@ -1,0 +1,353 @@
+"""The sweep spec: what a user asks for, validated and normalised before anything runs.
+
+This model is the request body of ``POST /v1/sweeps`` and the CLI's SPEC.json (DESIGN.md §5).
+Validation is strict — unknown keys, unknown names, wrong types, non-finite numbers and values out
+of range are refused with a message that names the field and the valid choices — and the
+normalised spec (``model_dump()``) has every default filled in, so it is the complete record of
+what ran.
+
+Limits on size (trials, steps, dim, total work) come from a ``Limits`` object passed as validation
+context (``parse_spec(data, limits)``); the engine never reads the environment.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Annotated, Any, Literal, NamedTuple, Union
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .objectives import OBJECTIVES, Objective, ObjectiveSpec
+from .rules import RULE_NAMES, RULES_WITH_EPS, Array, Rule, make_rule
+
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+Metric = Literal["final_loss", "min_loss", "mean_loss"]
+METRICS: tuple[str, ...] = ("final_loss", "min_loss", "mean_loss")
+MAX_SEED = 2**32 - 1
+
+
+class Limits(BaseModel):
+    """How big a sweep may be. The CLI and the service fill it from their settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_trials: int = Field(100_000, ge=1, description="grid points × seeds")
+    max_steps: int = Field(1_000_000, ge=1, description="updates per trial")
+    max_dim: int = Field(1_000_000, ge=1, description="coordinates per trial")
+    max_work: float = Field(2e10, gt=0, description="trials × dim × steps, the sweep's total work")
+
+
+def _error(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
+    return PydanticCustomError(kind, message, ctx)
+
+
+def _name_to_object(value: Any) -> Any:
+    """A bare name stands for ``{"name": name}`` with every default."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+def _scalar_or_list(value: Any) -> str:
+    return "list" if isinstance(value, (list, tuple)) else "scalar"
+
+
+class OptimizerSpec(BaseModel):
+    """The optimizer: a rule's name and its options (hyperparameters go in the grid)."""
+
+    model_config = STRICT
+
+    name: str = Field(description=f"one of {', '.join(RULE_NAMES)}")
+    eps_placement: Literal["inside", "outside"] = Field(
+        "inside", description="eps inside the square root (default, as DESIGN §1) or outside "
+        "it (as PyTorch and optax)")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in RULE_NAMES:
+            raise _error("unknown_optimizer",
+                         "unknown optimizer '{name}'; valid choices: {choices}",
+                         name=name, choices=", ".join(RULE_NAMES))
+        return name
+
+    @model_validator(mode="after")
+    def _placement_applies(self) -> OptimizerSpec:
+        if self.eps_placement == "outside" and self.name not in RULES_WITH_EPS:
+            raise _error("eps_placement", "eps_placement applies to {choices} only, not {name}",
+                         choices=", ".join(RULES_WITH_EPS), name=self.name)
+        return self
+
+    @cached_property
+    def rule(self) -> Rule:
+        """The update rule this spec names."""
+        return make_rule(self.name, self.eps_placement)
+
+
+class RandomInit(BaseModel):
+    """A seeded random start: center + scale·z, z ~ N(0, 1) or U(−1, 1) per coordinate."""
+
+    model_config = STRICT
+
+    distribution: Literal["normal", "uniform"]
+    scale: float = Field(1.0, gt=0, description="spread around the center")
+    center: list[float] | None = Field(
+        None, description="the center; absent, the objective's customary start point")
+
+    def sample(self, seed: int, center: Array) -> Array:
+        """The start point of a trial with this ``seed``; same seed, same point."""
+        rng = np.random.default_rng(seed)
+        d = len(center)
+        z = rng.standard_normal(d) if self.distribution == "normal" else rng.uniform(-1.0, 1.0, d)
+        return center + self.scale * z
+
+
+InitSpec = Annotated[
+    Union[Annotated[list[float], Tag("list")], Annotated[RandomInit, Tag("random")]],
+    Discriminator(lambda v: "list" if isinstance(v, (list, tuple)) else "random"),
+]
+GridValue = Annotated[
+    Union[Annotated[float, Tag("scalar")], Annotated[list[float], Tag("list")]],
+    Discriminator(_scalar_or_list),
+]
+Seeds = Annotated[
+    Union[Annotated[int, Tag("scalar")], Annotated[list[int], Tag("list")]],
+    Discriminator(_scalar_or_list),
+]
+
+
+class Trial(NamedTuple):
+    """One trial of a sweep: a grid point (``setting``) run with one seed."""
+
+    index: int
+    setting: int
+    params: dict[str, float]
+    seed: int
+
+
+class SweepSpec(BaseModel):
+    """A sweep: one objective, one optimizer, a grid of hyperparameters, and seeds.
+
+    The trials are the Cartesian product of the grid's lists (in the rule's hyperparameter order,
+    the first one varying slowest) × the seeds, seeds outermost: trial ``i`` runs setting
+    ``i % n_settings`` with seed number ``i // n_settings``.
+    """
+
+    model_config = STRICT
+
+    name: str = Field("", max_length=200, description="a label; absent, '<optimizer> on "
+                      "<objective>'")
+    objective: Annotated[ObjectiveSpec, BeforeValidator(_name_to_object)] = Field(
+        description=f"a name ({', '.join(OBJECTIVES)}) or an object with name, dim and the "
+        "objective's own parameters")
+    optimizer: Annotated[OptimizerSpec, BeforeValidator(_name_to_object)] = Field(
+        description=f"a name ({', '.join(RULE_NAMES)}) or an object with name and eps_placement")
+    init: InitSpec | None = Field(
+        None, description="D numbers, or a seeded random start {distribution, scale, center}; "
+        "absent, the objective's customary start")
+    grid: dict[str, GridValue] = Field(
+        description="each key a hyperparameter of the optimizer: a list is swept, a number fixed; "
+        "the ones left out take their defaults")
+    steps: int = Field(100, ge=1, description="updates per trial")
+    seeds: Seeds = Field(1, description="a count n (seeds 0..n−1) or a list of seeds")
+    record_every: int = Field(1, ge=1, description="the curve holds the loss every this many "
+                              "steps, at step 0 and at the last step")
+    metric: Metric = Field("final_loss", description="the score of a trial; lower is better")
+    divergence_threshold: float = Field(
+        1e12, gt=0, description="a trial whose loss is non-finite or above this is diverged")
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_limit(cls, steps: int, info: ValidationInfo) -> int:
+        limit = _limits(info).max_steps
+        if steps > limit:
+            raise _error("limit", "steps = {steps} is over the limit max_steps = {limit}",
+                         steps=steps, limit=limit)
+        return steps
+
+    @field_validator("objective")
+    @classmethod
+    def _dim_limit(cls, objective: Objective, info: ValidationInfo) -> Objective:
+        limit = _limits(info).max_dim
+        if objective.dim > limit:
+            raise _error("limit", "dim = {dim} is over the limit max_dim = {limit}",
+                         dim=objective.dim, limit=limit)
+        return objective
+
+    @field_validator("init")
+    @classmethod
+    def _init_fits(cls, init: list[float] | RandomInit | None,
+                   info: ValidationInfo) -> list[float] | RandomInit | None:
+        objective = info.data.get("objective")
+        if objective is None:
+            return init
+        points = init if isinstance(init, list) else init.center if init else None
+        if points is not None and len(points) != objective.dim:
+            raise _error("init_length", "init has {got} numbers but the objective has dim = {dim}",
+                         got=len(points), dim=objective.dim)
+        if isinstance(init, RandomInit) and init.center is None:
+            return init.model_copy(update={"center": objective.start().tolist()})
+        return init
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_fits_rule(cls, grid: dict[str, float | list[float]],
+                        info: ValidationInfo) -> dict[str, float | list[float]]:
+        optimizer: OptimizerSpec | None = info.data.get("optimizer")
+        if optimizer is None:
+            return grid
+        rule = optimizer.rule
+        names = [h.name for h in rule.hyperparameters]
+        for key in grid:
+            if key not in names:
+                raise _error("unknown_hyperparameter",
+                             "unknown hyperparameter '{key}' for {rule}; valid choices: {choices}",
+                             key=key, rule=rule.name, choices=", ".join(names))
+        normal: dict[str, float | list[float]] = {}
+        for h in rule.hyperparameters:
+            value = grid.get(h.name, h.default)
+            if value is None:
+                raise _error("missing_hyperparameter",
+                             "{rule} needs {key} in the grid (a number or a list)",
+                             rule=rule.name, key=h.name)
+            values = value if isinstance(value, list) else [value]
+            if not values:
+                raise _error("empty_list", "{key}: the list is empty; give at least one value",
+                             key=h.name)
+            if len(set(values)) != len(values):
+                raise _error("duplicate_value", "{key}: the list repeats a value", key=h.name)
+            for v in values:
+                if not h.contains(v):
+                    raise _error("out_of_range", "{key} = {value} is out of range; valid: {range}",
+                                 key=h.name, value=v, range=h.range_text)
+            normal[h.name] = value
+        return normal
+
+    @field_validator("seeds")
+    @classmethod
+    def _seed_list(cls, seeds: int | list[int]) -> list[int]:
+        if isinstance(seeds, int):
+            if seeds < 1:
+                raise _error("seeds", "seeds = {n}: give a count >= 1 or a list of seeds", n=seeds)
+            seeds = list(range(seeds))
+        if not seeds:
+            raise _error("seeds", "seeds: the list is empty; give at least one seed")
+        if len(set(seeds)) != len(seeds):
+            raise _error("seeds", "seeds: the list repeats a seed")
+        if any(not 0 <= s <= MAX_SEED for s in seeds):
+            raise _error("seeds", "seeds must lie in 0..{max}", max=MAX_SEED)
+        return seeds
+
+    @model_validator(mode="after")
+    def _size_limits(self, info: ValidationInfo) -> SweepSpec:
+        limits = _limits(info)
+        n = self.n_trials
+        if n > limits.max_trials:
+            raise _error("limit", "grid × seeds gives {n} trials, over the limit max_trials = "
+                         "{limit}", n=n, limit=limits.max_trials)
+        work = n * self.objective.dim * self.steps
+        if work > limits.max_work:
+            raise _error("limit", "trials × dim × steps = {work:.3g} is over the limit max_work = "
+                         "{limit:.3g}", work=float(work), limit=limits.max_work)
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.optimizer.name} on {self.objective.name}")
+        return self
+
+    # -- derived quantities -----------------------------------------------------------------
+
+    @property
+    def rule(self) -> Rule:
+        """The update rule of the sweep."""
+        return self.optimizer.rule
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds, as a list (validation has normalised them)."""
+        assert isinstance(self.seeds, list)
+        return self.seeds
+
+    def settings(self) -> list[dict[str, float]]:
+        """The grid points, in order: the product of the lists, the first hyperparameter slowest."""
+        keys = list(self.grid)
+        lists = [v if isinstance(v, list) else [v] for v in self.grid.values()]
+        return [dict(zip(keys, combo)) for combo in itertools.product(*lists)]
+
+    @property
+    def n_settings(self) -> int:
+        """How many grid points."""
+        return math.prod(len(v) if isinstance(v, list) else 1 for v in self.grid.values())
+
+    @property
+    def n_trials(self) -> int:
+        """How many trials: grid points × seeds."""
+        return self.n_settings * len(self.seed_list)
+
+    def trials(self, start: int = 0, stop: int | None = None) -> list[Trial]:
+        """Trials ``start`` ≤ index < ``stop``: seeds outermost, then the grid points."""
+        settings = self.settings()
+        n = len(settings)
+        stop = self.n_trials if stop is None else min(stop, self.n_trials)
+        return [Trial(i, i % n, settings[i % n], self.seed_list[i // n]) for i in range(start, stop)]
+
+    def start_point(self, seed: int) -> Array:
+        """θ₀ for a trial with ``seed``, (D,)."""
+        if self.init is None:
+            return self.objective.start()
+        if isinstance(self.init, list):
+            return np.array(self.init, dtype=np.float64)
+        assert self.init.center is not None
+        return self.init.sample(seed, np.array(self.init.center, dtype=np.float64))
+
+
+def _limits(info: ValidationInfo) -> Limits:
+    context = info.context or {}
+    limits = context.get("limits")
+    return limits if isinstance(limits, Limits) else Limits()
+
+
+def parse_spec(data: SweepSpec | Mapping[str, Any] | str | bytes,
+               limits: Limits | None = None) -> SweepSpec:
+    """Validate and normalise a spec given as a model, a dict or JSON text.
+
+    Raises:
+      pydantic.ValidationError: the spec is invalid; ``describe_errors`` words it.
+    """
+    context = {"limits": limits or Limits()}
+    if isinstance(data, SweepSpec):
+        data = data.model_dump()
+    if isinstance(data, (str, bytes)):
+        return SweepSpec.model_validate_json(data, context=context)
+    return SweepSpec.model_validate(data, context=context)
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per error: the field's dotted path, then pydantic's or our message."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
+        lines.append(f"{loc or 'spec'}: {err['msg']}")
+    return lines
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in ("list", "scalar", "random") or (isinstance(part, str) and part in OBJECTIVES)
+
+
+__all__ = [
+    "METRICS", "InitSpec", "Limits", "Metric", "OptimizerSpec", "RandomInit", "SweepSpec",
+    "Trial", "describe_errors", "parse_spec",
+]

@@ -1,0 +1,107 @@
+"""In-place stepping of a whole batch of trials, in cache-sized blocks, on several threads.
+
+A step of an update rule reads the gradient and every buffer once and writes every buffer once:
+for adam that is g, m, v, θ read and m, v, θ written, seven arrays of K·D float64. Written
+naively, each of the ~15 NumPy operations of the step streams whole arrays through memory and
+allocates a temporary; the step then costs about ten times that floor.
+
+``Stepper`` keeps the traffic at the floor: it binds to buffers the runner owns, cuts the (K, D)
+arrays into blocks of about ``block`` elements (whole rows, or pieces of one row when D is large),
+and runs the rule's kernel block by block, so that its temporaries live in a small per-thread
+scratch that stays in cache and each big array is streamed once. The blocks are shared among
+``threads`` threads: NumPy releases the GIL inside its loops. Small batches (the common D = 2
+sweep) take a single kernel call, where the cost is NumPy's per-call overhead.
+
+A block's kernel sees rows of hyperparameters matching its rows of parameters, so the result is
+bit-for-bit the result of one call over the whole arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from .rules import Array, Rule, State
+
+DEFAULT_BLOCK = 1 << 17  # elements per block (1 MiB per array): big enough to amortise thread hand-offs
+
+
+class Stepper:
+    """Advance ``params`` and ``state`` in place, one update per call.
+
+    Args:
+      rule: the update rule.
+      params: (K, D) parameters, updated in place.
+      state: the rule's state for ``params``; its buffers are updated in place.
+      hp: hyperparameters, each (K, 1).
+      threads: how many threads share the blocks of a large batch.
+      block: elements per block.
+    """
+
+    def __init__(self, rule: Rule, params: Array, state: State, hp: Mapping[str, Array],
+                 threads: int = 1, block: int = DEFAULT_BLOCK) -> None:
+        self.rule = rule
+        self.params = params
+        self.state = state
+        self.hp = hp
+        k, d = params.shape
+        self._pool: ThreadPoolExecutor | None = None
+        if k * d < 4 * block:
+            self._blocks: list[tuple[Any, Any]] = []
+            self._tmp = (np.empty_like(params), np.empty_like(params))
+            return
+        rows = max(1, block // d)
+        cols = min(d, block)
+        self._blocks = [(slice(r, r + rows), slice(c, c + cols))
+                        for r in range(0, k, rows) for c in range(0, d, cols)]
+        self._threads = max(1, min(threads, len(self._blocks)))
+        self._scratch = [(np.empty((rows, cols)), np.empty((rows, cols)))
+                         for _ in range(self._threads)]
+        if self._threads > 1:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="gradsweep-step")
+
+    def __call__(self, grads: Array) -> State:
+        """One update with gradient ``grads`` (K, D); returns the new state."""
+        t = self.state.count + 1
+        if not self._blocks:
+            self.rule.kernel(grads, self.state, self.params, self.hp, t, self._tmp)
+        elif self._pool is None:
+            self._run_blocks(grads, t, 0)
+        else:
+            for future in [self._pool.submit(self._run_blocks, grads, t, i)
+                           for i in range(self._threads)]:
+                future.result()
+        self.state = self.state._replace(count=t)
+        return self.state
+
+    def _run_blocks(self, grads: Array, t: int, worker: int) -> None:
+        """Run the kernel over this worker's share of the blocks (a contiguous run of them)."""
+        share = len(self._blocks) * worker // self._threads
+        end = len(self._blocks) * (worker + 1) // self._threads
+        tmp_a, tmp_b = self._scratch[worker]
+        rule, state, params, hp = self.rule, self.state, self.params, self.hp
+        for rows, cols in self._blocks[share:end]:
+            sub_params = params[rows, cols]
+            n_rows, n_cols = sub_params.shape
+            sub_state = state._replace(**{b: getattr(state, b)[rows, cols] for b in rule.buffers})
+            sub_hp = {name: value[rows] for name, value in hp.items()}
+            rule.kernel(grads[rows, cols], sub_state, sub_params, sub_hp, t,
+                        (tmp_a[:n_rows, :n_cols], tmp_b[:n_rows, :n_cols]))
+
+    def close(self) -> None:
+        """Stop the worker threads, if any."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> Stepper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["DEFAULT_BLOCK", "Stepper"]

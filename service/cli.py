@@ -1,0 +1,162 @@
+"""The ``gradsweep`` command line.
+
+``gradsweep run SPEC.json -o results.json`` runs a sweep on this machine (a local process pool,
+no server) with a progress bar, writes the results document and prints the best settings.
+``gradsweep optimizers`` and ``gradsweep objectives`` print the catalogue.
+
+Exit codes: 0 success, 1 the sweep was cancelled, 2 a bad spec or an unreadable file.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TimeRemainingColumn
+from rich.table import Table
+
+from optimizers import describe_errors, objective_catalogue, optimizer_catalogue, parse_spec
+from workers.local import run_local
+from workers.settings import get_settings
+
+app = typer.Typer(help="Hyperparameter sweeps for gradient-descent optimizers.",
+                  no_args_is_help=True, add_completion=False)
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def run(
+    spec_file: Annotated[str, typer.Argument(metavar="SPEC.json", help="the sweep spec; - reads "
+                                             "standard input")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write the results "
+                                                "document here (JSON)")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="worker processes "
+                                             "(default: one per core)")] = None,
+    chunk_size: Annotated[int | None, typer.Option(min=1, help="trials per chunk "
+                                                   "(default: about a second of work)")] = None,
+    top: Annotated[int, typer.Option(min=0, help="how many settings the summary shows")] = 5,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Run a sweep on this machine and print its best settings."""
+    try:
+        raw = sys.stdin.buffer.read() if spec_file == "-" else Path(spec_file).read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {spec_file}: {exc.strerror or exc}") from None
+    settings = get_settings()
+    try:
+        spec = parse_spec(raw, settings.limits())
+    except ValidationError as exc:
+        lines = describe_errors(exc)
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        raise _fail(f"invalid spec: {lines[0]}{more}") from None
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("trials"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=err, disable=quiet, transient=False) as bar:
+        task = bar.add_task(spec.name, total=spec.n_trials)
+        results = run_local(spec, jobs=jobs or settings.jobs, limits=settings.limits(),
+                            chunk_size=chunk_size,
+                            progress=lambda done, total: bar.update(task, completed=done))
+    if output is not None:
+        output.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+        err.print(f"results written to {output}", highlight=False)
+    _print_summary(results, top)
+    if results["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+def _print_summary(results: dict[str, Any], top: int) -> None:
+    spec = results["spec"]
+    swept = [k for k, v in spec["grid"].items() if isinstance(v, list) and len(v) > 1]
+    shown = swept or list(spec["grid"])
+    ranked = sorted(results["settings"],
+                    key=lambda s: (s["score"] is None, s["score"] or 0.0, s["index"]))
+    out.print(f"[bold]{spec['name']}[/]: best {min(top, len(ranked))} of {len(ranked)} settings "
+              f"by {spec['metric']}, mean ± std over {len(spec['seeds'])} seed(s)",
+              highlight=False)
+    table = Table()
+    for key in shown:
+        table.add_column(key, justify="right")
+    table.add_column(spec["metric"], justify="right")
+    table.add_column("± std", justify="right")
+    for setting in ranked[:top]:
+        score, std = setting["score"], setting["score_std"]
+        table.add_row(*(f"{setting['params'][k]:.6g}" for k in shown),
+                      "diverged" if score is None else f"{score:.6g}",
+                      "" if std is None else f"{std:.2g}")
+    out.print(table)
+    counts: dict[str, int] = {}
+    for trial in results["trials"]:
+        counts[trial["status"]] = counts.get(trial["status"], 0) + 1
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    out.print(f"{results['status']}: {results['progress']['done']}/{results['progress']['total']}"
+              f" trials ({tally})", highlight=False)
+
+
+@app.command()
+def optimizers(
+    as_json: Annotated[bool, typer.Option("--json", help="print the catalogue as JSON")] = False,
+) -> None:
+    """List the optimizers: formulas, hyperparameters, defaults and valid ranges."""
+    entries = optimizer_catalogue()
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(entries, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    table = Table(title="optimizers", show_lines=True)
+    for column in ("name", "update", "hyperparameters (default; range)"):
+        table.add_column(column)
+    for entry in entries:
+        hps = "\n".join(f"{h['name']} ({'required' if h['default'] is None else h['default']}; "
+                        f"{h['range']})" for h in entry["hyperparameters"])
+        table.add_row(entry["name"], entry["formula"], hps)
+    out.print(table)
+    out.print('eps_placement: "inside" (default) or "outside" (as PyTorch) for adagrad, rmsprop, '
+              'adam: {"optimizer": {"name": "adam", "eps_placement": "outside"}}', highlight=False)
+
+
+@app.command()
+def objectives(
+    as_json: Annotated[bool, typer.Option("--json", help="print the catalogue as JSON")] = False,
+) -> None:
+    """List the objectives: formulas, dimensions, parameters and start points."""
+    entries = objective_catalogue()
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(entries, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    table = Table(title="objectives", show_lines=True)
+    for column in ("name", "f(x)", "dim", "parameters (default)"):
+        table.add_column(column)
+    for entry in entries:
+        dims = (f"{entry['min_dim']}" if entry["min_dim"] == entry["max_dim"]
+                else f"≥ {entry['min_dim']}" if entry["max_dim"] is None
+                else f"{entry['min_dim']}..{entry['max_dim']}")
+        params = "\n".join(f"{p['name']} ({_number(p['default'])})" for p in entry["parameters"]
+                           if p["name"] != "dim")
+        table.add_row(entry["name"], entry["formula"], dims, params)
+    out.print(table)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) and math.isfinite(value) else str(value)
+
+
+def main() -> None:
+    """Entry point for ``python -m service.cli``."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
