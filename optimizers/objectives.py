@@ -21,18 +21,8 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
-    "OBJECTIVES",
-    "Ackley",
-    "Beale",
-    "Booth",
-    "Himmelblau",
-    "Objective",
-    "ObjectiveSpec",
-    "Quadratic",
-    "Rastrigin",
-    "Rosenbrock",
-    "Sphere",
-    "StyblinskiTang",
+    "OBJECTIVES", "Ackley", "Beale", "Booth", "Himmelblau", "Objective", "ObjectiveSpec",
+    "Quadratic", "Rastrigin", "Rosenbrock", "Sphere", "StyblinskiTang",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -56,8 +46,8 @@ class Objective(BaseModel):
 
     Subclasses set ``name`` to a ``Literal`` (the discriminator of
     :data:`ObjectiveSpec`), ``formula``, ``start_pattern`` and optionally
-    ``min_dim``/``max_dim``; they implement :meth:`value` and
-    :meth:`value_and_grad`, and override :meth:`minimum` when ``f* != 0``.
+    ``min_dim``/``max_dim``; they implement :meth:`_value` and
+    :meth:`_value_and_grad`, and override :meth:`minimum` when ``f* != 0``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
@@ -81,17 +71,28 @@ class Objective(BaseModel):
             raise ValueError(f"{self.name} needs dim <= {hi}, got dim = {self.dim}")
         return self
 
-    @abstractmethod
+    # The public methods hand C-ordered arrays to the implementations: row sums then always
+    # run along contiguous memory, so a row's result does not depend on the batch it is in.
+
     def value(self, x: FloatArray) -> FloatArray:
         """Losses ``(K,)`` at the points ``x`` of shape ``(K, D)``."""
+        return self._value(np.ascontiguousarray(x))
 
-    @abstractmethod
     def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Losses ``(K,)`` and gradients ``(K, D)``, sharing sub-expressions."""
+        return self._value_and_grad(np.ascontiguousarray(x))
 
     def grad(self, x: FloatArray) -> FloatArray:
         """Gradients ``(K, D)`` at the points ``x`` of shape ``(K, D)``."""
-        return self.value_and_grad(x)[1]
+        return self._value_and_grad(np.ascontiguousarray(x))[1]
+
+    @abstractmethod
+    def _value(self, x: FloatArray) -> FloatArray:
+        """:meth:`value` for a C-contiguous ``x``; must equal ``_value_and_grad(x)[0]``."""
+
+    @abstractmethod
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """:meth:`value_and_grad` for a C-contiguous ``x``."""
 
     def start(self) -> FloatArray:
         """The customary starting point, shape ``(D,)`` (a fresh array)."""
@@ -129,14 +130,14 @@ class Rosenbrock(Objective):
     start_pattern: ClassVar[tuple[float, ...]] = (-1.2, 1.0)
     min_dim: ClassVar[int] = 2
 
-    def value(self, x: FloatArray) -> FloatArray:
+    def _value(self, x: FloatArray) -> FloatArray:
         x0 = x[:, :-1]
         t = x[:, 1:] - x0 * x0
         u = self.a - x0
         f: FloatArray = (self.b * t * t + u * u).sum(axis=1)
         return f
 
-    def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         x0 = x[:, :-1]
         t = x[:, 1:] - x0 * x0
         u = self.a - x0
@@ -173,15 +174,12 @@ class Sphere(Objective):
     formula: ClassVar[str] = "f(x) = Σᵢ xᵢ²"
     start_pattern: ClassVar[tuple[float, ...]] = (1.0,)
 
-    def value(self, x: FloatArray) -> FloatArray:
+    def _value(self, x: FloatArray) -> FloatArray:
         f: FloatArray = (x * x).sum(axis=1)
         return f
 
-    def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        return self.value(x), 2.0 * x
-
-    def grad(self, x: FloatArray) -> FloatArray:
-        return 2.0 * x
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        return self._value(x), 2.0 * x
 
 
 class Quadratic(Objective):
@@ -211,11 +209,11 @@ class Quadratic(Objective):
         lam: FloatArray = self.condition ** (np.arange(self.dim) / max(self.dim - 1, 1))
         return lam
 
-    def value(self, x: FloatArray) -> FloatArray:
+    def _value(self, x: FloatArray) -> FloatArray:
         f: FloatArray = 0.5 * (self.eigenvalues() * x * x).sum(axis=1)
         return f
 
-    def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         g = self.eigenvalues() * x
         f: FloatArray = 0.5 * (g * x).sum(axis=1)
         return f, g
@@ -243,11 +241,11 @@ class Rastrigin(Objective):
     formula: ClassVar[str] = "f(x) = A·D + Σᵢ (xᵢ² − A·cos(2π·xᵢ))"
     start_pattern: ClassVar[tuple[float, ...]] = (2.5,)
 
-    def value(self, x: FloatArray) -> FloatArray:
+    def _value(self, x: FloatArray) -> FloatArray:
         f: FloatArray = self.A * x.shape[1] + (x * x - self.A * np.cos(_TWO_PI * x)).sum(axis=1)
         return f
 
-    def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         tx = _TWO_PI * x
         f: FloatArray = self.A * x.shape[1] + (x * x - self.A * np.cos(tx)).sum(axis=1)
         return f, 2.0 * x + (_TWO_PI * self.A) * np.sin(tx)
@@ -290,10 +288,10 @@ class Ackley(Objective):
         # a·(1 − e1) + (e − e2) is the formula regrouped; exactly 0 at the origin
         return self.a * (1.0 - e1) + (np.e - e2), r, e1, e2, cx
 
-    def value(self, x: FloatArray) -> FloatArray:
+    def _value(self, x: FloatArray) -> FloatArray:
         return self._parts(x)[0]
 
-    def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         f, r, e1, e2, cx = self._parts(x)
         n = x.shape[1]
         # d/dx of −a·exp(−b·r) is a·b·e1·x/(D·r); defined as 0 at r = 0
@@ -324,12 +322,12 @@ class StyblinskiTang(Objective):
     formula: ClassVar[str] = "f(x) = ½ Σᵢ (xᵢ⁴ − 16·xᵢ² + 5·xᵢ)"
     start_pattern: ClassVar[tuple[float, ...]] = (0.0,)
 
-    def value(self, x: FloatArray) -> FloatArray:
+    def _value(self, x: FloatArray) -> FloatArray:
         x2 = x * x
         f: FloatArray = 0.5 * (x2 * x2 - 16.0 * x2 + 5.0 * x).sum(axis=1)
         return f
 
-    def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         x2 = x * x
         f: FloatArray = 0.5 * (x2 * x2 - 16.0 * x2 + 5.0 * x).sum(axis=1)
         return f, (2.0 * x2 - 16.0) * x + 2.5
@@ -367,11 +365,11 @@ class Beale(Objective):
         y3 = y2 * Y
         return X, Y, y2, y3, 1.5 - X + X * Y, 2.25 - X + X * y2, 2.625 - X + X * y3
 
-    def value(self, x: FloatArray) -> FloatArray:
+    def _value(self, x: FloatArray) -> FloatArray:
         t1, t2, t3 = self._terms(x)[4:]
         return t1 * t1 + t2 * t2 + t3 * t3
 
-    def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         X, Y, y2, y3, t1, t2, t3 = self._terms(x)
         f = t1 * t1 + t2 * t2 + t3 * t3
         gx = 2.0 * (t1 * (Y - 1.0) + t2 * (y2 - 1.0) + t3 * (y3 - 1.0))
@@ -400,13 +398,13 @@ class Booth(Objective):
     min_dim: ClassVar[int] = 2
     max_dim: ClassVar[int | None] = 2
 
-    def value(self, x: FloatArray) -> FloatArray:
+    def _value(self, x: FloatArray) -> FloatArray:
         X, Y = x[:, 0], x[:, 1]
         t1 = X + 2.0 * Y - 7.0
         t2 = 2.0 * X + Y - 5.0
         return t1 * t1 + t2 * t2
 
-    def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         X, Y = x[:, 0], x[:, 1]
         t1 = X + 2.0 * Y - 7.0
         t2 = 2.0 * X + Y - 5.0
@@ -433,13 +431,13 @@ class Himmelblau(Objective):
     min_dim: ClassVar[int] = 2
     max_dim: ClassVar[int | None] = 2
 
-    def value(self, x: FloatArray) -> FloatArray:
+    def _value(self, x: FloatArray) -> FloatArray:
         X, Y = x[:, 0], x[:, 1]
         t1 = X * X + Y - 11.0
         t2 = X + Y * Y - 7.0
         return t1 * t1 + t2 * t2
 
-    def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         X, Y = x[:, 0], x[:, 1]
         t1 = X * X + Y - 11.0
         t2 = X + Y * Y - 7.0
@@ -449,14 +447,7 @@ class Himmelblau(Objective):
 
 
 ObjectiveSpec = Annotated[
-    Rosenbrock
-    | Sphere
-    | Quadratic
-    | Rastrigin
-    | Ackley
-    | StyblinskiTang
-    | Beale
-    | Booth
+    Rosenbrock | Sphere | Quadratic | Rastrigin | Ackley | StyblinskiTang | Beale | Booth
     | Himmelblau,
     Field(discriminator="name"),
 ]

@@ -200,7 +200,9 @@ class _Track:
         dead = bad.any(axis=0)
         first_bad = np.where(dead, bad.argmax(axis=0), n)
         valid = np.arange(n)[:, None] < first_bad
-        self.total[rows] += np.where(valid, losses, 0.0).sum(axis=0)
+        # Sum each trial's window as one contiguous row, so its rounding is the same whatever
+        # the number of trials beside it (a column sum's order depends on the array's width).
+        self.total[rows] += np.ascontiguousarray(np.where(valid, losses, 0.0).T).sum(axis=1)
         self.minimum[rows] = np.minimum(self.minimum[rows],
                                         np.where(valid, losses, np.inf).min(axis=0))
         lo, hi = np.searchsorted(self._recorded, [s0, s0 + n])

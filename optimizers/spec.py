@@ -163,7 +163,7 @@ class SweepSpec(BaseModel):
         description="each key a hyperparameter of the optimizer: a list is swept, a number fixed; "
         "the ones left out take their defaults")
     steps: int = Field(100, ge=1, description="updates per trial")
-    seeds: Seeds = Field(1, description="a count n (seeds 0..n−1) or a list of seeds")
+    seeds: Seeds = Field(1, validate_default=True, description="a count n (seeds 0..n−1) or a list of seeds")
     record_every: int = Field(1, ge=1, description="the curve holds the loss every this many "
                               "steps, at step 0 and at the last step")
     metric: Metric = Field("final_loss", description="the score of a trial; lower is better")
