@@ -432,6 +432,7 @@ def test_stepper_small_batch_single_call(case: Case) -> None:
     expected, _ = library_run(rule, hp, batched_rosenbrock_grad, start, steps)
     params = start.copy()
     with Stepper(rule, params, rule.init(params), rule.broadcast(hp, k), threads=2) as stepper:
+        assert not stepper._blocks  # the single-call path (white-box sanity check)
         for t in range(steps):
             stepper(batched_rosenbrock_grad(rule.lookahead_point(stepper.state, params, hp)))
             assert np.array_equal(params, expected[t]), t

@@ -1,0 +1,80 @@
+"""The gradsweep command end to end, in subprocesses, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from optimizers import run_sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
+
+
+def gradsweep(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}  # wide enough that tables keep each cell on one line
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], input=stdin, env=env,
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_examples_exist() -> None:
+    assert len(EXAMPLES) >= 3
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.stem for e in EXAMPLES])
+def test_example_spec_runs_and_its_results_file_parses(example: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = gradsweep("run", str(example), "-o", str(out), "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text(), parse_constant=pytest.fail)  # no NaN / Infinity
+    assert results["status"] == "succeeded"
+    assert results["progress"]["done"] == results["progress"]["total"]
+    assert results == run_sweep(json.loads(example.read_text()))
+    assert "succeeded" in done.stdout
+    best = results["best"]
+    assert f"{best['score']:.6g}" in done.stdout  # the summary shows the best score
+
+
+def test_spec_from_stdin_and_quiet() -> None:
+    spec = {"objective": "booth", "optimizer": "sgd", "grid": {"lr": [0.01, 0.05]}, "steps": 50}
+    done = gradsweep("run", "-", "-q", stdin=json.dumps(spec))
+    assert done.returncode == 0, done.stderr
+    assert "succeeded: 2/2 trials (2 ok)" in done.stdout
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ('{"objective": "rosenbrock", "optimizer": "adam", "grid": {"lr": 0.1, "beta3": 1}}',
+     "grid: unknown hyperparameter 'beta3' for adam; valid choices: lr, beta1, beta2, eps"),
+    ('{"objective": "rosenbrock", "optimizer": "adam", "grid": {"lr": 0.1}, "steps": 1.5}',
+     "steps: Input should be a valid integer"),
+    ('{"objective": "rosenbrock", "optimizer": ', "spec: Invalid JSON"),
+])
+def test_bad_spec_exits_2_with_one_line_naming_the_field(spec: str, expected: str) -> None:
+    done = gradsweep("run", "-", stdin=spec)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], done.stderr
+
+
+def test_missing_file_exits_2() -> None:
+    done = gradsweep("run", "no-such-spec.json")
+    assert done.returncode == 2 and "cannot read no-such-spec.json" in done.stderr
+
+
+def test_catalogue_commands() -> None:
+    optimizers = json.loads(gradsweep("optimizers", "--json").stdout)
+    assert [o["name"] for o in optimizers] == ["sgd", "momentum", "nesterov", "adagrad",
+                                               "rmsprop", "adam"]
+    adam = optimizers[-1]
+    assert [h["name"] for h in adam["hyperparameters"]] == ["lr", "beta1", "beta2", "eps"]
+    assert adam["options"]["eps_placement"]["choices"] == ["inside", "outside"]
+    objectives = json.loads(gradsweep("objectives", "--json").stdout)
+    assert {o["name"] for o in objectives} >= {"rosenbrock", "ackley", "himmelblau"}
+    table = gradsweep("optimizers").stdout
+    assert "θ ← θ − lr·g" in table and "0 <= momentum < 1" in table
+    assert "styblinski_tang" in gradsweep("objectives").stdout
