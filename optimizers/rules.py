@@ -94,34 +94,34 @@ EPS = Hyperparameter("eps", "small constant that keeps the denominator away from
 class SGDState(NamedTuple):
     """State of sgd: only the update count."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the update count t, as optax names it
 
 
 class MomentumState(NamedTuple):
     """State of momentum and nesterov: the velocity v."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the update count t, as optax names it
     v: Array
 
 
 class AdagradState(NamedTuple):
     """State of adagrad: the running sum of squared gradients v."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the update count t, as optax names it
     v: Array
 
 
 class RMSpropState(NamedTuple):
     """State of rmsprop: the running average of squared gradients v."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the update count t, as optax names it
     v: Array
 
 
 class AdamState(NamedTuple):
     """State of adam: first moment m and second moment v."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the update count t, as optax names it
     m: Array
     v: Array
 
@@ -162,7 +162,7 @@ def _momentum(g: Array, state: MomentumState, params: Array, hp: Hyper, t: int,
 
 def _adagrad(g: Array, state: AdagradState, params: Array, hp: Hyper, t: int, tmp: Scratch,
              *, outside: bool) -> None:
-    a, b = tmp
+    a = tmp[0]
     np.multiply(g, g, out=a)
     v = state.v
     v += a
@@ -174,7 +174,7 @@ def _adagrad(g: Array, state: AdagradState, params: Array, hp: Hyper, t: int, tm
 
 def _rmsprop(g: Array, state: RMSpropState, params: Array, hp: Hyper, t: int, tmp: Scratch,
              *, outside: bool) -> None:
-    a, b = tmp
+    a = tmp[0]
     decay = hp["decay"]
     v = state.v
     v *= decay
@@ -238,7 +238,7 @@ class Rule:
     summary: str
     formula: str
     hyperparameters: tuple[Hyperparameter, ...]
-    state_type: type
+    state_type: type[Any]
     kernel: Kernel
     lookahead: Callable[[Any, Array, Hyper, Array], Array] | None = None
     eps_placement: EpsPlacement = "inside"
@@ -397,6 +397,20 @@ def make_rule(name: str, eps_placement: EpsPlacement = "inside") -> Rule:
 
 
 __all__ = [
-    "RULES_WITH_EPS", "RULE_NAMES", "adagrad", "adam", "momentum", "nesterov", "rmsprop", "sgd", "AdagradState", "AdamState", "Hyperparameter", "MomentumState", "RMSpropState",
-    "Rule", "SGDState", "make_rule",
+    "RULES_WITH_EPS",
+    "RULE_NAMES",
+    "AdagradState",
+    "AdamState",
+    "Hyperparameter",
+    "MomentumState",
+    "RMSpropState",
+    "Rule",
+    "SGDState",
+    "adagrad",
+    "adam",
+    "make_rule",
+    "momentum",
+    "nesterov",
+    "rmsprop",
+    "sgd",
 ]

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import ValidationError
 
 from .results import assemble, failed_records
@@ -172,7 +173,7 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
     return track.records(trials)
 
 
-def _compact(stepper: Stepper, alive: Array, threads: int) -> Stepper:
+def _compact(stepper: Stepper, alive: npt.NDArray[np.bool_], threads: int) -> Stepper:
     """A stepper over the rows still alive: diverged trials cost nothing further."""
     rule, state = stepper.rule, stepper.state
     state = state._replace(**{b: getattr(state, b)[alive] for b in rule.buffers})
@@ -193,11 +194,11 @@ class _Track:
         self.diverged_at = np.full(k, -1, dtype=np.int64)
         self._recorded = np.array(recorded)
 
-    def absorb(self, s0: int, losses: Array, rows: Array) -> Array:
+    def absorb(self, s0: int, losses: Array, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         """Fold a window of losses (steps s0 …, one column per row); return which rows live on."""
         n = len(losses)
         bad = ~np.isfinite(losses) | (losses > self.threshold)
-        dead = bad.any(axis=0)
+        dead: npt.NDArray[np.bool_] = bad.any(axis=0)
         first_bad = np.where(dead, bad.argmax(axis=0), n)
         valid = np.arange(n)[:, None] < first_bad
         # Sum each trial's window as one contiguous row, so its rounding is the same whatever
@@ -239,5 +240,12 @@ class _Track:
         return out
 
 
-__all__ = ["SweepCancelled", "WINDOW", "chunk_bounds", "recorded_steps", "run_chunk",
-           "run_sweep", "run_trials"]
+__all__ = [
+    "WINDOW",
+    "SweepCancelled",
+    "chunk_bounds",
+    "recorded_steps",
+    "run_chunk",
+    "run_sweep",
+    "run_trials",
+]

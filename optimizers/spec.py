@@ -15,8 +15,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, Literal, NamedTuple, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -117,20 +118,21 @@ class RandomInit(BaseModel):
 
 
 InitSpec = Annotated[
-    Union[Annotated[list[float], Tag("list")], Annotated[RandomInit, Tag("random")]],
+    Annotated[list[float], Tag("list")] | Annotated[RandomInit, Tag("random")],
     Discriminator(lambda v: "list" if isinstance(v, (list, tuple)) else "random"),
 ]
 GridValue = Annotated[
-    Union[Annotated[float, Tag("scalar")], Annotated[list[float], Tag("list")]],
+    Annotated[float, Tag("scalar")] | Annotated[list[float], Tag("list")],
     Discriminator(_scalar_or_list),
 ]
 Seeds = Annotated[
-    Union[Annotated[int, Tag("scalar")], Annotated[list[int], Tag("list")]],
+    Annotated[int, Tag("scalar")] | Annotated[list[int], Tag("list")],
     Discriminator(_scalar_or_list),
 ]
 
 
-class Trial(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Trial:
     """One trial of a sweep: a grid point (``setting``) run with one seed."""
 
     index: int

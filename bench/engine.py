@@ -1,0 +1,682 @@
+"""Benchmarks of gradsweep's engine: the batched runner, the in-place stepper, scaling in K.
+
+Run from the project root, in the dev virtualenv::
+
+    python bench/engine.py              # full run, about half a minute (well under 3 minutes)
+    python bench/engine.py --quick      # smoke run, about 10-20 s
+    python bench/engine.py --repeat 9   # more repetitions (best-of / median over them)
+
+Every ratio is measured side by side in one run: each repetition times the contenders one after
+the other, on a freshly jittered hyperparameter grid (nothing is cached between repetitions), and
+the figures are the best of the repetitions (the median is printed next to it). Timing is
+``time.perf_counter``; garbage collection stays on, as in real use.
+
+B1  1,000 Adam trials × 1,000 steps on 2-D Rosenbrock (lr log-spaced 1e-4…1e-1, other
+    hyperparameters default, start (-1.2, 1), record_every 100, one seed) through
+    ``optimizers.run_sweep(spec)`` — spec validation and the results document included — against
+    (a) a bare hand-written batched NumPy loop doing the same arithmetic ((K, 2) parameters,
+        (K, 1) hyperparameters, Rosenbrock value+gradient inline, Adam as plain NumPy
+        expressions, the loss computed every step and kept every 100 steps): the NumPy floor on
+        one core. run_sweep's final losses must equal the bare loop's to rtol 1e-12 (checked on
+        every repetition; the script stops otherwise);
+    (b) a plain NumPy trial-by-trial loop ((2,)-shaped arrays, one trial at a time), timed on a
+        sample of trials and scaled to 1,000;
+    (c) a ``torch.optim.Adam`` trial-by-trial loop in float64 with autograd (timed on a sample,
+        scaled; skipped with a note if torch is not importable). torch puts eps outside the square
+        root, so its losses are close to, not equal to, the others'.
+    Targets: run_sweep ≥ 0.8× the bare loop's speed, ≥ 100× the NumPy loop, ≥ 1,000× torch.
+    A per-step breakdown (objective, stepper, the same pieces written inline) follows, for
+    information.
+
+B2  One Adam step over K·D = 10⁶ and 10⁷ float64 elements through ``Stepper`` (threads =
+    os.cpu_count(), default block), against the memory-traffic floor: the 7 × 8 × K·D bytes the
+    step must move (read g, m, v, θ; write m, v, θ) at the copy bandwidth measured in the same run
+    (single-threaded ``np.copyto`` of K·D elements into a pre-touched destination, best of several;
+    bandwidth = 2 × 8 × K·D / time). Also timed: the Stepper on one thread and a naive NumPy Adam
+    step (the obvious expressions, with temporaries). Target: Stepper ≤ 2× the floor at 10⁷.
+    A two-thread copy bandwidth is printed for information (a stricter floor on this machine).
+
+B3  Time per step (µs) and per trial-step (ns) of ``run_sweep`` as K grows (1 … 10,000 trials of
+    Adam on 2-D Rosenbrock, 500 steps): as measured, spec validation and result assembly included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import optimizers
+from optimizers import Stepper, make_rule, run_sweep
+from optimizers.objectives import Rosenbrock
+
+# --- the B1 problem -----------------------------------------------------------------------------
+
+B1_TRIALS = 1000
+B1_STEPS = 1000
+RECORD_EVERY = 100
+INIT = (-1.2, 1.0)
+BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # adam's defaults in optimizers.rules
+ROSEN_A, ROSEN_B = 1.0, 100.0
+
+# NumPy calls per step of ``bare_batched`` below, counted by hand:
+#   Rosenbrock value and gradient: 2 views (x, y) + 11 ufunc calls (x*x, y-·, 1-x, 100·d, bd·d,
+#     u·u, +, 2·bd, bd2·x, +u, -2·(·)) + 1 allocation (g) + 2 slice assignments      = 16
+#   Adam: m (3 ufuncs), v (4), m̂ (3: β1**t, 1-·, m/·), v̂ (3), θ (5: +eps, √, lr/·, ·m̂, θ-·) = 18
+# (8 of the 18 Adam ufuncs broadcast a (K, 1) hyperparameter against a (K, 2) array.)
+BARE_UFUNCS_PER_STEP = 29
+BARE_NUMPY_CALLS_PER_STEP = 34
+
+TARGET_VS_BARE = 0.8      # run_sweep speed ≥ 0.8 × the bare batched loop's
+TARGET_VS_LOOP = 100.0    # ≥ 100 × the NumPy trial-by-trial loop
+TARGET_VS_TORCH = 1000.0  # ≥ 1,000 × the torch.optim trial-by-trial loop
+TARGET_B2_FLOOR = 2.0     # Stepper ≤ 2 × the memory-traffic floor at K·D = 10⁷
+
+
+def lr_grid(k: int, rep: int) -> np.ndarray:
+    """The B1/B3 learning rates, log-spaced 1e-4…1e-1, jittered by a relative 1e-6·rep."""
+    return np.logspace(-4, -1, k) * (1.0 + 1e-6 * rep)
+
+
+def sweep_spec(lrs: list[float], steps: int) -> dict[str, Any]:
+    return {"objective": {"name": "rosenbrock", "dim": 2}, "init": list(INIT),
+            "optimizer": "adam", "grid": {"lr": lrs}, "steps": steps,
+            "record_every": RECORD_EVERY, "seeds": 1}
+
+
+def bare_batched(lrs: list[float], steps: int, record_every: int) -> np.ndarray:
+    """All trials at once, plain NumPy: the curve (K, n_recorded) of losses every record_every."""
+    lr = np.array(lrs, dtype=np.float64)[:, None]  # (K, 1)
+    k = lr.shape[0]
+    b1 = np.full((k, 1), BETA1)
+    b2 = np.full((k, 1), BETA2)
+    eps = np.full((k, 1), EPS)
+    omb1 = 1.0 - b1
+    omb2 = 1.0 - b2
+    theta = np.empty((k, 2))
+    theta[:] = INIT
+    m = np.zeros((k, 2))
+    v = np.zeros((k, 2))
+    kept = []
+    for t in range(1, steps + 1):
+        # Rosenbrock at θ (the loss of step t - 1) and its gradient
+        x = theta[:, :1]
+        y = theta[:, 1:]
+        d = y - x * x
+        u = ROSEN_A - x
+        bd = ROSEN_B * d
+        f = bd * d + u * u
+        if (t - 1) % record_every == 0:
+            kept.append(f)
+        bd2 = 2.0 * bd
+        g = np.empty_like(theta)
+        g[:, :1] = -2.0 * (bd2 * x + u)
+        g[:, 1:] = bd2
+        # Adam, eps inside the square root
+        m = b1 * m + omb1 * g
+        v = b2 * v + omb2 * (g * g)
+        mhat = m / (1.0 - b1 ** t)
+        vhat = v / (1.0 - b2 ** t)
+        theta = theta - lr / np.sqrt(vhat + eps) * mhat
+    x = theta[:, :1]
+    d = theta[:, 1:] - x * x
+    u = ROSEN_A - x
+    kept.append((ROSEN_B * d) * d + u * u)  # the loss after the last step
+    return np.concatenate(kept, axis=1)
+
+
+def numpy_one_trial(lr: float, steps: int, record_every: int) -> list[float]:
+    """One trial, plain NumPy on (2,) arrays: its losses every record_every steps."""
+    omb1, omb2 = 1.0 - BETA1, 1.0 - BETA2
+    theta = np.array(INIT)
+    m = np.zeros(2)
+    v = np.zeros(2)
+    kept = []
+    for t in range(1, steps + 1):
+        x, y = theta
+        d = y - x * x
+        u = ROSEN_A - x
+        bd = ROSEN_B * d
+        f = bd * d + u * u
+        if (t - 1) % record_every == 0:
+            kept.append(float(f))
+        bd2 = 2.0 * bd
+        g = np.array([-2.0 * (bd2 * x + u), bd2])
+        m = BETA1 * m + omb1 * g
+        v = BETA2 * v + omb2 * (g * g)
+        mhat = m / (1.0 - BETA1 ** t)
+        vhat = v / (1.0 - BETA2 ** t)
+        theta = theta - lr / np.sqrt(vhat + EPS) * mhat
+    x, y = theta
+    d = y - x * x
+    u = ROSEN_A - x
+    kept.append(float((ROSEN_B * d) * d + u * u))
+    return kept
+
+
+def torch_one_trial(torch: Any, lr: float, steps: int, record_every: int) -> list[float]:
+    """One trial through torch.optim.Adam, float64, autograd: its losses every record_every."""
+    p = torch.tensor(INIT, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=lr, betas=(BETA1, BETA2), eps=EPS)
+    kept = []
+    for s in range(steps):
+        opt.zero_grad()
+        x, y = p[0], p[1]
+        loss = ROSEN_B * (y - x * x) ** 2 + (ROSEN_A - x) ** 2
+        if s % record_every == 0:
+            kept.append(loss.item())
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        x, y = p[0], p[1]
+        kept.append((ROSEN_B * (y - x * x) ** 2 + (ROSEN_A - x) ** 2).item())
+    return kept
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds >= 1.0:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def say(*args: Any) -> None:
+    print(*args, flush=True)
+
+
+def sample_indices(k: int, n: int) -> list[int]:
+    """n trial indices spread evenly over 0…k-1 (both ends included)."""
+    return sorted({int(i) for i in np.linspace(0, k - 1, n).round()})
+
+
+def max_rel(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), np.finfo(float).tiny)))
+
+
+# --- machine facts ------------------------------------------------------------------------------
+
+
+def machine_facts() -> dict[str, str]:
+    facts: dict[str, str] = {}
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    facts["CPU"] = model
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    facts["cores"] = f"{os.cpu_count()} logical, {usable} usable by this process"
+    caches = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level = (index / "level").read_text().strip()
+            kind = (index / "type").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        if kind != "Instruction":
+            caches.append(f"L{level} {size}")
+    if caches:
+        facts["caches (per cpu0 view)"] = ", ".join(caches)
+    facts["Python"] = platform.python_version()
+    facts["NumPy"] = np.__version__
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        facts["BLAS"] = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # noqa: BLE001 — a fact we could not get is not an error
+        pass
+    try:
+        from numpy._core._multiarray_umath import (  # type: ignore[attr-defined]
+            __cpu_baseline__, __cpu_dispatch__, __cpu_features__)
+        found = [d for d in __cpu_dispatch__ if __cpu_features__.get(d)]
+        missing = [d for d in __cpu_dispatch__ if not __cpu_features__.get(d)]
+        facts["NumPy SIMD"] = (f"baseline {' '.join(__cpu_baseline__)}; found {' '.join(found)}"
+                               f"; not found {' '.join(missing) or '—'}")
+    except Exception:  # noqa: BLE001
+        pass
+    limits = {k: v for k, v in os.environ.items()
+              if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    facts["thread env"] = ", ".join(f"{k}={v}" for k, v in limits.items()) or "none set"
+    src = Path(optimizers.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(src.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    facts["engine source sha256"] = digest.hexdigest()[:12]
+    facts["load average at start"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return facts
+
+
+# --- B1 -----------------------------------------------------------------------------------------
+
+
+def bench_b1(repeat: int, loop_sample: int, torch_sample: int, loop_repeat: int
+             ) -> dict[str, Any]:
+    say(f"\n== B1: {B1_TRIALS:,} Adam trials × {B1_STEPS:,} steps, Rosenbrock D=2 ==")
+    k, steps = B1_TRIALS, B1_STEPS
+
+    # warm-up (imports, first-call costs), on its own grid
+    warm = lr_grid(k, -1).tolist()
+    run_sweep(sweep_spec(warm, steps))
+    bare_batched(warm, steps, RECORD_EVERY)
+
+    t_sweep, t_bare, worst = [], [], 0.0
+    for rep in range(repeat):
+        lrs = lr_grid(k, rep).tolist()
+        spec = sweep_spec(lrs, steps)
+        pair = [("sweep", lambda: run_sweep(spec)),
+                ("bare", lambda: bare_batched(lrs, steps, RECORD_EVERY))]
+        if rep % 2:
+            pair.reverse()  # alternate the order: neither always runs first
+        out = {}
+        for name, fn in pair:
+            t, out[name] = timed(fn)
+            (t_sweep if name == "sweep" else t_bare).append(t)
+        doc, curve = out["sweep"], out["bare"]
+        statuses = {tr["status"] for tr in doc["trials"]}
+        if statuses != {"ok"}:
+            raise SystemExit(f"B1: run_sweep trials not all ok: {statuses}")
+        final = np.array([tr["final_loss"] for tr in doc["trials"]])
+        np.testing.assert_allclose(final, curve[:, -1], rtol=1e-12, atol=0,
+                                   err_msg="B1: run_sweep and the bare loop disagree")
+        curves = np.array([tr["curve"]["loss"] for tr in doc["trials"]])
+        worst = max(worst, max_rel(curves, curve))
+    best_sweep, best_bare = min(t_sweep), min(t_bare)
+    speed_vs_bare = best_bare / best_sweep
+    say(f"run_sweep            best {fmt_time(best_sweep)}  median {fmt_time(statistics.median(t_sweep))}"
+        f"  ({repeat} reps)")
+    say(f"bare batched NumPy   best {fmt_time(best_bare)}  median {fmt_time(statistics.median(t_bare))}"
+        f"  = {best_bare / steps * 1e6:.1f} µs/step, {BARE_NUMPY_CALLS_PER_STEP} NumPy calls/step"
+        f" ({BARE_UFUNCS_PER_STEP} ufuncs) → {best_bare / steps / BARE_NUMPY_CALLS_PER_STEP * 1e6:.2f}"
+        f" µs per call")
+    say(f"final losses equal to rtol 1e-12: yes (every rep); whole curves max rel diff {worst:.1e}")
+    say(f"run_sweep speed / bare speed = {speed_vs_bare:.2f}×  (time ratio "
+        f"{best_sweep / best_bare:.2f}; target ≥ {TARGET_VS_BARE}×) "
+        f"{verdict(speed_vs_bare >= TARGET_VS_BARE)}")
+
+    # (b) NumPy trial by trial, on a sample
+    lrs = lr_grid(k, repeat)  # one more fresh grid
+    idx = sample_indices(k, loop_sample)
+    numpy_one_trial(float(lrs[idx[0]]), 50, RECORD_EVERY)  # warm-up
+    t_loop, loop_dev = [], 0.0
+    for rep in range(loop_repeat):
+        lrs_rep = lr_grid(k, repeat + 1 + rep)
+        t, curves = timed(lambda: [numpy_one_trial(float(lrs_rep[i]), steps, RECORD_EVERY)
+                                   for i in idx])
+        t_loop.append(t * k / len(idx))
+        if rep == 0:
+            ref_rep = bare_batched(lrs_rep.tolist(), steps, RECORD_EVERY)[idx]
+            loop_dev = max_rel(np.array(curves)[:, -1], ref_rep[:, -1])
+    best_loop = min(t_loop)
+    speed_vs_loop = best_loop / best_sweep
+    say(f"NumPy trial-by-trial {len(idx)} trials, scaled to {k:,}: best {fmt_time(best_loop)}"
+        f"  ({best_loop / k / steps * 1e6:.1f} µs per trial-step; final losses vs bare: max rel "
+        f"diff {loop_dev:.1e})")
+    say(f"run_sweep speed / NumPy loop speed = {speed_vs_loop:,.0f}×  (target ≥ {TARGET_VS_LOOP:,.0f}×) "
+        f"{verdict(speed_vs_loop >= TARGET_VS_LOOP)}")
+
+    # (c) torch.optim.Adam trial by trial, on a sample
+    res: dict[str, Any] = {"t_sweep": best_sweep, "t_sweep_median": statistics.median(t_sweep),
+                           "t_bare": best_bare, "t_bare_median": statistics.median(t_bare),
+                           "speed_vs_bare": speed_vs_bare, "t_loop": best_loop,
+                           "loop_sample": len(idx), "speed_vs_loop": speed_vs_loop,
+                           "curve_dev": worst}
+    try:
+        t_import, torch = timed(lambda: __import__("torch"))
+    except Exception as exc:  # noqa: BLE001 — torch is optional
+        say(f"torch.optim.Adam loop: skipped, torch is not importable ({type(exc).__name__}: {exc})")
+        res["torch"] = None
+        return res
+    tidx = sample_indices(k, torch_sample)
+    torch_one_trial(torch, float(lrs[tidx[0]]), 50, RECORD_EVERY)  # warm-up
+    t_torch, torch_dev = [], 0.0
+    for rep in range(loop_repeat):
+        lrs_rep = lr_grid(k, repeat + 100 + rep)
+        t, curves = timed(lambda: [torch_one_trial(torch, float(lrs_rep[i]), steps, RECORD_EVERY)
+                                   for i in tidx])
+        t_torch.append(t * k / len(tidx))
+        if rep == 0:
+            ref_rep = bare_batched(lrs_rep.tolist(), steps, RECORD_EVERY)[tidx]
+            torch_dev = max_rel(np.array(curves)[:, -1], ref_rep[:, -1])
+    best_torch = min(t_torch)
+    speed_vs_torch = best_torch / best_sweep
+    say(f"torch {torch.__version__} Adam loop (float64, {torch.get_num_threads()} intra-op threads, "
+        f"import {fmt_time(t_import)}) {len(tidx)} trials, scaled to {k:,}: best "
+        f"{fmt_time(best_torch)}  ({best_torch / k / steps * 1e6:.1f} µs per trial-step; final "
+        f"losses vs bare: max rel diff {torch_dev:.1e}, eps outside √ in torch)")
+    say(f"run_sweep speed / torch loop speed = {speed_vs_torch:,.0f}×  (target ≥ "
+        f"{TARGET_VS_TORCH:,.0f}×) {verdict(speed_vs_torch >= TARGET_VS_TORCH)}")
+    res.update(torch=torch.__version__, t_torch=best_torch, torch_sample=len(tidx),
+               speed_vs_torch=speed_vs_torch)
+    return res
+
+
+def bench_b1_breakdown(repeat: int, calls: int) -> dict[str, float]:
+    """Per-step cost of the pieces of a run_sweep step at K = 1,000, D = 2, vs the same inline."""
+    k = B1_TRIALS
+    rule = make_rule("adam")
+    objective = Rosenbrock(dim=2)
+    rng = np.random.default_rng(1)
+    theta0 = np.array(INIT) + 0.1 * rng.standard_normal((k, 2))
+    g0 = rng.standard_normal((k, 2))
+    out: dict[str, list[float]] = {}
+
+    def per_call(name: str, fn: Callable[[], Any]) -> None:
+        fn()
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        out.setdefault(name, []).append((time.perf_counter() - t0) / calls)
+
+    for rep in range(repeat):
+        hp = rule.broadcast({"lr": lr_grid(k, 1000 + rep)}, k)
+        theta = theta0.copy()
+        stepper = Stepper(rule, theta, rule.init(theta), hp, threads=os.cpu_count() or 1)
+        hp_full = {n: np.ascontiguousarray(np.broadcast_to(a, (k, 2))) for n, a in hp.items()}
+        theta_f = theta0.copy()
+        stepper_full = Stepper(rule, theta_f, rule.init(theta_f), hp_full)
+        st = {"m": np.zeros((k, 2)), "v": np.zeros((k, 2)), "th": theta0.copy(), "t": 0}
+        b1, b2, eps, lr = hp["beta1"], hp["beta2"], hp["eps"], hp["lr"]
+        omb1, omb2 = 1.0 - b1, 1.0 - b2
+
+        def inline_adam() -> None:
+            st["t"] += 1
+            t = st["t"]
+            m = b1 * st["m"] + omb1 * g0
+            v = b2 * st["v"] + omb2 * (g0 * g0)
+            mhat = m / (1.0 - b1 ** t)
+            vhat = v / (1.0 - b2 ** t)
+            st["th"] = st["th"] - lr / np.sqrt(vhat + eps) * mhat
+            st["m"], st["v"] = m, v
+
+        def inline_rosen() -> Any:
+            th = theta0
+            x = th[:, :1]
+            y = th[:, 1:]
+            d = y - x * x
+            u = ROSEN_A - x
+            bd = ROSEN_B * d
+            f = bd * d + u * u
+            bd2 = 2.0 * bd
+            g = np.empty_like(th)
+            g[:, :1] = -2.0 * (bd2 * x + u)
+            g[:, 1:] = bd2
+            return f, g
+
+        with np.errstate(all="ignore"):
+            per_call("objective.value_and_grad", lambda: objective.value_and_grad(theta0))
+            per_call("inline Rosenbrock", inline_rosen)
+            per_call("Stepper(adam) call", lambda: stepper(g0))
+            per_call("inline Adam expressions", inline_adam)
+            per_call("Stepper(adam), hp pre-broadcast to (K, D)", lambda: stepper_full(g0))
+        stepper.close()
+        stepper_full.close()
+    best = {name: min(ts) for name, ts in out.items()}
+    say(f"-- B1 per-step breakdown at K={k:,}, D=2 (best of {repeat} × {calls} calls; info) --")
+    for name, t in best.items():
+        say(f"   {name:45s} {t * 1e6:7.1f} µs")
+    return best
+
+
+# --- B2 -----------------------------------------------------------------------------------------
+
+
+def bench_b2(shapes: list[tuple[int, int]], repeat: int) -> list[dict[str, Any]]:
+    say("\n== B2: one Adam step over K·D float64 elements vs the memory-traffic floor ==")
+    rule = make_rule("adam")
+    threads = os.cpu_count() or 1
+    rows = []
+    for k, d in shapes:
+        n = k * d
+        rng = np.random.default_rng(n)
+        src = rng.standard_normal(n)
+        dst = np.zeros(n)  # pre-touched
+        np.copyto(dst, src)
+        half = n // 2
+        pool = ThreadPoolExecutor(2)
+
+        def copy2() -> None:
+            futures = [pool.submit(np.copyto, dst[:half], src[:half]),
+                       pool.submit(np.copyto, dst[half:], src[half:])]
+            for f in futures:
+                f.result()
+
+        copy2()
+        g = rng.standard_normal((k, d))
+        theta0 = 0.1 * rng.standard_normal((k, d))
+        hp = rule.broadcast({"lr": lr_grid(k, 0)}, k)
+
+        # correctness first: one Stepper step equals one naive step, from the same state
+        th_a, th_b = theta0.copy(), theta0.copy()
+        check = Stepper(rule, th_a, rule.init(th_a), hp, threads=threads)
+        check(g)
+        check.close()
+        nb = NaiveAdam(th_b, hp)
+        nb(g)
+        np.testing.assert_allclose(th_a, nb.theta(), rtol=1e-12, atol=0,
+                                   err_msg="B2: Stepper and the naive step disagree")
+        del th_a, th_b, nb, check
+
+        th_mt, th_st = theta0.copy(), theta0.copy()
+        mt = Stepper(rule, th_mt, rule.init(th_mt), hp, threads=threads)
+        st = Stepper(rule, th_st, rule.init(th_st), hp, threads=1)
+        naive = NaiveAdam(theta0.copy(), hp)
+        for fn in (lambda: mt(g), lambda: st(g), lambda: naive(g)):
+            fn()  # warm-up
+        t_copy, t_copy2, t_mt, t_st, t_naive = [], [], [], [], []
+        for _ in range(repeat):
+            for _ in range(3):
+                t_copy.append(timed(lambda: np.copyto(dst, src))[0])
+                t_copy2.append(timed(copy2)[0])
+            t_mt.append(timed(lambda: mt(g))[0])
+            t_st.append(timed(lambda: st(g))[0])
+            t_naive.append(timed(lambda: naive(g))[0])
+        mt.close()
+        st.close()
+        pool.shutdown()
+        bw = 2 * 8 * n / min(t_copy)
+        bw2 = 2 * 8 * n / min(t_copy2)
+        floor = 7 * 8 * n / bw
+        floor2 = 7 * 8 * n / bw2
+        row = {"k": k, "d": d, "n": n, "bw": bw, "bw2": bw2, "floor": floor, "floor2": floor2,
+               "t_mt": min(t_mt), "t_st": min(t_st), "t_naive": min(t_naive),
+               "t_mt_median": statistics.median(t_mt), "threads": threads}
+        rows.append(row)
+        target = " (target ≤ 2×)" if n == 10**7 else ""
+        say(f"K·D = {n:.0e} (K={k:,}, D={d:,}): copy {bw / 1e9:.1f} GB/s → floor {fmt_time(floor)}"
+            f"  [2-thread copy {bw2 / 1e9:.1f} GB/s → {fmt_time(floor2)}]")
+        say(f"   Stepper {threads} threads  best {fmt_time(row['t_mt'])} median "
+            f"{fmt_time(row['t_mt_median'])}  = {row['t_mt'] / floor:.2f}× floor{target}"
+            + (f" {verdict(row['t_mt'] / floor <= TARGET_B2_FLOOR)}" if target else "")
+            + f"  ({row['t_mt'] / floor2:.2f}× the 2-thread floor)")
+        say(f"   Stepper 1 thread   best {fmt_time(row['t_st'])}  = {row['t_st'] / floor:.2f}× floor")
+        say(f"   naive NumPy step   best {fmt_time(row['t_naive'])}  = {row['t_naive'] / floor:.2f}×"
+            f" floor")
+        del src, dst, g, theta0, th_mt, th_st, naive, mt, st
+        gc.collect()
+    return rows
+
+
+class NaiveAdam:
+    """The obvious NumPy Adam step, new arrays every step (eps inside the square root)."""
+
+    def __init__(self, theta: np.ndarray, hp: dict[str, np.ndarray]) -> None:
+        self.th = theta
+        self.m = np.zeros_like(theta)
+        self.v = np.zeros_like(theta)
+        self.t = 0
+        self.hp = hp
+
+    def __call__(self, g: np.ndarray) -> None:
+        hp = self.hp
+        b1, b2, eps, lr = hp["beta1"], hp["beta2"], hp["eps"], hp["lr"]
+        self.t += 1
+        t = self.t
+        self.m = b1 * self.m + (1.0 - b1) * g
+        self.v = b2 * self.v + (1.0 - b2) * (g * g)
+        mhat = self.m / (1.0 - b1 ** t)
+        vhat = self.v / (1.0 - b2 ** t)
+        self.th = self.th - lr / np.sqrt(vhat + eps) * mhat
+
+    def theta(self) -> np.ndarray:
+        return self.th
+
+
+# --- B3 -----------------------------------------------------------------------------------------
+
+
+def bench_b3(ks: list[int], steps: int, repeat: int) -> list[dict[str, Any]]:
+    say(f"\n== B3: run_sweep cost as K grows (Adam, Rosenbrock D=2, {steps} steps) ==")
+    run_sweep(sweep_spec(lr_grid(10, -1).tolist(), steps))  # warm-up
+    times: dict[int, list[float]] = {k: [] for k in ks}
+    fixed: dict[int, list[float]] = {k: [] for k in ks}
+    for rep in range(repeat):
+        for k in ks:
+            spec = sweep_spec(lr_grid(k, rep).tolist(), steps)
+            times[k].append(timed(lambda: run_sweep(spec))[0])
+            spec1 = sweep_spec(lr_grid(k, rep + 0.5).tolist(), 1)
+            fixed[k].append(timed(lambda: run_sweep(spec1))[0])
+    rows = []
+    say(f"{'K':>7} {'total':>10} {'µs/step':>10} {'ns/trial-step':>14} {'steps=1 run':>12}")
+    for k in ks:
+        t = min(times[k])
+        row = {"k": k, "t": t, "us_step": t / steps * 1e6, "ns_trial_step": t / steps / k * 1e9,
+               "fixed": min(fixed[k])}
+        rows.append(row)
+        say(f"{k:>7,} {fmt_time(t):>10} {row['us_step']:>10.1f} {row['ns_trial_step']:>14.1f}"
+            f" {fmt_time(row['fixed']):>12}")
+    return rows
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def markdown(facts: dict[str, str], b1: dict[str, Any], b2: list[dict[str, Any]],
+             b3: list[dict[str, Any]], b3_steps: int, args: argparse.Namespace,
+             breakdown: dict[str, float]) -> str:
+    lines = ["## Engine benchmarks (`python bench/engine.py`)", ""]
+    lines.append(f"Run: {time.strftime('%Y-%m-%d %H:%M')}, "
+                 f"{'--quick, ' if args.quick else ''}best of {args.repeat_b1} repetitions "
+                 "(each on a fresh, jittered grid), all ratios measured side by side in one run.")
+    lines.append("")
+    for name, value in facts.items():
+        lines.append(f"- {name}: {value}")
+    lines += ["", "| Benchmark | Measured | Compared with | Ratio | Target | Result |",
+              "|---|---|---|---|---|---|"]
+    name = f"B1 run_sweep, {B1_TRIALS:,} Adam trials × {B1_STEPS:,} steps, Rosenbrock D=2"
+    lines.append(f"| {name} | {fmt_time(b1['t_sweep'])} | bare batched NumPy loop "
+                 f"{fmt_time(b1['t_bare'])} ({BARE_NUMPY_CALLS_PER_STEP} NumPy calls/step, "
+                 f"{b1['t_bare'] / B1_STEPS * 1e6:.0f} µs/step) | {b1['speed_vs_bare']:.2f}× its speed "
+                 f"| ≥ {TARGET_VS_BARE}× | {verdict(b1['speed_vs_bare'] >= TARGET_VS_BARE)} |")
+    lines.append(f"| B1 same sweep | {fmt_time(b1['t_sweep'])} | NumPy trial-by-trial loop "
+                 f"{fmt_time(b1['t_loop'])} ({b1['loop_sample']} trials, scaled) | "
+                 f"{b1['speed_vs_loop']:,.0f}× | ≥ {TARGET_VS_LOOP:,.0f}× | "
+                 f"{verdict(b1['speed_vs_loop'] >= TARGET_VS_LOOP)} |")
+    if b1.get("torch"):
+        lines.append(f"| B1 same sweep | {fmt_time(b1['t_sweep'])} | torch {b1['torch']} "
+                     f"optim.Adam loop, float64 {fmt_time(b1['t_torch'])} ({b1['torch_sample']} "
+                     f"trials, scaled) | {b1['speed_vs_torch']:,.0f}× | ≥ {TARGET_VS_TORCH:,.0f}× | "
+                     f"{verdict(b1['speed_vs_torch'] >= TARGET_VS_TORCH)} |")
+    else:
+        lines.append(f"| B1 same sweep | — | torch.optim.Adam loop: skipped (torch not importable) "
+                     f"| — | ≥ {TARGET_VS_TORCH:,.0f}× | — |")
+    for row in b2:
+        at_target = row["n"] == 10**7
+        ratio = row["t_mt"] / row["floor"]
+        lines.append(f"| B2 Stepper adam step, K·D = {row['n']:.0e} ({row['threads']} threads) | "
+                     f"{fmt_time(row['t_mt'])} | traffic floor {fmt_time(row['floor'])} "
+                     f"(7×8×K·D B at copy {row['bw'] / 1e9:.1f} GB/s) | {ratio:.2f}× floor | "
+                     f"{'≤ 2×' if at_target else '—'} | "
+                     f"{verdict(ratio <= TARGET_B2_FLOOR) if at_target else 'info'} |")
+    lines += ["", "B2 detail (one Adam step; ratio = time / floor):", "",
+              "| K·D | K × D | copy GB/s (1 thr / 2 thr) | floor | Stepper, "
+              f"{b2[0]['threads'] if b2 else ''} thr | Stepper, 1 thr | naive NumPy |",
+              "|---|---|---|---|---|---|---|"]
+    for row in b2:
+        f = row["floor"]
+        lines.append(f"| {row['n']:.0e} | {row['k']:,} × {row['d']:,} | {row['bw'] / 1e9:.1f} / "
+                     f"{row['bw2'] / 1e9:.1f} | {fmt_time(f)} | {fmt_time(row['t_mt'])} "
+                     f"({row['t_mt'] / f:.2f}×) | {fmt_time(row['t_st'])} ({row['t_st'] / f:.2f}×) "
+                     f"| {fmt_time(row['t_naive'])} ({row['t_naive'] / f:.2f}×) |")
+    lines += ["", f"B3: run_sweep, Adam on Rosenbrock D=2, {b3_steps} steps, as measured (spec "
+              "validation and result assembly included):", "",
+              "| K trials | total | µs / step | ns / trial-step | run_sweep at steps=1 |",
+              "|---|---|---|---|---|"]
+    for row in b3:
+        lines.append(f"| {row['k']:,} | {fmt_time(row['t'])} | {row['us_step']:.1f} | "
+                     f"{row['ns_trial_step']:.1f} | {fmt_time(row['fixed'])} |")
+    if breakdown:
+        lines += ["", f"B1 per-step breakdown at K = {B1_TRIALS:,}, D = 2 (info):", "",
+                  "| piece | µs / call |", "|---|---|"]
+        for name, t in breakdown.items():
+            lines.append(f"| {name} | {t * 1e6:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run, about 20 s")
+    parser.add_argument("--repeat", type=int, default=None, metavar="N",
+                        help="repetitions per benchmark (default 7, --quick 2)")
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (2 if args.quick else 7)
+    if repeat < 1:
+        parser.error("--repeat must be >= 1")
+    args.repeat_b1 = repeat
+    loop_sample, torch_sample = (5, 2) if args.quick else (20, 5)
+    loop_repeat = min(repeat, 1 if args.quick else 3)
+    b3_steps = 500
+    b3_ks = [1, 10, 100, 1_000, 10_000]
+    b2_shapes = [(1_000, 1_000), (1_000, 10_000)]
+
+    t_start = time.perf_counter()
+    facts = machine_facts()
+    say("gradsweep engine benchmarks" + (" (--quick)" if args.quick else ""))
+    for name, value in facts.items():
+        say(f"  {name}: {value}")
+
+    b1 = bench_b1(repeat, loop_sample, torch_sample, loop_repeat)
+    breakdown = bench_b1_breakdown(max(1, min(repeat, 3)), 100 if args.quick else 300)
+    b2 = bench_b2(b2_shapes, repeat)
+    b3 = bench_b3(b3_ks, b3_steps, repeat)
+
+    facts["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    say(f"\n(total wall time {time.perf_counter() - t_start:.1f} s)")
+    say("\n----- 8< ----- Markdown for BENCHMARKS.md ----- 8< -----\n")
+    say(markdown(facts, b1, b2, b3, b3_steps, args, breakdown))
+    say("\n----- 8< -----")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
