@@ -198,7 +198,7 @@ class _Track:
         """Fold a window of losses (steps s0 …, one column per row); return which rows live on."""
         n = len(losses)
         bad = ~np.isfinite(losses) | (losses > self.threshold)
-        dead: npt.NDArray[np.bool_] = bad.any(axis=0)
+        dead: npt.NDArray[np.bool_] = np.asarray(bad.any(axis=0))
         first_bad = np.where(dead, bad.argmax(axis=0), n)
         valid = np.arange(n)[:, None] < first_bad
         # Sum each trial's window as one contiguous row, so its rounding is the same whatever
