@@ -2,8 +2,8 @@
 
 Run from the project root, in the dev virtualenv::
 
-    python bench/engine.py              # full run, about half a minute (well under 3 minutes)
-    python bench/engine.py --quick      # smoke run, about 10-20 s
+    python bench/engine.py              # full run, about 25 s here (well under 3 minutes)
+    python bench/engine.py --quick      # smoke run, about 10 s
     python bench/engine.py --repeat 9   # more repetitions (best-of / median over them)
 
 Every ratio is measured side by side in one run: each repetition times the contenders one after
@@ -23,7 +23,9 @@ B1  1,000 Adam trials × 1,000 steps on 2-D Rosenbrock (lr log-spaced 1e-4…1e-
         sample of trials and scaled to 1,000;
     (c) a ``torch.optim.Adam`` trial-by-trial loop in float64 with autograd (timed on a sample,
         scaled; skipped with a note if torch is not importable). torch puts eps outside the square
-        root, so its losses are close to, not equal to, the others'.
+        root, so its losses are close to, not equal to, the others'. It runs last: importing torch
+        grows the Python heap, which makes every later garbage collection — and so run_sweep's
+        per-trial record building — slower in this process.
     Targets: run_sweep ≥ 0.8× the bare loop's speed, ≥ 100× the NumPy loop, ≥ 1,000× torch.
     A per-step breakdown (objective, stepper, the same pieces written inline) follows, for
     information.
@@ -35,17 +37,23 @@ B2  One Adam step over K·D = 10⁶ and 10⁷ float64 elements through ``Stepper
     bandwidth = 2 × 8 × K·D / time). Also timed: the Stepper on one thread and a naive NumPy Adam
     step (the obvious expressions, with temporaries). Target: Stepper ≤ 2× the floor at 10⁷.
     A two-thread copy bandwidth is printed for information (a stricter floor on this machine).
+    Each repetition takes three samples of the copies and the Stepper steps (one of the naive
+    step); the best sample counts. Before timing, one Stepper step is checked against the naive
+    step from the same state (rtol 1e-12).
 
 B3  Time per step (µs) and per trial-step (ns) of ``run_sweep`` as K grows (1 … 10,000 trials of
     Adam on 2-D Rosenbrock, 500 steps): as measured, spec validation and result assembly included.
+    The last column, run_sweep of the same sweep at steps = 1, shows that fixed per-sweep cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import gc
 import hashlib
-import math
+import importlib
 import os
 import platform
 import statistics
@@ -85,7 +93,7 @@ TARGET_VS_TORCH = 1000.0  # ≥ 1,000 × the torch.optim trial-by-trial loop
 TARGET_B2_FLOOR = 2.0     # Stepper ≤ 2 × the memory-traffic floor at K·D = 10⁷
 
 
-def lr_grid(k: int, rep: int) -> np.ndarray:
+def lr_grid(k: int, rep: float) -> np.ndarray:
     """The B1/B3 learning rates, log-spaced 1e-4…1e-1, jittered by a relative 1e-6·rep."""
     return np.logspace(-4, -1, k) * (1.0 + 1e-6 * rep)
 
@@ -188,9 +196,10 @@ def torch_one_trial(torch: Any, lr: float, steps: int, record_every: int) -> lis
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+def timed(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    """(seconds, result) of one call ``fn(*args)``."""
     t0 = time.perf_counter()
-    out = fn()
+    out = fn(*args)
     return time.perf_counter() - t0, out
 
 
@@ -208,6 +217,17 @@ def verdict(ok: bool) -> str:
 
 def say(*args: Any) -> None:
     print(*args, flush=True)
+
+
+def one_at_a_time(trial: Callable[[float, int, int], Any], lrs: list[float],
+                  steps: int) -> list[Any]:
+    """Run ``trial(lr, steps, RECORD_EVERY)`` for each learning rate in turn."""
+    return [trial(lr, steps, RECORD_EVERY) for lr in lrs]
+
+
+def batched_on_one(lr: float, steps: int, record_every: int) -> list[float]:
+    """The bare batched code on a batch of one trial: (1, 2) arrays."""
+    return bare_batched([lr], steps, record_every)[0].tolist()
 
 
 def sample_indices(k: int, n: int) -> list[int]:
@@ -250,20 +270,16 @@ def machine_facts() -> dict[str, str]:
         facts["caches (per cpu0 view)"] = ", ".join(caches)
     facts["Python"] = platform.python_version()
     facts["NumPy"] = np.__version__
-    try:
+    with contextlib.suppress(Exception):  # a fact we cannot get is not an error
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         facts["BLAS"] = f"{blas.get('name')} {blas.get('version')}"
-    except Exception:  # noqa: BLE001 — a fact we could not get is not an error
-        pass
-    try:
-        from numpy._core._multiarray_umath import (  # type: ignore[attr-defined]
-            __cpu_baseline__, __cpu_dispatch__, __cpu_features__)
-        found = [d for d in __cpu_dispatch__ if __cpu_features__.get(d)]
-        missing = [d for d in __cpu_dispatch__ if not __cpu_features__.get(d)]
-        facts["NumPy SIMD"] = (f"baseline {' '.join(__cpu_baseline__)}; found {' '.join(found)}"
-                               f"; not found {' '.join(missing) or '—'}")
-    except Exception:  # noqa: BLE001
-        pass
+    with contextlib.suppress(Exception):
+        umath = importlib.import_module("numpy._core._multiarray_umath")
+        dispatch, features = umath.__cpu_dispatch__, umath.__cpu_features__
+        found = [d for d in dispatch if features.get(d)]
+        missing = [d for d in dispatch if not features.get(d)]
+        facts["NumPy SIMD"] = (f"baseline {' '.join(umath.__cpu_baseline__)}; found "
+                               f"{' '.join(found)}; not found {' '.join(missing) or '—'}")
     limits = {k: v for k, v in os.environ.items()
               if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     facts["thread env"] = ", ".join(f"{k}={v}" for k, v in limits.items()) or "none set"
@@ -279,8 +295,7 @@ def machine_facts() -> dict[str, str]:
 # --- B1 -----------------------------------------------------------------------------------------
 
 
-def bench_b1(repeat: int, loop_sample: int, torch_sample: int, loop_repeat: int
-             ) -> dict[str, Any]:
+def bench_b1(repeat: int, loop_sample: int, loop_repeat: int) -> dict[str, Any]:
     say(f"\n== B1: {B1_TRIALS:,} Adam trials × {B1_STEPS:,} steps, Rosenbrock D=2 ==")
     k, steps = B1_TRIALS, B1_STEPS
 
@@ -293,15 +308,14 @@ def bench_b1(repeat: int, loop_sample: int, torch_sample: int, loop_repeat: int
     for rep in range(repeat):
         lrs = lr_grid(k, rep).tolist()
         spec = sweep_spec(lrs, steps)
-        pair = [("sweep", lambda: run_sweep(spec)),
-                ("bare", lambda: bare_batched(lrs, steps, RECORD_EVERY))]
-        if rep % 2:
-            pair.reverse()  # alternate the order: neither always runs first
-        out = {}
-        for name, fn in pair:
-            t, out[name] = timed(fn)
-            (t_sweep if name == "sweep" else t_bare).append(t)
-        doc, curve = out["sweep"], out["bare"]
+        if rep % 2:  # alternate the order: neither always runs first
+            tb, curve = timed(bare_batched, lrs, steps, RECORD_EVERY)
+            ts, doc = timed(run_sweep, spec)
+        else:
+            ts, doc = timed(run_sweep, spec)
+            tb, curve = timed(bare_batched, lrs, steps, RECORD_EVERY)
+        t_sweep.append(ts)
+        t_bare.append(tb)
         statuses = {tr["status"] for tr in doc["trials"]}
         if statuses != {"ok"}:
             raise SystemExit(f"B1: run_sweep trials not all ok: {statuses}")
@@ -312,12 +326,13 @@ def bench_b1(repeat: int, loop_sample: int, torch_sample: int, loop_repeat: int
         worst = max(worst, max_rel(curves, curve))
     best_sweep, best_bare = min(t_sweep), min(t_bare)
     speed_vs_bare = best_bare / best_sweep
-    say(f"run_sweep            best {fmt_time(best_sweep)}  median {fmt_time(statistics.median(t_sweep))}"
-        f"  ({repeat} reps)")
-    say(f"bare batched NumPy   best {fmt_time(best_bare)}  median {fmt_time(statistics.median(t_bare))}"
-        f"  = {best_bare / steps * 1e6:.1f} µs/step, {BARE_NUMPY_CALLS_PER_STEP} NumPy calls/step"
-        f" ({BARE_UFUNCS_PER_STEP} ufuncs) → {best_bare / steps / BARE_NUMPY_CALLS_PER_STEP * 1e6:.2f}"
-        f" µs per call")
+    say(f"run_sweep            best {fmt_time(best_sweep)}  "
+        f"median {fmt_time(statistics.median(t_sweep))}  ({repeat} reps)")
+    per_call = best_bare / steps / BARE_NUMPY_CALLS_PER_STEP
+    say(f"bare batched NumPy   best {fmt_time(best_bare)}  "
+        f"median {fmt_time(statistics.median(t_bare))}  = {best_bare / steps * 1e6:.1f} µs/step, "
+        f"{BARE_NUMPY_CALLS_PER_STEP} NumPy calls/step ({BARE_UFUNCS_PER_STEP} ufuncs) → "
+        f"{per_call * 1e6:.2f} µs per call")
     say(f"final losses equal to rtol 1e-12: yes (every rep); whole curves max rel diff {worst:.1e}")
     say(f"run_sweep speed / bare speed = {speed_vs_bare:.2f}×  (time ratio "
         f"{best_sweep / best_bare:.2f}; target ≥ {TARGET_VS_BARE}×) "
@@ -327,119 +342,82 @@ def bench_b1(repeat: int, loop_sample: int, torch_sample: int, loop_repeat: int
     lrs = lr_grid(k, repeat)  # one more fresh grid
     idx = sample_indices(k, loop_sample)
     numpy_one_trial(float(lrs[idx[0]]), 50, RECORD_EVERY)  # warm-up
-    t_loop, loop_dev = [], 0.0
+    t_loop, t_loop12, loop_dev = [], [], 0.0
     for rep in range(loop_repeat):
         lrs_rep = lr_grid(k, repeat + 1 + rep)
-        t, curves = timed(lambda: [numpy_one_trial(float(lrs_rep[i]), steps, RECORD_EVERY)
-                                   for i in idx])
+        sample = [float(lrs_rep[i]) for i in idx]
+        t, curves = timed(one_at_a_time, numpy_one_trial, sample, steps)
         t_loop.append(t * k / len(idx))
+        # the same, written as the batched code run on one trial at a time: (1, 2) arrays
+        t12, _ = timed(one_at_a_time, batched_on_one, sample, steps)
+        t_loop12.append(t12 * k / len(idx))
         if rep == 0:
             ref_rep = bare_batched(lrs_rep.tolist(), steps, RECORD_EVERY)[idx]
             loop_dev = max_rel(np.array(curves)[:, -1], ref_rep[:, -1])
-    best_loop = min(t_loop)
+    best_loop, best_loop12 = min(t_loop), min(t_loop12)
     speed_vs_loop = best_loop / best_sweep
-    say(f"NumPy trial-by-trial {len(idx)} trials, scaled to {k:,}: best {fmt_time(best_loop)}"
-        f"  ({best_loop / k / steps * 1e6:.1f} µs per trial-step; final losses vs bare: max rel "
-        f"diff {loop_dev:.1e})")
-    say(f"run_sweep speed / NumPy loop speed = {speed_vs_loop:,.0f}×  (target ≥ {TARGET_VS_LOOP:,.0f}×) "
-        f"{verdict(speed_vs_loop >= TARGET_VS_LOOP)}")
+    say(f"NumPy trial-by-trial, (2,) arrays, {len(idx)} trials scaled to {k:,}: best "
+        f"{fmt_time(best_loop)}  ({best_loop / k / steps * 1e6:.1f} µs per trial-step; final "
+        f"losses vs bare: max rel diff {loop_dev:.1e})")
+    say(f"   (info: the batched code on one (1, 2) trial at a time: {fmt_time(best_loop12)}, "
+        f"{best_loop12 / k / steps * 1e6:.1f} µs per trial-step, run_sweep "
+        f"{best_loop12 / best_sweep:,.0f}× faster)")
+    say(f"run_sweep speed / NumPy loop speed = {speed_vs_loop:,.0f}×  "
+        f"(target ≥ {TARGET_VS_LOOP:,.0f}×) {verdict(speed_vs_loop >= TARGET_VS_LOOP)}")
 
-    # (c) torch.optim.Adam trial by trial, on a sample
-    res: dict[str, Any] = {"t_sweep": best_sweep, "t_sweep_median": statistics.median(t_sweep),
-                           "t_bare": best_bare, "t_bare_median": statistics.median(t_bare),
-                           "speed_vs_bare": speed_vs_bare, "t_loop": best_loop,
-                           "loop_sample": len(idx), "speed_vs_loop": speed_vs_loop,
-                           "curve_dev": worst}
+    return {"t_sweep": best_sweep, "t_sweep_median": statistics.median(t_sweep),
+            "t_bare": best_bare, "t_bare_median": statistics.median(t_bare),
+            "speed_vs_bare": speed_vs_bare, "t_loop": best_loop, "loop_sample": len(idx),
+            "speed_vs_loop": speed_vs_loop, "t_loop12": best_loop12, "curve_dev": worst,
+            "torch": None}
+
+
+def bench_b1_torch(b1: dict[str, Any], repeat: int, torch_sample: int, loop_repeat: int) -> None:
+    """B1 (c), run last: importing torch grows the heap, which slows every later garbage
+    collection (and so run_sweep's record building) in this process."""
+    k, steps = B1_TRIALS, B1_STEPS
+    best_sweep = b1["t_sweep"]
+    say("\n== B1 (c): torch.optim.Adam trial-by-trial loop (run last) ==")
     try:
         t_import, torch = timed(lambda: __import__("torch"))
     except Exception as exc:  # noqa: BLE001 — torch is optional
-        say(f"torch.optim.Adam loop: skipped, torch is not importable ({type(exc).__name__}: {exc})")
-        res["torch"] = None
-        return res
+        say(f"torch.optim.Adam loop: skipped, torch is not importable "
+            f"({type(exc).__name__}: {exc})")
+        return
+    lrs = lr_grid(k, repeat + 99)
     tidx = sample_indices(k, torch_sample)
     torch_one_trial(torch, float(lrs[tidx[0]]), 50, RECORD_EVERY)  # warm-up
     t_torch, torch_dev = [], 0.0
     for rep in range(loop_repeat):
         lrs_rep = lr_grid(k, repeat + 100 + rep)
-        t, curves = timed(lambda: [torch_one_trial(torch, float(lrs_rep[i]), steps, RECORD_EVERY)
-                                   for i in tidx])
+        sample = [float(lrs_rep[i]) for i in tidx]
+        t, curves = timed(one_at_a_time, functools.partial(torch_one_trial, torch), sample, steps)
         t_torch.append(t * k / len(tidx))
         if rep == 0:
             ref_rep = bare_batched(lrs_rep.tolist(), steps, RECORD_EVERY)[tidx]
             torch_dev = max_rel(np.array(curves)[:, -1], ref_rep[:, -1])
     best_torch = min(t_torch)
     speed_vs_torch = best_torch / best_sweep
-    say(f"torch {torch.__version__} Adam loop (float64, {torch.get_num_threads()} intra-op threads, "
-        f"import {fmt_time(t_import)}) {len(tidx)} trials, scaled to {k:,}: best "
+    say(f"torch {torch.__version__} Adam loop (float64, {torch.get_num_threads()} intra-op "
+        f"threads, import {fmt_time(t_import)}) {len(tidx)} trials, scaled to {k:,}: best "
         f"{fmt_time(best_torch)}  ({best_torch / k / steps * 1e6:.1f} µs per trial-step; final "
         f"losses vs bare: max rel diff {torch_dev:.1e}, eps outside √ in torch)")
-    say(f"run_sweep speed / torch loop speed = {speed_vs_torch:,.0f}×  (target ≥ "
+    say(f"run_sweep speed (B1 above) / torch loop speed = {speed_vs_torch:,.0f}×  (target ≥ "
         f"{TARGET_VS_TORCH:,.0f}×) {verdict(speed_vs_torch >= TARGET_VS_TORCH)}")
-    res.update(torch=torch.__version__, t_torch=best_torch, torch_sample=len(tidx),
-               speed_vs_torch=speed_vs_torch)
-    return res
+    b1.update(torch=torch.__version__, t_torch=best_torch, torch_sample=len(tidx),
+              speed_vs_torch=speed_vs_torch)
 
 
 def bench_b1_breakdown(repeat: int, calls: int) -> dict[str, float]:
     """Per-step cost of the pieces of a run_sweep step at K = 1,000, D = 2, vs the same inline."""
     k = B1_TRIALS
-    rule = make_rule("adam")
-    objective = Rosenbrock(dim=2)
     rng = np.random.default_rng(1)
     theta0 = np.array(INIT) + 0.1 * rng.standard_normal((k, 2))
     g0 = rng.standard_normal((k, 2))
     out: dict[str, list[float]] = {}
-
-    def per_call(name: str, fn: Callable[[], Any]) -> None:
-        fn()
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        out.setdefault(name, []).append((time.perf_counter() - t0) / calls)
-
     for rep in range(repeat):
-        hp = rule.broadcast({"lr": lr_grid(k, 1000 + rep)}, k)
-        theta = theta0.copy()
-        stepper = Stepper(rule, theta, rule.init(theta), hp, threads=os.cpu_count() or 1)
-        hp_full = {n: np.ascontiguousarray(np.broadcast_to(a, (k, 2))) for n, a in hp.items()}
-        theta_f = theta0.copy()
-        stepper_full = Stepper(rule, theta_f, rule.init(theta_f), hp_full)
-        st = {"m": np.zeros((k, 2)), "v": np.zeros((k, 2)), "th": theta0.copy(), "t": 0}
-        b1, b2, eps, lr = hp["beta1"], hp["beta2"], hp["eps"], hp["lr"]
-        omb1, omb2 = 1.0 - b1, 1.0 - b2
-
-        def inline_adam() -> None:
-            st["t"] += 1
-            t = st["t"]
-            m = b1 * st["m"] + omb1 * g0
-            v = b2 * st["v"] + omb2 * (g0 * g0)
-            mhat = m / (1.0 - b1 ** t)
-            vhat = v / (1.0 - b2 ** t)
-            st["th"] = st["th"] - lr / np.sqrt(vhat + eps) * mhat
-            st["m"], st["v"] = m, v
-
-        def inline_rosen() -> Any:
-            th = theta0
-            x = th[:, :1]
-            y = th[:, 1:]
-            d = y - x * x
-            u = ROSEN_A - x
-            bd = ROSEN_B * d
-            f = bd * d + u * u
-            bd2 = 2.0 * bd
-            g = np.empty_like(th)
-            g[:, :1] = -2.0 * (bd2 * x + u)
-            g[:, 1:] = bd2
-            return f, g
-
-        with np.errstate(all="ignore"):
-            per_call("objective.value_and_grad", lambda: objective.value_and_grad(theta0))
-            per_call("inline Rosenbrock", inline_rosen)
-            per_call("Stepper(adam) call", lambda: stepper(g0))
-            per_call("inline Adam expressions", inline_adam)
-            per_call("Stepper(adam), hp pre-broadcast to (K, D)", lambda: stepper_full(g0))
-        stepper.close()
-        stepper_full.close()
+        for name, t in _breakdown_once(theta0, g0, lr_grid(k, 1000 + rep), calls).items():
+            out.setdefault(name, []).append(t)
     best = {name: min(ts) for name, ts in out.items()}
     say(f"-- B1 per-step breakdown at K={k:,}, D=2 (best of {repeat} × {calls} calls; info) --")
     for name, t in best.items():
@@ -447,108 +425,158 @@ def bench_b1_breakdown(repeat: int, calls: int) -> dict[str, float]:
     return best
 
 
+def _per_call(fn: Callable[..., Any], arg: Any, calls: int) -> float:
+    fn(arg)
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn(arg)
+    return (time.perf_counter() - t0) / calls
+
+
+def _inline_rosenbrock(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Rosenbrock value and gradient of ``bare_batched``, as a function."""
+    x = theta[:, :1]
+    y = theta[:, 1:]
+    d = y - x * x
+    u = ROSEN_A - x
+    bd = ROSEN_B * d
+    f = bd * d + u * u
+    bd2 = 2.0 * bd
+    g = np.empty_like(theta)
+    g[:, :1] = -2.0 * (bd2 * x + u)
+    g[:, 1:] = bd2
+    return f, g
+
+
+def _breakdown_once(theta0: np.ndarray, g0: np.ndarray, lrs: np.ndarray,
+                    calls: int) -> dict[str, float]:
+    k = len(lrs)
+    rule = make_rule("adam")
+    objective = Rosenbrock(dim=2)
+    hp = rule.broadcast({"lr": lrs}, k)
+    hp_full = {n: np.ascontiguousarray(np.broadcast_to(a, (k, 2))) for n, a in hp.items()}
+    theta, theta_full = theta0.copy(), theta0.copy()
+    with np.errstate(all="ignore"), \
+            Stepper(rule, theta, rule.init(theta), hp, threads=os.cpu_count() or 1) as stepper, \
+            Stepper(rule, theta_full, rule.init(theta_full), hp_full) as stepper_full:
+        return {
+            "objective.value_and_grad": _per_call(objective.value_and_grad, theta0, calls),
+            "inline Rosenbrock": _per_call(_inline_rosenbrock, theta0, calls),
+            "Stepper(adam) call": _per_call(stepper, g0, calls),
+            "inline Adam expressions": _per_call(NaiveAdam(theta0.copy(), hp, precompute=True),
+                                                 g0, calls),
+            "Stepper(adam), hp pre-broadcast to (K, D)": _per_call(stepper_full, g0, calls),
+        }
+
+
 # --- B2 -----------------------------------------------------------------------------------------
+
+
+class NaiveAdam:
+    """The obvious NumPy Adam step, new arrays every step (eps inside the square root).
+
+    ``precompute`` hoists 1 − β out of the step, as ``bare_batched`` does.
+    """
+
+    def __init__(self, theta: np.ndarray, hp: dict[str, np.ndarray],
+                 precompute: bool = False) -> None:
+        self.theta = theta
+        self.m = np.zeros_like(theta)
+        self.v = np.zeros_like(theta)
+        self.t = 0
+        self.b1, self.b2, self.eps, self.lr = hp["beta1"], hp["beta2"], hp["eps"], hp["lr"]
+        self.omb1 = 1.0 - self.b1 if precompute else None
+        self.omb2 = 1.0 - self.b2 if precompute else None
+
+    def __call__(self, g: np.ndarray) -> None:
+        b1, b2 = self.b1, self.b2
+        omb1 = 1.0 - b1 if self.omb1 is None else self.omb1
+        omb2 = 1.0 - b2 if self.omb2 is None else self.omb2
+        self.t += 1
+        t = self.t
+        self.m = b1 * self.m + omb1 * g
+        self.v = b2 * self.v + omb2 * (g * g)
+        mhat = self.m / (1.0 - b1 ** t)
+        vhat = self.v / (1.0 - b2 ** t)
+        self.theta = self.theta - self.lr / np.sqrt(vhat + self.eps) * mhat
 
 
 def bench_b2(shapes: list[tuple[int, int]], repeat: int) -> list[dict[str, Any]]:
     say("\n== B2: one Adam step over K·D float64 elements vs the memory-traffic floor ==")
-    rule = make_rule("adam")
-    threads = os.cpu_count() or 1
     rows = []
     for k, d in shapes:
-        n = k * d
-        rng = np.random.default_rng(n)
-        src = rng.standard_normal(n)
-        dst = np.zeros(n)  # pre-touched
-        np.copyto(dst, src)
-        half = n // 2
-        pool = ThreadPoolExecutor(2)
-
-        def copy2() -> None:
-            futures = [pool.submit(np.copyto, dst[:half], src[:half]),
-                       pool.submit(np.copyto, dst[half:], src[half:])]
-            for f in futures:
-                f.result()
-
-        copy2()
-        g = rng.standard_normal((k, d))
-        theta0 = 0.1 * rng.standard_normal((k, d))
-        hp = rule.broadcast({"lr": lr_grid(k, 0)}, k)
-
-        # correctness first: one Stepper step equals one naive step, from the same state
-        th_a, th_b = theta0.copy(), theta0.copy()
-        check = Stepper(rule, th_a, rule.init(th_a), hp, threads=threads)
-        check(g)
-        check.close()
-        nb = NaiveAdam(th_b, hp)
-        nb(g)
-        np.testing.assert_allclose(th_a, nb.theta(), rtol=1e-12, atol=0,
-                                   err_msg="B2: Stepper and the naive step disagree")
-        del th_a, th_b, nb, check
-
-        th_mt, th_st = theta0.copy(), theta0.copy()
-        mt = Stepper(rule, th_mt, rule.init(th_mt), hp, threads=threads)
-        st = Stepper(rule, th_st, rule.init(th_st), hp, threads=1)
-        naive = NaiveAdam(theta0.copy(), hp)
-        for fn in (lambda: mt(g), lambda: st(g), lambda: naive(g)):
-            fn()  # warm-up
-        t_copy, t_copy2, t_mt, t_st, t_naive = [], [], [], [], []
-        for _ in range(repeat):
-            for _ in range(3):
-                t_copy.append(timed(lambda: np.copyto(dst, src))[0])
-                t_copy2.append(timed(copy2)[0])
-            t_mt.append(timed(lambda: mt(g))[0])
-            t_st.append(timed(lambda: st(g))[0])
-            t_naive.append(timed(lambda: naive(g))[0])
-        mt.close()
-        st.close()
-        pool.shutdown()
-        bw = 2 * 8 * n / min(t_copy)
-        bw2 = 2 * 8 * n / min(t_copy2)
-        floor = 7 * 8 * n / bw
-        floor2 = 7 * 8 * n / bw2
-        row = {"k": k, "d": d, "n": n, "bw": bw, "bw2": bw2, "floor": floor, "floor2": floor2,
-               "t_mt": min(t_mt), "t_st": min(t_st), "t_naive": min(t_naive),
-               "t_mt_median": statistics.median(t_mt), "threads": threads}
-        rows.append(row)
-        target = " (target ≤ 2×)" if n == 10**7 else ""
-        say(f"K·D = {n:.0e} (K={k:,}, D={d:,}): copy {bw / 1e9:.1f} GB/s → floor {fmt_time(floor)}"
-            f"  [2-thread copy {bw2 / 1e9:.1f} GB/s → {fmt_time(floor2)}]")
-        say(f"   Stepper {threads} threads  best {fmt_time(row['t_mt'])} median "
-            f"{fmt_time(row['t_mt_median'])}  = {row['t_mt'] / floor:.2f}× floor{target}"
-            + (f" {verdict(row['t_mt'] / floor <= TARGET_B2_FLOOR)}" if target else "")
-            + f"  ({row['t_mt'] / floor2:.2f}× the 2-thread floor)")
-        say(f"   Stepper 1 thread   best {fmt_time(row['t_st'])}  = {row['t_st'] / floor:.2f}× floor")
-        say(f"   naive NumPy step   best {fmt_time(row['t_naive'])}  = {row['t_naive'] / floor:.2f}×"
-            f" floor")
-        del src, dst, g, theta0, th_mt, th_st, naive, mt, st
+        rows.append(_b2_one(k, d, repeat))
         gc.collect()
     return rows
 
 
-class NaiveAdam:
-    """The obvious NumPy Adam step, new arrays every step (eps inside the square root)."""
+def _b2_one(k: int, d: int, repeat: int) -> dict[str, Any]:
+    rule = make_rule("adam")
+    threads = os.cpu_count() or 1
+    n = k * d
+    rng = np.random.default_rng(n)
+    src = rng.standard_normal(n)
+    dst = np.zeros(n)  # pre-touched
+    half = n // 2
+    g = rng.standard_normal((k, d))
+    theta0 = 0.1 * rng.standard_normal((k, d))
+    hp = rule.broadcast({"lr": lr_grid(k, 0)}, k)
 
-    def __init__(self, theta: np.ndarray, hp: dict[str, np.ndarray]) -> None:
-        self.th = theta
-        self.m = np.zeros_like(theta)
-        self.v = np.zeros_like(theta)
-        self.t = 0
-        self.hp = hp
+    # correctness first: one Stepper step equals one naive step, from the same state
+    theta_check = theta0.copy()
+    with Stepper(rule, theta_check, rule.init(theta_check), hp, threads=threads) as check:
+        check(g)
+    naive_check = NaiveAdam(theta0.copy(), hp)
+    naive_check(g)
+    np.testing.assert_allclose(theta_check, naive_check.theta, rtol=1e-12, atol=0,
+                               err_msg="B2: Stepper and the naive step disagree")
+    del theta_check, naive_check
 
-    def __call__(self, g: np.ndarray) -> None:
-        hp = self.hp
-        b1, b2, eps, lr = hp["beta1"], hp["beta2"], hp["eps"], hp["lr"]
-        self.t += 1
-        t = self.t
-        self.m = b1 * self.m + (1.0 - b1) * g
-        self.v = b2 * self.v + (1.0 - b2) * (g * g)
-        mhat = self.m / (1.0 - b1 ** t)
-        vhat = self.v / (1.0 - b2 ** t)
-        self.th = self.th - lr / np.sqrt(vhat + eps) * mhat
+    th_mt, th_st = theta0.copy(), theta0.copy()
+    naive = NaiveAdam(theta0, hp)
+    t_copy, t_copy2, t_mt, t_st, t_naive = [], [], [], [], []
+    with ThreadPoolExecutor(2) as pool, \
+            Stepper(rule, th_mt, rule.init(th_mt), hp, threads=threads) as mt, \
+            Stepper(rule, th_st, rule.init(th_st), hp, threads=1) as st:
 
-    def theta(self) -> np.ndarray:
-        return self.th
+        def copy2() -> None:
+            """The same copy, split between two threads."""
+            halves = [pool.submit(np.copyto, dst[:half], src[:half]),
+                      pool.submit(np.copyto, dst[half:], src[half:])]
+            for future in halves:
+                future.result()
+
+        np.copyto(dst, src)
+        copy2()
+        mt(g)  # warm-up
+        st(g)
+        naive(g)
+        for _ in range(repeat):  # three samples of each but the slow naive step per repetition
+            for _ in range(3):
+                t_copy.append(timed(np.copyto, dst, src)[0])
+                t_copy2.append(timed(copy2)[0])
+                t_mt.append(timed(mt, g)[0])
+                t_st.append(timed(st, g)[0])
+            t_naive.append(timed(naive, g)[0])
+    bw = 2 * 8 * n / min(t_copy)
+    bw2 = 2 * 8 * n / min(t_copy2)
+    floor = 7 * 8 * n / bw
+    floor2 = 7 * 8 * n / bw2
+    row = {"k": k, "d": d, "n": n, "bw": bw, "bw2": bw2, "floor": floor, "floor2": floor2,
+           "t_mt": min(t_mt), "t_st": min(t_st), "t_naive": min(t_naive),
+           "t_mt_median": statistics.median(t_mt), "threads": threads}
+    at_target = n == 10**7
+    say(f"K·D = {n:.0e} (K={k:,}, D={d:,}): copy {bw / 1e9:.1f} GB/s → floor {fmt_time(floor)}"
+        f"  [2-thread copy {bw2 / 1e9:.1f} GB/s → {fmt_time(floor2)}]")
+    say(f"   Stepper {threads} threads  best {fmt_time(row['t_mt'])} median "
+        f"{fmt_time(row['t_mt_median'])}  = {row['t_mt'] / floor:.2f}× floor"
+        + (f" (target ≤ {TARGET_B2_FLOOR:g}×) {verdict(row['t_mt'] / floor <= TARGET_B2_FLOOR)}"
+           if at_target else "")
+        + f"  ({row['t_mt'] / floor2:.2f}× the 2-thread floor)")
+    say(f"   Stepper 1 thread   best {fmt_time(row['t_st'])}  = {row['t_st'] / floor:.2f}× floor")
+    say(f"   naive NumPy step   best {fmt_time(row['t_naive'])}  = {row['t_naive'] / floor:.2f}×"
+        " floor")
+    return row
 
 
 # --- B3 -----------------------------------------------------------------------------------------
@@ -561,10 +589,8 @@ def bench_b3(ks: list[int], steps: int, repeat: int) -> list[dict[str, Any]]:
     fixed: dict[int, list[float]] = {k: [] for k in ks}
     for rep in range(repeat):
         for k in ks:
-            spec = sweep_spec(lr_grid(k, rep).tolist(), steps)
-            times[k].append(timed(lambda: run_sweep(spec))[0])
-            spec1 = sweep_spec(lr_grid(k, rep + 0.5).tolist(), 1)
-            fixed[k].append(timed(lambda: run_sweep(spec1))[0])
+            times[k].append(timed(run_sweep, sweep_spec(lr_grid(k, rep).tolist(), steps))[0])
+            fixed[k].append(timed(run_sweep, sweep_spec(lr_grid(k, rep + 0.5).tolist(), 1))[0])
     rows = []
     say(f"{'K':>7} {'total':>10} {'µs/step':>10} {'ns/trial-step':>14} {'steps=1 run':>12}")
     for k in ks:
@@ -595,16 +621,22 @@ def markdown(facts: dict[str, str], b1: dict[str, Any], b2: list[dict[str, Any]]
     name = f"B1 run_sweep, {B1_TRIALS:,} Adam trials × {B1_STEPS:,} steps, Rosenbrock D=2"
     lines.append(f"| {name} | {fmt_time(b1['t_sweep'])} | bare batched NumPy loop "
                  f"{fmt_time(b1['t_bare'])} ({BARE_NUMPY_CALLS_PER_STEP} NumPy calls/step, "
-                 f"{b1['t_bare'] / B1_STEPS * 1e6:.0f} µs/step) | {b1['speed_vs_bare']:.2f}× its speed "
-                 f"| ≥ {TARGET_VS_BARE}× | {verdict(b1['speed_vs_bare'] >= TARGET_VS_BARE)} |")
+                 f"{b1['t_bare'] / B1_STEPS * 1e6:.0f} µs/step) | "
+                 f"{b1['speed_vs_bare']:.2f}× its speed | ≥ {TARGET_VS_BARE}× | "
+                 f"{verdict(b1['speed_vs_bare'] >= TARGET_VS_BARE)} |")
     lines.append(f"| B1 same sweep | {fmt_time(b1['t_sweep'])} | NumPy trial-by-trial loop "
                  f"{fmt_time(b1['t_loop'])} ({b1['loop_sample']} trials, scaled) | "
                  f"{b1['speed_vs_loop']:,.0f}× | ≥ {TARGET_VS_LOOP:,.0f}× | "
                  f"{verdict(b1['speed_vs_loop'] >= TARGET_VS_LOOP)} |")
+    lines.append(f"| B1 same sweep (info) | {fmt_time(b1['t_sweep'])} | the bare batched code "
+                 f"run one trial at a time, (1, 2) arrays {fmt_time(b1['t_loop12'])} "
+                 f"({b1['loop_sample']} trials, scaled) | "
+                 f"{b1['t_loop12'] / b1['t_sweep']:,.0f}× | — | info |")
     if b1.get("torch"):
         lines.append(f"| B1 same sweep | {fmt_time(b1['t_sweep'])} | torch {b1['torch']} "
                      f"optim.Adam loop, float64 {fmt_time(b1['t_torch'])} ({b1['torch_sample']} "
-                     f"trials, scaled) | {b1['speed_vs_torch']:,.0f}× | ≥ {TARGET_VS_TORCH:,.0f}× | "
+                     f"trials, scaled) | {b1['speed_vs_torch']:,.0f}× | "
+                     f"≥ {TARGET_VS_TORCH:,.0f}× | "
                      f"{verdict(b1['speed_vs_torch'] >= TARGET_VS_TORCH)} |")
     else:
         lines.append(f"| B1 same sweep | — | torch.optim.Adam loop: skipped (torch not importable) "
@@ -618,8 +650,8 @@ def markdown(facts: dict[str, str], b1: dict[str, Any], b2: list[dict[str, Any]]
                      f"{'≤ 2×' if at_target else '—'} | "
                      f"{verdict(ratio <= TARGET_B2_FLOOR) if at_target else 'info'} |")
     lines += ["", "B2 detail (one Adam step; ratio = time / floor):", "",
-              "| K·D | K × D | copy GB/s (1 thr / 2 thr) | floor | Stepper, "
-              f"{b2[0]['threads'] if b2 else ''} thr | Stepper, 1 thr | naive NumPy |",
+              ("| K·D | K × D | copy GB/s (1 thr / 2 thr) | floor | Stepper, "
+               f"{b2[0]['threads'] if b2 else ''} thr | Stepper, 1 thr | naive NumPy |"),
               "|---|---|---|---|---|---|---|"]
     for row in b2:
         f = row["floor"]
@@ -627,8 +659,8 @@ def markdown(facts: dict[str, str], b1: dict[str, Any], b2: list[dict[str, Any]]
                      f"{row['bw2'] / 1e9:.1f} | {fmt_time(f)} | {fmt_time(row['t_mt'])} "
                      f"({row['t_mt'] / f:.2f}×) | {fmt_time(row['t_st'])} ({row['t_st'] / f:.2f}×) "
                      f"| {fmt_time(row['t_naive'])} ({row['t_naive'] / f:.2f}×) |")
-    lines += ["", f"B3: run_sweep, Adam on Rosenbrock D=2, {b3_steps} steps, as measured (spec "
-              "validation and result assembly included):", "",
+    lines += ["", (f"B3: run_sweep, Adam on Rosenbrock D=2, {b3_steps} steps, as measured "
+                   "(spec validation and result assembly included):"), "",
               "| K trials | total | µs / step | ns / trial-step | run_sweep at steps=1 |",
               "|---|---|---|---|---|"]
     for row in b3:
@@ -645,7 +677,7 @@ def markdown(facts: dict[str, str], b1: dict[str, Any], b2: list[dict[str, Any]]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smoke run, about 20 s")
+    parser.add_argument("--quick", action="store_true", help="smoke run, about 10-20 s")
     parser.add_argument("--repeat", type=int, default=None, metavar="N",
                         help="repetitions per benchmark (default 7, --quick 2)")
     args = parser.parse_args(argv)
@@ -665,10 +697,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in facts.items():
         say(f"  {name}: {value}")
 
-    b1 = bench_b1(repeat, loop_sample, torch_sample, loop_repeat)
+    b1 = bench_b1(repeat, loop_sample, loop_repeat)
     breakdown = bench_b1_breakdown(max(1, min(repeat, 3)), 100 if args.quick else 300)
     b2 = bench_b2(b2_shapes, repeat)
     b3 = bench_b3(b3_ks, b3_steps, repeat)
+    bench_b1_torch(b1, repeat, torch_sample, loop_repeat)
 
     facts["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     say(f"\n(total wall time {time.perf_counter() - t_start:.1f} s)")

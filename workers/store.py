@@ -1,0 +1,119 @@
+"""The job store: what the API and the workers share about every sweep.
+
+A store holds each sweep's normalised spec, its status and timestamps, its progress counters, the
+trial records of every chunk that has finished, and — once the sweep is over — its assembled
+results document. Two implementations keep the same contract: ``RedisStore`` (cluster mode; any
+number of API replicas and workers on any number of machines) and ``SQLiteStore`` (embedded mode;
+one file in the data directory, shared by the server and its local worker processes).
+
+The contract, which ``tests/workers/test_store.py`` checks on both:
+
+- Records are frozen snapshots (``SweepRecord``); changing a sweep goes through the store.
+- ``save_chunk`` is idempotent, keyed by (sweep, chunk): the first save of a chunk stores its
+  records and adds them to ``done`` and one to ``chunks_done``, atomically; a second save of the
+  same chunk (a redelivered task) changes nothing. So progress counts distinct chunks only.
+- Status moves queued → running → succeeded | failed | cancelled and never leaves a finished
+  status; ``finish`` and ``cancel`` on a finished sweep change nothing and return False.
+- Every method is safe to call from several processes at once.
+- A store that cannot be reached raises ``StoreUnavailable`` (after its own retries), never a
+  backend-specific error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from optimizers import SweepStatus
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached right now (the API answers 503)."""
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """A snapshot of one sweep's bookkeeping (not its trial records)."""
+
+    id: str
+    name: str
+    status: SweepStatus
+    spec: dict[str, Any]
+    total: int
+    done: int
+    n_chunks: int
+    chunks_done: int
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+
+    @property
+    def chunk_size(self) -> int:
+        """Trials per chunk (the last chunk may hold fewer)."""
+        return -(-self.total // self.n_chunks) if self.n_chunks else 0
+
+
+class JobStore(Protocol):
+    """What the API and the workers need from a store. See the module docstring."""
+
+    def ping(self) -> None:
+        """Return if the store answers; raise ``StoreUnavailable`` otherwise."""
+
+    def create(self, record: SweepRecord) -> None:
+        """Store a new sweep (status queued, counters zero)."""
+
+    def get(self, sweep_id: str) -> SweepRecord | None:
+        """The sweep's snapshot, or None if there is no such sweep."""
+
+    def list(self, status: SweepStatus | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[list[SweepRecord], int]:
+        """A page of sweeps, newest first, optionally of one status; and how many match."""
+
+    def mark_running(self, sweep_id: str, now: float) -> bool:
+        """queued → running with ``started_at = now``; False if it was not queued."""
+
+    def save_chunk(self, sweep_id: str, chunk: int, records: list[dict[str, Any]]) -> int | None:
+        """Store a chunk's trial records once; ``chunks_done`` after this save if it was the
+        first save of that chunk, None if the chunk was already stored."""
+
+    def saved_chunks(self, sweep_id: str) -> set[int]:
+        """The indices of the chunks stored so far."""
+
+    def records(self, sweep_id: str) -> list[dict[str, Any]]:
+        """Every trial record of every stored chunk, in no particular order."""
+
+    def finish(self, sweep_id: str, status: SweepStatus, now: float,
+               results: bytes | None = None, error: str | None = None) -> bool:
+        """Move an unfinished sweep to a finished ``status`` at ``now``, storing its results
+        document (JSON bytes) and error; False, and no change, if it was finished already."""
+
+    def results(self, sweep_id: str) -> bytes | None:
+        """The results document stored by ``finish``, if any."""
+
+    def cancel(self, sweep_id: str, now: float) -> bool:
+        """Mark an unfinished sweep cancelled; False if it was finished already or unknown."""
+
+    def unfinished(self) -> list[SweepRecord]:
+        """Every queued or running sweep, oldest first."""
+
+    def delete_finished_before(self, before: float) -> int:
+        """Delete sweeps that finished before ``before`` (retention); how many were deleted."""
+
+    def heartbeat(self, worker: str, now: float) -> None:
+        """Record that ``worker`` is alive at ``now``."""
+
+    def live_workers(self, since: float) -> list[str]:
+        """Workers whose last heartbeat is at or after ``since``."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def finished_statuses() -> Iterable[SweepStatus]:
+    """The statuses a sweep never leaves."""
+    return [s for s in SweepStatus if s.is_finished()]
+
+
+__all__ = ["JobStore", "StoreUnavailable", "SweepRecord", "finished_statuses"]
