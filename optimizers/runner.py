@@ -197,20 +197,25 @@ class _Track:
     def absorb(self, s0: int, losses: Array, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         """Fold a window of losses (steps s0 …, one column per row); return which rows live on."""
         n = len(losses)
-        bad = ~np.isfinite(losses) | (losses > self.threshold)
-        dead: npt.NDArray[np.bool_] = np.asarray(bad.any(axis=0))
-        first_bad = np.where(dead, bad.argmax(axis=0), n)
-        valid = np.arange(n)[:, None] < first_bad
+        if losses.max() <= self.threshold and losses.min() > -np.inf:  # the usual case (NaN fails)
+            dead = np.zeros(len(rows), dtype=bool)
+            kept = losses
+            by_trial = np.ascontiguousarray(losses.T)
+        else:
+            bad = ~np.isfinite(losses) | (losses > self.threshold)
+            dead = np.asarray(bad.any(axis=0))
+            first_bad = np.where(dead, bad.argmax(axis=0), n)
+            self.diverged_at[rows[dead]] = s0 + first_bad[dead]
+            before = np.arange(n)[:, None] < first_bad
+            kept = np.where(before, losses, np.nan)  # the losses before divergence
+            by_trial = np.ascontiguousarray(np.where(before, losses, 0.0).T)
         # Sum each trial's window as one contiguous row, so its rounding is the same whatever
         # the number of trials beside it (a column sum's order depends on the array's width).
-        self.total[rows] += np.ascontiguousarray(np.where(valid, losses, 0.0).T).sum(axis=1)
-        self.minimum[rows] = np.minimum(self.minimum[rows],
-                                        np.where(valid, losses, np.inf).min(axis=0))
+        self.total[rows] += by_trial.sum(axis=1)
+        self.minimum[rows] = np.fmin(self.minimum[rows], np.fmin.reduce(kept, axis=0))
         lo, hi = np.searchsorted(self._recorded, [s0, s0 + n])
         if hi > lo:
-            at = self._recorded[lo:hi] - s0
-            self.curve[lo:hi, rows] = np.where(valid[at], losses[at], np.nan)
-        self.diverged_at[rows[dead]] = s0 + first_bad[dead]
+            self.curve[lo:hi, rows] = kept[self._recorded[lo:hi] - s0]
         return ~dead
 
     def records(self, trials: list[Trial]) -> list[dict[str, Any]]:

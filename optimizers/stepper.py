@@ -14,6 +14,12 @@ sweep) take a single kernel call, where the cost is NumPy's per-call overhead.
 
 A block's kernel sees rows of hyperparameters matching its rows of parameters, so the result is
 bit-for-bit the result of one call over the whole arrays.
+
+Hyperparameters arrive as (K, 1) columns. Against (K, D) operands with small D, NumPy cannot fuse
+the broadcast into one loop and runs K inner loops of length D, which costs four times a plain
+pass at D = 2; so for D ≤ ``BROADCAST_MAX_DIM`` the stepper keeps them at full (K, D) width (the
+same numbers, repeated along each row). Wider batches keep the columns: there the inner loops are
+long and full-width copies would only add memory traffic.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import numpy as np
 
 from .rules import Array, Rule, State
 
+BROADCAST_MAX_DIM = 16  # up to this D, hyperparameters are stored at full (K, D) width
 DEFAULT_BLOCK = 1 << 17  # elements per block (1 MiB per array): big enough to amortise thread hand-offs
 
 
@@ -43,11 +50,13 @@ class Stepper:
 
     def __init__(self, rule: Rule, params: Array, state: State, hp: Mapping[str, Array],
                  threads: int = 1, block: int = DEFAULT_BLOCK) -> None:
+        k, d = params.shape
+        if d <= BROADCAST_MAX_DIM:
+            hp = {name: np.ascontiguousarray(np.broadcast_to(v, (k, d))) for name, v in hp.items()}
         self.rule = rule
         self.params = params
         self.state = state
         self.hp = hp
-        k, d = params.shape
         self._pool: ThreadPoolExecutor | None = None
         if k * d < 4 * block:
             self._blocks: list[tuple[Any, Any]] = []
