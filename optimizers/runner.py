@@ -47,11 +47,11 @@ class SweepCancelled(Exception):
     """Raised inside a chunk when ``should_stop`` says so."""
 
 
-def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None,
-                 min_chunks: int = 1) -> list[tuple[int, int]]:
+def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None, min_chunks: int = 1,
+                 target_work: float = TARGET_CHUNK_WORK) -> list[tuple[int, int]]:
     """Cut the sweep's trials into ``(start, stop)`` chunks.
 
-    By default a chunk holds about ``TARGET_CHUNK_WORK`` (a second or so of work). ``min_chunks``
+    By default a chunk holds about ``target_work`` trials × dim × steps (a second or so). ``min_chunks``
     asks for at least that many chunks (a few per worker process) where that leaves each chunk at
     least ``MIN_CHUNK_ELEMENTS`` parameters: below that a step costs NumPy's per-call overhead,
     and splitting would slow the sweep down rather than spread it. ``chunk_size`` forces the
@@ -60,7 +60,7 @@ def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None,
     n = spec.n_trials
     dim = spec.objective.dim
     if chunk_size is None:
-        chunk_size = int(min(MAX_CHUNK_TRIALS, max(1, TARGET_CHUNK_WORK // (dim * spec.steps))))
+        chunk_size = int(min(MAX_CHUNK_TRIALS, max(1, target_work // (dim * spec.steps))))
         if min_chunks > 1:
             spread = max(-(-n // min_chunks), -(-MIN_CHUNK_ELEMENTS // dim))
             chunk_size = min(chunk_size, spread)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -52,6 +53,10 @@ class Limits(BaseModel):
     max_steps: int = Field(1_000_000, ge=1, description="updates per trial")
     max_dim: int = Field(1_000_000, ge=1, description="coordinates per trial")
     max_work: float = Field(2e10, gt=0, description="trials × dim × steps, the sweep's total work")
+
+
+UNLIMITED = Limits(max_trials=sys.maxsize, max_steps=sys.maxsize, max_dim=sys.maxsize,
+                   max_work=math.inf)
 
 
 def _error(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
@@ -316,9 +321,14 @@ class SweepSpec(BaseModel):
 
 
 def _limits(info: ValidationInfo) -> Limits:
-    context = info.context or {}
-    limits = context.get("limits")
-    return limits if isinstance(limits, Limits) else Limits()
+    """The limits passed as validation context; none at all when validated without context.
+
+    ``parse_spec`` always passes limits. Validating the model directly (as a web framework does
+    for a request body) checks structure only; the caller then applies its limits with
+    ``parse_spec``.
+    """
+    limits = (info.context or {}).get("limits")
+    return limits if isinstance(limits, Limits) else UNLIMITED
 
 
 def parse_spec(data: SweepSpec | Mapping[str, Any] | str | bytes,
@@ -350,6 +360,6 @@ def _is_union_tag(part: Any) -> bool:
 
 
 __all__ = [
-    "METRICS", "InitSpec", "Limits", "Metric", "OptimizerSpec", "RandomInit", "SweepSpec",
+    "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerSpec", "RandomInit", "SweepSpec",
     "Trial", "describe_errors", "parse_spec",
 ]

@@ -2,7 +2,8 @@
 
 ``gradsweep run SPEC.json -o results.json`` runs a sweep on this machine (a local process pool,
 no server) with a progress bar, writes the results document and prints the best settings.
-``gradsweep optimizers`` and ``gradsweep objectives`` print the catalogue.
+``gradsweep optimizers`` and ``gradsweep objectives`` print the catalogue. ``gradsweep serve``
+starts the API and ``gradsweep worker`` a Celery worker (cluster mode).
 
 Exit codes: 0 success, 1 the sweep was cancelled, 2 a bad spec or an unreadable file.
 """
@@ -10,6 +11,7 @@ Exit codes: 0 success, 1 the sweep was cancelled, 2 a bad spec or an unreadable 
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -157,6 +159,58 @@ def objectives(
 
 def _number(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) and math.isfinite(value) else str(value)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on (default: "
+                                             "GRADSWEEP_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: GRADSWEEP_PORT, 8000)")] = None,
+) -> None:
+    """Start the API: cluster mode if GRADSWEEP_REDIS_URL is set, else embedded."""
+    import uvicorn
+
+    from service.app import create_app
+    from service.settings import get_settings as service_settings
+
+    settings = service_settings()
+    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = settings.model_copy(update=updates)
+    mode = f"cluster on {_redacted(settings.redis_url)}" if settings.redis_url else (
+        f"embedded, data in {settings.data_dir}")
+    err.print(f"gradsweep API on http://{settings.host}:{settings.port} ({mode})",
+              highlight=False)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level, timeout_graceful_shutdown=10)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(min=1, help="worker processes (default: "
+                                                    "one per core)")] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery's log level")] = "info",
+) -> None:
+    """Start a Celery worker that runs chunks of sweeps (needs GRADSWEEP_REDIS_URL)."""
+    settings = get_settings()
+    if settings.redis_url is None:
+        raise _fail("gradsweep worker needs GRADSWEEP_REDIS_URL (for example "
+                    "redis://127.0.0.1:6379/0)")
+    from workers.tasks import app as celery_app
+
+    argv = ["worker", "--queues", settings.queue, "--loglevel", loglevel,
+            "--hostname", f"gradsweep-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
+            "--pool", "prefork"]
+    if concurrency is not None:
+        argv += ["--concurrency", str(concurrency)]
+    celery_app.worker_main(argv)
+
+
+def _redacted(url: str | None) -> str:
+    """The URL without its password, for logs."""
+    if not url or "@" not in url:
+        return url or ""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
 def main() -> None:

@@ -19,12 +19,12 @@ def test_quick_start_runs_an_example_that_exists() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     block = re.search(r"<!-- test-command -->\n```sh\n(.+?)\n```\n<!-- /test-command -->",
-                      README, re.S)
+                      README, re.DOTALL)
     assert block is not None and "pytest" in block.group(1)
     assert "test-command" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_formula_table_matches_the_catalogue() -> None:
-    rows = dict(re.findall(r"^\| `(\w+)` \| [^|]+ \| (.+?) \|$", README, re.M))
+    rows = dict(re.findall(r"^\| `(\w+)` \| [^|]+ \| (.+?) \|$", README, re.MULTILINE))
     catalogue = {entry["name"]: entry["formula"] for entry in optimizer_catalogue()}
     assert rows == catalogue

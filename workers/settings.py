@@ -7,25 +7,50 @@ The service's settings extend this class with the API's own.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from optimizers import Limits
+from optimizers.runner import TARGET_CHUNK_WORK
 
 
 class WorkerSettings(BaseSettings):
-    """What execution needs: size limits of a sweep and the local pool's size."""
+    """What execution needs: where the store and broker are, chunk sizing, limits, retention."""
 
     model_config = SettingsConfigDict(env_prefix="GRADSWEEP_", extra="ignore")
 
+    redis_url: str | None = Field(
+        None, description="redis://host:port/db of the broker and job store; unset: embedded mode "
+        "(local process pool, SQLite store in data_dir)")
+    data_dir: Path = Field(Path.home() / ".gradsweep", description="embedded mode's store lives "
+                           "here (sweeps.sqlite3)")
+    key_prefix: str = Field("gradsweep:", description="prefix of every Redis key of the store")
+    queue: str = Field("gradsweep", description="the Celery queue the chunks go to")
     max_trials: int = Field(Limits().max_trials, ge=1, description="most trials in one sweep")
     max_steps: int = Field(Limits().max_steps, ge=1, description="most steps per trial")
     max_dim: int = Field(Limits().max_dim, ge=1, description="most coordinates per trial")
     max_work: float = Field(Limits().max_work, gt=0,
                             description="most trials × dim × steps in one sweep")
+    chunk_work: float = Field(TARGET_CHUNK_WORK, gt=0, description="trials × dim × steps per "
+                              "chunk (about a second of work at the default)")
     jobs: int | None = Field(None, ge=1, description="worker processes of the local pool "
                              "(default: one per core)")
+    visibility_timeout: int = Field(300, ge=10, description="seconds before a chunk whose worker "
+                                    "died unacknowledged is delivered again; keep it well above "
+                                    "a chunk's run time")
+    retention_days: float = Field(7.0, gt=0, description="finished sweeps are deleted after this")
+    heartbeat_seconds: float = Field(2.0, gt=0, description="how often a worker says it is alive")
+    worker_timeout: float = Field(10.0, gt=0, description="a worker silent this long counts as "
+                                  "gone (/readyz)")
+    store_retry_seconds: float = Field(60.0, ge=0, description="how long a store call retries "
+                                       "while the store is unreachable")
+
+    @property
+    def cluster(self) -> bool:
+        """Cluster mode: a Redis URL is set."""
+        return self.redis_url is not None
 
     def limits(self) -> Limits:
         """The engine's size limits."""

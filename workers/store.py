@@ -15,14 +15,19 @@ The contract, which ``tests/workers/test_store.py`` checks on both:
 - Status moves queued → running → succeeded | failed | cancelled and never leaves a finished
   status; ``finish`` and ``cancel`` on a finished sweep change nothing and return False.
 - Every method is safe to call from several processes at once.
+- Creating an id that exists keeps the stored sweep (a retried ``create`` must not fail).
+- A call retried after a lost reply may answer as if it had done nothing (``save_chunk`` None,
+  ``finish`` False) although it did: callers re-read the record instead of trusting that.
 - A store that cannot be reached raises ``StoreUnavailable`` (after its own retries), never a
   backend-specific error.
 """
 
 from __future__ import annotations
 
+import builtins
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from optimizers import SweepStatus
@@ -55,6 +60,25 @@ class SweepRecord:
         return -(-self.total // self.n_chunks) if self.n_chunks else 0
 
 
+CHUNK_SECONDS_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                                             120.0, math.inf)
+
+
+def chunk_seconds_bucket(seconds: float) -> float:
+    """The upper bound of the run-time histogram bucket that ``seconds`` falls in."""
+    return next(b for b in CHUNK_SECONDS_BUCKETS if seconds <= b)
+
+
+@dataclass(frozen=True)
+class ChunkStats:
+    """Totals over every chunk any worker ran: the source of the Prometheus metrics."""
+
+    chunks: int = 0
+    trials: int = 0
+    seconds: float = 0.0
+    buckets: dict[float, int] = field(default_factory=dict)  # bound → chunks in that bucket
+
+
 class JobStore(Protocol):
     """What the API and the workers need from a store. See the module docstring."""
 
@@ -68,20 +92,25 @@ class JobStore(Protocol):
         """The sweep's snapshot, or None if there is no such sweep."""
 
     def list(self, status: SweepStatus | None = None, limit: int = 50,
-             offset: int = 0) -> tuple[list[SweepRecord], int]:
+             offset: int = 0) -> tuple[builtins.list[SweepRecord], int]:
         """A page of sweeps, newest first, optionally of one status; and how many match."""
 
     def mark_running(self, sweep_id: str, now: float) -> bool:
         """queued → running with ``started_at = now``; False if it was not queued."""
 
-    def save_chunk(self, sweep_id: str, chunk: int, records: list[dict[str, Any]]) -> int | None:
+    def save_chunk(self, sweep_id: str, chunk: int,
+                   records: builtins.list[dict[str, Any]]) -> int | None:
         """Store a chunk's trial records once; ``chunks_done`` after this save if it was the
         first save of that chunk, None if the chunk was already stored."""
 
     def saved_chunks(self, sweep_id: str) -> set[int]:
         """The indices of the chunks stored so far."""
 
-    def records(self, sweep_id: str) -> list[dict[str, Any]]:
+    def chunk_records(self, sweep_id: str,
+                      chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+        """The trial records of these stored chunks (chunks not stored are skipped)."""
+
+    def records(self, sweep_id: str) -> builtins.list[dict[str, Any]]:
         """Every trial record of every stored chunk, in no particular order."""
 
     def finish(self, sweep_id: str, status: SweepStatus, now: float,
@@ -95,16 +124,25 @@ class JobStore(Protocol):
     def cancel(self, sweep_id: str, now: float) -> bool:
         """Mark an unfinished sweep cancelled; False if it was finished already or unknown."""
 
-    def unfinished(self) -> list[SweepRecord]:
+    def unfinished(self) -> builtins.list[SweepRecord]:
         """Every queued or running sweep, oldest first."""
 
     def delete_finished_before(self, before: float) -> int:
         """Delete sweeps that finished before ``before`` (retention); how many were deleted."""
 
+    def count_by_status(self) -> dict[SweepStatus, int]:
+        """How many sweeps there are of each status (statuses with none may be left out)."""
+
+    def record_chunk_run(self, seconds: float, trials: int) -> None:
+        """Add one chunk's run time (to its ``chunk_seconds_bucket``) and trial count."""
+
+    def chunk_stats(self) -> ChunkStats:
+        """The totals ``record_chunk_run`` has added up."""
+
     def heartbeat(self, worker: str, now: float) -> None:
         """Record that ``worker`` is alive at ``now``."""
 
-    def live_workers(self, since: float) -> list[str]:
+    def live_workers(self, since: float) -> builtins.list[str]:
         """Workers whose last heartbeat is at or after ``since``."""
 
     def close(self) -> None:
@@ -116,4 +154,5 @@ def finished_statuses() -> Iterable[SweepStatus]:
     return [s for s in SweepStatus if s.is_finished()]
 
 
-__all__ = ["JobStore", "StoreUnavailable", "SweepRecord", "finished_statuses"]
+__all__ = ["CHUNK_SECONDS_BUCKETS", "ChunkStats", "JobStore", "StoreUnavailable", "SweepRecord",
+           "chunk_seconds_bucket", "finished_statuses"]

@@ -27,8 +27,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from optimizers.objectives import Rosenbrock  # noqa: E402
-from optimizers.rules import make_rule  # noqa: E402
+from optimizers.objectives import Rosenbrock
+from optimizers.rules import make_rule
 
 FloatArray = npt.NDArray[np.float64]
 START = (-1.2, 1.0)

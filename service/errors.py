@@ -1,0 +1,175 @@
+"""The API's errors: one tree, one JSON shape, one place that maps them to status codes.
+
+::
+
+    APIError                      status  code
+    ├── BadRequest                  400   bad_request
+    ├── NotFound                    404   not_found
+    ├── Conflict                    409   conflict
+    ├── PayloadTooLarge             413   payload_too_large
+    ├── UnsupportedMediaType        415   unsupported_media_type
+    ├── InvalidRequest              422   invalid_request   (with details: field + message)
+    └── ServiceUnavailable          503   unavailable       (the job store cannot be reached)
+
+Every error answer, including FastAPI's own (unknown route 404, 405, request validation 422) and
+an unexpected exception (500, logged, never shown), has the body::
+
+    {"error": {"status": 422, "code": "invalid_request", "message": "...",
+               "details": [{"field": "grid", "message": "..."}]}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from optimizers import describe_errors
+from workers.store import StoreUnavailable
+
+from .responses import JSONBytes
+
+log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    """One problem with the request: the field's dotted path and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """What went wrong."""
+
+    status: int
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorBody
+
+
+class APIError(Exception):
+    """Base of the API's errors; ``status`` and ``code`` are fixed per class."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, details: list[ErrorDetail] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        self.headers = headers
+
+
+class BadRequest(APIError):
+    status, code = 400, "bad_request"
+
+
+class NotFound(APIError):
+    status, code = 404, "not_found"
+
+
+class Conflict(APIError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(APIError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(APIError):
+    status, code = 415, "unsupported_media_type"
+
+
+class InvalidRequest(APIError):
+    status, code = 422, "invalid_request"
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, prefix: str = "") -> InvalidRequest:
+        """From pydantic's errors: one detail per error, the first one as the message."""
+        details = []
+        for line in describe_errors(exc):
+            field, _, message = line.partition(": ")
+            details.append(ErrorDetail(field=f"{prefix}{field}", message=message))
+        return cls(f"{details[0].field}: {details[0].message}" if details else "invalid request",
+                   details)
+
+
+class ServiceUnavailable(APIError):
+    status, code = 503, "unavailable"
+
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+                 413: "payload_too_large", 415: "unsupported_media_type",
+                 422: "invalid_request", 429: "too_many_requests", 503: "unavailable"}
+
+
+def error_response(status: int, code: str, message: str,
+                   details: list[ErrorDetail] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONBytes:
+    """The one shape of every error answer."""
+    body = ErrorResponse(error=ErrorBody(status=status, code=code, message=message,
+                                         details=details or []))
+    return JSONBytes(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every exception the app can raise to ``error_response``."""
+
+    @app.exception_handler(APIError)
+    async def _api_error(request: Request, exc: APIError) -> JSONBytes:
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONBytes:
+        details = [ErrorDetail(field=_field(err.get("loc", ())), message=str(err.get("msg", "")))
+                   for err in exc.errors()]
+        first = details[0] if details else ErrorDetail(field="body", message="invalid")
+        return error_response(422, "invalid_request", f"{first.field}: {first.message}", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONBytes:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, str(exc.detail),
+                              headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store(request: Request, exc: StoreUnavailable) -> JSONBytes:
+        log.warning("job store unavailable: %s", exc)
+        return error_response(503, "unavailable", f"the job store is unavailable: {exc}",
+                              headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONBytes:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal", "internal error (logged on the server)")
+
+
+def _field(loc: Any) -> str:
+    """FastAPI's ``("body", "grid", "lr")`` → ``grid.lr``; ``("query", "limit")`` → ``limit``."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": code.replace("_", " ")}
+    for status, code in ((404, "not_found"), (422, "invalid_request"), (503, "unavailable"))
+}
+
+__all__ = ["ERROR_RESPONSES", "APIError", "BadRequest", "Conflict", "ErrorResponse",
+           "InvalidRequest", "NotFound", "PayloadTooLarge", "ServiceUnavailable",
+           "UnsupportedMediaType", "error_response", "install_error_handlers"]

@@ -1,0 +1,75 @@
+"""The API's own envelopes around the engine's models: a sweep's status, a page of sweeps.
+
+The sweep spec (``optimizers.SweepSpec``) and the results document (``optimizers.SweepResults``)
+are the engine's; the API adds the id, timestamps and links.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+
+from optimizers import SweepResults, SweepStatus
+from optimizers.results import Best, Progress
+from workers.store import SweepRecord
+
+SWEEP_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+
+class SweepLinks(BaseModel):
+    """Where to find the sweep and its results."""
+
+    self: str
+    results: str
+
+
+class SweepView(BaseModel):
+    """A sweep's status: progress, timestamps and the best setting so far."""
+
+    id: str
+    name: str
+    status: SweepStatus
+    optimizer: str
+    objective: str
+    progress: Progress
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    best: Best | None = Field(description="the best grid point among the trials done so far")
+    links: SweepLinks
+
+    @classmethod
+    def of(cls, record: SweepRecord, best: Best | None) -> SweepView:
+        """The view of a store record."""
+        return cls(
+            id=record.id, name=record.name, status=record.status,
+            optimizer=record.spec["optimizer"]["name"], objective=record.spec["objective"]["name"],
+            progress=Progress(done=record.done, total=record.total),
+            created_at=_time(record.created_at), started_at=_time(record.started_at),
+            finished_at=_time(record.finished_at), error=record.error, best=best,
+            links=SweepLinks(self=f"/v1/sweeps/{record.id}",
+                             results=f"/v1/sweeps/{record.id}/results"))
+
+
+class SweepPage(BaseModel):
+    """One page of sweeps, newest first."""
+
+    items: list[SweepView]
+    total: int = Field(description="how many sweeps match the filter")
+    limit: int
+    offset: int
+
+
+class SweepResultsDocument(SweepResults):
+    """Everything a sweep produced, with its id (the engine's document plus ``id``)."""
+
+    id: str
+
+
+def _time(stamp: float | None) -> datetime | None:
+    return None if stamp is None else datetime.fromtimestamp(stamp, tz=UTC)
+
+
+__all__ = ["SWEEP_ID_PATTERN", "SweepLinks", "SweepPage", "SweepResultsDocument", "SweepView"]

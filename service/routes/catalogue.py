@@ -1,0 +1,25 @@
+"""``/v1/optimizers`` and ``/v1/objectives``: what can be swept, read from the engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from optimizers import objective_catalogue, optimizer_catalogue
+
+router = APIRouter(prefix="/v1", tags=["catalogue"])
+_OPTIMIZERS = optimizer_catalogue()
+_OBJECTIVES = objective_catalogue()
+
+
+@router.get("/optimizers")
+def optimizers() -> list[dict[str, Any]]:
+    """Every optimizer: formula, hyperparameters with defaults and valid ranges, options."""
+    return _OPTIMIZERS
+
+
+@router.get("/objectives")
+def objectives() -> list[dict[str, Any]]:
+    """Every objective: formula, dimensions, parameters, start point and minimum."""
+    return _OBJECTIVES

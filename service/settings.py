@@ -1,0 +1,40 @@
+"""The API's settings: the workers' settings plus what only the server needs.
+
+Every setting comes from an environment variable with the prefix ``GRADSWEEP_`` (for example
+``GRADSWEEP_REDIS_URL``, ``GRADSWEEP_PORT``); ``get_settings()`` reads them once.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from workers.settings import WorkerSettings
+
+
+class ServiceSettings(WorkerSettings):
+    """Settings of ``gradsweep serve``."""
+
+    model_config = SettingsConfigDict(env_prefix="GRADSWEEP_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="address the API listens on")
+    port: int = Field(8000, ge=0, le=65535, description="port the API listens on")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        "info", description="uvicorn's log level")
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="largest request body (413 above)")
+    api_store_retry_seconds: float = Field(
+        2.0, ge=0, description="how long an API call waits for an unreachable store before it "
+        "answers 503")
+    page_size_max: int = Field(100, ge=1, description="largest page of GET /v1/sweeps")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> ServiceSettings:
+    """The settings from the environment, read once."""
+    return ServiceSettings()
+
+
+__all__ = ["ServiceSettings", "get_settings"]

@@ -1,0 +1,472 @@
+"""``RedisStore``: the cluster mode's job store, in Redis.
+
+Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
+
+    sweep:{id}            hash    the record's fields: id name status spec(JSON) total done
+                                  n_chunks chunks_done created_at [started_at] [finished_at]
+                                  [error] — a field that is None is absent
+    sweep:{id}:chunks     hash    chunk index → the chunk's trial records (orjson list)
+    sweep:{id}:results    string  the results document stored by ``finish``
+    sweeps                zset    every sweep id, scored by created_at
+    status:{status}       zset    the ids of the sweeps in that status, scored by created_at;
+                                  kept in step with the hashes' status field
+    workers               zset    worker name, scored by its last heartbeat
+    chunk_stats           hash    chunks, trials, seconds: totals over every chunk run;
+                                  bucket:{bound} → chunks whose run time fell in that bucket
+
+Every read-modify-write is one Lua script (create, save_chunk, mark_running, finish/cancel and
+the retention's delete), so it is atomic however many API replicas and workers share the store;
+reads that span keys use pipelines.
+
+Unreachable Redis: the client retries connection errors and timeouts (``BusyLoadingError``
+included) with exponential backoff for about ``retry_seconds`` (``retry_policy``); what still
+fails — and ``ReadOnlyError`` — is raised as ``StoreUnavailable``. With ``retry_seconds=0`` a
+call makes one attempt with short socket timeouts and fails within about two seconds.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar, cast
+
+import orjson
+import redis
+from redis.backoff import AbstractBackoff, ExponentialBackoff, NoBackoff
+from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
+from redis.retry import Retry
+
+from optimizers import SweepStatus
+
+from .store import ChunkStats, StoreUnavailable, SweepRecord, chunk_seconds_bucket
+
+#: Backoff of the client's retries: the n-th retry sleeps min(RETRY_CAP, RETRY_BASE · 2ⁿ)
+#: seconds (0.1, 0.2, 0.4, 0.8, then 1 s each), so the store reconnects within a second of
+#: Redis coming back.
+RETRY_BASE = 0.05
+RETRY_CAP = 1.0
+#: Workers silent this long are forgotten at the next heartbeat (keeps ``workers`` small).
+FORGET_WORKER_SECONDS = 86400.0
+#: Seconds between the client's PINGs on a connection that has been idle.
+HEALTH_CHECK_INTERVAL = 30
+#: Candidates deleted per pipeline by ``delete_finished_before``.
+DELETE_BATCH = 500
+
+_UNFINISHED = tuple(s for s in SweepStatus if not s.is_finished())
+_FINISHED = tuple(s for s in SweepStatus if s.is_finished())
+_UNAVAILABLE = (ConnectionError, TimeoutError, ReadOnlyError)  # BusyLoadingError: a ConnectionError
+
+# KEYS: sweep hash, sweeps, status set. ARGV: id, created_at, field, value, field, value, …
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return 1
+"""
+
+# KEYS: sweep hash, chunks hash. ARGV: chunk, records, len(records).
+_SAVE_CHUNK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return false end
+redis.call('HINCRBY', KEYS[1], 'done', ARGV[3])
+return redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
+"""
+
+# KEYS: sweep hash, status:queued, status:running. ARGV: id, now.
+_MARK_RUNNING = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], redis.call('HGET', KEYS[1], 'created_at'), ARGV[1])
+return 1
+"""
+
+# KEYS: sweep hash, results, status:queued, status:running, status:{new status}.
+# ARGV: id, new status, now, has results (1/0), results, has error (1/0), error.
+_FINISH = """
+local old = redis.call('HGET', KEYS[1], 'status')
+local from
+if old == 'queued' then from = KEYS[3] elseif old == 'running' then from = KEYS[4]
+else return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'finished_at', ARGV[3])
+if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'error', ARGV[7])
+else redis.call('HDEL', KEYS[1], 'error') end
+if ARGV[4] == '1' then redis.call('SET', KEYS[2], ARGV[5]) else redis.call('DEL', KEYS[2]) end
+redis.call('ZREM', from, ARGV[1])
+redis.call('ZADD', KEYS[5], redis.call('HGET', KEYS[1], 'created_at'), ARGV[1])
+return 1
+"""
+
+# KEYS: sweep hash, chunks, results, sweeps, status:succeeded, status:failed, status:cancelled.
+# ARGV: id, before.
+_DELETE_IF_FINISHED_BEFORE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'succeeded' and status ~= 'failed' and status ~= 'cancelled' then return 0 end
+local finished_at = tonumber(redis.call('HGET', KEYS[1], 'finished_at'))
+if finished_at == nil or finished_at >= tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+for i = 4, 7 do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 1
+"""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class DeadlineRetry(Retry):
+    """redis-py's ``Retry`` that also starts no retry once ``seconds`` have passed.
+
+    redis-py nests its retries: a command's retry loop reconnects through the connection's own
+    retry loop (and its health check's). Against a refused port every attempt is instant and
+    the retry count bounds the time; against a Redis that accepts but does not answer (hung,
+    or a network that drops packets) every attempt costs a socket timeout and the nested
+    loops multiply. The deadline, set by the outermost loop of a call and shared by the loops
+    nested in it, bounds a call to about ``seconds`` plus one attempt either way.
+
+    Each connection has its own copy (redis-py deep-copies the policy) and serves one thread at
+    a time, so the deadline needs no lock.
+    """
+
+    def __init__(self, backoff: AbstractBackoff, retries: int, seconds: float) -> None:
+        super().__init__(backoff, retries)
+        self.seconds = seconds
+        self._deadline: float | None = None
+
+    def call_with_retry(self, do: Callable[[], T],
+                        fail: Callable[[Exception], Any] | Callable[[Exception, int], Any],
+                        is_retryable: Callable[[Exception], bool] | None = None,
+                        with_failure_count: bool = False) -> T:
+        outermost = self._deadline is None
+        if outermost:
+            self._deadline = time.monotonic() + self.seconds
+        deadline = cast(float, self._deadline)
+
+        def retryable(error: Exception) -> bool:
+            if is_retryable is not None and not is_retryable(error):
+                return False
+            return time.monotonic() < deadline
+
+        try:
+            return super().call_with_retry(do, fail, retryable, with_failure_count)
+        finally:
+            if outermost:
+                self._deadline = None
+
+
+def retry_policy(retry_seconds: float) -> Retry:
+    """The client's retries: exponential backoff whose sleeps add up to ``retry_seconds``.
+
+    The n-th retry sleeps ``min(RETRY_CAP, RETRY_BASE · 2ⁿ)`` s; the number of retries is the
+    fewest whose sleeps reach ``retry_seconds`` (60 s → 63 retries, 61.5 s of sleep; 1 s → 4
+    retries; 0 → no retry at all). Attempts against a refused port (a restarting Redis) cost
+    next to nothing, so the sleeps are the time a call keeps trying; the deadline of
+    ``DeadlineRetry`` bounds it when attempts cost socket timeouts instead.
+    """
+    retries, slept = 0, 0.0
+    while slept < retry_seconds:
+        retries += 1
+        slept += min(RETRY_CAP, RETRY_BASE * 2 ** retries)
+    if retries == 0:
+        return Retry(NoBackoff(), 0)
+    return DeadlineRetry(ExponentialBackoff(cap=RETRY_CAP, base=RETRY_BASE), retries,
+                         retry_seconds)
+
+
+def _translating(method: Callable[P, R]) -> Callable[P, R]:
+    """Raise what is left of Redis's connectivity errors, after the retries, as
+    ``StoreUnavailable``."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(f"Redis store: {error}") from error
+
+    return wrapper
+
+
+def _to_hash(record: SweepRecord) -> dict[str, bytes | str | int]:
+    """A record as its hash fields (floats as their exact ``repr``; None fields left out)."""
+    fields: dict[str, bytes | str | int] = {
+        "id": record.id, "name": record.name, "status": record.status.value,
+        "spec": orjson.dumps(record.spec), "total": record.total, "done": record.done,
+        "n_chunks": record.n_chunks, "chunks_done": record.chunks_done,
+        "created_at": repr(float(record.created_at))}
+    for name, value in (("started_at", record.started_at),
+                        ("finished_at", record.finished_at)):
+        if value is not None:
+            fields[name] = repr(float(value))
+    if record.error is not None:
+        fields["error"] = record.error
+    return fields
+
+
+def _from_hash(fields: Mapping[bytes, bytes]) -> SweepRecord:
+    """A record from its hash fields (as HGETALL returns them)."""
+
+    def optional_float(name: bytes) -> float | None:
+        value = fields.get(name)
+        return None if value is None else float(value)
+
+    error = fields.get(b"error")
+    return SweepRecord(
+        id=fields[b"id"].decode(), name=fields[b"name"].decode(),
+        status=SweepStatus(fields[b"status"].decode()), spec=orjson.loads(fields[b"spec"]),
+        total=int(fields[b"total"]), done=int(fields[b"done"]),
+        n_chunks=int(fields[b"n_chunks"]), chunks_done=int(fields[b"chunks_done"]),
+        created_at=float(fields[b"created_at"]), started_at=optional_float(b"started_at"),
+        finished_at=optional_float(b"finished_at"),
+        error=None if error is None else error.decode())
+
+
+class RedisStore:
+    """The job store in Redis (see the module docstring for the key layout).
+
+    Args:
+      url: ``redis://host:port/db`` of the store.
+      prefix: the start of every key.
+      retry_seconds: how long a call keeps retrying while Redis is unreachable before it
+        raises ``StoreUnavailable``; 0 fails fast (one attempt, short timeouts).
+    """
+
+    def __init__(self, url: str, prefix: str = "gradsweep:",
+                 retry_seconds: float = 60.0) -> None:
+        client = redis.Redis.from_url(
+            url, decode_responses=False,
+            socket_connect_timeout=min(3.0, max(1.0, retry_seconds)),
+            socket_timeout=min(5.0, max(2.0, retry_seconds)),
+            health_check_interval=HEALTH_CHECK_INTERVAL,
+            retry=retry_policy(retry_seconds), retry_on_error=[ConnectionError, TimeoutError])
+        self._attach(client, prefix, owns_client=True)
+
+    @classmethod
+    def from_client(cls, client: redis.Redis, prefix: str = "gradsweep:") -> RedisStore:
+        """A store on an existing client (made with ``decode_responses=False``); ``close``
+        leaves that client open."""
+        store = cls.__new__(cls)
+        store._attach(client, prefix, owns_client=False)
+        return store
+
+    def _attach(self, client: redis.Redis, prefix: str, *, owns_client: bool) -> None:
+        self.prefix = prefix
+        self._redis = client
+        self._owns_client = owns_client
+        self._create = client.register_script(_CREATE)
+        self._save_chunk = client.register_script(_SAVE_CHUNK)
+        self._mark_running = client.register_script(_MARK_RUNNING)
+        self._finish = client.register_script(_FINISH)
+        self._delete = client.register_script(_DELETE_IF_FINISHED_BEFORE)
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def _sweep(self, sweep_id: str, part: str = "") -> str:
+        """``sweep:{id}``, or ``sweep:{id}:{part}``."""
+        return f"{self.prefix}sweep:{sweep_id}{':' + part if part else ''}"
+
+    def _status(self, status: SweepStatus) -> str:
+        return f"{self.prefix}status:{status.value}"
+
+    @property
+    def _sweeps(self) -> str:
+        return f"{self.prefix}sweeps"
+
+    @property
+    def _workers(self) -> str:
+        return f"{self.prefix}workers"
+
+    @property
+    def _chunk_stats(self) -> str:
+        return f"{self.prefix}chunk_stats"
+
+    def _hashes(self, ids: builtins.list[bytes]) -> builtins.list[SweepRecord]:
+        """The records of ``ids`` in that order, fetched in one pipeline (gone ones left out)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for sweep_id in ids:
+            pipe.hgetall(self._sweep(sweep_id.decode()))
+        return [_from_hash(fields) for fields in pipe.execute() if fields]
+
+    # -- JobStore ----------------------------------------------------------------------------
+
+    @_translating
+    def ping(self) -> None:
+        """Return if Redis answers; raise ``StoreUnavailable`` otherwise."""
+        self._redis.ping()
+
+    @_translating
+    def create(self, record: SweepRecord) -> None:
+        """Store a new sweep as given; a sweep with the same id already stored is kept as is."""
+        fields = [item for pair in _to_hash(record).items() for item in pair]
+        self._create(keys=[self._sweep(record.id), self._sweeps, self._status(record.status)],
+                     args=[record.id, repr(float(record.created_at)), *fields])
+
+    @_translating
+    def get(self, sweep_id: str) -> SweepRecord | None:
+        """The sweep's snapshot, or None."""
+        fields = cast(dict[bytes, bytes], self._redis.hgetall(self._sweep(sweep_id)))
+        return _from_hash(fields) if fields else None
+
+    @_translating
+    def list(self, status: SweepStatus | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[builtins.list[SweepRecord], int]:
+        """A page of sweeps, newest first (ties: greater id first); and how many match."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must be >= 0")
+        key = self._sweeps if status is None else self._status(status)
+        if not limit:
+            return [], int(self._redis.zcard(key))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zrevrange(key, offset, offset + limit - 1)
+        pipe.zcard(key)
+        ids, total = pipe.execute()
+        return self._hashes(ids), int(total)
+
+    @_translating
+    def mark_running(self, sweep_id: str, now: float) -> bool:
+        """queued → running with ``started_at = now``; False if it was not queued."""
+        return bool(self._mark_running(
+            keys=[self._sweep(sweep_id), self._status(SweepStatus.QUEUED),
+                  self._status(SweepStatus.RUNNING)],
+            args=[sweep_id, repr(float(now))]))
+
+    @_translating
+    def save_chunk(self, sweep_id: str, chunk: int,
+                   records: builtins.list[dict[str, Any]]) -> int | None:
+        """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
+        sweep is unknown)."""
+        chunks_done = self._save_chunk(
+            keys=[self._sweep(sweep_id), self._sweep(sweep_id, "chunks")],
+            args=[int(chunk), orjson.dumps(records), len(records)])
+        return None if chunks_done is None else int(chunks_done)
+
+    @_translating
+    def saved_chunks(self, sweep_id: str) -> set[int]:
+        """The indices of the chunks stored so far."""
+        keys = cast(builtins.list[bytes], self._redis.hkeys(self._sweep(sweep_id, "chunks")))
+        return {int(key) for key in keys}
+
+    @_translating
+    def chunk_records(self, sweep_id: str,
+                      chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+        """The trial records of these stored chunks, in chunk order (others are skipped)."""
+        wanted = sorted({int(chunk) for chunk in chunks})
+        if not wanted:
+            return []
+        blobs = cast(builtins.list[bytes | None],
+                     self._redis.hmget(self._sweep(sweep_id, "chunks"), wanted))
+        return [record for blob in blobs if blob is not None for record in orjson.loads(blob)]
+
+    @_translating
+    def records(self, sweep_id: str) -> builtins.list[dict[str, Any]]:
+        """Every trial record of every stored chunk (in chunk order)."""
+        chunks = cast(dict[bytes, bytes], self._redis.hgetall(self._sweep(sweep_id, "chunks")))
+        return [record for _, blob in sorted(chunks.items(), key=lambda item: int(item[0]))
+                for record in orjson.loads(blob)]
+
+    @_translating
+    def finish(self, sweep_id: str, status: SweepStatus, now: float,
+               results: bytes | None = None, error: str | None = None) -> bool:
+        """Unfinished → finished ``status`` at ``now`` with ``results`` and ``error`` (None
+        clears them); False, and no change, if it was finished already or is unknown."""
+        if not status.is_finished():
+            raise ValueError(f"finish needs a finished status, not {status.value!r}")
+        return bool(self._finish(
+            keys=[self._sweep(sweep_id), self._sweep(sweep_id, "results"),
+                  self._status(SweepStatus.QUEUED), self._status(SweepStatus.RUNNING),
+                  self._status(status)],
+            args=[sweep_id, status.value, repr(float(now)), int(results is not None),
+                  results or b"", int(error is not None), error or ""]))
+
+    @_translating
+    def results(self, sweep_id: str) -> bytes | None:
+        """The results document stored by ``finish``, if any."""
+        return cast(bytes | None, self._redis.get(self._sweep(sweep_id, "results")))
+
+    def cancel(self, sweep_id: str, now: float) -> bool:
+        """``finish(sweep_id, CANCELLED, now)``: False if finished already or unknown."""
+        return self.finish(sweep_id, SweepStatus.CANCELLED, now)
+
+    @_translating
+    def unfinished(self) -> builtins.list[SweepRecord]:
+        """Every queued or running sweep, oldest first (ties: smaller id first)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for status in _UNFINISHED:
+            pipe.zrange(self._status(status), 0, -1, withscores=True)
+        scored = sorted((score, sweep_id) for members in pipe.execute()
+                        for sweep_id, score in members)
+        records = self._hashes([sweep_id for _, sweep_id in scored])
+        return [r for r in records if not r.status.is_finished()]  # finished in between
+
+    @_translating
+    def delete_finished_before(self, before: float) -> int:
+        """Delete the sweeps (all their keys) finished before ``before``; how many."""
+        pipe = self._redis.pipeline(transaction=False)
+        for status in _FINISHED:  # created_at <= finished_at < before
+            pipe.zrangebyscore(self._status(status), "-inf", repr(float(before)))
+        candidates = [sweep_id.decode() for ids in pipe.execute() for sweep_id in ids]
+        deleted = 0
+        for start in range(0, len(candidates), DELETE_BATCH):
+            pipe = self._redis.pipeline(transaction=False)
+            for sweep_id in candidates[start:start + DELETE_BATCH]:
+                self._delete(keys=[self._sweep(sweep_id), self._sweep(sweep_id, "chunks"),
+                                   self._sweep(sweep_id, "results"), self._sweeps,
+                                   *(self._status(s) for s in _FINISHED)],
+                             args=[sweep_id, repr(float(before))], client=pipe)
+            deleted += sum(int(n) for n in pipe.execute())
+        return deleted
+
+    @_translating
+    def count_by_status(self) -> dict[SweepStatus, int]:
+        """How many sweeps there are of each status (statuses with none are left out)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for status in SweepStatus:
+            pipe.zcard(self._status(status))
+        return {status: int(n) for status, n in zip(SweepStatus, pipe.execute()) if n}
+
+    @_translating
+    def record_chunk_run(self, seconds: float, trials: int) -> None:
+        """Add one chunk's run time (to its ``chunk_seconds_bucket``) and trial count."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hincrby(self._chunk_stats, "chunks", 1)
+        pipe.hincrby(self._chunk_stats, "trials", trials)
+        pipe.hincrbyfloat(self._chunk_stats, "seconds", seconds)
+        pipe.hincrby(self._chunk_stats, f"bucket:{chunk_seconds_bucket(seconds)!r}", 1)
+        pipe.execute()
+
+    @_translating
+    def chunk_stats(self) -> ChunkStats:
+        """The totals ``record_chunk_run`` has added up (buckets with no chunk left out)."""
+        fields = cast(dict[bytes, bytes], self._redis.hgetall(self._chunk_stats))
+        buckets = {float(name[len(b"bucket:"):]): int(value) for name, value in fields.items()
+                   if name.startswith(b"bucket:")}
+        return ChunkStats(chunks=int(fields.get(b"chunks", 0)),
+                          trials=int(fields.get(b"trials", 0)),
+                          seconds=float(fields.get(b"seconds", 0.0)),
+                          buckets=dict(sorted(buckets.items())))
+
+    @_translating
+    def heartbeat(self, worker: str, now: float) -> None:
+        """Record that ``worker`` is alive at ``now`` (and forget workers silent for a day)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zadd(self._workers, {worker: now})
+        pipe.zremrangebyscore(self._workers, "-inf", f"({now - FORGET_WORKER_SECONDS!r}")
+        pipe.execute()
+
+    @_translating
+    def live_workers(self, since: float) -> builtins.list[str]:
+        """Workers whose last heartbeat is at or after ``since``, by name."""
+        names = cast(builtins.list[bytes],
+                     self._redis.zrangebyscore(self._workers, repr(float(since)), "+inf"))
+        return sorted(name.decode() for name in names)
+
+    def close(self) -> None:
+        """Close the connection pool (unless the client came from ``from_client``)."""
+        if self._owns_client:
+            self._redis.close()
+
+
+__all__ = ["DeadlineRetry", "RedisStore", "retry_policy"]

@@ -1,0 +1,386 @@
+"""``SQLiteStore``: the embedded mode's job store, one SQLite file shared by local processes.
+
+Layout (created if missing)::
+
+    sweeps(id TEXT PRIMARY KEY, name TEXT, status TEXT, spec TEXT,       -- spec: JSON text
+           total INTEGER, done INTEGER, n_chunks INTEGER, chunks_done INTEGER,
+           created_at REAL, started_at REAL, finished_at REAL, error TEXT,
+           results BLOB)                                                   -- results document
+        index (status, created_at), index (created_at)
+    chunks(sweep_id TEXT, chunk INTEGER, records BLOB,                     -- records: orjson list
+           PRIMARY KEY (sweep_id, chunk))
+    workers(name TEXT PRIMARY KEY, seen REAL)                              -- last heartbeat
+    chunk_runs(bound REAL PRIMARY KEY,                                     -- run-time bucket
+               chunks INTEGER, trials INTEGER, seconds REAL)               -- totals in it
+
+The file is in WAL mode (readers never wait for the writer) with ``synchronous=NORMAL``. Every
+thread of every process has its own connection, with a busy timeout (10 s by default) during
+which it waits for another writer. Read-modify-write goes through ``BEGIN IMMEDIATE``
+transactions, so it is atomic across processes; single-statement updates are atomic anyway. A
+database that stays locked past the busy timeout, or that cannot be opened, read or written,
+raises ``StoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+
+from optimizers import SweepStatus
+
+from .store import ChunkStats, StoreUnavailable, SweepRecord, chunk_seconds_bucket
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    done INTEGER NOT NULL,
+    n_chunks INTEGER NOT NULL,
+    chunks_done INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    error TEXT,
+    results BLOB
+);
+CREATE INDEX IF NOT EXISTS sweeps_status_created ON sweeps (status, created_at);
+CREATE INDEX IF NOT EXISTS sweeps_created ON sweeps (created_at);
+CREATE TABLE IF NOT EXISTS chunks (
+    sweep_id TEXT NOT NULL,
+    chunk INTEGER NOT NULL,
+    records BLOB NOT NULL,
+    PRIMARY KEY (sweep_id, chunk)
+);
+CREATE TABLE IF NOT EXISTS workers (
+    name TEXT PRIMARY KEY,
+    seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunk_runs (
+    bound REAL PRIMARY KEY,
+    chunks INTEGER NOT NULL,
+    trials INTEGER NOT NULL,
+    seconds REAL NOT NULL
+);
+"""
+
+#: The columns of a ``SweepRecord``, in the order of its fields (``results`` is apart).
+COLUMNS = ("id", "name", "status", "spec", "total", "done", "n_chunks", "chunks_done",
+           "created_at", "started_at", "finished_at", "error")
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM sweeps"
+_UNFINISHED = tuple(s.value for s in SweepStatus if not s.is_finished())
+_FINISHED = tuple(s.value for s in SweepStatus if s.is_finished())
+
+#: Workers silent this long are forgotten at the next heartbeat (keeps ``workers`` small).
+FORGET_WORKER_SECONDS = 86400.0
+
+#: Primary SQLite result codes that mean "cannot be reached right now", not "bad SQL".
+_UNAVAILABLE_CODES = frozenset({
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL,
+    sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT,
+})
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _unavailable(error: sqlite3.Error) -> bool:
+    """Whether ``error`` is about the database file rather than about our SQL."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:  # errors raised by the sqlite3 module itself carry no code
+        return isinstance(error, sqlite3.OperationalError)
+    return code & 0xFF in _UNAVAILABLE_CODES
+
+
+def _translating(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn SQLite's "locked / cannot open / I/O error" into ``StoreUnavailable``."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as error:
+            if _unavailable(error):
+                raise StoreUnavailable(f"SQLite store: {error}") from error
+            raise
+
+    return wrapper
+
+
+def _to_row(record: SweepRecord) -> tuple[Any, ...]:
+    """A record as the values of ``COLUMNS``."""
+    return (record.id, record.name, record.status.value, orjson.dumps(record.spec).decode(),
+            record.total, record.done, record.n_chunks, record.chunks_done, record.created_at,
+            record.started_at, record.finished_at, record.error)
+
+
+def _from_row(row: tuple[Any, ...]) -> SweepRecord:
+    """A row of ``COLUMNS`` as a record."""
+    (id_, name, status, spec, total, done, n_chunks, chunks_done, created_at, started_at,
+     finished_at, error) = row
+    return SweepRecord(id=id_, name=name, status=SweepStatus(status), spec=orjson.loads(spec),
+                       total=total, done=done, n_chunks=n_chunks, chunks_done=chunks_done,
+                       created_at=created_at, started_at=started_at, finished_at=finished_at,
+                       error=error)
+
+
+class SQLiteStore:
+    """The job store in one SQLite file (see the module docstring for the layout).
+
+    Safe to share between threads (each has its own connection) and to open from several
+    processes on the same file (each opens its own ``SQLiteStore``; a store inherited through
+    ``fork`` opens fresh connections in the child).
+
+    Args:
+      path: the database file; its parent directories and the schema are created if missing.
+      timeout: seconds a write waits for another process's write before ``StoreUnavailable``.
+    """
+
+    @_translating
+    def __init__(self, path: Path | str, *, timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self._timeout = timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: builtins.list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = self._db()
+        if db.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+            raise StoreUnavailable(f"SQLite store: {self.path} cannot use WAL journal mode")
+        with self._write() as db:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    # -- connections and transactions --------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use, and anew in a forked child)."""
+        if self._pid != os.getpid():  # inherited through fork: never touch the parent's
+            self._local = threading.local()
+            self._lock = threading.Lock()
+            self._connections = []
+            self._pid = os.getpid()
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
+                                 check_same_thread=False)  # only close() crosses threads
+            db.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+            with self._lock:
+                self._connections.append(db)
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        finally:
+            if db.in_transaction:  # the body or COMMIT failed (SQLite may have rolled back)
+                db.execute("ROLLBACK")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: its statements see one snapshot."""
+        db = self._db()
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            if db.in_transaction:
+                db.execute("COMMIT")
+
+    # -- JobStore ----------------------------------------------------------------------------
+
+    @_translating
+    def ping(self) -> None:
+        """Return if the file answers a query; raise ``StoreUnavailable`` otherwise."""
+        self._db().execute("SELECT 1 FROM sweeps LIMIT 1").fetchall()
+
+    @_translating
+    def create(self, record: SweepRecord) -> None:
+        """Store a new sweep as given; a sweep with the same id already stored is kept as is."""
+        placeholders = ", ".join("?" * len(COLUMNS))
+        self._db().execute(f"INSERT OR IGNORE INTO sweeps ({', '.join(COLUMNS)}) "
+                           f"VALUES ({placeholders})", _to_row(record))
+
+    @_translating
+    def get(self, sweep_id: str) -> SweepRecord | None:
+        """The sweep's snapshot, or None."""
+        row = self._db().execute(f"{_SELECT} WHERE id = ?", (sweep_id,)).fetchone()
+        return None if row is None else _from_row(row)
+
+    @_translating
+    def list(self, status: SweepStatus | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[builtins.list[SweepRecord], int]:
+        """A page of sweeps, newest first (ties: greater id first); and how many match."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must be >= 0")
+        where, params = ("WHERE status = ?", (status.value,)) if status is not None else ("", ())
+        with self._read() as db:
+            rows = db.execute(f"{_SELECT} {where} ORDER BY created_at DESC, id DESC "
+                              "LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+            (total,) = db.execute(f"SELECT COUNT(*) FROM sweeps {where}", params).fetchone()
+        return [_from_row(row) for row in rows], total
+
+    @_translating
+    def mark_running(self, sweep_id: str, now: float) -> bool:
+        """queued → running with ``started_at = now``; False if it was not queued."""
+        cursor = self._db().execute(
+            "UPDATE sweeps SET status = ?, started_at = ? WHERE id = ? AND status = ?",
+            (SweepStatus.RUNNING.value, now, sweep_id, SweepStatus.QUEUED.value))
+        return cursor.rowcount == 1
+
+    @_translating
+    def save_chunk(self, sweep_id: str, chunk: int,
+                   records: builtins.list[dict[str, Any]]) -> int | None:
+        """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
+        sweep is unknown)."""
+        blob = orjson.dumps(records)
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM sweeps WHERE id = ?", (sweep_id,)).fetchone() is None:
+                return None
+            inserted = db.execute("INSERT OR IGNORE INTO chunks (sweep_id, chunk, records) "
+                                  "VALUES (?, ?, ?)", (sweep_id, chunk, blob)).rowcount
+            if inserted != 1:
+                return None
+            (chunks_done,) = db.execute(
+                "UPDATE sweeps SET done = done + ?, chunks_done = chunks_done + 1 WHERE id = ? "
+                "RETURNING chunks_done", (len(records), sweep_id)).fetchone()
+        return int(chunks_done)
+
+    @_translating
+    def saved_chunks(self, sweep_id: str) -> set[int]:
+        """The indices of the chunks stored so far."""
+        rows = self._db().execute("SELECT chunk FROM chunks WHERE sweep_id = ?",
+                                  (sweep_id,)).fetchall()
+        return {chunk for (chunk,) in rows}
+
+    @_translating
+    def chunk_records(self, sweep_id: str,
+                      chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+        """The trial records of these stored chunks, in chunk order (others are skipped)."""
+        wanted = orjson.dumps(sorted({int(chunk) for chunk in chunks})).decode()
+        rows = self._db().execute(
+            "SELECT records FROM chunks WHERE sweep_id = ? AND chunk IN "
+            "(SELECT value FROM json_each(?)) ORDER BY chunk", (sweep_id, wanted)).fetchall()
+        return [record for (blob,) in rows for record in orjson.loads(blob)]
+
+    @_translating
+    def records(self, sweep_id: str) -> builtins.list[dict[str, Any]]:
+        """Every trial record of every stored chunk (in chunk order)."""
+        rows = self._db().execute("SELECT records FROM chunks WHERE sweep_id = ? ORDER BY chunk",
+                                  (sweep_id,)).fetchall()
+        return [record for (blob,) in rows for record in orjson.loads(blob)]
+
+    @_translating
+    def finish(self, sweep_id: str, status: SweepStatus, now: float,
+               results: bytes | None = None, error: str | None = None) -> bool:
+        """Unfinished → finished ``status`` at ``now`` with ``results`` and ``error`` (None
+        clears them); False, and no change, if it was finished already or is unknown."""
+        if not status.is_finished():
+            raise ValueError(f"finish needs a finished status, not {status.value!r}")
+        cursor = self._db().execute(
+            "UPDATE sweeps SET status = ?, finished_at = ?, results = ?, error = ? "
+            f"WHERE id = ? AND status IN ({', '.join('?' * len(_UNFINISHED))})",
+            (status.value, now, results, error, sweep_id, *_UNFINISHED))
+        return cursor.rowcount == 1
+
+    @_translating
+    def results(self, sweep_id: str) -> bytes | None:
+        """The results document stored by ``finish``, if any."""
+        row = self._db().execute("SELECT results FROM sweeps WHERE id = ?",
+                                 (sweep_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def cancel(self, sweep_id: str, now: float) -> bool:
+        """``finish(sweep_id, CANCELLED, now)``: False if finished already or unknown."""
+        return self.finish(sweep_id, SweepStatus.CANCELLED, now)
+
+    @_translating
+    def unfinished(self) -> builtins.list[SweepRecord]:
+        """Every queued or running sweep, oldest first (ties: smaller id first)."""
+        rows = self._db().execute(
+            f"{_SELECT} WHERE status IN ({', '.join('?' * len(_UNFINISHED))}) "
+            "ORDER BY created_at, id", _UNFINISHED).fetchall()
+        return [_from_row(row) for row in rows]
+
+    @_translating
+    def delete_finished_before(self, before: float) -> int:
+        """Delete the sweeps (and their chunks) finished before ``before``; how many."""
+        condition = (f"status IN ({', '.join('?' * len(_FINISHED))}) AND finished_at < ?",
+                     (*_FINISHED, before))
+        with self._write() as db:
+            db.execute("DELETE FROM chunks WHERE sweep_id IN "
+                       f"(SELECT id FROM sweeps WHERE {condition[0]})", condition[1])
+            deleted = db.execute(f"DELETE FROM sweeps WHERE {condition[0]}",
+                                 condition[1]).rowcount
+        return int(deleted)
+
+    @_translating
+    def count_by_status(self) -> dict[SweepStatus, int]:
+        """How many sweeps there are of each status (statuses with none are left out)."""
+        rows = self._db().execute("SELECT status, COUNT(*) FROM sweeps GROUP BY status")
+        return {SweepStatus(status): count for status, count in rows}
+
+    @_translating
+    def record_chunk_run(self, seconds: float, trials: int) -> None:
+        """Add one chunk's run time (to its ``chunk_seconds_bucket``) and trial count."""
+        self._db().execute(
+            "INSERT INTO chunk_runs (bound, chunks, trials, seconds) VALUES (?, 1, ?, ?) "
+            "ON CONFLICT (bound) DO UPDATE SET chunks = chunks + 1, "
+            "trials = trials + excluded.trials, seconds = seconds + excluded.seconds",
+            (chunk_seconds_bucket(seconds), trials, seconds))
+
+    @_translating
+    def chunk_stats(self) -> ChunkStats:
+        """The totals ``record_chunk_run`` has added up (buckets with no chunk left out)."""
+        rows = self._db().execute("SELECT bound, chunks, trials, seconds FROM chunk_runs "
+                                  "ORDER BY bound").fetchall()
+        return ChunkStats(chunks=sum(row[1] for row in rows), trials=sum(row[2] for row in rows),
+                          seconds=math.fsum(row[3] for row in rows),
+                          buckets={float(row[0]): row[1] for row in rows})
+
+    @_translating
+    def heartbeat(self, worker: str, now: float) -> None:
+        """Record that ``worker`` is alive at ``now`` (and forget workers silent for a day)."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO workers (name, seen) VALUES (?, ?)", (worker, now))
+            db.execute("DELETE FROM workers WHERE seen < ?", (now - FORGET_WORKER_SECONDS,))
+
+    @_translating
+    def live_workers(self, since: float) -> builtins.list[str]:
+        """Workers whose last heartbeat is at or after ``since``, by name."""
+        rows = self._db().execute("SELECT name FROM workers WHERE seen >= ? ORDER BY name",
+                                  (since,)).fetchall()
+        return [name for (name,) in rows]
+
+    def close(self) -> None:
+        """Close every thread's connection (a later call opens a new one)."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        self._local = threading.local()
+        for db in connections:
+            db.close()
+
+
+__all__ = ["SQLiteStore"]
