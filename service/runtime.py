@@ -11,18 +11,19 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from threading import Lock
+from threading import Event, Lock, Thread
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from optimizers.results import Best, score_settings
-from workers.jobs import Executor, resume_unfinished, stored_spec
-from workers.store import JobStore, SweepRecord
+from workers.jobs import Executor, delete_expired, resume_unfinished, stored_spec
+from workers.store import JobStore, StoreUnavailable, SweepRecord
 
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+HOUSEKEEPING_SECONDS = 600.0
 
 
 class BestSoFar:
@@ -76,6 +77,8 @@ class Runtime:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     started_at: float = field(default_factory=time.time)
 
+    _stop: Event = field(default_factory=Event)
+
     @classmethod
     def start(cls, settings: ServiceSettings) -> Runtime:
         """Open the store and the executor of the settings' mode."""
@@ -85,8 +88,10 @@ class Runtime:
 
             store: JobStore = RedisStore(settings.redis_url, settings.key_prefix,
                                          settings.api_store_retry_seconds)
-            return cls(settings, store, CeleryExecutor(make_celery(settings), settings.queue),
-                       "cluster")
+            runtime = cls(settings, store,
+                          CeleryExecutor(make_celery(settings), settings.queue), "cluster")
+            runtime._start_housekeeping()
+            return runtime
         from workers.local import LocalExecutor
         from workers.store_sqlite import SQLiteStore
 
@@ -96,10 +101,28 @@ class Runtime:
         resumed = resume_unfinished(store, executor)
         if resumed:
             log.info("resumed %d unfinished sweep(s): %s", len(resumed), ", ".join(resumed))
+        runtime._start_housekeeping()
         return runtime
 
+    def _start_housekeeping(self) -> None:
+        """A thread that deletes sweeps past their retention, now and then."""
+        interval = min(HOUSEKEEPING_SECONDS, self.settings.retention_days * 86_400 / 4)
+
+        def run() -> None:
+            while not self._stop.is_set():
+                try:
+                    deleted = delete_expired(self.store, self.settings.retention_days)
+                    if deleted:
+                        log.info("deleted %d sweep(s) past retention", deleted)
+                except StoreUnavailable:
+                    log.warning("job store unavailable; retention check skipped")
+                self._stop.wait(interval)
+
+        Thread(target=run, name="gradsweep-housekeeping", daemon=True).start()
+
     def close(self) -> None:
-        """Stop the executor and close the store."""
+        """Stop housekeeping and the executor, and close the store."""
+        self._stop.set()
         close = getattr(self.executor, "close", None)
         if close is not None:
             close()

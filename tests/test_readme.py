@@ -28,3 +28,10 @@ def test_formula_table_matches_the_catalogue() -> None:
     rows = dict(re.findall(r"^\| `(\w+)` \| [^|]+ \| (.+?) \|$", README, re.MULTILINE))
     catalogue = {entry["name"]: entry["formula"] for entry in optimizer_catalogue()}
     assert rows == catalogue
+
+
+def test_every_setting_is_documented() -> None:
+    from service.settings import ServiceSettings
+
+    for name in ServiceSettings.model_fields:
+        assert f"`GRADSWEEP_{name.upper()}`" in README, name

@@ -162,5 +162,11 @@ def resume_unfinished(store: JobStore, executor: Executor) -> list[str]:
     return resumed
 
 
-__all__ = ["CANCEL_POLL_SECONDS", "Executor", "chunk_range", "execute_chunk", "new_sweep_id",
+def delete_expired(store: JobStore, retention_days: float, now: float | None = None) -> int:
+    """Delete sweeps that finished more than ``retention_days`` ago; how many."""
+    now = time.time() if now is None else now
+    return store.delete_finished_before(now - retention_days * 86_400)
+
+
+__all__ = ["CANCEL_POLL_SECONDS", "delete_expired", "Executor", "chunk_range", "execute_chunk", "new_sweep_id",
            "results_document", "resume_unfinished", "stored_spec", "submit_sweep"]

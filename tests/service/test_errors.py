@@ -106,3 +106,15 @@ def test_cancelling_a_finished_sweep_is_409(client: TestClient) -> None:
         import time
         time.sleep(0.05)
     assert_error(client.delete(f"/v1/sweeps/{sweep_id}"), 409, "conflict", "succeeded")
+
+
+def test_finished_sweeps_past_retention_are_deleted(tmp_path: Path) -> None:
+    settings = ServiceSettings(data_dir=tmp_path, jobs=1, retention_days=1e-5)  # 0.864 s
+    with TestClient(create_app(settings)) as client:
+        sweep_id = client.post("/v1/sweeps", json=GOOD).json()["id"]
+        import time
+        deadline = time.monotonic() + 30
+        while client.get(f"/v1/sweeps/{sweep_id}").status_code == 200:
+            assert time.monotonic() < deadline, "the finished sweep was never deleted"
+            time.sleep(0.1)
+        assert_error(client.get(f"/v1/sweeps/{sweep_id}"), 404, "not_found")
