@@ -348,11 +348,14 @@ def parse_spec(data: SweepSpec | Mapping[str, Any] | str | bytes,
 
 def describe_errors(exc: ValidationError) -> list[str]:
     """One line per error: the field's dotted path, then pydantic's or our message."""
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
-        lines.append(f"{loc or 'spec'}: {err['msg']}")
-    return lines
+    return [f"{error_field(err['loc']) or 'spec'}: {err['msg']}"
+            for err in exc.errors(include_url=False)]
+
+
+def error_field(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """A pydantic error location as a dotted field path, without the unions' branch tags
+    (``("grid", "lr", "scalar")`` → ``grid.lr``)."""
+    return ".".join(str(p) for p in loc if not _is_union_tag(p))
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -361,5 +364,5 @@ def _is_union_tag(part: Any) -> bool:
 
 __all__ = [
     "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerSpec", "RandomInit", "SweepSpec",
-    "Trial", "describe_errors", "parse_spec",
+    "Trial", "describe_errors", "error_field", "parse_spec",
 ]

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optimizers import describe_errors
+from optimizers.spec import error_field
 from workers.store import StoreUnavailable
 
 from .responses import JSONBytes
@@ -159,10 +160,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _field(loc: Any) -> str:
     """FastAPI's ``("body", "grid", "lr")`` → ``grid.lr``; ``("query", "limit")`` → ``limit``."""
-    parts = [str(p) for p in loc]
+    parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
-    return ".".join(parts) or "body"
+    return error_field(parts) or "body"
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
