@@ -178,3 +178,23 @@ def cluster(tmp: Path, redis: bool, **settings: Any) -> Iterator[Cluster]:
                 if keys:
                     client.delete(*keys)
             client.close()
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of process ``pid`` (from /proc)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines()
+                          if ":\t" in line)
+        except OSError:
+            continue
+        if int(fields.get("PPid", "0").strip()) == pid:
+            found.append(int(status.parent.name))
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``."""
+    below = children(pid)
+    return below + [d for child in below for d in descendants(child)]

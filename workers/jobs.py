@@ -31,6 +31,7 @@ from optimizers import (
     parse_spec,
     run_chunk,
 )
+from optimizers.results import failed_records
 from optimizers.spec import UNLIMITED
 
 from .store import JobStore, SweepRecord
@@ -110,6 +111,19 @@ def execute_chunk(store: JobStore, sweep_id: str, chunk: int) -> int:
     return len(records)
 
 
+def fail_chunk(store: JobStore, sweep_id: str, chunk: int, message: str) -> None:
+    """Save a chunk that cannot run as failed trials with ``message``, so the sweep ends."""
+    record = store.get(sweep_id)
+    if record is None or record.status.is_finished():
+        return
+    start, stop = chunk_range(record, chunk)
+    chunks_done = store.save_chunk(sweep_id, chunk,
+                                   failed_records(stored_spec(record).trials(start, stop), message))
+    latest = store.get(sweep_id) if chunks_done is None else record
+    if latest is not None:
+        _finish_if_complete(store, latest, chunks_done or latest.chunks_done)
+
+
 def _cancel_poll(store: JobStore, sweep_id: str) -> Callable[[], bool]:
     """A ``should_stop`` that asks the store at most every ``CANCEL_POLL_SECONDS``."""
     next_poll = time.monotonic() + CANCEL_POLL_SECONDS
@@ -168,5 +182,5 @@ def delete_expired(store: JobStore, retention_days: float, now: float | None = N
     return store.delete_finished_before(now - retention_days * 86_400)
 
 
-__all__ = ["CANCEL_POLL_SECONDS", "delete_expired", "Executor", "chunk_range", "execute_chunk", "new_sweep_id",
+__all__ = ["CANCEL_POLL_SECONDS", "delete_expired", "fail_chunk", "Executor", "chunk_range", "execute_chunk", "new_sweep_id",
            "results_document", "resume_unfinished", "stored_spec", "submit_sweep"]

@@ -17,19 +17,22 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Mapping
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from functools import lru_cache
+from concurrent.futures.process import BrokenProcessPool
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 from optimizers import Limits, SweepSpec, assemble, chunk_bounds, parse_spec, run_chunk, run_sweep
 from optimizers.runner import Progress, StopCheck
 
-from .jobs import execute_chunk
+from .jobs import execute_chunk, fail_chunk
 from .store_sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 
+MAX_CRASHES = 3  # broken pools a chunk may be caught in before its trials are marked failed
 CHUNKS_PER_JOB = 4  # more chunks than processes: an even finish and a smooth progress bar
 STOP_POLL_SECONDS = 0.2
 
@@ -103,26 +106,52 @@ class LocalExecutor:
     """
 
     def __init__(self, store_path: Path, jobs: int | None = None) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["optimizers", "workers.jobs", "workers.store_sqlite"])
-        self._pool = ProcessPoolExecutor(jobs or os.cpu_count() or 1, mp_context=context)
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["optimizers", "workers.jobs",
+                                              "workers.store_sqlite"])
+        self._jobs = jobs or os.cpu_count() or 1
+        self._pool = ProcessPoolExecutor(self._jobs, mp_context=self._context)
+        self._generation = 0
         self._store_path = str(store_path)
         self._lock = threading.Lock()
         self._pending = 0
+        self._crashes: Counter[tuple[str, int]] = Counter()
 
     def submit(self, sweep_id: str, chunks: list[int]) -> None:
         """Queue these chunks of the sweep."""
         for chunk in chunks:
-            future = self._pool.submit(_execute_stored_chunk, self._store_path, sweep_id, chunk)
             with self._lock:
+                future = self._pool.submit(_execute_stored_chunk, self._store_path, sweep_id,
+                                           chunk)
                 self._pending += 1
-            future.add_done_callback(self._done)
+                generation = self._generation
+            future.add_done_callback(partial(self._done, sweep_id, chunk, generation))
 
-    def _done(self, future: Future[int]) -> None:
+    def _done(self, sweep_id: str, chunk: int, generation: int, future: Future[int]) -> None:
         with self._lock:
             self._pending -= 1
-        if not future.cancelled() and future.exception() is not None:
-            log.error("a chunk failed outside the engine", exc_info=future.exception())
+        if future.cancelled() or future.exception() is None:
+            return
+        if not isinstance(future.exception(), BrokenProcessPool):
+            log.error("chunk %d of sweep %s failed outside the engine", chunk, sweep_id,
+                      exc_info=future.exception())
+            return
+        # A worker process died (killed, out of memory): every chunk it had queued fails with
+        # BrokenProcessPool. Start a new pool once, and run those chunks again — unless one has
+        # now been in MAX_CRASHES broken pools, which marks its trials failed.
+        with self._lock:
+            if generation == self._generation:
+                log.error("a local worker process died; starting a new pool")
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = ProcessPoolExecutor(self._jobs, mp_context=self._context)
+                self._generation += 1
+            self._crashes[(sweep_id, chunk)] += 1
+            crashes = self._crashes[(sweep_id, chunk)]
+        if crashes < MAX_CRASHES:
+            self.submit(sweep_id, [chunk])
+        else:
+            fail_chunk(_child_store(self._store_path), sweep_id, chunk,
+                       f"the worker process died {crashes} times while this chunk ran")
 
     def queue_depth(self) -> int:
         """Chunks queued or running."""
@@ -136,7 +165,7 @@ class LocalExecutor:
 
 @lru_cache(maxsize=4)
 def _child_store(path: str) -> SQLiteStore:
-    """The worker process's connection to the store (one per process, opened on first use)."""
+    """This process's connection to the store (one per process, opened on first use)."""
     return SQLiteStore(path)
 
 

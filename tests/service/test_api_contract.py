@@ -171,3 +171,29 @@ def test_embedded_server_restart_mid_sweep_resumes(tmp_path: Path) -> None:
             assert results.pop("id") == sweep_id
             assert json.dumps(results) == json.dumps(run_sweep(LONG_SPEC))
             assert client.get(f"/v1/sweeps/{finished}").json()["status"] == "succeeded"
+
+
+def test_embedded_pool_process_killed_mid_sweep_loses_nothing(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from harness import descendants
+
+    with cluster(tmp_path, redis=False, jobs=2, **SETTINGS) as c:
+        server = c.start_server()
+        with c.client() as client:
+            sweep_id = submit(client, LONG_SPEC)
+            wait_until(lambda: client.get(f"/v1/sweeps/{sweep_id}").json()["progress"]["done"],
+                       60, "the first chunk")
+            # the pool's workers are the children of the forkserver, below the server
+            forkserver = [p for p in descendants(server.popen.pid)
+                          if b"forkserver" in Path(f"/proc/{p}/cmdline").read_bytes()]
+            victims = [p for f in forkserver for p in descendants(f)]
+            assert victims, "no pool worker process found"
+            os.kill(victims[0], signal.SIGKILL)
+            view = wait_for_status(client, sweep_id, {"succeeded", "failed"}, 120)
+            assert view["status"] == "succeeded" and view["progress"]["done"] == 80
+            results = client.get(f"/v1/sweeps/{sweep_id}/results").json()
+            results.pop("id")
+            assert results == run_sweep(LONG_SPEC)
+            assert "a local worker process died" in server.output()
