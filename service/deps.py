@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
+from .errors import Unauthorized
 from .runtime import Runtime
 
 
@@ -17,4 +19,24 @@ def get_runtime(request: Request) -> Runtime:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
-__all__ = ["RuntimeDep", "get_runtime"]
+
+def require_api_key(runtime: RuntimeDep,
+                    authorization: Annotated[str | None, Header()] = None) -> None:
+    """When API keys are configured, the request must carry one as a bearer token.
+
+    Keys are compared in constant time (``hmac.compare_digest``), all of them, every time.
+    """
+    keys = runtime.settings.api_keys
+    if not keys:
+        return
+    scheme, _, token = (authorization or "").partition(" ")
+    given = token.strip().encode() if scheme.lower() == "bearer" else b""
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(given, key.get_secret_value().encode())
+    if not matched:
+        raise Unauthorized("this API needs 'Authorization: Bearer <key>' with a valid key",
+                           headers={"WWW-Authenticate": 'Bearer realm="gradsweep"'})
+
+
+__all__ = ["RuntimeDep", "get_runtime", "require_api_key"]

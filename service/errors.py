@@ -4,11 +4,13 @@
 
     APIError                      status  code
     ├── BadRequest                  400   bad_request
+    ├── Unauthorized                401   unauthorized      (API keys are set; none or a bad one)
     ├── NotFound                    404   not_found
     ├── Conflict                    409   conflict
     ├── PayloadTooLarge             413   payload_too_large
     ├── UnsupportedMediaType        415   unsupported_media_type
     ├── InvalidRequest              422   invalid_request   (with details: field + message)
+    ├── TooManyRequests             429   too_many_requests (the chunk queue is full; Retry-After)
     └── ServiceUnavailable          503   unavailable       (the job store cannot be reached)
 
 Every error answer, including FastAPI's own (unknown route 404, 405, request validation 422) and
@@ -77,6 +79,10 @@ class BadRequest(APIError):
     status, code = 400, "bad_request"
 
 
+class Unauthorized(APIError):
+    status, code = 401, "unauthorized"
+
+
 class NotFound(APIError):
     status, code = 404, "not_found"
 
@@ -105,6 +111,10 @@ class InvalidRequest(APIError):
             details.append(ErrorDetail(field=f"{prefix}{field}", message=message))
         return cls(f"{details[0].field}: {details[0].message}" if details else "invalid request",
                    details)
+
+
+class TooManyRequests(APIError):
+    status, code = 429, "too_many_requests"
 
 
 class ServiceUnavailable(APIError):
@@ -173,4 +183,4 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 __all__ = ["ERROR_RESPONSES", "APIError", "BadRequest", "Conflict", "ErrorResponse",
            "InvalidRequest", "NotFound", "PayloadTooLarge", "ServiceUnavailable",
-           "UnsupportedMediaType", "error_response", "install_error_handlers"]
+           "TooManyRequests", "Unauthorized", "UnsupportedMediaType", "error_response", "install_error_handlers"]

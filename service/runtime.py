@@ -78,6 +78,7 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
 
     _stop: Event = field(default_factory=Event)
+    _housekeeping: Thread | None = None
 
     @classmethod
     def start(cls, settings: ServiceSettings) -> Runtime:
@@ -118,11 +119,14 @@ class Runtime:
                     log.warning("job store unavailable; retention check skipped")
                 self._stop.wait(interval)
 
-        Thread(target=run, name="gradsweep-housekeeping", daemon=True).start()
+        self._housekeeping = Thread(target=run, name="gradsweep-housekeeping", daemon=True)
+        self._housekeeping.start()
 
     def close(self) -> None:
         """Stop housekeeping and the executor, and close the store."""
         self._stop.set()
+        if self._housekeeping is not None:  # it may be using the store: let it finish first
+            self._housekeeping.join()
         close = getattr(self.executor, "close", None)
         if close is not None:
             close()

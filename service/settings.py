@@ -7,10 +7,10 @@ Every setting comes from an environment variable with the prefix ``GRADSWEEP_`` 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from workers.settings import WorkerSettings
 
@@ -29,6 +29,19 @@ class ServiceSettings(WorkerSettings):
         2.0, ge=0, description="how long an API call waits for an unreachable store before it "
         "answers 503")
     page_size_max: int = Field(100, ge=1, description="largest page of GET /v1/sweeps")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="comma-separated keys; when set, every /v1/ request "
+        "needs 'Authorization: Bearer <key>'")
+    max_pending_chunks: int = Field(
+        10_000, ge=1, description="chunks queued beyond this make POST /v1/sweeps answer 429 "
+        "with Retry-After")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from optimizers import objective_catalogue, optimizer_catalogue
 
-router = APIRouter(prefix="/v1", tags=["catalogue"])
+from ..deps import require_api_key
+
+router = APIRouter(prefix="/v1", tags=["catalogue"], dependencies=[Depends(require_api_key)])
 _OPTIMIZERS = optimizer_catalogue()
 _OBJECTIVES = objective_catalogue()
 

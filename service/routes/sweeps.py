@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
@@ -13,12 +13,14 @@ from optimizers import SweepSpec, SweepStatus, parse_spec
 from workers.jobs import results_document, submit_sweep
 from workers.store import SweepRecord
 
-from ..deps import RuntimeDep
-from ..errors import ERROR_RESPONSES, Conflict, InvalidRequest, NotFound
+from ..deps import RuntimeDep, require_api_key
+from ..errors import ERROR_RESPONSES, Conflict, InvalidRequest, NotFound, TooManyRequests
 from ..models import SWEEP_ID_PATTERN, SweepPage, SweepResultsDocument, SweepView
 from ..responses import JSONBytes
 
-router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(require_api_key)])
+BACKPRESSURE_RETRY_SECONDS = 5
 SweepId = Annotated[str, Path(pattern=SWEEP_ID_PATTERN, description="the sweep's id")]
 
 
@@ -30,6 +32,11 @@ async def create_sweep(spec: SweepSpec, runtime: RuntimeDep, response: Response)
         spec = parse_spec(spec, settings.limits())
     except ValidationError as exc:
         raise InvalidRequest.from_validation(exc) from None
+    pending = await run_in_threadpool(runtime.executor.queue_depth)
+    if pending >= settings.max_pending_chunks:
+        raise TooManyRequests(f"{pending} chunks are waiting to run (the limit is "
+                              f"{settings.max_pending_chunks}); try again later",
+                              headers={"Retry-After": str(BACKPRESSURE_RETRY_SECONDS)})
     record = await run_in_threadpool(submit_sweep, runtime.store, runtime.executor, spec,
                                      chunk_work=settings.chunk_work)
     response.headers["Location"] = f"/v1/sweeps/{record.id}"
