@@ -118,3 +118,44 @@ def test_finished_sweeps_past_retention_are_deleted(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the finished sweep was never deleted"
             time.sleep(0.1)
         assert_error(client.get(f"/v1/sweeps/{sweep_id}"), 404, "not_found")
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "fragment"), [
+    (b'{"objective": "sphere"}', "text/plain", 415, "application/json"),
+    (b"objective=sphere", "application/x-www-form-urlencoded", 415, "application/json"),
+    (b"[" * 2000 + b"]" * 2000, "application/json", 422, "not valid JSON"),
+    (b'{"objective": "sphere", "optimizer": "sgd", "grid": {"lr": NaN}}', "application/json",
+     422, "not valid JSON"),
+    (b'{"objective": "sphere", "optimizer": "sgd", "grid": {"lr": Infinity}}',
+     "application/json", 422, "not valid JSON"),
+    (b"[1, 2, 3]", "application/json", 422, "valid dictionary"),
+])
+def test_bodies_that_are_not_a_json_object_are_refused(
+        client: TestClient, body: bytes, content_type: str, status: int, fragment: str) -> None:
+    response = client.post("/v1/sweeps", content=body, headers={"content-type": content_type})
+    assert_error(response, status, response.json()["error"]["code"], fragment)
+
+
+def test_api_keys_guard_v1_but_not_health(tmp_path: Path) -> None:
+    settings = ServiceSettings(data_dir=tmp_path, jobs=1, api_keys="k1,k2")  # type: ignore[arg-type]
+    with TestClient(create_app(settings)) as client:
+        assert_error(client.get("/v1/sweeps"), 401, "unauthorized", "Bearer")
+        wrong = client.get("/v1/optimizers", headers={"authorization": "Bearer nope"})
+        assert_error(wrong, 401, "unauthorized")
+        assert wrong.headers["www-authenticate"].startswith("Bearer")
+        assert client.get("/v1/sweeps", headers={"authorization": "Bearer k2"}).status_code == 200
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+
+
+def test_a_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
+    settings = ServiceSettings(data_dir=tmp_path, jobs=1, max_pending_chunks=1)
+    with TestClient(create_app(settings)) as client:
+        slow = {"objective": {"name": "sphere", "dim": 100}, "optimizer": "sgd",
+                "grid": {"lr": 0.01}, "steps": 1_000_000}  # one chunk, seconds of work
+        first = client.post("/v1/sweeps", json=slow)
+        assert first.status_code == 202
+        refused = client.post("/v1/sweeps", json=GOOD)
+        assert_error(refused, 429, "too_many_requests", "chunks are waiting")
+        assert refused.headers["retry-after"] == "5"
+        client.delete(f"/v1/sweeps/{first.json()['id']}")
