@@ -121,8 +121,7 @@ def optimizers(
     """List the optimizers: formulas, hyperparameters, defaults and valid ranges."""
     entries = optimizer_catalogue()
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps(entries, option=orjson.OPT_INDENT_2) + b"\n")
-        return
+        return _print_json(entries)
     table = Table(title="optimizers", show_lines=True)
     for column in ("name", "update", "hyperparameters (default; range)"):
         table.add_column(column)
@@ -142,8 +141,7 @@ def objectives(
     """List the objectives: formulas, dimensions, parameters and start points."""
     entries = objective_catalogue()
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps(entries, option=orjson.OPT_INDENT_2) + b"\n")
-        return
+        return _print_json(entries)
     table = Table(title="objectives", show_lines=True)
     for column in ("name", "f(x)", "dim", "parameters (default)"):
         table.add_column(column)
@@ -155,6 +153,10 @@ def objectives(
                            if p["name"] != "dim")
         table.add_row(entry["name"], entry["formula"], dims, params)
     out.print(table)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def _number(value: Any) -> str:
