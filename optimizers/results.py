@@ -105,6 +105,15 @@ class SweepResults(BaseModel):
     trials: list[TrialResult]
 
 
+SCORE_KEYS = ("index", "status", "final_loss", "min_loss", "mean_loss")
+
+
+def score_summaries(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What scoring needs of each record — index, status and the three metrics — without the
+    params and the curve, which are most of a record's size."""
+    return [{key: record.get(key) for key in SCORE_KEYS} for record in records]
+
+
 def failed_records(trials: list[Trial], message: str) -> list[dict[str, Any]]:
     """Records for trials that could not run: status failed, with the message."""
     return [{"index": t.index, "params": t.params, "seed": t.seed, "status": "failed",
@@ -124,6 +133,14 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
 
 
+def _score(group: list[dict[str, Any]], metric: str) -> tuple[float | None, float | None]:
+    """A grid point's score and its spread over seeds; None unless every trial ended ok."""
+    values = [r[metric] for r in group]
+    if all(r["status"] == "ok" and v is not None for r, v in zip(group, values)):
+        return mean_std(values)
+    return None, None
+
+
 def score_settings(spec: SweepSpec, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A score per grid point that has any records, in grid order."""
     n = spec.n_settings
@@ -133,18 +150,54 @@ def score_settings(spec: SweepSpec, records: list[dict[str, Any]]) -> list[dict[
     params = spec.settings()
     scores = []
     for setting in sorted(groups):
-        group = groups[setting]
-        values = [r[spec.metric] for r in group]
-        complete = all(r["status"] == "ok" and v is not None for r, v in zip(group, values))
-        score, std = mean_std(values) if complete else (None, None)
-        scores.append({
-            "index": setting,
-            "params": params[setting],
-            "score": score,
-            "score_std": std,
-            "trials": [r["index"] for r in group],
-        })
+        score, std = _score(groups[setting], spec.metric)
+        scores.append({"index": setting, "params": params[setting], "score": score,
+                       "score_std": std, "trials": [r["index"] for r in groups[setting]]})
     return scores
+
+
+class ScoreBoard:
+    """The best grid point so far, kept up to date as trial summaries arrive.
+
+    Takes records or their ``score_summaries``, from any chunks in any order; each ``add`` costs
+    the grid points it touches, and ``best`` one pass over the scored ones — so following a
+    running sweep chunk by chunk never re-reads what it has seen. ``best()`` equals the
+    ``best`` of ``assemble`` over the same records.
+    """
+
+    def __init__(self, spec: SweepSpec) -> None:
+        self.spec = spec
+        self._groups: dict[int, list[dict[str, Any]]] = {}
+        self._scores: dict[int, tuple[float, float]] = {}
+        self._seen: set[int] = set()
+
+    def add(self, summaries: list[dict[str, Any]]) -> None:
+        """Take in more trials' summaries (trials already taken in are skipped)."""
+        n = self.spec.n_settings
+        touched = set()
+        for summary in summaries:
+            if summary["index"] in self._seen:  # a trial is counted once, however often given
+                continue
+            self._seen.add(summary["index"])
+            setting = summary["index"] % n
+            self._groups.setdefault(setting, []).append(summary)
+            touched.add(setting)
+        for setting in touched:
+            score, std = _score(self._groups[setting], self.spec.metric)
+            if score is None or std is None:
+                self._scores.pop(setting, None)
+            else:
+                self._scores[setting] = (score, std)
+
+    def best(self) -> dict[str, Any] | None:
+        """The lowest-scoring grid point so far (ties: the first in grid order), or None."""
+        if not self._scores:
+            return None
+        setting = min(self._scores, key=lambda s: (self._scores[s][0], s))
+        score, std = self._scores[setting]
+        trials = sorted(r["index"] for r in self._groups[setting])
+        return {"params": self.spec.trials(trials[0], trials[0] + 1)[0].params, "score": score,
+                "score_std": std, "trials": trials}
 
 
 def assemble(spec: SweepSpec, records: list[dict[str, Any]],
@@ -165,5 +218,5 @@ def assemble(spec: SweepSpec, records: list[dict[str, Any]],
     }
 
 
-__all__ = ["Best", "Curve", "Progress", "SettingScore", "SweepResults", "SweepStatus",
-           "TrialResult", "assemble", "failed_records", "score_settings"]
+__all__ = ["SCORE_KEYS", "Best", "Curve", "Progress", "ScoreBoard", "SettingScore", "SweepResults", "SweepStatus",
+           "TrialResult", "assemble", "failed_records", "score_settings", "score_summaries"]

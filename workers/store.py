@@ -110,6 +110,11 @@ class JobStore(Protocol):
                       chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
         """The trial records of these stored chunks (chunks not stored are skipped)."""
 
+    def chunk_scores(self, sweep_id: str,
+                     chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+        """``optimizers.results.score_summaries`` of these stored chunks' records — kept beside
+        the records when the chunk is saved, so scoring never parses the curves."""
+
     def records(self, sweep_id: str) -> builtins.list[dict[str, Any]]:
         """Every trial record of every stored chunk, in no particular order."""
 

@@ -39,6 +39,7 @@ from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
 from redis.retry import Retry
 
 from optimizers import SweepStatus
+from optimizers.results import score_summaries
 
 from .store import ChunkStats, StoreUnavailable, SweepRecord, chunk_seconds_bucket
 
@@ -67,10 +68,11 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return 1
 """
 
-# KEYS: sweep hash, chunks hash. ARGV: chunk, records, len(records).
+# KEYS: sweep hash, chunks hash, scores hash. ARGV: chunk, records, len(records), scores.
 _SAVE_CHUNK = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return false end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'done', ARGV[3])
 return redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 """
@@ -100,15 +102,16 @@ redis.call('ZADD', KEYS[5], redis.call('HGET', KEYS[1], 'created_at'), ARGV[1])
 return 1
 """
 
-# KEYS: sweep hash, chunks, results, sweeps, status:succeeded, status:failed, status:cancelled.
+# KEYS: sweep hash, chunks, results, scores, sweeps, status:succeeded, status:failed,
+# status:cancelled.
 # ARGV: id, before.
 _DELETE_IF_FINISHED_BEFORE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'succeeded' and status ~= 'failed' and status ~= 'cancelled' then return 0 end
 local finished_at = tonumber(redis.call('HGET', KEYS[1], 'finished_at'))
 if finished_at == nil or finished_at >= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-for i = 4, 7 do redis.call('ZREM', KEYS[i], ARGV[1]) end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+for i = 5, 8 do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 1
 """
 
@@ -339,8 +342,10 @@ class RedisStore:
         """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
         sweep is unknown)."""
         chunks_done = self._save_chunk(
-            keys=[self._sweep(sweep_id), self._sweep(sweep_id, "chunks")],
-            args=[int(chunk), orjson.dumps(records), len(records)])
+            keys=[self._sweep(sweep_id), self._sweep(sweep_id, "chunks"),
+                  self._sweep(sweep_id, "scores")],
+            args=[int(chunk), orjson.dumps(records), len(records),
+                  orjson.dumps(score_summaries(records))])
         return None if chunks_done is None else int(chunks_done)
 
     @_translating
@@ -353,12 +358,21 @@ class RedisStore:
     def chunk_records(self, sweep_id: str,
                       chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
         """The trial records of these stored chunks, in chunk order (others are skipped)."""
+        return self._chunk_lists(self._sweep(sweep_id, "chunks"), chunks)
+
+    @_translating
+    def chunk_scores(self, sweep_id: str,
+                     chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+        """The score summaries of these stored chunks, in chunk order (others are skipped)."""
+        return self._chunk_lists(self._sweep(sweep_id, "scores"), chunks)
+
+    def _chunk_lists(self, key: str, chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+        """The lists stored in hash ``key`` under these chunks, concatenated in chunk order."""
         wanted = sorted({int(chunk) for chunk in chunks})
         if not wanted:
             return []
-        blobs = cast(builtins.list[bytes | None],
-                     self._redis.hmget(self._sweep(sweep_id, "chunks"), wanted))
-        return [record for blob in blobs if blob is not None for record in orjson.loads(blob)]
+        blobs = cast(builtins.list[bytes | None], self._redis.hmget(key, wanted))
+        return [item for blob in blobs if blob is not None for item in orjson.loads(blob)]
 
     @_translating
     def records(self, sweep_id: str) -> builtins.list[dict[str, Any]]:
@@ -413,7 +427,8 @@ class RedisStore:
             pipe = self._redis.pipeline(transaction=False)
             for sweep_id in candidates[start:start + DELETE_BATCH]:
                 self._delete(keys=[self._sweep(sweep_id), self._sweep(sweep_id, "chunks"),
-                                   self._sweep(sweep_id, "results"), self._sweeps,
+                                   self._sweep(sweep_id, "results"),
+                                   self._sweep(sweep_id, "scores"), self._sweeps,
                                    *(self._status(s) for s in _FINISHED)],
                              args=[sweep_id, repr(float(before))], client=pipe)
             deleted += sum(int(n) for n in pipe.execute())

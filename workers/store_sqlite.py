@@ -8,7 +8,7 @@ Layout (created if missing)::
            results BLOB)                                                   -- results document
         index (status, created_at), index (created_at)
     chunks(sweep_id TEXT, chunk INTEGER, records BLOB,                     -- records: orjson list
-           PRIMARY KEY (sweep_id, chunk))
+           scores BLOB, PRIMARY KEY (sweep_id, chunk))                     -- their score summaries
     workers(name TEXT PRIMARY KEY, seen REAL)                              -- last heartbeat
     chunk_runs(bound REAL PRIMARY KEY,                                     -- run-time bucket
                chunks INTEGER, trials INTEGER, seconds REAL)               -- totals in it
@@ -37,6 +37,7 @@ from typing import Any, ParamSpec, TypeVar
 import orjson
 
 from optimizers import SweepStatus
+from optimizers.results import score_summaries
 
 from .store import ChunkStats, StoreUnavailable, SweepRecord, chunk_seconds_bucket
 
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     sweep_id TEXT NOT NULL,
     chunk INTEGER NOT NULL,
     records BLOB NOT NULL,
+    scores BLOB NOT NULL,
     PRIMARY KEY (sweep_id, chunk)
 );
 CREATE TABLE IF NOT EXISTS workers (
@@ -259,8 +261,10 @@ class SQLiteStore:
         with self._write() as db:
             if db.execute("SELECT 1 FROM sweeps WHERE id = ?", (sweep_id,)).fetchone() is None:
                 return None
-            inserted = db.execute("INSERT OR IGNORE INTO chunks (sweep_id, chunk, records) "
-                                  "VALUES (?, ?, ?)", (sweep_id, chunk, blob)).rowcount
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO chunks (sweep_id, chunk, records, scores) "
+                "VALUES (?, ?, ?, ?)",
+                (sweep_id, chunk, blob, orjson.dumps(score_summaries(records)))).rowcount
             if inserted != 1:
                 return None
             (chunks_done,) = db.execute(
@@ -279,11 +283,22 @@ class SQLiteStore:
     def chunk_records(self, sweep_id: str,
                       chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
         """The trial records of these stored chunks, in chunk order (others are skipped)."""
+        return self._chunk_lists(sweep_id, chunks, "records")
+
+    @_translating
+    def chunk_scores(self, sweep_id: str,
+                     chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+        """The score summaries of these stored chunks, in chunk order (others are skipped)."""
+        return self._chunk_lists(sweep_id, chunks, "scores")
+
+    def _chunk_lists(self, sweep_id: str, chunks: Iterable[int],
+                     column: str) -> builtins.list[dict[str, Any]]:
+        """The lists in ``column`` ("records" or "scores") of these chunks, concatenated."""
         wanted = orjson.dumps(sorted({int(chunk) for chunk in chunks})).decode()
         rows = self._db().execute(
-            "SELECT records FROM chunks WHERE sweep_id = ? AND chunk IN "
+            f"SELECT {column} FROM chunks WHERE sweep_id = ? AND chunk IN "
             "(SELECT value FROM json_each(?)) ORDER BY chunk", (sweep_id, wanted)).fetchall()
-        return [record for (blob,) in rows for record in orjson.loads(blob)]
+        return [item for (blob,) in rows for item in orjson.loads(blob)]
 
     @_translating
     def records(self, sweep_id: str) -> builtins.list[dict[str, Any]]:

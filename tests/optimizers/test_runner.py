@@ -203,3 +203,21 @@ def test_results_validate_against_the_published_models() -> None:
                         "grid": {"lr": [0.01, 1e5]}, "steps": 20, "seeds": 2})
     model = SweepResults.model_validate(result)
     assert model.model_dump(mode="json")["trials"] == result["trials"]
+
+
+def test_scoreboard_fed_chunk_by_chunk_agrees_with_the_assembled_best() -> None:
+    from optimizers.results import ScoreBoard, score_summaries
+
+    spec = parse_spec({"objective": "rastrigin", "optimizer": "adam",
+                       "grid": {"lr": [1e-3, 1e-2, 0.1, 1e6], "beta1": [0.5, 0.9]},
+                       "seeds": 3, "steps": 60, "init": {"distribution": "normal"}})
+    board = ScoreBoard(spec)
+    seen: list[dict[str, Any]] = []
+    bounds = chunk_bounds(spec, chunk_size=5)
+    random.Random(1).shuffle(bounds)
+    for start, stop in bounds:
+        records = run_chunk(spec, start, stop)
+        board.add(score_summaries(records))
+        seen += records
+        assert board.best() == assemble(spec, seen)["best"]
+    assert board.best() == run_sweep(spec)["best"]

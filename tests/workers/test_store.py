@@ -224,6 +224,19 @@ def test_chunk_records_of_some_chunks(store: JobStore) -> None:
     assert store.chunk_records("nope", [1]) == []
 
 
+def test_chunk_scores_are_the_records_without_params_and_curves(store: JobStore) -> None:
+    from optimizers.results import score_summaries
+
+    store.create(sweep("a"))
+    for chunk in (1, 2, 5):
+        store.save_chunk("a", chunk, chunk_records(chunk))
+    assert store.chunk_scores("a", [5, 1]) == score_summaries(
+        chunk_records(1) + chunk_records(5))
+    assert store.chunk_scores("a", []) == [] and store.chunk_scores("nope", [1]) == []
+    store.save_chunk("a", 1, chunk_records(2))  # a redelivery changes nothing
+    assert store.chunk_scores("a", [1]) == score_summaries(chunk_records(1))
+
+
 def test_finish_stores_results_and_never_leaves_a_finished_status(store: JobStore) -> None:
     store.create(sweep("a"))
     store.mark_running("a", 1001.0)
