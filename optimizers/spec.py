@@ -68,6 +68,19 @@ def _name_to_object(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 
 
+def _objective_to_object(value: Any) -> Any:
+    """A bare objective name stands for ``{"name": name}``; an unknown or missing name is
+    refused here with the valid choices (the union's own message only lists its tags)."""
+    value = _name_to_object(value)
+    if isinstance(value, Mapping):
+        name = value.get("name")
+        if not isinstance(name, str) or name not in OBJECTIVES:
+            shown = "no name" if name is None else f"unknown objective {name!r}"
+            raise _error("unknown_objective", "{shown}; valid choices: {choices}",
+                         shown=shown, choices=", ".join(OBJECTIVES))
+    return value
+
+
 def _scalar_or_list(value: Any) -> str:
     return "list" if isinstance(value, (list, tuple)) else "scalar"
 
@@ -158,10 +171,14 @@ class SweepSpec(BaseModel):
 
     name: str = Field("", max_length=200, description="a label; absent, '<optimizer> on "
                       "<objective>'")
-    objective: Annotated[ObjectiveSpec, BeforeValidator(_name_to_object)] = Field(
+    # json_schema_input_type: the JSON schema (and so the OpenAPI document) shows that a bare
+    # name is accepted too, as DESIGN.md §5's own example writes it
+    objective: Annotated[ObjectiveSpec, BeforeValidator(
+        _objective_to_object, json_schema_input_type=str | ObjectiveSpec)] = Field(
         description=f"a name ({', '.join(OBJECTIVES)}) or an object with name, dim and the "
         "objective's own parameters")
-    optimizer: Annotated[OptimizerSpec, BeforeValidator(_name_to_object)] = Field(
+    optimizer: Annotated[OptimizerSpec, BeforeValidator(
+        _name_to_object, json_schema_input_type=str | OptimizerSpec)] = Field(
         description=f"a name ({', '.join(RULE_NAMES)}) or an object with name and eps_placement")
     init: InitSpec | None = Field(
         None, description="D numbers, or a seeded random start {distribution, scale, center}; "
@@ -246,10 +263,15 @@ class SweepSpec(BaseModel):
 
     @field_validator("seeds")
     @classmethod
-    def _seed_list(cls, seeds: int | list[int]) -> list[int]:
+    def _seed_list(cls, seeds: int | list[int], info: ValidationInfo) -> list[int]:
         if isinstance(seeds, int):
             if seeds < 1:
                 raise _error("seeds", "seeds = {n}: give a count >= 1 or a list of seeds", n=seeds)
+            # before the list is built: a count is any JSON integer, the list costs memory
+            limit = _limits(info).max_trials
+            if seeds > limit:
+                raise _error("limit", "seeds = {n} is over the limit max_trials = {limit}",
+                             n=seeds, limit=limit)
             seeds = list(range(seeds))
         if not seeds:
             raise _error("seeds", "seeds: the list is empty; give at least one seed")
@@ -268,8 +290,8 @@ class SweepSpec(BaseModel):
                          "{limit}", n=n, limit=limits.max_trials)
         work = n * self.objective.dim * self.steps
         if work > limits.max_work:
-            raise _error("limit", "trials × dim × steps = {work:.3g} is over the limit max_work = "
-                         "{limit:.3g}", work=float(work), limit=limits.max_work)
+            raise _error("limit", "trials × dim × steps = {work} is over the limit max_work = "
+                         "{limit}", work=f"{work:.3g}", limit=f"{limits.max_work:.3g}")
         if not self.name:
             object.__setattr__(self, "name", f"{self.optimizer.name} on {self.objective.name}")
         return self

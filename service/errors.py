@@ -23,6 +23,8 @@ an unexpected exception (500, logged, never shown), has the body::
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -122,7 +124,8 @@ class ServiceUnavailable(APIError):
 
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+                 405: "method_not_allowed", 406: "not_acceptable", 408: "request_timeout",
+                 409: "conflict",
                  413: "payload_too_large", 415: "unsupported_media_type",
                  422: "invalid_request", 429: "too_many_requests", 503: "unavailable"}
 
@@ -153,8 +156,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONBytes:
         code = _STATUS_CODES.get(exc.status_code, "error")
-        return error_response(exc.status_code, code, str(exc.detail),
-                              headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        message = str(exc.detail)
+        if exc.status_code == 405:
+            headers, message = _method_not_allowed(request, headers)
+        return error_response(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(StoreUnavailable)
     async def _store(request: Request, exc: StoreUnavailable) -> JSONBytes:
@@ -168,6 +174,24 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal", "internal error (logged on the server)")
 
 
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _method_not_allowed(request: Request, headers: Mapping[str, str] | None,
+                        ) -> tuple[dict[str, str], str]:
+    """A 405's ``Allow`` header and message: every method the path has, not only those of the
+    first route that matched it (Starlette's header), from the OpenAPI document's paths."""
+    allowed = {m.strip().upper() for m in (headers or {}).get("Allow", "").split(",") if m.strip()}
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    for template, operations in paths.items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            allowed.update(method.upper() for method in operations if method in _METHODS)
+    allow = ", ".join(sorted(allowed))
+    message = f"{request.method} is not allowed on {request.url.path}; allowed: {allow or 'none'}"
+    return {**(headers or {}), "Allow": allow}, message
+
+
 def _field(loc: Any) -> str:
     """FastAPI's ``("body", "grid", "lr")`` → ``grid.lr``; ``("query", "limit")`` → ``limit``."""
     parts = list(loc)
@@ -176,11 +200,16 @@ def _field(loc: Any) -> str:
     return error_field(parts) or "body"
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": code.replace("_", " ")}
-    for status, code in ((404, "not_found"), (422, "invalid_request"), (503, "unavailable"))
-}
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses=`` entries of these error statuses, each with the error shape."""
+    return {status: {"model": ErrorResponse, "description": _STATUS_CODES[status].replace("_", " ")}
+            for status in statuses}
+
+
+# What any /v1/ operation may answer (401 only when API keys are configured).
+ERROR_RESPONSES = error_responses(401, 404, 422, 503)
 
 __all__ = ["ERROR_RESPONSES", "APIError", "BadRequest", "Conflict", "ErrorResponse",
            "InvalidRequest", "NotFound", "PayloadTooLarge", "ServiceUnavailable",
-           "TooManyRequests", "Unauthorized", "UnsupportedMediaType", "error_response", "install_error_handlers"]
+           "TooManyRequests", "Unauthorized", "UnsupportedMediaType", "error_response",
+           "error_responses", "install_error_handlers"]

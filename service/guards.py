@@ -1,14 +1,20 @@
 """Request guards that run before FastAPI parses anything: size, content type, JSON syntax.
 
 ``RequestGuard`` reads a request's body once, up to ``max_bytes`` (413 beyond, without reading
-the rest), and for requests that carry a non-empty body to the API (``POST``/``PUT``/``PATCH``
-under ``/v1/``) insists on ``application/json`` (415 otherwise) and on standard JSON (422 otherwise:
-no NaN or Infinity tokens, nesting at most 1024 deep — orjson's limits), then hands the same
-bytes on to the app.
+the rest) and within ``body_seconds`` (408 after: a client that trickles its body, or stops
+sending it, does not hold the request open), and for requests that carry a non-empty body to the
+API (``POST``/``PUT``/``PATCH`` under ``/v1/``) insists on ``application/json`` (415 otherwise) and
+on standard JSON (422 otherwise: no NaN or Infinity tokens, numbers within float64, nesting at most
+``MAX_DEPTH`` deep — a spec nests 3 deep, and Python's JSON parser behind FastAPI gives up near
+1000), then hands the same bytes on to the app. A client that disconnects before its body is
+complete gets no answer and the app never sees the partial body.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import anyio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,14 +22,17 @@ from .errors import ErrorDetail, error_response
 from .responses import JSONBytes
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+MAX_DEPTH = 32
+BODY_SECONDS = 30.0
 
 
 class RequestGuard:
-    """ASGI middleware: refuse oversized bodies, non-JSON bodies and malformed JSON."""
+    """ASGI middleware: refuse oversized, slow, non-JSON and malformed bodies."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, body_seconds: float = BODY_SECONDS) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,18 +43,26 @@ class RequestGuard:
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
+        chunks: list[bytes] = []
+        size, more = 0, True
+        with anyio.move_on_after(self.body_seconds) as deadline:
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away before its body was complete
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_bytes:
+                    await self._too_large(scope, receive, send)
+                    return
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+        if deadline.cancelled_caught:
+            response = error_response(408, "request_timeout",
+                                      f"the request body did not arrive within "
+                                      f"{self.body_seconds:g} s", headers={"Connection": "close"})
+            await response(scope, receive, send)
+            return
         body = b"".join(chunks)
         if body and scope["method"] in BODY_METHODS and scope["path"].startswith("/v1/"):
             problem = _json_problem(headers.get(b"content-type", b""), body)
@@ -69,12 +86,27 @@ def _json_problem(content_type: bytes, body: bytes) -> JSONBytes | None:
         return error_response(415, "unsupported_media_type",
                               f"send the body as application/json (content-type was {shown})")
     try:
-        orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         message = f"the body is not valid JSON: {exc}"
         return error_response(422, "invalid_request", message,
                               [ErrorDetail(field="body", message=message)])
+    if _deeper_than(document, MAX_DEPTH):
+        message = f"the body nests arrays and objects more than {MAX_DEPTH} deep"
+        return error_response(422, "invalid_request", message,
+                              [ErrorDetail(field="body", message=message)])
     return None
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels (iterative: no recursion)."""
+    level: list[Any] = [document]
+    for _ in range(limit):
+        level = [child for node in level if isinstance(node, (list, dict))
+                 for child in (node.values() if isinstance(node, dict) else node)]
+        if not level:
+            return False
+    return any(isinstance(node, (list, dict)) for node in level)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

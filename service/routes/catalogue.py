@@ -9,8 +9,12 @@ from fastapi import APIRouter, Depends
 from optimizers import objective_catalogue, optimizer_catalogue
 
 from ..deps import require_api_key
+from ..errors import error_responses
 
-router = APIRouter(prefix="/v1", tags=["catalogue"], dependencies=[Depends(require_api_key)])
+# 422 in the error shape, not FastAPI's default HTTPValidationError (the authorization header is
+# a parameter, so FastAPI documents a 422)
+router = APIRouter(prefix="/v1", tags=["catalogue"], dependencies=[Depends(require_api_key)],
+                   responses=error_responses(401, 422))
 _OPTIMIZERS = optimizer_catalogue()
 _OBJECTIVES = objective_catalogue()
 

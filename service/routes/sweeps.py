@@ -3,33 +3,75 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
+from pydantic import PlainValidator, ValidationError
+from pydantic_core import PydanticCustomError
 
 from optimizers import SweepSpec, SweepStatus, parse_spec
 from workers.jobs import results_document, submit_sweep
 from workers.store import SweepRecord
 
 from ..deps import RuntimeDep, require_api_key
-from ..errors import ERROR_RESPONSES, Conflict, InvalidRequest, NotFound, TooManyRequests
+from ..errors import (
+    ERROR_RESPONSES,
+    Conflict,
+    ErrorDetail,
+    InvalidRequest,
+    NotFound,
+    TooManyRequests,
+    error_responses,
+)
 from ..models import SWEEP_ID_PATTERN, SweepPage, SweepResultsDocument, SweepView
 from ..responses import JSONBytes
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(require_api_key)])
 BACKPRESSURE_RETRY_SECONDS = 5
+DEFAULT_PAGE_SIZE = 20
 SweepId = Annotated[str, Path(pattern=SWEEP_ID_PATTERN, description="the sweep's id")]
+# Largest offset of GET /v1/sweeps: the largest integer every JSON client can hold; the stores
+# take offset + limit as a 64-bit integer (SQLite, Redis), so a larger one would be a 500.
+MAX_OFFSET = 2**53 - 1
 
 
-@router.post("", status_code=202, response_model=SweepView)
-async def create_sweep(spec: SweepSpec, runtime: RuntimeDep, response: Response) -> SweepView:
+def _json_object(value: Any) -> dict[str, Any]:
+    """The parsed body, unvalidated, if it is a JSON object (a JSON string is never parsed
+    again as a spec)."""
+    if not isinstance(value, dict):
+        raise PydanticCustomError("dict_type", "Input should be a valid dictionary or object to "
+                                  "extract fields from")
+    return value
+
+
+# The body is validated once, by ``create_sweep`` with the configured limits as context, and not
+# by FastAPI first without them: a spec's validators may do work in proportion to its numbers
+# (``seeds: 10**9`` is a list of a billion seeds, ``dim: 10**12`` a start point of 8 TB), which
+# only the limits bound. The OpenAPI document still shows the body as a SweepSpec.
+SpecBody = Annotated[dict[str, Any],
+                     PlainValidator(_json_object, json_schema_input_type=SweepSpec),
+                     Body(openapi_examples={
+                         "adam on rosenbrock": {"summary": "DESIGN.md §5", "value": {
+                             "name": "adam on rosenbrock",
+                             "objective": {"name": "rosenbrock", "dim": 2}, "init": [-1.5, 2.0],
+                             "optimizer": "adam",
+                             "grid": {"lr": [0.001, 0.01, 0.1], "beta1": [0.8, 0.9], "eps": 1e-8},
+                             "steps": 500, "seeds": 3, "record_every": 1,
+                             "metric": "final_loss"}},
+                         "sgd on sphere": {"summary": "the least a spec needs", "value": {
+                             "objective": "sphere", "optimizer": "sgd", "grid": {"lr": 0.1}}},
+                     })]
+
+
+@router.post("", status_code=202, response_model=SweepView,
+             responses=error_responses(413, 415, 429))
+async def create_sweep(body: SpecBody, runtime: RuntimeDep, response: Response) -> SweepView:
     """Validate a sweep against the limits, store it and queue its chunks."""
     settings = runtime.settings
     try:
-        spec = parse_spec(spec, settings.limits())
+        spec = parse_spec(body, settings.limits())
     except ValidationError as exc:
         raise InvalidRequest.from_validation(exc) from None
     pending = await run_in_threadpool(runtime.executor.queue_depth)
@@ -46,11 +88,17 @@ async def create_sweep(spec: SweepSpec, runtime: RuntimeDep, response: Response)
 @router.get("", response_model=SweepPage)
 def list_sweeps(runtime: RuntimeDep,
                 status: Annotated[SweepStatus | None, Query(description="only this status")] = None,
-                limit: Annotated[int, Query(ge=1, description="page size")] = 20,
-                offset: Annotated[int, Query(ge=0, description="items to skip")] = 0) -> SweepPage:
+                limit: Annotated[int | None, Query(
+                    ge=1, description=f"page size (default {DEFAULT_PAGE_SIZE}, or "
+                    "GRADSWEEP_PAGE_SIZE_MAX if that is smaller)")] = None,
+                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")] = 0,
+                ) -> SweepPage:
     """Sweeps, newest first, optionally of one status, a page at a time."""
+    if limit is None:
+        limit = min(DEFAULT_PAGE_SIZE, runtime.settings.page_size_max)
     if limit > runtime.settings.page_size_max:
-        raise InvalidRequest(f"limit: at most {runtime.settings.page_size_max}")
+        message = f"at most {runtime.settings.page_size_max} (GRADSWEEP_PAGE_SIZE_MAX)"
+        raise InvalidRequest(f"limit: {message}", [ErrorDetail(field="limit", message=message)])
     records, total = runtime.store.list(status, limit, offset)
     items = [SweepView.of(r, runtime.best.get(runtime.store, r)) for r in records]
     return SweepPage(items=items, total=total, limit=limit, offset=offset)
@@ -63,7 +111,9 @@ def get_sweep(sweep_id: SweepId, runtime: RuntimeDep) -> SweepView:
     return SweepView.of(record, runtime.best.get(runtime.store, record))
 
 
-@router.get("/{sweep_id}/results", response_class=JSONBytes,
+# The handler returns its JSONBytes itself; naming it as response_class would make FastAPI
+# document the 200 as {"type": "string", "$ref": ...} (it is not a JSONResponse subclass).
+@router.get("/{sweep_id}/results", response_model=None,
             responses={200: {"model": SweepResultsDocument}})
 def get_results(sweep_id: SweepId, runtime: RuntimeDep) -> JSONBytes:
     """Everything the sweep produced so far: every trial's curve, scores and the best."""
@@ -71,7 +121,7 @@ def get_results(sweep_id: SweepId, runtime: RuntimeDep) -> JSONBytes:
     return JSONBytes(results_document(runtime.store, record))
 
 
-@router.delete("/{sweep_id}", response_model=SweepView)
+@router.delete("/{sweep_id}", response_model=SweepView, responses=error_responses(409))
 def cancel_sweep(sweep_id: SweepId, runtime: RuntimeDep) -> SweepView:
     """Cancel a queued or running sweep: chunks not started never run, running ones stop at
     their next check; the results of the chunks done so far are kept."""

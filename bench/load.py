@@ -1,0 +1,580 @@
+"""Load on the API: 200 clients polling a running sweep while 20 more sweeps are submitted at once.
+
+Run from the project root, in the dev virtualenv, with Redis on 127.0.0.1:6379::
+
+    python bench/load.py            # full run: 200 clients for 30 s, about 2 minutes in all
+    python bench/load.py --quick    # smoke run: 50 clients for 8 s, under a minute
+
+Cluster mode on real processes, started as the integration tests start them (the commands of
+``tests/commands.py``, settings as ``GRADSWEEP_*`` variables, each process in its own session,
+logs in a temporary directory): one ``gradsweep serve`` and two ``gradsweep worker
+--concurrency 1`` on Redis database 12 (``--redis-db``) with a fresh key prefix and queue. Only
+127.0.0.1 is ever contacted. Every process is stopped and every Redis key the run made is deleted
+at the end, on failure and on Ctrl-C too.
+
+1. A long sweep (16,000 Adam trials × 5,000 steps on 20-D Rosenbrock, 1.6·10⁹ trial·dim·steps:
+   sized to keep both workers busy through the load window) is submitted.
+2. ``--clients`` clients (asyncio tasks, each with its own ``httpx.AsyncClient`` and so its own
+   keep-alive connection) poll ``GET /v1/sweeps/{id}`` of it, each every ``--interval`` seconds
+   (a random phase each, seeded), for ``--seconds`` or ``--max-polls`` polls each, whichever
+   comes first; then they stop.
+3. One second into the window, ``--posts`` sweeps (every optimizer, every objective) are
+   submitted at the same moment, each by its own client.
+4. After the window, every sweep is waited for and its results document, without its ``"id"``,
+   must equal ``optimizers.run_sweep(spec)`` computed in this process (``==``, exact).
+
+Reported: errors (any exception or a status other than 200/202; the target is none), the
+latency of the polls and of the POSTs (p50 / p99 / max, measured on the client from send to the
+last byte, so it includes this process's own scheduling of its clients), the throughput of the
+polls, how long the long sweep ran and what the polls saw, and the CPU each process used. The
+machine is shared and has 2 cores for the API, the workers and the clients together: the load
+average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.metadata
+import importlib.util
+import math
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+# `python bench/load.py` puts bench/ first on sys.path, where bench/service.py would shadow the
+# `service` package; the project root goes there instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
+sys.path.insert(0, str(ROOT))
+
+import httpx
+import numpy as np
+import orjson
+import redis
+
+from optimizers import run_sweep
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    """A module from a file, without putting its directory on sys.path."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+engine = _load("gradsweep_bench_engine", BENCH / "engine.py")  # machine facts
+commands = _load("gradsweep_test_commands", ROOT / "tests" / "commands.py")  # SERVE, WORKER
+
+HOST = "127.0.0.1"
+REDIS_URL = f"redis://{HOST}:6379"
+REDIS_DB = 12
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def say(*args: Any) -> None:
+    print(*args, flush=True)
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# --- processes (after tests/harness.py) ---------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class Process:
+    """A child process in its own session, output to a log file, stopped with its group."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log_path = log
+        self._log = log.open("ab")
+        self.popen = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                      cwd=ROOT, start_new_session=True)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM to the process's own group, wait (SIGKILL after ``timeout``), then SIGKILL
+        whatever of the group outlived its leader (pool children)."""
+        pgid = self.popen.pid  # start_new_session: the group is this process's own
+        if self.popen.poll() is None:
+            try:
+                os.killpg(pgid, signal.SIGTERM)
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+                self.popen.wait(10)
+            except ProcessLookupError:
+                pass
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        if not self._log.closed:
+            self._log.close()
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) used so far by the live processes of its group."""
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+            if int(fields[2]) == self.popen.pid:  # pgrp
+                total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+        return total
+
+    def tail(self) -> str:
+        return f"--- {self.log_path.name} ---\n" + self.log_path.read_text(errors="replace")[-2000:]
+
+
+class Cluster:
+    """``gradsweep serve`` and ``gradsweep worker`` on a private key prefix and queue."""
+
+    def __init__(self, tmp: Path, redis_url: str) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        tag = uuid.uuid4().hex[:12]
+        self.prefix = f"bench-load-{tag}:"
+        self.queue = f"bench-load-{tag}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("GRADSWEEP_")}
+        self.env.update({"GRADSWEEP_DATA_DIR": str(tmp / "data"), "GRADSWEEP_HOST": HOST,
+                         "GRADSWEEP_PORT": str(self.port), "GRADSWEEP_LOG_LEVEL": "warning",
+                         "GRADSWEEP_REDIS_URL": redis_url, "GRADSWEEP_KEY_PREFIX": self.prefix,
+                         "GRADSWEEP_QUEUE": self.queue})
+        self.server: Process | None = None
+        self.workers: list[Process] = []
+
+    def _start(self, cmd: list[str], log: str) -> Process:
+        argv = [str(Path(sys.executable).parent / cmd[0]), *cmd[1:]]
+        return Process(argv, self.env, self.tmp / log)
+
+    def start(self, workers: int) -> None:
+        self.server = self._start(commands.SERVE, "serve.log")
+        for i in range(workers):
+            self.workers.append(self._start([*commands.WORKER, "--concurrency", "1"],
+                                            f"worker-{i}.log"))
+        self.wait_until(lambda: self._ready(workers), 60, f"/readyz with {workers} workers")
+
+    def _ready(self, workers: int) -> bool:
+        try:
+            r = httpx.get(self.url + "/readyz", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200 and int(r.json().get("workers", 0)) >= workers
+
+    def wait_until(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            for p in self.processes:
+                if p.popen.poll() is not None:
+                    raise BenchError(f"{p.log_path.name} exited while waiting for {what}")
+            time.sleep(0.1)
+        raise BenchError(f"timed out after {timeout} s waiting for {what}")
+
+    @property
+    def processes(self) -> list[Process]:
+        return [p for p in (self.server, *self.workers) if p is not None]
+
+    def cpu(self) -> dict[str, float]:
+        return {"api": self.server.cpu() if self.server else 0.0,
+                "workers": sum(w.cpu() for w in self.workers)}
+
+    def stop(self) -> None:
+        for p in reversed(self.processes):
+            p.stop()
+
+
+def delete_run_keys(r: redis.Redis, before: set[bytes], cluster: Cluster) -> int:
+    """The keys this run made: its prefix and queue, kombu's bindings of its queue, and kombu's
+    shared bookkeeping (``unacked*``, ``_kombu.*``) if it did not exist before the run."""
+    mine = (cluster.prefix, cluster.queue, f"_kombu.binding.{cluster.queue}",
+            f"_kombu.binding_permanent.{cluster.queue}")
+    deleted = 0
+    for key in list(r.scan_iter(count=1000)):
+        k = key.decode(errors="replace")
+        if k.startswith(mine) or (key not in before and k.startswith(("unacked", "_kombu."))):
+            deleted += int(r.delete(key))
+    return deleted
+
+
+# --- the sweeps ---------------------------------------------------------------------------------
+
+
+def long_spec(trials: int, steps: int) -> dict[str, Any]:
+    """Adam on 20-D Rosenbrock: ``trials`` × 20 × ``steps`` of work, 11 curve points a trial."""
+    return {"name": "load: long sweep", "objective": {"name": "rosenbrock", "dim": 20},
+            "optimizer": "adam", "grid": {"lr": np.geomspace(1e-4, 1e-1, trials).tolist()},
+            "steps": steps, "record_every": steps // 10}
+
+
+OBJECTIVES = [{"name": "rosenbrock", "dim": 10}, {"name": "sphere", "dim": 20},
+              {"name": "quadratic", "dim": 20, "condition": 100.0}, {"name": "rastrigin", "dim": 8},
+              {"name": "ackley", "dim": 8}, {"name": "styblinski_tang", "dim": 8},
+              {"name": "beale"}, {"name": "booth"}, {"name": "himmelblau"}]
+EXTRA: dict[str, dict[str, Any]] = {"sgd": {}, "momentum": {"momentum": [0.5, 0.9]}, "nesterov": {"momentum": [0.5, 0.9]},
+         "adagrad": {"eps": 1e-8}, "rmsprop": {"decay": [0.9, 0.99]},
+         "adam": {"beta1": [0.8, 0.9], "eps": 1e-8}}
+
+
+def burst_spec(i: int, lrs: int) -> dict[str, Any]:
+    """The ``i``-th of the sweeps submitted at once: each optimizer, each objective, seeds and
+    random starts in turn."""
+    optimizer = list(EXTRA)[i % len(EXTRA)]
+    objective = OBJECTIVES[i % len(OBJECTIVES)]
+    spec: dict[str, Any] = {
+        "name": f"load: burst {i}", "objective": objective,
+        "optimizer": {"name": optimizer, "eps_placement": "outside"} if (
+            optimizer in ("adam", "rmsprop") and i % 4 == 1) else optimizer,
+        "grid": {"lr": np.geomspace(1e-4, 3e-1, lrs).tolist(), **EXTRA[optimizer]},
+        "steps": 300 + 50 * (i % 5), "seeds": 1 + i % 3, "record_every": 25,
+        "metric": ("final_loss", "min_loss", "mean_loss")[i % 3]}
+    if i % 2:
+        spec["init"] = {"distribution": "normal" if i % 4 == 1 else "uniform", "scale": 0.5}
+    return spec
+
+
+# --- the load -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What the clients saw."""
+
+    poll_latency: list[float] = field(default_factory=list)
+    post_latency: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    posted: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → spec
+    window: float = 0.0
+
+
+async def poller(i: int, url: str, path: str, until: float, interval: float, max_polls: int,
+                 tally: Tally, rng: random.Random) -> None:
+    """One client: a keep-alive connection, a poll every ``interval`` s until ``until``."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        await asyncio.sleep(rng.uniform(0, interval))  # a phase of its own
+        next_at = time.perf_counter()
+        for _ in range(max_polls):
+            if time.perf_counter() >= until:
+                break
+            start = time.perf_counter()
+            try:
+                response = await client.get(path)
+                took = time.perf_counter() - start
+                if response.status_code == 200:
+                    tally.poll_latency.append(took)
+                    tally.statuses[response.json()["status"]] += 1
+                else:
+                    tally.errors[f"GET {response.status_code}"] += 1
+            except httpx.HTTPError as exc:
+                tally.errors[f"GET {type(exc).__name__}"] += 1
+            next_at = max(next_at + interval, time.perf_counter())
+            await asyncio.sleep(next_at - time.perf_counter())
+
+
+async def poster(url: str, spec: dict[str, Any], go: asyncio.Event, tally: Tally) -> None:
+    """One client that submits one sweep the moment ``go`` is set."""
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        await client.get("/healthz")  # connected before the burst
+        await go.wait()
+        start = time.perf_counter()
+        try:
+            response = await client.post("/v1/sweeps", json=spec)
+            took = time.perf_counter() - start
+            if response.status_code == 202:
+                tally.post_latency.append(took)
+                tally.posted[response.json()["id"]] = spec
+            else:
+                tally.errors[f"POST {response.status_code}: {response.text[:200]}"] += 1
+        except httpx.HTTPError as exc:
+            tally.errors[f"POST {type(exc).__name__}"] += 1
+
+
+async def load(url: str, sweep_id: str, burst: list[dict[str, Any]], clients: int,
+               seconds: float, interval: float, max_polls: int) -> Tally:
+    tally = Tally()
+    rng = random.Random(12)
+    go = asyncio.Event()
+    posters = [asyncio.create_task(poster(url, spec, go, tally)) for spec in burst]
+    start = time.perf_counter()
+    until = start + seconds
+    pollers = [asyncio.create_task(poller(i, url, f"/v1/sweeps/{sweep_id}", until, interval,
+                                          max_polls, tally, random.Random(rng.random())))
+               for i in range(clients)]
+    await asyncio.sleep(1.0)
+    go.set()
+    await asyncio.gather(*posters, *pollers)
+    tally.window = time.perf_counter() - start
+    return tally
+
+
+# --- after the load -----------------------------------------------------------------------------
+
+
+def wait_finished(url: str, ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """The final view of every sweep, polled every 0.5 s; BenchError if one fails or hangs."""
+    views: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while len(views) < len(ids):
+            for sweep_id in ids:
+                if sweep_id in views:
+                    continue
+                view = client.get(f"/v1/sweeps/{sweep_id}").json()
+                if view["status"] in ("failed", "cancelled"):
+                    raise BenchError(f"sweep {sweep_id} {view['status']}: {view.get('error')}")
+                if view["status"] == "succeeded":
+                    views[sweep_id] = view
+            if time.monotonic() > deadline:
+                raise BenchError(f"{len(ids) - len(views)} sweeps not finished after {timeout} s")
+            time.sleep(0.5)
+    return views
+
+
+def check_exact(url: str, specs: dict[str, dict[str, Any]]) -> tuple[int, list[str], float]:
+    """How many results documents, their "id" dropped, equal ``run_sweep(spec)``; the names of
+    those that do not; the seconds ``run_sweep`` took for all of them."""
+    same, differ, spent = 0, [], 0.0
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for sweep_id, spec in specs.items():
+            response = client.get(f"/v1/sweeps/{sweep_id}/results")
+            if response.status_code != 200:
+                raise BenchError(f"GET results of {sweep_id}: {response.status_code}")
+            document = orjson.loads(response.content)
+            if document.pop("id") != sweep_id:
+                raise BenchError(f"results of {sweep_id} carry another id")
+            start = time.perf_counter()
+            expected = run_sweep(spec)
+            spent += time.perf_counter() - start
+            if document == expected:
+                same += 1
+            else:
+                differ.append(spec["name"])
+    return same, differ, spent
+
+
+def stamp(value: str | None) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(value).timestamp() if value else math.nan
+
+
+def q(values: list[float], p: float) -> float:
+    return float(np.percentile(np.array(values), p)) if values else math.nan
+
+
+def ms(seconds: float) -> str:
+    return "—" if math.isnan(seconds) else f"{seconds * 1e3:,.1f} ms"
+
+
+def dist(values: list[float]) -> str:
+    return f"p50 {ms(q(values, 50))}, p99 {ms(q(values, 99))}, max {ms(max(values, default=math.nan))}"
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def markdown(facts: dict[str, str], args: argparse.Namespace, r: dict[str, Any]) -> str:
+    t: Tally = r["tally"]
+    polls = len(t.poll_latency)
+    errors = sum(t.errors.values())
+    seen = ", ".join(f"{k} {v / max(polls, 1):.0%}" for k, v in t.statuses.most_common())
+    lines = ["## Load (`python bench/load.py`)", "",
+             (f"Run: {time.strftime('%Y-%m-%d %H:%M')}{', --quick' if args.quick else ''}: "
+             f"one `gradsweep serve` and {args.workers} `gradsweep worker --concurrency 1` in "
+             "cluster mode on Redis (localhost), the clients in one asyncio process "
+             "(`httpx.AsyncClient` each, keep-alive), all on the same 2 cores."), ""]
+    lines += [f"- {k}: {v}" for k, v in facts.items()]
+    lines += ["", "| Measure | Result | Target |", "|---|---|---|"]
+    lines.append(f"| errors (exceptions, statuses other than 200/202) | {errors}"
+                 f"{' — ' + '; '.join(f'{k} ×{v}' for k, v in t.errors.items()) if errors else ''}"
+                 f" | 0 {'PASS' if errors == 0 else 'FAIL'} |")
+    lines.append(f"| GET /v1/sweeps/{{id}}: {args.clients} clients, one poll each every "
+                 f"{args.interval:g} s for {args.seconds:g} s (the last answer at "
+                 f"{t.window:.1f} s) | {polls:,} polls, "
+                 f"{polls / t.window:,.0f}/s; {dist(t.poll_latency)} | — |")
+    lines.append(f"| POST /v1/sweeps: {args.posts} sweeps at the same moment, during the polls | "
+                 f"{len(t.post_latency)} × 202; {dist(t.post_latency)} | — |")
+    lines.append(f"| the long sweep ({r['long_trials']:,} Adam trials × {r['long_steps']:,} steps, "
+                 f"Rosenbrock D=20) | ran {r['long_ran']:.1f} s "
+                 f"(POST → finished), {r['overlap']:.0%} of the window; the polls saw: {seen} "
+                 "| runs through the window |")
+    lines.append(f"| the {args.posts} burst sweeps (6 optimizers × 9 objectives, "
+                 f"{r['burst_trials']:,} trials in all) | all succeeded, the last "
+                 f"{r['burst_done']:.1f} s after the burst | — |")
+    lines.append(f"| results, \"id\" dropped, == `optimizers.run_sweep(spec)` | "
+                 f"{r['same']} of {r['total']} sweeps equal"
+                 f"{' (' + ', '.join(r['differ']) + ' differ)' if r['differ'] else ''} | "
+                 f"all {'PASS' if r['same'] == r['total'] else 'FAIL'} |")
+    lines.append(f"| CPU during the window (info) | API {r['cpu']['api']:.1f} s, workers "
+                 f"{r['cpu']['workers']:.1f} s, clients {r['cpu']['clients']:.1f} s, of "
+                 f"{2 * t.window:.0f} core-s | — |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run with reduced sizes")
+    parser.add_argument("--clients", type=int, default=None,
+                        help="polling clients (default 200, --quick 50)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="the polling window (default 30, --quick 8)")
+    parser.add_argument("--interval", type=float, default=0.5,
+                        help="seconds between one client's polls (default 0.5)")
+    parser.add_argument("--max-polls", type=int, default=10_000,
+                        help="at most this many polls per client (default 10,000)")
+    parser.add_argument("--posts", type=int, default=20, help="sweeps submitted at once")
+    parser.add_argument("--workers", type=int, default=2, help="gradsweep worker processes")
+    parser.add_argument("--long-trials", type=int, default=None,
+                        help="trials of the long sweep (default 16,000, --quick 4,000)")
+    parser.add_argument("--long-steps", type=int, default=None,
+                        help="steps of the long sweep (default 5,000, --quick 3,000)")
+    parser.add_argument("--redis-db", type=int, default=REDIS_DB,
+                        help=f"Redis database (default {REDIS_DB})")
+    parser.add_argument("--keep", action="store_true", help="keep the logs' temporary directory")
+    args = parser.parse_args(argv)
+    args.clients = args.clients or (50 if args.quick else 200)
+    args.seconds = args.seconds or (8.0 if args.quick else 30.0)
+    long_trials = args.long_trials or (4_000 if args.quick else 16_000)
+    long_steps = args.long_steps or (3_000 if args.quick else 5_000)
+    burst_lrs = 100 if args.quick else 400
+    if min(args.clients, args.posts, args.workers, args.max_polls) < 1 or args.seconds <= 0:
+        parser.error("--clients, --posts, --workers, --max-polls and --seconds must be positive")
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+
+    redis_url = f"{REDIS_URL}/{args.redis_db}"
+    r = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
+    try:
+        r.ping()
+    except redis.exceptions.ConnectionError:
+        say(f"Redis is not reachable at {redis_url} — start redis-server")
+        return 2
+    before = set(r.scan_iter(count=1000))
+    facts = engine.machine_facts()
+    versions = [f"{p} {importlib.metadata.version(p)}" for p in
+                ("fastapi", "starlette", "uvicorn", "celery", "redis", "httpx", "orjson")]
+    facts["service stack"] = ", ".join(versions)
+    facts["load average at start"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    say("gradsweep load bench" + (" (--quick)" if args.quick else ""))
+    for name, value in facts.items():
+        say(f"  {name}: {value}")
+
+    t_start = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="gradsweep-load-"))
+    cluster = Cluster(tmp, redis_url)
+    result: dict[str, Any] = {}
+    failed = True
+    try:
+        cluster.start(args.workers)
+        url = cluster.url
+        with httpx.Client(base_url=url, timeout=60) as client:
+            # warm the workers' engines (imports, first calls) and the API's code paths
+            warm = [client.post("/v1/sweeps", json=burst_spec(i, 10)).json()["id"]
+                    for i in range(args.workers * 2)]
+            wait_finished(url, warm, 120)
+            long = long_spec(long_trials, long_steps)
+            response = client.post("/v1/sweeps", json=long)
+            if response.status_code != 202:
+                raise BenchError(f"POST of the long sweep: {response.status_code} {response.text}")
+            long_id = response.json()["id"]
+            long_view = response.json()
+        burst = [burst_spec(i, burst_lrs) for i in range(args.posts)]
+        say(f"\nlong sweep {long_id}: {long_trials:,} trials × {long_steps:,} steps, "
+            f"{long_view['progress']['total']:,} to do; {args.clients} clients poll it every "
+            f"{args.interval:g} s for {args.seconds:g} s, {args.posts} sweeps posted at 1 s")
+
+        cpu0 = cluster.cpu()
+        own0 = time.process_time()
+        window_start = time.time()
+        tally = asyncio.run(load(url, long_id, burst, args.clients, args.seconds, args.interval,
+                                 args.max_polls))
+        window_end = time.time()
+        cpu1 = cluster.cpu()
+        cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
+        cpu["clients"] = time.process_time() - own0
+        say(f"window {tally.window:.1f} s: {len(tally.poll_latency):,} polls "
+            f"({dist(tally.poll_latency)}), {len(tally.post_latency)} posts "
+            f"({dist(tally.post_latency)}), errors {dict(tally.errors) or 0}")
+        say(f"CPU in the window: {', '.join(f'{k} {v:.1f} s' for k, v in cpu.items())}")
+
+        specs = {long_id: long, **tally.posted}
+        say(f"waiting for {len(specs)} sweeps to finish …")
+        views = wait_finished(url, list(specs), 900)
+        long_final = views[long_id]
+        started, finished = stamp(long_final["started_at"]), stamp(long_final["finished_at"])
+        created = stamp(long_final["created_at"])
+        overlap = max(0.0, min(finished, window_end) - max(started, window_start))
+        burst_done = max((stamp(views[i]["finished_at"]) for i in tally.posted),
+                         default=math.nan) - (window_start + 1.0)
+        say(f"long sweep ran {finished - created:.1f} s; the burst's last sweep finished "
+            f"{burst_done:.1f} s after the burst")
+        say("checking every results document against run_sweep …")
+        same, differ, spent = check_exact(url, specs)
+        say(f"{same} of {len(specs)} equal (run_sweep took {spent:.1f} s for them all)")
+        result = {"tally": tally, "cpu": cpu, "long_trials": long_trials,
+                  "long_steps": long_steps,
+                  "long_ran": finished - created, "overlap": overlap / tally.window,
+                  "burst_trials": sum(views[i]["progress"]["total"] for i in tally.posted),
+                  "burst_done": burst_done, "same": same, "differ": differ,
+                  "total": len(specs)}
+        failed = bool(tally.errors) or bool(differ) or len(tally.posted) != args.posts
+    except BenchError as exc:
+        say(f"\nFAILED: {exc}")
+        for p in cluster.processes:
+            say(p.tail())
+    except KeyboardInterrupt:
+        say("\ninterrupted")
+    finally:
+        cluster.stop()
+        with contextlib.suppress(Exception):
+            deleted = delete_run_keys(r, before, cluster)
+            say(f"\n(stopped {len(cluster.processes)} processes, deleted {deleted} Redis keys)")
+        r.close()
+        if args.keep or failed:
+            say(f"(logs kept in {tmp})")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if not result:
+        return 1
+    facts["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    say(f"\n(total wall time {time.perf_counter() - t_start:.1f} s)")
+    say("\n----- 8< ----- Markdown for BENCHMARKS.md ----- 8< -----\n")
+    say(markdown(facts, args, result))
+    say("\n----- 8< -----")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
