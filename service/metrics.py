@@ -57,8 +57,12 @@ class StoreCollector(Collector):
                                           "Run time of a chunk of trials, in seconds")
         histogram.add_metric([], buckets, stats.seconds)
         yield histogram
+        try:
+            pending = executor.queue_depth()
+        except StoreUnavailable:  # the broker went away between the store's answer and this
+            return
         depth = GaugeMetricFamily("gradsweep_queue_depth", "Chunks waiting to run")
-        depth.add_metric([], executor.queue_depth())
+        depth.add_metric([], pending)
         yield depth
 
 

@@ -2,67 +2,32 @@
 
 - Embedded mode (no ``GRADSWEEP_REDIS_URL``): a SQLite store in the data directory and a local
   process pool; sweeps interrupted by a restart are resumed at start-up.
-- Cluster mode: the Redis store and Celery on the same Redis; workers run elsewhere.
+- Cluster mode: the Redis store and Celery on the same Redis; workers run elsewhere. The
+  housekeeping thread also runs the ``Watchdog`` that re-queues (then fails) stuck sweeps.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from threading import Event, Lock, Thread
-from typing import Any
+from threading import Event, Thread
 
 from prometheus_client import CollectorRegistry
 
-from optimizers.results import Best, score_settings
-from workers.jobs import Executor, delete_expired, resume_unfinished, stored_spec
-from workers.store import JobStore, StoreUnavailable, SweepRecord
+from workers.jobs import Executor, Watchdog, delete_expired, resume_unfinished
+from workers.store import JobStore, StoreUnavailable
 
+from .best import BestSoFar
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 600.0
-
-
-class BestSoFar:
-    """The best grid point of each sweep among its saved chunks, kept up to date cheaply.
-
-    Each new chunk's records are read once and reduced to what scoring needs (index, status,
-    metric); a sweep's entry is dropped when the cache is full (least recently used first).
-    """
-
-    def __init__(self, size: int = 1024) -> None:
-        self._size = size
-        self._lock = Lock()
-        self._seen: OrderedDict[str, tuple[set[int], list[dict[str, Any]], Best | None]] = (
-            OrderedDict())
-
-    def get(self, store: JobStore, record: SweepRecord) -> Best | None:
-        """The best setting among the chunks of ``record`` saved so far."""
-        if record.chunks_done == 0:
-            return None
-        with self._lock:
-            seen, compact, best = self._seen.get(record.id, (set(), [], None))
-        saved = store.saved_chunks(record.id)
-        new = saved - seen
-        if not new:
-            return best
-        spec = stored_spec(record)
-        metric = spec.metric
-        compact = compact + [{"index": r["index"], "status": r["status"], metric: r[metric]}
-                             for r in store.chunk_records(record.id, sorted(new))]
-        candidates = [s for s in score_settings(spec, compact) if s["score"] is not None]
-        top = min(candidates, key=lambda s: (s["score"], s["index"]), default=None)
-        best = None if top is None else Best(params=top["params"], score=top["score"],
-                                             score_std=top["score_std"], trials=top["trials"])
-        with self._lock:
-            self._seen[record.id] = (seen | new, compact, best)
-            self._seen.move_to_end(record.id)
-            while len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-        return best
+#: The watchdog looks this many times per ``stuck_seconds`` (and at least every minute), so a
+#: stuck sweep is acted on within stuck_seconds × (1 + 1/WATCHDOG_CHECKS_PER_DEADLINE).
+WATCHDOG_CHECKS_PER_DEADLINE = 5
+WATCHDOG_MAX_INTERVAL = 60.0
+WATCHDOG_MIN_INTERVAL = 0.2
 
 
 @dataclass
@@ -79,6 +44,7 @@ class Runtime:
 
     _stop: Event = field(default_factory=Event)
     _housekeeping: Thread | None = None
+    watchdog: Watchdog | None = None
 
     @classmethod
     def start(cls, settings: ServiceSettings) -> Runtime:
@@ -90,7 +56,18 @@ class Runtime:
             store: JobStore = RedisStore(settings.redis_url, settings.key_prefix,
                                          settings.api_store_retry_seconds)
             runtime = cls(settings, store,
-                          CeleryExecutor(make_celery(settings), settings.queue), "cluster")
+                          CeleryExecutor(make_celery(settings), settings.queue,
+                                         connect_seconds=settings.api_store_retry_seconds),
+                          "cluster")
+            runtime.watchdog = Watchdog(store, runtime.executor,
+                                        stuck_seconds=settings.stuck_seconds,
+                                        max_requeues=settings.stuck_requeues,
+                                        worker_timeout=settings.worker_timeout)
+            redelivery = settings.visibility_timeout + settings.restore_seconds
+            if settings.stuck_seconds <= redelivery:
+                log.warning("GRADSWEEP_STUCK_SECONDS (%g) is not above visibility_timeout + "
+                            "restore_seconds (%d): the watchdog may re-queue chunks that are "
+                            "only waiting for redelivery", settings.stuck_seconds, redelivery)
             runtime._start_housekeeping()
             return runtime
         from workers.local import LocalExecutor
@@ -106,17 +83,32 @@ class Runtime:
         return runtime
 
     def _start_housekeeping(self) -> None:
-        """A thread that deletes sweeps past their retention, now and then."""
-        interval = min(HOUSEKEEPING_SECONDS, self.settings.retention_days * 86_400 / 4)
+        """A thread that deletes sweeps past their retention now and then, and — in cluster
+        mode — runs the watchdog every ``stuck_seconds / WATCHDOG_CHECKS_PER_DEADLINE``."""
+        retention_interval = min(HOUSEKEEPING_SECONDS, self.settings.retention_days * 86_400 / 4)
+        interval = retention_interval
+        if self.watchdog is not None:
+            interval = min(interval, max(WATCHDOG_MIN_INTERVAL, min(
+                WATCHDOG_MAX_INTERVAL, self.settings.stuck_seconds / WATCHDOG_CHECKS_PER_DEADLINE)))
 
         def run() -> None:
+            next_retention = time.monotonic()
             while not self._stop.is_set():
-                try:
-                    deleted = delete_expired(self.store, self.settings.retention_days)
-                    if deleted:
-                        log.info("deleted %d sweep(s) past retention", deleted)
-                except StoreUnavailable:
-                    log.warning("job store unavailable; retention check skipped")
+                if time.monotonic() >= next_retention:
+                    try:
+                        deleted = delete_expired(self.store, self.settings.retention_days)
+                        if deleted:
+                            log.info("deleted %d sweep(s) past retention", deleted)
+                        next_retention = time.monotonic() + retention_interval
+                    except StoreUnavailable:
+                        log.warning("job store unavailable; retention check skipped")
+                if self.watchdog is not None:
+                    try:
+                        self.watchdog.check()
+                    except StoreUnavailable as exc:
+                        log.warning("job store unavailable; watchdog check skipped: %s", exc)
+                    except Exception:  # never let the housekeeping thread die
+                        log.exception("watchdog check failed")
                 self._stop.wait(interval)
 
         self._housekeeping = Thread(target=run, name="gradsweep-housekeeping", daemon=True)
@@ -133,4 +125,4 @@ class Runtime:
         self.store.close()
 
 
-__all__ = ["BestSoFar", "Runtime"]
+__all__ = ["Runtime"]

@@ -2,12 +2,16 @@
 
 The commands are ``tests/commands.py``'s, the same the Dockerfile and docker-compose.yml run.
 Redis tests use database ``REDIS_DB`` with a fresh key prefix and queue per test, and delete
-what they made; they fail with a clear message when Redis is not running.
+what they made; they fail with a clear message when Redis is not running. ``private_redis``
+starts a ``redis-server`` of a test's own (for tests that kill Redis).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,8 +76,10 @@ class Process:
 class Cluster:
     """Settings shared by one test's server and workers, and the processes it started."""
 
-    def __init__(self, tmp: Path, redis: bool, **settings: Any) -> None:
+    def __init__(self, tmp: Path, redis: bool, redis_url: str | None = None,
+                 **settings: Any) -> None:
         self.tmp = tmp
+        self.redis_url = redis_url or f"{REDIS_URL}/{REDIS_DB}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("GRADSWEEP_")}
@@ -83,16 +89,19 @@ class Cluster:
             tag = uuid.uuid4().hex[:12]
             self.prefix = f"test-{tag}:"
             self.queue = f"test-{tag}"
-            self.env.update({"GRADSWEEP_REDIS_URL": f"{REDIS_URL}/{REDIS_DB}",
+            self.env.update({"GRADSWEEP_REDIS_URL": self.redis_url,
                              "GRADSWEEP_KEY_PREFIX": self.prefix, "GRADSWEEP_QUEUE": self.queue})
         self.env.update({f"GRADSWEEP_{k.upper()}": str(v) for k, v in settings.items()})
         self.processes: list[Process] = []
         self.server: Process | None = None
 
-    def start_server(self) -> Process:
-        """``gradsweep serve`` on this cluster's port; returns once /healthz answers."""
-        self.server = self._start(SERVE, f"serve-{len(self.processes)}.log")
-        wait_until(lambda: _answers(self.url + "/healthz"), 30, "the API to answer /healthz",
+    def start_server(self, port: int | None = None) -> Process:
+        """``gradsweep serve`` on this cluster's port (or on ``port``: another replica of the
+        API on the same store); returns once /healthz answers."""
+        env = self.env if port is None else {**self.env, "GRADSWEEP_PORT": str(port)}
+        url = self.url if port is None else f"http://127.0.0.1:{port}"
+        self.server = self._start(SERVE, f"serve-{len(self.processes)}.log", env)
+        wait_until(lambda: _answers(url + "/healthz"), 30, "the API to answer /healthz",
                    self.server)
         return self.server
 
@@ -101,8 +110,16 @@ class Cluster:
         return self._start([*WORKER, "--concurrency", str(concurrency)],
                            f"worker-{len(self.processes)}.log")
 
-    def _start(self, cmd: list[str], log: str) -> Process:
-        process = Process(command(cmd), self.env, self.tmp / log)
+    def celery(self) -> Any:
+        """A Celery app on this cluster's broker and queue (to send tasks as the API does)."""
+        from workers.celery_app import make_celery
+        from workers.settings import WorkerSettings
+
+        return make_celery(WorkerSettings(redis_url=self.redis_url, queue=self.queue,
+                                          key_prefix=self.prefix))
+
+    def _start(self, cmd: list[str], log: str, env: dict[str, str] | None = None) -> Process:
+        process = Process(command(cmd), self.env if env is None else env, self.tmp / log)
         self.processes.append(process)
         return process
 
@@ -161,23 +178,119 @@ def redis_client() -> Any:
 
 
 @contextmanager
-def cluster(tmp: Path, redis: bool, **settings: Any) -> Iterator[Cluster]:
-    """A cluster's settings; its processes stopped and its Redis keys deleted afterwards."""
-    client = redis_client() if redis else None
-    c = Cluster(tmp, redis, **settings)
+def cluster(tmp: Path, redis: bool, redis_url: str | None = None,
+            **settings: Any) -> Iterator[Cluster]:
+    """A cluster's settings; its processes stopped and its Redis keys deleted afterwards.
+
+    ``redis_url``: another Redis than the shared one (a ``private_redis``), whose keys are not
+    cleaned up (the server is thrown away).
+    """
+    client = redis_client() if redis and redis_url is None else None
+    c = Cluster(tmp, redis, redis_url, **settings)
     try:
         yield c
     finally:
         c.stop()
         if client is not None:
-            # the store's keys, the queue, kombu's binding, and kombu's unacked bookkeeping
-            # (shared by the whole database, which only these tests use)
-            patterns = (f"{c.prefix}*", f"{c.queue}*", f"_kombu.binding.{c.queue}*", "unacked*")
+            # the store's keys, the queue, kombu's bindings (the exchange is named after the
+            # queue), and this queue's messages in kombu's unacked bookkeeping (shared by the
+            # whole database)
+            patterns = (f"{c.prefix}*", f"{c.queue}*", f"_kombu.binding.{c.queue}*",
+                        f"_kombu.binding_permanent.{c.queue}")
             for pattern in patterns:
                 keys = list(client.scan_iter(match=pattern, count=1000))
                 if keys:
                     client.delete(*keys)
+            forget_unacked(client, c.queue)
             client.close()
+
+
+def unacked_chunks(client: Any, queue: str) -> dict[bytes, tuple[str, int]]:
+    """kombu's delivered-but-unacknowledged messages bound for ``queue``: delivery tag →
+    (sweep id, chunk). (kombu keeps them in the database-wide hash ``unacked`` as
+    ``[message, exchange, routing key]``; Celery's body is base64 JSON ``[args, kwargs, …]``.)"""
+    found = {}
+    for tag, raw in client.hscan_iter("unacked", count=1000):
+        try:
+            message, _, routing_key = json.loads(raw)
+            if routing_key != queue:
+                continue
+            args = json.loads(base64.b64decode(message["body"]))[0]
+            found[tag] = (str(args[0]), int(args[1]))
+        except (ValueError, KeyError, IndexError, TypeError):
+            continue
+    return found
+
+
+def forget_unacked(client: Any, queue: str) -> None:
+    """Delete ``queue``'s messages from kombu's unacked bookkeeping (not other tests')."""
+    tags = list(unacked_chunks(client, queue))
+    if tags:
+        client.hdel("unacked", *tags)
+        client.zrem("unacked_index", *tags)
+
+
+class RedisServer:
+    """A private ``redis-server`` on a free port, durable (AOF, fsync always), that a test can
+    kill with SIGKILL and start again on the same port and data directory."""
+
+    def __init__(self, tmp: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed")
+        self.binary = binary
+        self.dir = tmp / "redis"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: Process | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING (its AOF loaded)."""
+        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+                "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "always",
+                "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no",
+                "--protected-mode", "no"]
+        self.starts += 1
+        self.process = Process(argv, dict(os.environ), self.dir / f"redis-{self.starts}.log")
+        wait_until(self.answers, 20, f"redis-server on port {self.port}", self.process)
+
+    def answers(self) -> bool:
+        import redis
+
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        try:
+            return bool(client.ping())
+        except redis.exceptions.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final save (what the AOF holds is what survives)."""
+        if self.process is not None:
+            self.process.stop(signal.SIGKILL)
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_connect_timeout=2)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(signal.SIGTERM)
+
+
+@contextmanager
+def private_redis(tmp: Path) -> Iterator[RedisServer]:
+    """A started ``RedisServer``, stopped afterwards whatever happens."""
+    server = RedisServer(tmp)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 def children(pid: int) -> list[int]:

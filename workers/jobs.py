@@ -11,13 +11,18 @@ call ``execute_chunk``; the API calls ``submit_sweep``, ``results_document`` and
   sweep's last chunk, assembles and stores the results document once.
 - ``results_document`` is the stored document of a succeeded sweep, or one assembled from the
   chunks saved so far for any other status (partial results of a cancelled sweep are kept).
+- ``Watchdog`` (cluster mode, run by the API's housekeeping) finds unfinished sweeps whose
+  progress has stopped, queues their missing chunks again and, if that does not help, marks
+  them failed with a reason: no sweep stays queued or running forever.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -34,9 +39,15 @@ from optimizers import (
 from optimizers.results import failed_records
 from optimizers.spec import UNLIMITED
 
-from .store import JobStore, SweepRecord
+from .store import JobStore, StoreUnavailable, SweepRecord
 
+log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.5
+
+
+class QueueUnavailable(StoreUnavailable):
+    """The executor could not queue chunks (cluster mode: the broker, the same Redis as the
+    store, cannot be reached). The API answers 503, as for the store."""
 
 
 class Executor(Protocol):
@@ -74,7 +85,17 @@ def submit_sweep(store: JobStore, executor: Executor, spec: SweepSpec, *, chunk_
                          n_chunks=n_chunks, chunks_done=0,
                          created_at=time.time() if now is None else now)
     store.create(record)
-    executor.submit(record.id, list(range(record.n_chunks)))
+    try:
+        executor.submit(record.id, list(range(record.n_chunks)))
+    except StoreUnavailable as exc:
+        # Not queued (or only in part): mark it failed so that it does not wait forever. If
+        # even that fails, it stays queued and the watchdog queues its chunks later.
+        reason = f"its chunks could not be queued: {exc}"
+        try:
+            store.finish(record.id, SweepStatus.FAILED, time.time(), error=reason)
+        except StoreUnavailable:
+            log.warning("sweep %s: %s; left queued for the watchdog", record.id, reason)
+        raise QueueUnavailable(f"sweep {record.id} was not queued: {exc}") from exc
     return record
 
 
@@ -176,11 +197,112 @@ def resume_unfinished(store: JobStore, executor: Executor) -> list[str]:
     return resumed
 
 
+@dataclass
+class _Watched:
+    """What a watchdog last saw of one sweep."""
+
+    chunks_done: int
+    moved_at: float  # when chunks_done last changed (or when the watchdog first saw the sweep)
+    since: float  # start of the current wait: moved_at, the last re-queue, or the last busy check
+    requeues: int = 0
+
+
+@dataclass
+class WatchdogReport:
+    """What one ``Watchdog.check`` did."""
+
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    busy: bool = False
+
+
+class Watchdog:
+    """Keeps unfinished sweeps moving (cluster mode; DESIGN §8, RELIABILITY.md).
+
+    Every ``check`` looks at each queued or running sweep. A sweep whose ``chunks_done`` has not
+    changed for ``stuck_seconds`` gets its missing chunks queued again (safe: a chunk that runs
+    twice counts once); after ``max_requeues`` such re-queues, each followed by
+    ``stuck_seconds`` without progress, it is marked failed with a reason. A sweep whose chunks
+    are all saved but that is not finished (its last worker died between the two) is finished.
+
+    While the cluster is busy — chunks waiting in the queue and chunks completed since the
+    previous check — a sweep that does not move is waiting for its turn, not stuck: its clock
+    starts again. The first check of a watchdog only looks.
+
+    The state is this process's memory: several API replicas each run their own watchdog, which
+    at worst queues the same missing chunks more than once (counted once) and lets the first
+    replica to give up mark the sweep failed (``finish`` is atomic; the others change nothing).
+    An API restart starts the clocks again.
+    """
+
+    def __init__(self, store: JobStore, executor: Executor, *, stuck_seconds: float,
+                 max_requeues: int, worker_timeout: float = 10.0) -> None:
+        self.store = store
+        self.executor = executor
+        self.stuck_seconds = stuck_seconds
+        self.max_requeues = max_requeues
+        self.worker_timeout = worker_timeout
+        self._watched: dict[str, _Watched] = {}
+        self._chunks_run: int | None = None  # the cluster's completed chunks at the last check
+
+    def check(self, now: float | None = None) -> WatchdogReport:
+        """Look at every unfinished sweep once; act on the stuck ones."""
+        now = time.monotonic() if now is None else now
+        report = WatchdogReport()
+        first = self._chunks_run is None
+        chunks_run = self.store.chunk_stats().chunks
+        report.busy = (not first and chunks_run > (self._chunks_run or 0)
+                       and self.executor.queue_depth() > 0)
+        self._chunks_run = chunks_run
+        unfinished = self.store.unfinished()
+        self._watched = {r.id: self._watched[r.id] for r in unfinished if r.id in self._watched}
+        for record in unfinished:
+            seen = self._watched.get(record.id)
+            if seen is None or seen.chunks_done != record.chunks_done:
+                self._watched[record.id] = _Watched(record.chunks_done, now, now)
+            elif first or report.busy:
+                seen.since = now
+            elif now - seen.since >= self.stuck_seconds:
+                if seen.requeues < self.max_requeues:
+                    self._requeue(record, seen, now)
+                    report.requeued.append(record.id)
+                elif self._fail(record, seen, now):
+                    report.failed.append(record.id)
+                seen.since = now
+        return report
+
+    def _requeue(self, record: SweepRecord, seen: _Watched, now: float) -> None:
+        seen.requeues += 1
+        missing = sorted(set(range(record.n_chunks)) - self.store.saved_chunks(record.id))
+        if not missing:
+            log.warning("sweep %s: every chunk is saved but it is not finished; finishing it",
+                        record.id)
+            _finish_if_complete(self.store, record, record.n_chunks)
+            return
+        log.warning("sweep %s: no progress for %.0f s (%d of %d chunks done); queueing its %d "
+                    "missing chunk(s) again (re-queue %d of %d)", record.id, now - seen.moved_at,
+                    record.chunks_done, record.n_chunks, len(missing), seen.requeues,
+                    self.max_requeues)
+        self.executor.submit(record.id, missing)
+
+    def _fail(self, record: SweepRecord, seen: _Watched, now: float) -> bool:
+        workers = self.store.live_workers(time.time() - self.worker_timeout)
+        reason = (f"stuck: no progress for {now - seen.moved_at:.0f} s "
+                  f"({record.chunks_done} of {record.n_chunks} chunks done) although its "
+                  f"missing chunks were queued again {seen.requeues} time(s); "
+                  f"{len(workers)} worker(s) alive")
+        failed = self.store.finish(record.id, SweepStatus.FAILED, time.time(), error=reason)
+        if failed:
+            log.error("sweep %s failed: %s", record.id, reason)
+        return failed
+
+
 def delete_expired(store: JobStore, retention_days: float, now: float | None = None) -> int:
     """Delete sweeps that finished more than ``retention_days`` ago; how many."""
     now = time.time() if now is None else now
     return store.delete_finished_before(now - retention_days * 86_400)
 
 
-__all__ = ["CANCEL_POLL_SECONDS", "delete_expired", "fail_chunk", "Executor", "chunk_range", "execute_chunk", "new_sweep_id",
+__all__ = ["CANCEL_POLL_SECONDS", "Executor", "QueueUnavailable", "Watchdog", "WatchdogReport",
+           "chunk_range", "delete_expired", "execute_chunk", "fail_chunk", "new_sweep_id",
            "results_document", "resume_unfinished", "stored_spec", "submit_sweep"]

@@ -16,8 +16,8 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Mapping
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache, partial

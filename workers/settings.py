@@ -37,15 +37,25 @@ class WorkerSettings(BaseSettings):
                               "chunk (about a second of work at the default)")
     jobs: int | None = Field(None, ge=1, description="worker processes of the local pool "
                              "(default: one per core)")
-    visibility_timeout: int = Field(300, ge=10, description="seconds before a chunk whose worker "
+    visibility_timeout: int = Field(300, ge=2, description="seconds before a chunk whose worker "
                                     "died unacknowledged is delivered again; keep it well above "
                                     "a chunk's run time")
+    restore_seconds: int = Field(10, ge=1, description="how often each worker looks for chunks "
+                                 "past their visibility timeout and queues them again; a chunk "
+                                 "whose worker died runs again within visibility_timeout + this")
     retention_days: float = Field(7.0, gt=0, description="finished sweeps are deleted after this")
     heartbeat_seconds: float = Field(2.0, gt=0, description="how often a worker says it is alive")
     worker_timeout: float = Field(10.0, gt=0, description="a worker silent this long counts as "
                                   "gone (/readyz)")
     store_retry_seconds: float = Field(60.0, ge=0, description="how long a store call retries "
                                        "while the store is unreachable")
+    stuck_seconds: float = Field(600.0, gt=0, description="cluster mode: an unfinished sweep "
+                                 "whose progress has not moved for this long (time the cluster "
+                                 "spends on other queued chunks does not count) gets its missing "
+                                 "chunks queued again; keep it well above visibility_timeout + "
+                                 "restore_seconds")
+    stuck_requeues: int = Field(2, ge=0, description="cluster mode: times a stuck sweep's missing "
+                                "chunks are queued again before it is marked failed")
 
     @property
     def cluster(self) -> bool:

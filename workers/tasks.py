@@ -2,9 +2,20 @@
 
 ``gradsweep worker`` starts a Celery worker on this module's ``app``. The task is thin: it
 unpacks a sweep id and a chunk number and calls ``workers.jobs.execute_chunk``, which runs the
-engine and writes the chunk to the job store idempotently. A store that stays unreachable past
-its own retries makes the task retry later (it is acknowledged only after it ran, so nothing is
-lost meanwhile).
+engine and writes the chunk to the job store idempotently.
+
+Redis going away: every store call retries for ``store_retry_seconds`` (60 s by default), so a
+chunk that is running when Redis restarts saves its records once Redis is back. A store that
+stays unreachable past that makes the task reject its message with ``requeue=True``: kombu puts
+it back at the head of the queue — or, if Redis is still down, the reject fails and the message
+stays in kombu's ``unacked`` hash, to be delivered again after the visibility timeout. Either
+way the message is never removed without the chunk being saved.
+
+(Celery's ``autoretry_for`` is not used for this on purpose: a retry publishes a new message —
+to the broker, the same Redis that is down — and when that publish fails Celery rejects the
+original *without* requeueing it; if that reject reaches a Redis that has just come back, the
+chunk is gone. ``test_faults.py::test_redis_sigkill_and_restart_loses_nothing[writes-give-up]``
+lost a chunk that way.)
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject
 from celery.signals import worker_ready, worker_shutdown
 
 from .celery_app import RUN_CHUNK, make_celery
@@ -36,11 +48,30 @@ def worker_store() -> RedisStore:
     return RedisStore(settings.redis_url, settings.key_prefix, settings.store_retry_seconds)
 
 
-@app.task(name=RUN_CHUNK, bind=True, autoretry_for=(StoreUnavailable,), retry_backoff=1,
-          retry_backoff_max=30, retry_jitter=True, max_retries=None)
+#: Seconds a task waits before handing back a chunk it could not save (no hot loop when the
+#: store fails fast, e.g. GRADSWEEP_STORE_RETRY_SECONDS=0 or a read-only Redis).
+REQUEUE_PAUSE_SECONDS = 1.0
+
+
+@app.task(name=RUN_CHUNK, bind=True)
 def run_chunk_task(self: Task, sweep_id: str, chunk: int) -> int:
     """Run chunk ``chunk`` of sweep ``sweep_id``; how many trials ran."""
-    return execute_chunk(worker_store(), sweep_id, chunk)
+    settings = get_settings()
+    started = time.monotonic()
+    try:
+        ran = execute_chunk(worker_store(), sweep_id, chunk)
+    except StoreUnavailable as exc:
+        log.warning("chunk %d of sweep %s: the job store is unavailable (%s); handing the "
+                    "chunk back to the queue", chunk, sweep_id, exc)
+        time.sleep(REQUEUE_PAUSE_SECONDS)
+        raise Reject(f"job store unavailable: {exc}", requeue=True) from exc
+    seconds = time.monotonic() - started
+    if seconds > settings.visibility_timeout / 2:
+        log.warning("chunk %d of sweep %s took %.1f s, more than half the visibility timeout "
+                    "(%d s): if chunks are often this slow, raise GRADSWEEP_VISIBILITY_TIMEOUT "
+                    "or lower GRADSWEEP_CHUNK_WORK, or they will be delivered twice",
+                    chunk, sweep_id, seconds, settings.visibility_timeout)
+    return ran
 
 
 _stop_heartbeat = threading.Event()
@@ -68,4 +99,4 @@ def _stop(**_: Any) -> None:
     _stop_heartbeat.set()
 
 
-__all__ = ["app", "run_chunk_task", "worker_store"]
+__all__ = ["REQUEUE_PAUSE_SECONDS", "app", "run_chunk_task", "worker_store"]
