@@ -197,3 +197,19 @@ def test_embedded_pool_process_killed_mid_sweep_loses_nothing(tmp_path: Path) ->
             results.pop("id")
             assert results == run_sweep(LONG_SPEC)
             assert "a local worker process died" in server.output()
+
+
+def test_no_secret_reaches_the_log(tmp_path: Path) -> None:
+    secret = "s3cret-key-do-not-log"
+    with cluster(tmp_path, redis=False, api_keys=f"{secret},other-key", log_level="debug") as c:
+        server = c.start_server()
+        with c.client() as client:
+            assert client.get("/v1/sweeps").status_code == 401
+            wrong = client.get("/v1/sweeps", headers={"authorization": f"Bearer {secret}x"})
+            assert wrong.status_code == 401
+            good = client.post("/v1/sweeps", json={**SPEC, "steps": 5},
+                               headers={"authorization": f"Bearer {secret}"})
+            assert good.status_code == 202
+        server.stop()
+        assert secret not in server.output()
+        assert "401" in server.output()  # the log is there, just without the key
