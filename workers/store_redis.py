@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import builtins
 import functools
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -209,8 +211,15 @@ def _to_hash(record: SweepRecord) -> dict[str, bytes | str | int]:
     return fields
 
 
-def _from_hash(fields: Mapping[bytes, bytes]) -> SweepRecord:
-    """A record from its hash fields (as HGETALL returns them)."""
+#: The hash fields of a record but its spec: the spec never changes once stored, so each store
+#: parses it once per sweep (``RedisStore._spec``) instead of on every status poll.
+_FIELDS = (b"id", b"name", b"status", b"total", b"done", b"n_chunks", b"chunks_done",
+           b"created_at", b"started_at", b"finished_at", b"error")
+SPEC_CACHE_SIZE = 1024
+
+
+def _from_hash(fields: Mapping[bytes, Any]) -> SweepRecord:
+    """A record from its hash fields (``spec`` may be already parsed)."""
 
     def optional_float(name: bytes) -> float | None:
         value = fields.get(name)
@@ -219,12 +228,16 @@ def _from_hash(fields: Mapping[bytes, bytes]) -> SweepRecord:
     error = fields.get(b"error")
     return SweepRecord(
         id=fields[b"id"].decode(), name=fields[b"name"].decode(),
-        status=SweepStatus(fields[b"status"].decode()), spec=orjson.loads(fields[b"spec"]),
+        status=SweepStatus(fields[b"status"].decode()), spec=_parsed(fields[b"spec"]),
         total=int(fields[b"total"]), done=int(fields[b"done"]),
         n_chunks=int(fields[b"n_chunks"]), chunks_done=int(fields[b"chunks_done"]),
         created_at=float(fields[b"created_at"]), started_at=optional_float(b"started_at"),
         finished_at=optional_float(b"finished_at"),
         error=None if error is None else error.decode())
+
+
+def _parsed(spec: bytes | dict[str, Any]) -> dict[str, Any]:
+    return orjson.loads(spec) if isinstance(spec, bytes) else spec
 
 
 class RedisStore:
@@ -264,6 +277,8 @@ class RedisStore:
         self._mark_running = client.register_script(_MARK_RUNNING)
         self._finish = client.register_script(_FINISH)
         self._delete = client.register_script(_DELETE_IF_FINISHED_BEFORE)
+        self._specs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._specs_lock = threading.Lock()
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -290,8 +305,27 @@ class RedisStore:
         """The records of ``ids`` in that order, fetched in one pipeline (gone ones left out)."""
         pipe = self._redis.pipeline(transaction=False)
         for sweep_id in ids:
-            pipe.hgetall(self._sweep(sweep_id.decode()))
-        return [_from_hash(fields) for fields in pipe.execute() if fields]
+            pipe.hmget(self._sweep(sweep_id.decode()), _FIELDS)
+        rows = [dict(zip(_FIELDS, values)) for values in pipe.execute()]
+        return [_from_hash({**{k: v for k, v in row.items() if v is not None},
+                            b"spec": self._spec(row[b"id"].decode())})
+                for row in rows if row[b"id"] is not None]
+
+    def _spec(self, sweep_id: str) -> dict[str, Any]:
+        """The sweep's parsed spec, from this store's cache or Redis (it never changes)."""
+        with self._specs_lock:
+            spec = self._specs.get(sweep_id)
+            if spec is not None:
+                self._specs.move_to_end(sweep_id)
+                return spec
+        blob = cast(bytes | None, self._redis.hget(self._sweep(sweep_id), "spec"))
+        spec = {} if blob is None else orjson.loads(blob)
+        if blob is not None:
+            with self._specs_lock:
+                self._specs[sweep_id] = spec
+                while len(self._specs) > SPEC_CACHE_SIZE:
+                    self._specs.popitem(last=False)
+        return spec
 
     # -- JobStore ----------------------------------------------------------------------------
 
@@ -310,8 +344,12 @@ class RedisStore:
     @_translating
     def get(self, sweep_id: str) -> SweepRecord | None:
         """The sweep's snapshot, or None."""
-        fields = cast(dict[bytes, bytes], self._redis.hgetall(self._sweep(sweep_id)))
-        return _from_hash(fields) if fields else None
+        values = cast(builtins.list[bytes | None],
+                      self._redis.hmget(self._sweep(sweep_id), _FIELDS))
+        if values[0] is None:
+            return None
+        fields = {k: v for k, v in zip(_FIELDS, values) if v is not None}
+        return _from_hash({**fields, b"spec": self._spec(sweep_id)})
 
     @_translating
     def list(self, status: SweepStatus | None = None, limit: int = 50,
