@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from .errors import install_error_handlers
 from .guards import RequestGuard
 from .metrics import make_registry
-from .routes import catalogue, health, sweeps
+from .dashboard import router as dashboard_router
+from .routes import catalogue, events, export, health, sweeps
 from .runtime import Runtime
 from .settings import ServiceSettings, get_settings
 
@@ -38,7 +39,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = FastAPI(title="gradsweep", version=VERSION, lifespan=lifespan,
                   summary="Hyperparameter sweeps for gradient-descent optimizers.")
     install_error_handlers(app)
-    for router in (sweeps.router, catalogue.router, health.router):
+    for router in (sweeps.router, export.router, events.router, catalogue.router, health.router,
+                   dashboard_router):
         app.include_router(router)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     return app

@@ -1,0 +1,11 @@
+"""Server-sent events: a sweep's progress and status changes, live."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from ..deps import require_api_key
+from ..errors import ERROR_RESPONSES
+
+router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(require_api_key)])
