@@ -94,6 +94,15 @@ class Progress(BaseModel):
     total: int
 
 
+class Summary(BaseModel):
+    """Sweep-wide statistics of the scores (see ``importance``)."""
+
+    importance: dict[str, float] = Field(
+        description="for each swept hyperparameter (a grid list of 2 or more values), the share "
+        "of the scores' variance explained by its marginal means (main effect, as fANOVA); "
+        "0..1, raw scores, grid points without a score left out")
+
+
 class SweepResults(BaseModel):
     """Everything a sweep produced (the engine's output; the service adds an id)."""
 
@@ -101,6 +110,7 @@ class SweepResults(BaseModel):
     spec: SweepSpec
     progress: Progress
     best: Best | None
+    summary: Summary
     settings: list[SettingScore]
     trials: list[TrialResult]
 
@@ -200,6 +210,48 @@ class ScoreBoard:
                 "score_std": std, "trials": trials}
 
 
+def importance(spec: SweepSpec, settings: list[dict[str, Any]]) -> dict[str, float]:
+    """Each swept hyperparameter's share of the scores' variance: its main effect.
+
+    Over the grid points with a score (diverged or failed ones, score None, are left out), with
+    N of them, scores y and mean ȳ::
+
+        V   = (1/N) Σ (y − ȳ)²                        the scores' (population) variance
+        V_h = (1/N) Σ_v n_v (m_v − ȳ)²                 over h's values v: n_v scored points
+                                                       with h = v, m_v their mean score
+        importance_h = V_h / V                         0 when V = 0 or nothing is scored
+
+    — the variance of h's marginal means, weighted by how many points have each value (on a full
+    grid these are a grid's main effects, as fANOVA reports them). It is computed on the raw
+    scores, not on log10(score): a score that spans decades is dominated by its largest values.
+    Swept means a grid key whose value is a list of 2 or more values, in grid order. The values
+    are scaled by the largest |y| before squaring, so no score near the float limit overflows;
+    each share is clipped to [0, 1] against rounding.
+    """
+    swept = [k for k, v in spec.grid.items() if isinstance(v, list) and len(v) >= 2]
+    scored = [s for s in settings if s["score"] is not None]
+    shares = dict.fromkeys(swept, 0.0)
+    if not scored or not swept:
+        return shares
+    scale = max(abs(s["score"]) for s in scored)
+    if scale == 0.0:
+        return shares
+    ys = [s["score"] / scale for s in scored]
+    n = len(ys)
+    mean = math.fsum(ys) / n
+    total = math.fsum((y - mean) ** 2 for y in ys) / n
+    if total == 0.0:
+        return shares
+    for key in swept:
+        groups: dict[float, list[float]] = {}
+        for setting, y in zip(scored, ys):
+            groups.setdefault(setting["params"][key], []).append(y)
+        between = math.fsum(len(g) * (math.fsum(g) / len(g) - mean) ** 2
+                            for g in groups.values()) / n
+        shares[key] = min(1.0, max(0.0, between / total))
+    return shares
+
+
 def assemble(spec: SweepSpec, records: list[dict[str, Any]],
              status: SweepStatus | str = SweepStatus.SUCCEEDED) -> dict[str, Any]:
     """The results document from trial records of any chunks, in any order."""
@@ -213,10 +265,12 @@ def assemble(spec: SweepSpec, records: list[dict[str, Any]],
         "progress": {"done": len(records), "total": spec.n_trials},
         "best": None if best is None else {k: best[k] for k in ("params", "score", "score_std",
                                                                  "trials")},
+        "summary": {"importance": importance(spec, settings)},
         "settings": settings,
         "trials": records,
     }
 
 
-__all__ = ["SCORE_KEYS", "Best", "Curve", "Progress", "ScoreBoard", "SettingScore", "SweepResults", "SweepStatus",
-           "TrialResult", "assemble", "failed_records", "score_settings", "score_summaries"]
+__all__ = ["SCORE_KEYS", "Best", "Curve", "Progress", "ScoreBoard", "SettingScore", "Summary",
+           "SweepResults", "SweepStatus", "TrialResult", "assemble", "failed_records", "importance",
+           "score_settings", "score_summaries"]

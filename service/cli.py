@@ -2,10 +2,14 @@
 
 ``gradsweep run SPEC.json -o results.json`` runs a sweep on this machine (a local process pool,
 no server) with a progress bar, writes the results document and prints the best settings.
-``gradsweep optimizers`` and ``gradsweep objectives`` print the catalogue. ``gradsweep serve``
-starts the API and ``gradsweep worker`` a Celery worker (cluster mode).
+``gradsweep submit SPEC.json --url URL [--wait] [-o results.json]`` sends a sweep to an API
+(``service.client``), prints its id and, with ``--wait``, follows it with a progress bar and
+prints the best setting. ``gradsweep optimizers`` and ``gradsweep objectives`` print the
+catalogue. ``gradsweep serve`` starts the API and ``gradsweep worker`` a Celery worker (cluster
+mode).
 
-Exit codes: 0 success, 1 the sweep was cancelled, 2 a bad spec or an unreadable file.
+Exit codes: 0 success, 1 the sweep was cancelled (or did not succeed; for submit also: the API
+failed or could not be reached), 2 a bad spec (the API's 4xx) or an unreadable file.
 """
 
 from __future__ import annotations
@@ -112,6 +116,66 @@ def _print_summary(results: dict[str, Any], top: int) -> None:
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     out.print(f"{results['status']}: {results['progress']['done']}/{results['progress']['total']}"
               f" trials ({tally})", highlight=False)
+
+
+@app.command()
+def submit(
+    spec_file: Annotated[str, typer.Argument(metavar="SPEC.json", help="the sweep spec; - reads "
+                                             "standard input")],
+    url: Annotated[str, typer.Option(help="the API's base URL, e.g. http://127.0.0.1:8000",
+                                     envvar="GRADSWEEP_URL")],
+    wait: Annotated[bool, typer.Option("--wait", help="wait for the sweep with a progress "
+                                       "bar, then print the best setting")] = False,
+    api_key: Annotated[str | None, typer.Option(help="sent as 'Authorization: Bearer KEY'",
+                                                envvar="GRADSWEEP_API_KEY")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write the results "
+                                                "document here (JSON; implies --wait)")] = None,
+) -> None:
+    """Submit a sweep to a gradsweep API; print its id (and, with --wait, its best setting)."""
+    import httpx
+
+    from service.client import Client, ClientError
+
+    try:
+        raw = sys.stdin.buffer.read() if spec_file == "-" else Path(spec_file).read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {spec_file}: {exc.strerror or exc}") from None
+    try:
+        with Client(url, api_key=api_key) as client:
+            view, location = client.create(raw)
+            out.print(view.id, highlight=False)
+            err.print(f"submitted: {location}", highlight=False, soft_wrap=True)
+            if not (wait or output is not None):
+                return
+            view = client.wait(view.id, progress=True)
+            document = client.results(view.id)
+    except ClientError as exc:
+        if exc.status >= 500:
+            err.print(f"[bold red]error:[/] the API answered {exc.status}: {exc.message}",
+                      highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        more = f" (and {len(exc.details) - 1} more)" if len(exc.details) > 1 else ""
+        what = "invalid spec" if exc.status == 422 else f"{exc.status} {exc.code}"
+        raise _fail(f"{what}: {exc.message}{more}") from None
+    except httpx.HTTPError as exc:
+        err.print(f"[bold red]error:[/] cannot reach {url}: {exc}", highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(1) from None
+    results = document.model_dump(mode="json")
+    if output is not None:
+        output.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+        err.print(f"results written to {output}", highlight=False)
+    best = results["best"]
+    if best is None:
+        out.print(f"{results['status']}: no setting has a score", highlight=False)
+    else:
+        params = " ".join(f"{k}={v!r}" for k, v in best["params"].items())
+        out.print(f"best: {params} score={best['score']!r} ± {best['score_std']!r}",
+                  highlight=False, soft_wrap=True)
+    out.print(f"{results['status']}: {results['progress']['done']}/"
+              f"{results['progress']['total']} trials", highlight=False)
+    if results["status"] != "succeeded":
+        raise typer.Exit(1)
 
 
 @app.command()

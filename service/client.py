@@ -1,0 +1,202 @@
+"""A Python client of the gradsweep API (synchronous, on httpx).
+
+::
+
+    from service.client import Client
+
+    with Client("http://127.0.0.1:8000") as client:
+        sweep_id = client.submit({"objective": "rosenbrock", "optimizer": "adam",
+                                  "grid": {"lr": [0.01, 0.1]}, "steps": 200})
+        client.wait(sweep_id, progress=True)
+        results = client.results(sweep_id)
+        print(results.best)
+
+Answers are typed with the API's own models (``service.models``). An error answer (4xx, 5xx)
+raises ``ClientError`` with the API's error body: status, code, message and details (one per
+field); a network failure raises httpx's own ``httpx.HTTPError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+import orjson
+from pydantic import BaseModel
+
+from optimizers import SweepSpec, SweepStatus
+
+from .models import SweepPage, SweepResultsDocument, SweepView
+
+
+class ErrorDetail(BaseModel):
+    """One problem with the request: the field's dotted path and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class ClientError(Exception):
+    """The API answered with an error (4xx or 5xx)."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 details: list[ErrorDetail] | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ClientError:
+        """From an error answer: the API's error body, or (not the API's: a proxy's, say) the
+        status and the body's text."""
+        try:
+            error = orjson.loads(response.content)["error"]
+            return cls(int(error["status"]), str(error["code"]), str(error["message"]),
+                       [ErrorDetail.model_validate(d) for d in error.get("details") or []])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return cls(response.status_code, "http_error",
+                       response.text.strip()[:500] or response.reason_phrase)
+
+
+SpecLike = SweepSpec | Mapping[str, Any] | str | bytes
+
+
+class Client:
+    """The API at ``url``; ``api_key`` is sent as a bearer token. Use it as a context manager,
+    or ``close()`` it."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 30) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()
+
+    # -- the endpoints ------------------------------------------------------------------------
+
+    def create(self, spec: SpecLike) -> tuple[SweepView, str]:
+        """Submit a sweep: its status view and its absolute URL (the Location)."""
+        if isinstance(spec, SweepSpec):
+            content = orjson.dumps(spec.model_dump(mode="json"))
+        elif isinstance(spec, (str, bytes)):
+            content = spec.encode() if isinstance(spec, str) else spec
+        else:
+            content = orjson.dumps(dict(spec))
+        response = self._request("POST", "/v1/sweeps", content=content,
+                                 headers={"Content-Type": "application/json"})
+        view = SweepView.model_validate_json(response.content)
+        location = response.headers.get("location", f"/v1/sweeps/{view.id}")
+        return view, str(httpx.URL(self.url + "/").join(location))
+
+    def submit(self, spec: SpecLike) -> str:
+        """Submit a sweep (a dict, a ``SweepSpec`` or JSON text); its id."""
+        return self.create(spec)[0].id
+
+    def status(self, sweep_id: str) -> SweepView:
+        """The sweep's status, progress and best setting so far."""
+        return SweepView.model_validate_json(self._request("GET", self._path(sweep_id)).content)
+
+    def wait(self, sweep_id: str, progress: bool = False, poll: float = 0.25,
+             timeout: float | None = None) -> SweepView:
+        """Poll until the sweep is finished (succeeded, failed or cancelled); its last view.
+        ``progress``: a progress bar of trials done on standard error.
+
+        Raises:
+          TimeoutError: not finished after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        bar = _ProgressBar() if progress else None
+        try:
+            while True:
+                view = self.status(sweep_id)
+                if bar is not None:
+                    bar.show(view)
+                if view.status.is_finished():
+                    return view
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"sweep {sweep_id} is still {view.status.value} after "
+                                       f"{timeout} s")
+                time.sleep(poll)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def results(self, sweep_id: str) -> SweepResultsDocument:
+        """Everything the sweep produced so far (the whole document, once finished)."""
+        response = self._request("GET", self._path(sweep_id) + "/results")
+        # orjson, then the model: floats read exactly as the server wrote them
+        return SweepResultsDocument.model_validate(orjson.loads(response.content))
+
+    def cancel(self, sweep_id: str) -> SweepView:
+        """Cancel a queued or running sweep (409 ``ClientError`` if it has already finished)."""
+        return SweepView.model_validate_json(
+            self._request("DELETE", self._path(sweep_id)).content)
+
+    def list(self, status: SweepStatus | str | None = None, limit: int = 20,
+             offset: int = 0) -> SweepPage:
+        """A page of sweeps, newest first, optionally of one status."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if status is not None:
+            params["status"] = SweepStatus(status).value
+        return SweepPage.model_validate_json(
+            self._request("GET", "/v1/sweeps", params=params).content)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _path(sweep_id: str) -> str:
+        return f"/v1/sweeps/{quote(sweep_id, safe='')}"
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise ClientError.from_response(response)
+        return response
+
+
+class _ProgressBar:
+    """A rich progress bar of a sweep's trials on standard error."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                  MofNCompleteColumn(), TextColumn("trials"),
+                                  TimeElapsedColumn(), console=Console(stderr=True))
+        self._task: Any = None
+        self._progress.start()
+
+    def show(self, view: SweepView) -> None:
+        if self._task is None:
+            self._task = self._progress.add_task(view.name, total=view.progress.total)
+        self._progress.update(self._task, completed=view.progress.done,
+                              total=view.progress.total,
+                              description=f"{view.name} ({view.status.value})")
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+__all__ = ["Client", "ClientError", "ErrorDetail", "SpecLike"]
