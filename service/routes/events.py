@@ -1,11 +1,79 @@
-"""Server-sent events: a sweep's progress and status changes, live."""
+"""Server-sent events: a sweep's progress and status changes, live.
+
+``GET /v1/sweeps/{id}/events`` is an ``text/event-stream``: an event ``progress`` (data: the
+``SweepView`` JSON) whenever the sweep's done count or status changed, then — once the sweep is
+finished (succeeded, failed or cancelled) — one event ``end`` with the final view, and the stream
+closes. The store is polled every ``POLL_SECONDS`` in a worker thread (it is a blocking client);
+a comment ping every ``PING_SECONDS`` keeps proxies from closing an idle stream.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
 
-from ..deps import require_api_key
-from ..errors import ERROR_RESPONSES
+from fastapi import APIRouter, Depends, Path
+from fastapi.concurrency import run_in_threadpool
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from workers.store import StoreUnavailable, SweepRecord
+
+from ..deps import RuntimeDep, require_api_key
+from ..errors import ERROR_RESPONSES, NotFound
+from ..models import SWEEP_ID_PATTERN, SweepView
+from ..runtime import Runtime
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(require_api_key)])
+POLL_SECONDS = 0.2
+PING_SECONDS = 15
+#: the browser's EventSource waits this long before reconnecting after a dropped stream
+RETRY_MILLISECONDS = 2000
+#: one event of the stream (its data is a SweepView as JSON text)
+EVENT_SCHEMA = {"type": "object", "required": ["event", "data"], "properties": {
+    "event": {"type": "string", "enum": ["progress", "end"]},
+    "data": {"type": "string", "contentMediaType": "application/json"},
+    "retry": {"type": "integer", "minimum": 0}}}
+SweepId = Annotated[str, Path(pattern=SWEEP_ID_PATTERN, description="the sweep's id")]
+
+
+@router.get("/{sweep_id}/events", response_class=EventSourceResponse, responses={200: {
+    "description": "an event stream: `progress` events (data: a SweepView) whenever done or "
+                   "status changes, then one `end` event (the final SweepView) and the end",
+    "content": {"text/event-stream": {"schema": EVENT_SCHEMA}}}})
+async def sweep_events(sweep_id: SweepId, runtime: RuntimeDep) -> EventSourceResponse:
+    """Stream the sweep's progress as server-sent events until it is finished."""
+    record = await run_in_threadpool(runtime.store.get, sweep_id)
+    if record is None:
+        raise NotFound(f"no sweep {sweep_id}")
+    return EventSourceResponse(_events(runtime, record), ping=PING_SECONDS)
+
+
+def _view(runtime: Runtime, record: SweepRecord) -> str:
+    return SweepView.of(record, runtime.best.get(runtime.store, record)).model_dump_json()
+
+
+async def _events(runtime: Runtime, record: SweepRecord) -> AsyncIterator[ServerSentEvent]:
+    """``progress`` on every change of (done, status), then ``end`` once finished."""
+    last: tuple[int, str] | None = None
+    while True:
+        state = (record.done, record.status.value)
+        if state != last:
+            last = state
+            data = await run_in_threadpool(_view, runtime, record)
+            yield ServerSentEvent(data=data, event="progress", retry=RETRY_MILLISECONDS)
+        if record.status.is_finished():
+            yield ServerSentEvent(data=data, event="end")
+            return
+        await asyncio.sleep(POLL_SECONDS)
+        try:
+            latest = await run_in_threadpool(runtime.store.get, record.id)
+        except StoreUnavailable:
+            continue  # try again at the next poll; the pings keep the stream open
+        if latest is None:  # deleted (retention) while we watched
+            return
+        record = latest
+
+
+__all__ = ["router"]

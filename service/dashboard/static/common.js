@@ -1,0 +1,84 @@
+"use strict";
+// Shared helpers of the dashboard's pages. Text goes into the DOM only as textContent.
+const GS = (() => {
+  const KEY = "gradsweep.apiKey";
+
+  function apiKey() {
+    try { return localStorage.getItem(KEY) || ""; } catch (e) { return ""; }
+  }
+
+  function askKey() {
+    const given = window.prompt("This API needs a key (Authorization: Bearer <key>):", apiKey());
+    if (given !== null) { localStorage.setItem(KEY, given.trim()); window.location.reload(); }
+  }
+
+  // fetch on the API, with the key if one was given; a 401 asks for one (once per page).
+  let asked = false;
+  async function api(path, options = {}) {
+    const headers = Object.assign({Accept: "application/json"}, options.headers || {});
+    if (apiKey()) headers.Authorization = "Bearer " + apiKey();
+    const response = await fetch(path, Object.assign({}, options, {headers}));
+    if (response.status === 401 && !asked) { asked = true; askKey(); }
+    return response;
+  }
+
+  async function json(path, options) {
+    const response = await api(path, options);
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      const message = body && body.error ? body.error.message : response.statusText;
+      const err = new Error(message);
+      err.status = response.status; err.body = body;
+      throw err;
+    }
+    return body;
+  }
+
+  // el("td", {class: "num"}, "text", childNode, ...): an element; strings become text nodes.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "text") node.textContent = String(value);
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function num(x) {
+    if (x === null || x === undefined) return "—";
+    if (typeof x !== "number") return String(x);
+    if (x === 0) return "0";
+    const a = Math.abs(x);
+    return (a >= 1e5 || a < 1e-3) ? x.toExponential(3) : String(Number(x.toPrecision(5)));
+  }
+
+  function time(iso) {
+    if (!iso) return "—";
+    const d = new Date(iso);
+    return isNaN(d) ? String(iso) : d.toLocaleString();
+  }
+
+  function progressBar(done, total) {
+    const pct = total > 0 ? Math.floor((100 * done) / total) : 0;
+    const bar = el("div", {class: "bar"});
+    bar.style.width = pct + "%";
+    return el("div", {class: "progress", role: "progressbar", "aria-valuemin": 0,
+                      "aria-valuemax": 100, "aria-valuenow": pct, "data-done": done,
+                      "data-total": total, title: `${done} / ${total} trials`},
+              bar, el("span", {class: "label", text: `${pct} % (${done}/${total})`}));
+  }
+
+  function statusBadge(status) {
+    return el("span", {class: "status status-" + status, "data-status": status, text: status});
+  }
+
+  function finished(status) { return ["succeeded", "failed", "cancelled"].includes(status); }
+
+  return {api, json, el, num, time, progressBar, statusBadge, finished, askKey};
+})();

@@ -1,0 +1,308 @@
+"use strict";
+// One sweep: header and progress, best setting, loss curves, score plots, sortable trials.
+// Live over /v1/sweeps/{id}/events; polling every 2 s when the stream is unavailable.
+(() => {
+  const {el} = GS;
+  const MAX_POINTS = 200;          // per trial curve, after downsampling
+  const RESULTS_MIN_MS = 2000;     // the results document is re-read at most this often
+  const POLL_MS = 2000;
+  const PALETTE = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
+                   "#35b779", "#6ece58", "#b5de2b", "#fde725"];
+  const match = window.location.pathname.match(/^\/sweeps\/([0-9a-f]{32})\/?$/);
+  const id = match ? match[1] : null;
+  const $ = (x) => document.getElementById(x);
+  let view = null, results = null, sortKey = "index", sortDir = 1;
+  let resultsAt = 0, resultsTimer = null, plotted = "";
+
+  function fail(message) { $("load-error").textContent = message; }
+
+  // --- header -----------------------------------------------------------------------------
+  function showView(v) {
+    view = v;
+    document.title = "gradsweep — " + v.name;
+    $("title").textContent = v.name;
+    $("status").replaceChildren(GS.statusBadge(v.status));
+    $("progress").replaceChildren(GS.progressBar(v.progress.done, v.progress.total));
+    $("cancel").hidden = GS.finished(v.status);
+    const parts = [`${v.optimizer} on ${v.objective}`, "created " + GS.time(v.created_at)];
+    if (v.finished_at) parts.push("finished " + GS.time(v.finished_at));
+    if (v.error) parts.push("error: " + v.error);
+    $("meta").textContent = parts.join(" · ");
+    showBest(v.best);
+  }
+
+  function showBest(best) {
+    if (!best) { $("best").replaceChildren(el("span", {class: "muted", text: "none yet"})); return; }
+    const rows = Object.entries(best.params).map(([name, value]) =>
+      el("tr", {}, el("th", {text: name}),
+         el("td", {class: "num", "data-param": name, "data-value": value, text: GS.num(value)})));
+    $("best").replaceChildren(
+      el("table", {id: "best-params", style: "width:auto"}, el("tbody", {}, ...rows)),
+      el("p", {}, "score ", el("strong", {id: "best-score", "data-value": best.score,
+                                          text: GS.num(best.score)}),
+         " ± " + GS.num(best.score_std) + " over trials " + best.trials.join(", ")));
+  }
+
+  // --- curves -----------------------------------------------------------------------------
+  function swept(doc) {
+    const grid = doc.spec.grid || {};
+    const names = Object.keys(grid).filter((k) => Array.isArray(grid[k]) && new Set(grid[k]).size > 1);
+    return names.length ? names : Object.keys(grid).slice(0, 1);
+  }
+
+  // At most MAX_POINTS points, evenly spaced, always the first and the last.
+  function downsample(xs, ys) {
+    const n = xs.length;
+    if (n <= MAX_POINTS) return [xs, ys];
+    const ox = [], oy = [];
+    for (let i = 0; i < MAX_POINTS; i++) {
+      const j = Math.round((i * (n - 1)) / (MAX_POINTS - 1));
+      ox.push(xs[j]); oy.push(ys[j]);
+    }
+    return [ox, oy];
+  }
+
+  function colourScale(values) {
+    const distinct = [...new Set(values)].sort((a, b) => a - b);
+    const colour = new Map();
+    distinct.forEach((v, i) => colour.set(v, PALETTE[distinct.length === 1 ? 0 :
+      Math.round((i * (PALETTE.length - 1)) / (distinct.length - 1))]));
+    return {distinct, colour};
+  }
+
+  function drawCurves(force) {
+    if (!results || !window.Plotly) return;
+    const by = $("color-by").value;
+    const logY = $("log-y").checked;
+    const key = [results.trials.length, results.progress.done, by, logY].join("|");
+    if (key === plotted && !force) return;
+    plotted = key;
+    const best = new Set(results.best ? results.best.trials : []);
+    const {distinct, colour} = colourScale(results.trials.map((t) => t.params[by]));
+    const traces = results.trials.map((t) => {
+      let [xs, ys] = downsample(t.curve.step, t.curve.loss);
+      const sizes = xs.map(() => 0);
+      const diverged = t.status === "diverged" && t.diverged_at !== null;
+      if (diverged) {  // an x at the divergence step, at the last finite loss
+        xs = xs.concat([t.diverged_at]); ys = ys.concat([ys.length ? ys[ys.length - 1] : null]);
+        sizes.push(12);
+      }
+      const isBest = best.has(t.index);
+      const label = Object.entries(t.params).map(([k, v]) => `${k}=${GS.num(v)}`).join(", ");
+      return {
+        type: "scattergl", mode: diverged ? "lines+markers" : "lines", x: xs, y: ys,
+        name: `#${t.index}`, showlegend: false,
+        line: {color: colour.get(t.params[by]), width: isBest ? 3.5 : 1.2},
+        marker: {size: sizes, symbol: "x", color: "#b91c1c"},
+        opacity: best.size && !isBest ? 0.45 : 1,
+        hovertemplate: `trial ${t.index} (seed ${t.seed}, ${t.status})<br>${label}` +
+                       "<br>step %{x}<br>loss %{y:.4g}<extra></extra>",
+      };
+    });
+    // the best setting's trials last, so they are drawn on top
+    const order = traces.map((_, i) => i).sort((a, b) =>
+      (best.has(results.trials[a].index) ? 1 : 0) - (best.has(results.trials[b].index) ? 1 : 0));
+    const layout = {
+      margin: {l: 60, r: 20, t: 10, b: 45}, hovermode: "closest",
+      xaxis: {title: {text: "step"}}, yaxis: {title: {text: "loss"}, type: logY ? "log" : "linear"},
+    };
+    Plotly.react("curves", order.map((i) => traces[i]), layout, {responsive: true, displaylogo: false});
+    $("legend").replaceChildren(el("span", {class: "muted", text: by + ":"}),
+      ...distinct.map((v) => {
+        const sw = el("span", {class: "swatch"}); sw.style.background = colour.get(v);
+        return el("span", {}, sw, GS.num(v));
+      }),
+      el("span", {class: "muted", text: "thick: best setting · ✕: diverged"}));
+    const n = results.trials.length;
+    $("curve-note").textContent = `${n} of ${results.progress.total} trials`;
+  }
+
+  // Only the axis changes: a relayout, not a redraw of every trace.
+  function toggleLog() {
+    const div = $("curves");
+    if (!window.Plotly || !div.data) { drawCurves(true); return; }
+    const logY = $("log-y").checked;
+    plotted = plotted.replace(/\|(true|false)$/, "|" + logY);
+    Plotly.relayout(div, {"yaxis.type": logY ? "log" : "linear"});
+  }
+
+  // --- scores -----------------------------------------------------------------------------
+  function drawScores() {
+    if (!results || !window.Plotly) return;
+    const names = swept(results);
+    const scored = results.settings.filter((s) => s.score !== null);
+    const box = $("scores");
+    const layout = (x, y) => ({margin: {l: 60, r: 20, t: 30, b: 45},
+                              xaxis: {title: {text: x}, type: "category"}, yaxis: {title: {text: y}}});
+    if (names.length === 2) {
+      const [a, b] = names;
+      const xs = [...new Set(results.settings.map((s) => s.params[a]))].sort((p, q) => p - q);
+      const ys = [...new Set(results.settings.map((s) => s.params[b]))].sort((p, q) => p - q);
+      const z = ys.map(() => xs.map(() => null));
+      for (const s of scored) z[ys.indexOf(s.params[b])][xs.indexOf(s.params[a])] = s.score;
+      const div = ensurePlot(box, "score-heatmap");
+      box.replaceChildren(div);
+      Plotly.react(div, [{type: "heatmap", x: xs.map(String), y: ys.map(String), z,
+                          colorscale: "Viridis", reversescale: true,
+                          hovertemplate: `${a}=%{x}<br>${b}=%{y}<br>score %{z:.4g}<extra></extra>`}],
+                   Object.assign(layout(a, b), {yaxis: {title: {text: b}, type: "category"}}),
+                   {responsive: true, displaylogo: false});
+      return;
+    }
+    const divs = names.map((name) => {
+      // per value of `name`: the best score over the other hyperparameters (± its std)
+      const byValue = new Map();
+      for (const s of scored) {
+        const v = s.params[name];
+        if (!byValue.has(v) || s.score < byValue.get(v).score) byValue.set(v, s);
+      }
+      const values = [...byValue.keys()].sort((p, q) => p - q);
+      const div = ensurePlot(box, "score-" + name);
+      const title = names.length === 1 ? "score" : "best score";
+      Plotly.react(div, [{type: "scatter", mode: "lines+markers", x: values.map(String),
+                          y: values.map((v) => byValue.get(v).score),
+                          error_y: {type: "data", array: values.map((v) => byValue.get(v).score_std),
+                                    visible: true},
+                          hovertemplate: `${name}=%{x}<br>score %{y:.4g}<extra></extra>`}],
+                   Object.assign(layout(name, title), {title: {text: `${title} by ${name}`, font: {size: 13}}}),
+                   {responsive: true, displaylogo: false});
+      return div;
+    });
+    box.replaceChildren(...divs);
+  }
+
+  function ensurePlot(box, name) {
+    return box.querySelector(`[data-plot="${CSS.escape(name)}"]`) ||
+           el("div", {class: "score-plot", "data-plot": name});
+  }
+
+  // --- trials table ---------------------------------------------------------------------------
+  function columns() {
+    const params = results.trials.length ? Object.keys(results.trials[0].params) : [];
+    return [["index", "trial", (t) => t.index], ...params.map((p) => [
+      "param:" + p, p, (t) => t.params[p]]),
+      ["seed", "seed", (t) => t.seed], ["status", "status", (t) => t.status],
+      ["final_loss", "final loss", (t) => t.final_loss], ["min_loss", "min loss", (t) => t.min_loss],
+      ["mean_loss", "mean loss", (t) => t.mean_loss], ["diverged_at", "diverged at", (t) => t.diverged_at],
+      ["error", "error", (t) => t.error]];
+  }
+
+  function drawTable() {
+    if (!results) return;
+    const cols = columns();
+    const col = cols.find((c) => c[0] === sortKey) || cols[0];
+    const best = new Set(results.best ? results.best.trials : []);
+    const rows = results.trials.slice().sort((a, b) => {
+      const x = col[2](a), y = col[2](b);
+      if (x === y) return a.index - b.index;
+      if (x === null || x === undefined) return 1;   // nulls last, either direction
+      if (y === null || y === undefined) return -1;
+      return (x < y ? -1 : 1) * sortDir;
+    });
+    $("trials").querySelector("thead").replaceChildren(el("tr", {}, ...cols.map(([key, label]) =>
+      el("th", {class: "sortable", "data-key": key,
+                "data-dir": key === sortKey ? (sortDir > 0 ? "asc" : "desc") : null,
+                onclick: () => { sortDir = key === sortKey ? -sortDir : 1; sortKey = key; drawTable(); },
+                text: label}))));
+    $("trials").querySelector("tbody").replaceChildren(...rows.map((t) =>
+      el("tr", {class: best.has(t.index) ? "best" : null, "data-index": t.index},
+         ...cols.map(([key, , get]) => {
+           const v = get(t);
+           return el("td", {class: typeof v === "number" ? "num" : null,
+                            "data-value": typeof v === "number" ? v : null, text: typeof v === "number" ? GS.num(v) : (v === null || v === undefined ? "—" : v)});
+         }))));
+  }
+
+  // --- data -------------------------------------------------------------------------------
+  async function loadResults() {
+    resultsAt = Date.now();
+    try {
+      results = await GS.json(`/v1/sweeps/${id}/results`);
+    } catch (e) { fail("Could not load the results: " + e.message); return; }
+    const names = Object.keys(results.trials.length ? results.trials[0].params : results.spec.grid || {});
+    const select = $("color-by");
+    if (select.options.length !== names.length) {
+      const chosen = select.value || swept(results)[0];
+      select.replaceChildren(...names.map((n) => el("option", {value: n, text: n})));
+      if (names.includes(chosen)) select.value = chosen;
+    }
+    if (results.best) showBest(results.best);
+    drawCurves(false); drawScores(); drawTable();
+  }
+
+  // results at most every RESULTS_MIN_MS while running, and always once at the end
+  function scheduleResults(final) {
+    if (resultsTimer) { if (!final) return; clearTimeout(resultsTimer); }
+    const wait = final ? 0 : Math.max(0, resultsAt + RESULTS_MIN_MS - Date.now());
+    resultsTimer = setTimeout(() => { resultsTimer = null; loadResults(); }, wait);
+  }
+
+  function onView(v) {
+    const before = view;
+    showView(v);
+    if (!before || before.progress.done !== v.progress.done || before.status !== v.status) {
+      scheduleResults(GS.finished(v.status));
+    }
+  }
+
+  function poll() {
+    const timer = setInterval(async () => {
+      try {
+        const v = await GS.json(`/v1/sweeps/${id}`);
+        onView(v);
+        if (GS.finished(v.status)) { clearInterval(timer); $("live").textContent = ""; }
+      } catch (e) { fail("Could not refresh: " + e.message); }
+    }, POLL_MS);
+    $("live").textContent = "polling";
+  }
+
+  function live() {
+    // EventSource cannot send an Authorization header: with an API key, poll instead
+    if (!window.EventSource || localStorage.getItem("gradsweep.apiKey")) { poll(); return; }
+    const source = new EventSource(`/v1/sweeps/${id}/events`);
+    let ended = false;
+    $("live").textContent = "live";
+    source.addEventListener("progress", (e) => onView(JSON.parse(e.data)));
+    source.addEventListener("end", (e) => {
+      ended = true; source.close(); $("live").textContent = "";
+      onView(JSON.parse(e.data)); scheduleResults(true);
+    });
+    source.addEventListener("error", () => {
+      if (ended) return;
+      source.close();
+      poll();
+    });
+  }
+
+  async function cancel() {
+    if (!window.confirm("Cancel this sweep? Trials not yet run will not run.")) return;
+    $("cancel").disabled = true;
+    try {
+      onView(await GS.json(`/v1/sweeps/${id}`, {method: "DELETE"}));
+    } catch (e) { fail("Could not cancel: " + e.message); }
+    $("cancel").disabled = false;
+  }
+
+  async function start() {
+    if (!id) { fail("Not a sweep id."); return; }
+    $("download-json").href = `/v1/sweeps/${id}/results`;
+    $("download-json").setAttribute("download", `${id}.json`);
+    $("download-csv").href = `/v1/sweeps/${id}/results.csv`;
+    $("download-csv").setAttribute("download", `${id}.csv`);
+    $("cancel").addEventListener("click", cancel);
+    $("color-by").addEventListener("change", () => drawCurves(true));
+    $("log-y").addEventListener("change", toggleLog);
+    let v;
+    try {
+      v = await GS.json(`/v1/sweeps/${id}`);
+    } catch (e) {
+      fail(e.status === 404 ? `There is no sweep ${id}.` : "Could not load the sweep: " + e.message);
+      return;
+    }
+    showView(v);
+    await loadResults();
+    if (!GS.finished(v.status)) live();
+  }
+
+  start();
+})();

@@ -1,0 +1,216 @@
+"""The dashboard in a real browser (Debian's chromium driven by Playwright) against a real
+``gradsweep serve`` in embedded mode; screenshots of each page go to test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness import Cluster, cluster, wait_for_status
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # the repository root's
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LONG = {"name": "long sweep", "objective": {"name": "rosenbrock", "dim": 2}, "optimizer": "adam",
+        "grid": {"lr": [0.001, 0.01]}, "seeds": 8, "steps": 300_000}
+TIMEOUT_MS = 30_000
+
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+                                    reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with cluster(tmp_path_factory.mktemp("dashboard"), redis=False, jobs=2) as c:
+        c.start_server()
+        yield c
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: Cluster) -> Iterator[Any]:
+    """A fresh page on the server; fails the test on any script error or console error."""
+    context = browser.new_context(base_url=server.url, viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+            if msg.type == "error" and "Failed to load resource" not in msg.text else None)
+    page.on("response", lambda r: problems.append(f"{r.status} from {r.request.method} {r.url}")
+            if r.status >= 400 and r.request.method != "POST" else None)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not problems, problems
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def number(text: str | None) -> float:
+    assert text is not None
+    return float(text)
+
+
+# --- without a browser -----------------------------------------------------------------------
+
+def test_pages_and_static_files_are_served(server: Cluster) -> None:
+    with server.client() as client:
+        for path in ("/", "/new", "/sweeps/" + "0" * 32):
+            response = client.get(path)
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/html")
+            assert "script-src 'self'" in response.headers["content-security-policy"]
+        shipped = (files("plotly") / "package_data" / "plotly.min.js").read_bytes()
+        plotly = client.get("/static/plotly.min.js")
+        assert plotly.status_code == 200 and plotly.content == shipped
+        assert plotly.headers["content-type"].startswith("text/javascript")
+        for name in ("common.js", "sweeps.js", "sweep.js", "new.js", "style.css"):
+            assert client.get("/static/" + name).status_code == 200
+        for path in ("/static/../__init__.py", "/static/__init__.py", "/sweeps/not-an-id"):
+            response = client.get(path)
+            assert response.status_code in (404, 422)
+            assert response.headers["content-type"].startswith("application/json")
+        assert not any(p.startswith(("/static", "/new", "/sweeps/"))
+                       for p in client.get("/openapi.json").json()["paths"])
+
+
+# --- in the browser ---------------------------------------------------------------------------
+
+@needs_chromium
+def test_submit_through_the_form_then_watch_it_finish(page: Any, server: Cluster) -> None:
+    page.goto("/new")
+    page.wait_for_selector("form[data-ready='1']")
+    page.fill("#f-name", "from the form <b>")
+    page.select_option("#f-optimizer", "adam")
+    page.select_option("#f-objective", "rosenbrock")
+    page.fill("#f-grid-lr", "0.001, 0.01, 0.1")
+    page.fill("#f-grid-beta1", "0.8, 0.9")
+    page.fill("#f-steps", "400")
+    page.fill("#f-seeds", "2")
+    spec = page.text_content("#spec-json")
+    assert spec is not None
+    assert '"lr": [\n      0.001,\n      0.01,\n      0.1\n    ]' in spec
+    assert '"seeds": 2' in spec
+    assert page.text_content("#trial-count") == "12 trial(s)"
+    screenshot(page, "new-sweep.png")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/sweeps/[0-9a-f]{32}$"))
+    sweep_id = page.url.rsplit("/", 1)[1]
+
+    page.wait_for_selector("#progress [role=progressbar][aria-valuenow='100']")
+    page.wait_for_selector("#status [data-status='succeeded']")
+    assert page.text_content("#title") == "from the form <b>"  # text, not markup
+    # one trace per trial, once the final results are drawn
+    page.wait_for_function("document.getElementById('curves').data && "
+                           "document.getElementById('curves').data.length === 12")
+    assert page.evaluate("document.getElementById('curves').layout.yaxis.type") == "log"
+    assert page.evaluate("document.getElementById('curves').data.every("
+                         "t => t.type === 'scattergl' && t.x.length <= 201)")
+    # the best setting shown is the API's
+    with server.client() as client:
+        best = client.get(f"/v1/sweeps/{sweep_id}").json()["best"]
+    assert best is not None
+    page.wait_for_selector("#best-params")
+    shown = {cell.get_attribute("data-param"): number(cell.get_attribute("data-value"))
+             for cell in page.query_selector_all("#best-params [data-param]")}
+    assert shown == pytest.approx(best["params"])
+    assert number(page.get_attribute("#best-score", "data-value")) == pytest.approx(best["score"])
+    assert len(page.query_selector_all("#trials tbody tr.best")) == len(best["trials"]) == 2
+    # a heatmap for two swept hyperparameters
+    assert page.evaluate("document.querySelector('#scores [data-plot]').data[0].type") == "heatmap"
+    # the trials table sorts by any column
+    page.click("#trials th[data-key='final_loss']")
+    column = page.evaluate("[...document.querySelectorAll('#trials th')]"
+                           ".findIndex(th => th.dataset.key === 'final_loss')")
+    losses = [number(c) for c in page.eval_on_selector_all(
+        "#trials tbody tr", f"rows => rows.map(r => r.children[{column}].dataset.value)")
+        if c is not None]
+    assert losses == sorted(losses)
+    page.click("#trials th[data-key='final_loss']")
+    assert page.get_attribute("#trials th[data-key='final_loss']", "data-dir") == "desc"
+    # the linear toggle
+    page.uncheck("#log-y")
+    page.wait_for_function("document.getElementById('curves').layout.yaxis.type === 'linear'")
+    assert page.get_attribute("#download-csv", "href") == f"/v1/sweeps/{sweep_id}/results.csv"
+    assert page.is_hidden("#cancel")
+    screenshot(page, "sweep.png")
+
+    page.goto("/")
+    row = f"#sweeps tr[data-id='{sweep_id}']"
+    page.wait_for_selector(row)
+    assert page.get_attribute(f"{row} [role=progressbar]", "aria-valuenow") == "100"
+    assert page.text_content(f"{row} a") == "from the form <b>"
+    page.select_option("#status-filter", "running")
+    page.wait_for_selector(row, state="detached")
+    page.select_option("#status-filter", "succeeded")
+    page.wait_for_selector(row)
+    screenshot(page, "sweeps.png")
+
+
+@needs_chromium
+def test_the_form_shows_422_messages_next_to_their_fields(page: Any) -> None:
+    page.goto("/new")
+    page.wait_for_selector("form[data-ready='1']")
+    page.fill("#f-steps", "0")
+    page.fill("#f-grid-lr", "0.1, fast")
+    page.click("#submit")
+    page.wait_for_function("document.querySelector(\"[data-error-for='steps']\").textContent")
+    assert "greater than or equal to 1" in (
+        page.text_content("[data-error-for='steps']") or "")
+    assert "valid number" in (page.text_content("[data-error-for='grid.lr']") or "")
+    assert page.url.endswith("/new")
+    screenshot(page, "new-sweep-422.png")
+
+
+@needs_chromium
+def test_cancel_a_running_sweep_from_its_page(page: Any, server: Cluster) -> None:
+    with server.client() as client:
+        created = client.post("/v1/sweeps", json=LONG)
+        assert created.status_code == 202, created.text
+        sweep_id = created.json()["id"]
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"/sweeps/{sweep_id}")
+    page.wait_for_selector("#cancel:not([hidden])")
+    page.click("#cancel")
+    page.wait_for_selector("#status [data-status='cancelled']")
+    page.wait_for_selector("#cancel", state="hidden")
+    with server.client() as client:
+        assert wait_for_status(client, sweep_id, {"cancelled"}, timeout=10)["status"] == "cancelled"
+    screenshot(page, "sweep-cancelled.png")
+
+
+def test_unknown_sweep_page_says_so(server: Cluster) -> None:
+    # the page itself is static; the API's 404 is what the page shows (checked without a
+    # browser: the JSON the script reads)
+    response = httpx.get(f"{server.url}/v1/sweeps/{'f' * 32}")
+    assert response.status_code == 404
