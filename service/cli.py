@@ -179,6 +179,36 @@ def submit(
 
 
 @app.command()
+def plot(
+    results_file: Annotated[Path, typer.Argument(metavar="RESULTS.json",
+                                                 help="a results document (gradsweep run -o, "
+                                                 "or GET /v1/sweeps/{id}/results)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="the picture (.png, .svg, "
+                                         ".pdf)")] = Path("curves.png"),
+    color_by: Annotated[str | None, typer.Option(help="the hyperparameter that colours the "
+                                                 "curves (default: the first swept)")] = None,
+    linear: Annotated[bool, typer.Option("--linear", help="linear loss axis")] = False,
+) -> None:
+    """Draw every trial's loss curve, as the dashboard does (needs matplotlib)."""
+    try:
+        document = orjson.loads(results_file.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise _fail(f"cannot read {results_file}: {exc}") from None
+    try:
+        from service.plot import plot_curves
+
+        figure = plot_curves(document, color_by=color_by, log=not linear)
+    except ImportError:
+        raise _fail("gradsweep plot needs matplotlib: pip install 'gradsweep[plot]'") from None
+    except (KeyError, TypeError) as exc:
+        raise _fail(f"{results_file} is not a results document ({exc})") from None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    figure.savefig(output)
+    err.print(f"{len(document['trials'])} curves drawn to {output}", highlight=False)
+
+
+@app.command()
 def optimizers(
     as_json: Annotated[bool, typer.Option("--json", help="print the catalogue as JSON")] = False,
 ) -> None:

@@ -146,6 +146,22 @@ def test_submit_through_the_form_then_watch_it_finish(page: Any, server: Cluster
     assert shown == pytest.approx(best["params"])
     assert number(page.get_attribute("#best-score", "data-value")) == pytest.approx(best["score"])
     assert len(page.query_selector_all("#trials tbody tr.best")) == len(best["trials"]) == 2
+    # the importance panel: each swept hyperparameter with the API's share, sorted descending
+    with server.client() as client:
+        shares = client.get(f"/v1/sweeps/{sweep_id}/results").json()["summary"]["importance"]
+    assert set(shares) == {"lr", "beta1"}
+    page.wait_for_selector("#importance-panel:not([hidden]) #importance tr[data-param]")
+    rows = page.eval_on_selector_all(
+        "#importance tr[data-param]",
+        "rows => rows.map(r => [r.dataset.param, r.querySelector('th').textContent, "
+        "r.querySelector('.imp-pct').textContent, r.dataset.share, "
+        "r.querySelector('.imp-bar .fill').style.width])")
+    assert [r[0] for r in rows] == sorted(shares, key=lambda k: -shares[k])
+    for name, label, text, share, width in rows:
+        assert label == name
+        assert text == f"{100 * shares[name]:.1f} %"
+        assert number(share) == pytest.approx(shares[name])
+        assert number(width.rstrip("%")) == pytest.approx(100 * shares[name], abs=0.01)
     # a heatmap for two swept hyperparameters
     assert page.evaluate("document.querySelector('#scores [data-plot]').data[0].type") == "heatmap"
     # the trials table sorts by any column

@@ -43,6 +43,28 @@
          " ± " + GS.num(best.score_std) + " over trials " + best.trials.join(", ")));
   }
 
+  // --- importance ---------------------------------------------------------------------------
+  // summary.importance: {hyperparameter: share in [0, 1]} for each swept one; sorted descending
+  // (ties in grid order), a bar and a percentage each; the panel is hidden when there is none.
+  function pct(share) { return (100 * share).toFixed(1) + " %"; }
+
+  function showImportance(doc) {
+    const shares = (doc && doc.summary && doc.summary.importance) || {};
+    const entries = Object.entries(shares).filter(([, v]) => typeof v === "number")
+      .sort((a, b) => b[1] - a[1]);
+    $("importance-panel").hidden = entries.length === 0;
+    $("importance").querySelector("tbody").replaceChildren(...entries.map(([name, share]) => {
+      const clipped = Math.min(1, Math.max(0, share));
+      const fill = el("div", {class: "fill"});
+      fill.style.width = (100 * clipped) + "%";
+      return el("tr", {"data-param": name, "data-share": share},
+        el("th", {text: name}),
+        el("td", {}, el("div", {class: "imp-bar", role: "img", "aria-label": `${name}: ${pct(share)}`},
+                        fill)),
+        el("td", {class: "num imp-pct", text: pct(share)}));
+    }));
+  }
+
   // --- curves -----------------------------------------------------------------------------
   function swept(doc) {
     const grid = doc.spec.grid || {};
@@ -227,6 +249,7 @@
       if (names.includes(chosen)) select.value = chosen;
     }
     if (results.best) showBest(results.best);
+    showImportance(results);
     drawCurves(false); drawScores(); drawTable();
   }
 

@@ -1,0 +1,81 @@
+"""Loss curves of a results document as a picture, for notebooks and terminals.
+
+The same plot as the dashboard's sweep page: every trial's curve on one axis (log-scaled loss
+by default), coloured by one swept hyperparameter, the best setting's trials drawn thick, and a
+diverged trial's curve ending in a cross at the last step it recorded. Needs matplotlib
+(``pip install 'gradsweep[plot]'``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+BEST_WIDTH = 2.5
+WIDTH = 0.8
+
+
+def swept(document: dict[str, Any]) -> list[str]:
+    """The hyperparameters the grid sweeps (lists of two or more values), in grid order."""
+    return [k for k, v in document["spec"]["grid"].items() if isinstance(v, list) and len(v) > 1]
+
+
+def plot_curves(document: dict[str, Any], color_by: str | None = None, log: bool = True) -> Any:
+    """A matplotlib Figure of every trial's loss curve; one line per trial.
+
+    Args:
+      document: a results document (``run_sweep``'s or the API's).
+      color_by: the hyperparameter that picks each curve's colour (default: the first swept
+        one); its values get a logarithmic colour scale when they span over a decade.
+      log: log-scaled loss axis.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import colors, pyplot
+
+    choices = swept(document) or list(document["spec"]["grid"])
+    key = color_by or choices[0]
+    if key not in document["spec"]["grid"]:
+        raise ValueError(f"cannot colour by {key!r}; valid choices: {', '.join(choices)}")
+    values = [t["params"][key] for t in document["trials"]]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    if low > 0 and high / low > 10:
+        scale: colors.Normalize = colors.LogNorm(low, high)
+    else:
+        scale = colors.Normalize(low, high if high > low else low + 1)
+    cmap = matplotlib.colormaps["viridis"]
+    best = set((document.get("best") or {}).get("trials", []))
+
+    figure, axes = pyplot.subplots(figsize=(9, 5.5), dpi=110)
+    for trial in document["trials"]:
+        steps, losses = trial["curve"]["step"], trial["curve"]["loss"]
+        color = cmap(scale(trial["params"][key]))
+        axes.plot(steps, losses, color=color, alpha=0.85,
+                  linewidth=BEST_WIDTH if trial["index"] in best else WIDTH)
+        if trial["status"] == "diverged" and steps:
+            axes.plot(steps[-1], losses[-1], marker="x", color="crimson", markersize=7)
+    if log and all(v > 0 for t in document["trials"] for v in t["curve"]["loss"]):
+        axes.set_yscale("log")
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss")
+    spec = document["spec"]
+    axes.set_title(f"{spec['name']} — {len(document['trials'])} trials"
+                   + _best_text(document), fontsize=10)
+    figure.colorbar(pyplot.cm.ScalarMappable(norm=scale, cmap=cmap), ax=axes, label=key)
+    axes.grid(True, which="major", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def _best_text(document: dict[str, Any]) -> str:
+    best = document.get("best")
+    if not best:
+        return ""
+    swept_keys = swept(document) or list(best["params"])
+    params = ", ".join(f"{k}={best['params'][k]:.4g}" for k in swept_keys)
+    score = best["score"]
+    return f"; best {params}: {score:.4g}" if math.isfinite(score) else ""
+
+
+__all__ = ["plot_curves", "swept"]
