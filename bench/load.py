@@ -43,8 +43,6 @@ import os
 import random
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -82,11 +80,12 @@ def _load(name: str, path: Path) -> ModuleType:
 
 engine = _load("gradsweep_bench_engine", BENCH / "engine.py")  # machine facts
 commands = _load("gradsweep_test_commands", ROOT / "tests" / "commands.py")  # SERVE, WORKER
+procs = _load("gradsweep_test_procs", ROOT / "tests" / "procs.py")  # processes, ports
+Process, free_port = procs.Process, procs.free_port
 
 HOST = "127.0.0.1"
 REDIS_URL = f"redis://{HOST}:6379"
 REDIS_DB = 12
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def say(*args: Any) -> None:
@@ -100,63 +99,12 @@ class BenchError(RuntimeError):
 # --- processes (after tests/harness.py) ---------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-class Process:
-    """A child process in its own session, output to a log file, stopped with its group."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.log_path = log
-        self._log = log.open("ab")
-        self.popen = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      cwd=ROOT, start_new_session=True)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM to the process's own group, wait (SIGKILL after ``timeout``), then SIGKILL
-        whatever of the group outlived its leader (pool children)."""
-        pgid = self.popen.pid  # start_new_session: the group is this process's own
-        if self.popen.poll() is None:
-            try:
-                os.killpg(pgid, signal.SIGTERM)
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pgid, signal.SIGKILL)
-                self.popen.wait(10)
-            except ProcessLookupError:
-                pass
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-        if not self._log.closed:
-            self._log.close()
-
-    def cpu(self) -> float:
-        """CPU seconds (user + system) used so far by the live processes of its group."""
-        total = 0.0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                text = stat.read_text()
-            except OSError:
-                continue
-            fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
-            if int(fields[2]) == self.popen.pid:  # pgrp
-                total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-        return total
-
-    def tail(self) -> str:
-        return f"--- {self.log_path.name} ---\n" + self.log_path.read_text(errors="replace")[-2000:]
-
-
 class Cluster:
     """``gradsweep serve`` and ``gradsweep worker`` on a private key prefix and queue."""
 
     def __init__(self, tmp: Path, redis_url: str) -> None:
         self.tmp = tmp
-        self.port = free_port()
+        self.port = free_port(HOST)
         self.url = f"http://{HOST}:{self.port}"
         tag = uuid.uuid4().hex[:12]
         self.prefix = f"bench-load-{tag}:"
@@ -170,8 +118,7 @@ class Cluster:
         self.workers: list[Process] = []
 
     def _start(self, cmd: list[str], log: str) -> Process:
-        argv = [str(Path(sys.executable).parent / cmd[0]), *cmd[1:]]
-        return Process(argv, self.env, self.tmp / log)
+        return Process(procs.command(cmd), self.env, self.tmp / log)
 
     def start(self, workers: int) -> None:
         self.server = self._start(commands.SERVE, "serve.log")

@@ -59,10 +59,8 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -100,6 +98,8 @@ def _load(name: str, path: Path) -> ModuleType:
 
 engine = _load("gradsweep_bench_engine", BENCH / "engine.py")  # machine facts, formatting
 commands = _load("gradsweep_test_commands", ROOT / "tests" / "commands.py")  # SERVE, WORKER
+procs = _load("gradsweep_test_procs", ROOT / "tests" / "procs.py")  # processes, ports
+Process, command, free_port = procs.Process, procs.command, procs.free_port
 say, fmt_time, verdict = engine.say, engine.fmt_time, engine.verdict
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -118,50 +118,6 @@ RS_STEPS = 200
 
 
 # --- processes (after tests/harness.py) ---------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def command(cmd: list[str]) -> list[str]:
-    """``gradsweep …`` from this interpreter's environment."""
-    return [str(Path(sys.executable).parent / cmd[0]), *cmd[1:]]
-
-
-class Process:
-    """A child process in its own session, output to a log file, stopped with its group."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.log_path = log
-        self._log = log.open("ab")
-        self.popen = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      cwd=ROOT, start_new_session=True)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
-        """``sig`` to the whole process group, wait (SIGKILL after ``timeout``), then SIGKILL
-        whatever of the group outlived its leader (pool children)."""
-        pgid = self.popen.pid  # start_new_session: the group is this process's own
-        if self.popen.poll() is None:
-            try:
-                os.killpg(pgid, sig)
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pgid, signal.SIGKILL)
-                self.popen.wait(10)
-            except ProcessLookupError:
-                pass
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-        if not self._log.closed:
-            self._log.close()
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 class BenchError(RuntimeError):
@@ -255,11 +211,10 @@ class Deployment:
             process.stop()
 
     def log_tails(self) -> str:
-        return "\n".join(f"--- {p.log_path.name} ---\n{p.output()[-2000:]}"
-                         for p in self.processes)
+        return "\n".join(p.tail() for p in self.processes)
 
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+CLK_TCK = procs.CLK_TCK
 
 
 def group_cpu(pgid: int) -> tuple[float, float]:

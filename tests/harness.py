@@ -13,8 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -28,49 +26,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from commands import SERVE, WORKER
+from procs import Process, command, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = "redis://127.0.0.1:6379"
 REDIS_DB = 14
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def command(cmd: list[str]) -> list[str]:
-    """``gradsweep …`` from this interpreter's environment."""
-    return [str(Path(sys.executable).parent / cmd[0]), *cmd[1:]]
-
-
-class Process:
-    """A child process whose output goes to a log file, stopped on exit."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.log_path = log
-        self._log = log.open("ab")
-        self.popen = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      cwd=ROOT, start_new_session=True)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
-        """Send ``sig`` to the whole process group and wait (SIGKILL after ``timeout``)."""
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, sig)
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(10)
-            except ProcessLookupError:
-                pass
-        self._log.close()
-
-    def output(self) -> str:
-        """Everything the process printed so far."""
-        return self.log_path.read_text(errors="replace")
 
 
 class Cluster:

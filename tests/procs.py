@@ -1,0 +1,81 @@
+"""Child processes for integration tests and benchmarks: free ports, `gradsweep` commands and a
+process in its own session whose whole group is stopped together.
+
+No pytest here: ``tests/harness.py`` builds the tests' fixtures on it, and the scripts under
+``bench/`` load it by path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def command(cmd: list[str]) -> list[str]:
+    """``gradsweep …`` from this interpreter's environment."""
+    return [str(Path(sys.executable).parent / cmd[0]), *cmd[1:]]
+
+
+class Process:
+    """A child process in its own session, output to a log file, stopped with its group."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log_path = log
+        self._log = log.open("ab")
+        self.popen = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                      cwd=ROOT, start_new_session=True)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        """``sig`` to the whole process group, wait (SIGKILL after ``timeout``), then SIGKILL
+        whatever of the group outlived its leader (pool children)."""
+        pgid = self.popen.pid  # start_new_session: the group is this process's own
+        if self.popen.poll() is None:
+            try:
+                os.killpg(pgid, sig)
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+                self.popen.wait(10)
+            except ProcessLookupError:
+                pass
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        if not self._log.closed:
+            self._log.close()
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def tail(self, chars: int = 2000) -> str:
+        """The end of the log, headed by its file name."""
+        return f"--- {self.log_path.name} ---\n" + self.output()[-chars:]
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) used so far by the live processes of its group."""
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+            if int(fields[2]) == self.popen.pid:  # pgrp
+                total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+        return total
