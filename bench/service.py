@@ -99,7 +99,8 @@ def _load(name: str, path: Path) -> ModuleType:
 engine = _load("gradsweep_bench_engine", BENCH / "engine.py")  # machine facts, formatting
 commands = _load("gradsweep_test_commands", ROOT / "tests" / "commands.py")  # SERVE, WORKER
 procs = _load("gradsweep_test_procs", ROOT / "tests" / "procs.py")  # processes, ports
-Process, command, free_port = procs.Process, procs.command, procs.free_port
+Process, command, free_port, group_cpu = (procs.Process, procs.command, procs.free_port,
+                                          procs.group_cpu)
 say, fmt_time, verdict = engine.say, engine.fmt_time, engine.verdict
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -212,29 +213,6 @@ class Deployment:
 
     def log_tails(self) -> str:
         return "\n".join(p.tail() for p in self.processes)
-
-
-CLK_TCK = procs.CLK_TCK
-
-
-def group_cpu(pgid: int) -> tuple[float, float]:
-    """CPU seconds (user + system) used so far by the live processes of group ``pgid``:
-    (the group's leader, the rest of the group — pool children, forkserver)."""
-    leader = rest = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
-        if int(fields[2]) != pgid:  # field 5, pgrp
-            continue
-        cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14-15, utime stime
-        if int(stat.parent.name) == pgid:
-            leader += cpu
-        else:
-            rest += cpu
-    return leader, rest
 
 
 def _answers(url: str) -> bool:

@@ -69,13 +69,24 @@ class Process:
 
     def cpu(self) -> float:
         """CPU seconds (user + system) used so far by the live processes of its group."""
-        total = 0.0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                text = stat.read_text()
-            except OSError:
-                continue
-            fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
-            if int(fields[2]) == self.popen.pid:  # pgrp
-                total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-        return total
+        return sum(group_cpu(self.popen.pid))
+
+
+def group_cpu(pgid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by the live processes of group ``pgid``:
+    (its leader, the rest of the group — pool children, a forkserver)."""
+    leader = rest = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+        if int(fields[2]) != pgid:  # pgrp
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+        if int(stat.parent.name) == pgid:
+            leader += cpu
+        else:
+            rest += cpu
+    return leader, rest
