@@ -125,20 +125,7 @@ class BenchError(RuntimeError):
     pass
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str,
-               process: Process | None = None, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; BenchError after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        if process is not None and process.popen.poll() is not None:
-            raise BenchError(f"process exited while waiting for {what}:\n"
-                             f"{process.output()[-3000:]}")
-        time.sleep(interval)
-    log = f"\n{process.output()[-3000:]}" if process is not None else ""
-    raise BenchError(f"timed out after {timeout} s waiting for {what}{log}")
+wait_until = procs.wait_until  # raises procs.WaitFailed
 
 
 class Deployment:
@@ -802,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
         rs.append(bench_results(embedded, rs_trials, gets))
         embedded.stop()
         failed = False
-    except BenchError as exc:
+    except (BenchError, procs.WaitFailed) as exc:
         say(f"\nFAILED: {exc}")
         for d in deployments:
             say(d.log_tails())

@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +25,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from commands import SERVE, WORKER
-from procs import Process, command, free_port
+from procs import Process, WaitFailed, command, free_port
+from procs import wait_until as procs_wait_until
 
 REDIS_URL = "redis://127.0.0.1:6379"
 REDIS_DB = 14
@@ -101,17 +101,11 @@ def _answers(url: str) -> bool:
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str,
                process: Process | None = None, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        if process is not None and process.popen.poll() is not None:
-            pytest.fail(f"process exited while waiting for {what}:\n{process.output()[-3000:]}")
-        time.sleep(interval)
-    log = f"\n{process.output()[-3000:]}" if process is not None else ""
-    pytest.fail(f"timed out after {timeout} s waiting for {what}{log}")
+    """``procs.wait_until``, failing the test (with the process's log) instead of raising."""
+    try:
+        return procs_wait_until(check, timeout, what, process, interval)
+    except WaitFailed as exc:
+        pytest.fail(str(exc))
 
 
 def wait_for_status(client: httpx.Client, sweep_id: str, statuses: set[str],

@@ -13,7 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -70,6 +73,27 @@ class Process:
     def cpu(self) -> float:
         """CPU seconds (user + system) used so far by the live processes of its group."""
         return sum(group_cpu(self.popen.pid))
+
+
+class WaitFailed(RuntimeError):
+    """What ``wait_until`` waited for did not happen (timed out, or the process exited)."""
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str,
+               process: Process | None = None, interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy; ``WaitFailed`` after ``timeout`` s or
+    as soon as ``process`` exits, with the end of its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if process is not None and process.popen.poll() is not None:
+            raise WaitFailed(f"process exited while waiting for {what}:\n"
+                             f"{process.output()[-3000:]}")
+        time.sleep(interval)
+    log = f"\n{process.output()[-3000:]}" if process is not None else ""
+    raise WaitFailed(f"timed out after {timeout} s waiting for {what}{log}")
 
 
 def group_cpu(pgid: int) -> tuple[float, float]:
