@@ -53,10 +53,14 @@ class Limits(BaseModel):
     max_steps: int = Field(1_000_000, ge=1, description="updates per trial")
     max_dim: int = Field(1_000_000, ge=1, description="coordinates per trial")
     max_work: float = Field(2e10, gt=0, description="trials × dim × steps, the sweep's total work")
+    max_curve_points: int = Field(
+        5_000_000, ge=1, description="trials × recorded steps, the sweep's total output: at the "
+        "default about 120 MB of curves in the results document, well inside what one stored "
+        "value may hold (Redis 512 MB, SQLite 1 GB)")
 
 
 UNLIMITED = Limits(max_trials=sys.maxsize, max_steps=sys.maxsize, max_dim=sys.maxsize,
-                   max_work=math.inf)
+                   max_work=math.inf, max_curve_points=sys.maxsize)
 
 
 def _error(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
@@ -292,6 +296,13 @@ class SweepSpec(BaseModel):
         if work > limits.max_work:
             raise _error("limit", "trials × dim × steps = {work} is over the limit max_work = "
                          "{limit}", work=f"{work:.3g}", limit=f"{limits.max_work:.3g}")
+        points = self.curve_points
+        if points > limits.max_curve_points:
+            raise _error("limit", "trials × recorded steps = {n} × {m} = {points} curve points is "
+                         "over the limit max_curve_points = {limit}; raise record_every (at "
+                         "least {every} fits) or sweep fewer trials",
+                         n=n, m=self.curve_length, points=points, limit=limits.max_curve_points,
+                         every=_record_every_that_fits(n, self.steps, limits.max_curve_points))
         if not self.name:
             object.__setattr__(self, "name", f"{self.optimizer.name} on {self.objective.name}")
         return self
@@ -325,6 +336,16 @@ class SweepSpec(BaseModel):
         """How many trials: grid points × seeds."""
         return self.n_settings * len(self.seed_list)
 
+    @property
+    def curve_length(self) -> int:
+        """Recorded steps per trial: 0, r, 2r, … and the last step (``runner.recorded_steps``)."""
+        return curve_length(self.steps, self.record_every)
+
+    @property
+    def curve_points(self) -> int:
+        """The sweep's recorded output: trials × recorded steps."""
+        return self.n_trials * self.curve_length
+
     def trials(self, start: int = 0, stop: int | None = None) -> list[Trial]:
         """Trials ``start`` ≤ index < ``stop``: seeds outermost, then the grid points."""
         settings = self.settings()
@@ -340,6 +361,22 @@ class SweepSpec(BaseModel):
             return np.array(self.init, dtype=np.float64)
         assert self.init.center is not None
         return self.init.sample(seed, np.array(self.init.center, dtype=np.float64))
+
+
+def curve_length(steps: int, record_every: int) -> int:
+    """How many steps a curve records: 0, r, 2r, … ≤ steps, and ``steps`` if not among them."""
+    return steps // record_every + 1 + (steps % record_every != 0)
+
+
+def _record_every_that_fits(trials: int, steps: int, max_points: int) -> int | str:
+    """The smallest record_every whose curves stay within ``max_points``, or "none"."""
+    per_trial = max_points // trials
+    if per_trial < 2:  # every curve holds steps 0 and the last one
+        return "none"
+    every = -(-steps // (per_trial - 1))
+    while curve_length(steps, every) > per_trial:
+        every += 1
+    return every
 
 
 def _limits(info: ValidationInfo) -> Limits:

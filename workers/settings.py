@@ -33,6 +33,8 @@ class WorkerSettings(BaseSettings):
     max_dim: int = Field(Limits().max_dim, ge=1, description="most coordinates per trial")
     max_work: float = Field(Limits().max_work, gt=0,
                             description="most trials × dim × steps in one sweep")
+    max_curve_points: int = Field(Limits().max_curve_points, ge=1, description="most trials × "
+                                  "recorded steps in one sweep (its results' size)")
     chunk_work: float = Field(TARGET_CHUNK_WORK, gt=0, description="trials × dim × steps per "
                               "chunk (about a second of work at the default)")
     jobs: int | None = Field(None, ge=1, description="worker processes of the local pool "
@@ -65,7 +67,8 @@ class WorkerSettings(BaseSettings):
     def limits(self) -> Limits:
         """The engine's size limits."""
         return Limits(max_trials=self.max_trials, max_steps=self.max_steps,
-                      max_dim=self.max_dim, max_work=self.max_work)
+                      max_dim=self.max_dim, max_work=self.max_work,
+                      max_curve_points=self.max_curve_points)
 
 
 @lru_cache(maxsize=1)
