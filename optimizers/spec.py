@@ -326,6 +326,19 @@ class SweepSpec(BaseModel):
         lists = [v if isinstance(v, list) else [v] for v in self.grid.values()]
         return [dict(zip(keys, combo)) for combo in itertools.product(*lists)]
 
+    def setting(self, index: int) -> dict[str, float]:
+        """Grid point ``index`` alone (``settings()[index]`` without building the others): the
+        index in mixed radix over the lists' lengths, the first hyperparameter the most
+        significant digit."""
+        if not 0 <= index < self.n_settings:
+            raise IndexError(f"grid point {index} is not in 0..{self.n_settings - 1}")
+        point: dict[str, float] = {}
+        for key, value in reversed(self.grid.items()):
+            values = value if isinstance(value, list) else [value]
+            index, digit = divmod(index, len(values))
+            point[key] = values[digit]
+        return {key: point[key] for key in self.grid}
+
     @property
     def n_settings(self) -> int:
         """How many grid points."""

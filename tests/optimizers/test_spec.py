@@ -151,3 +151,12 @@ def test_limits_are_named_when_exceeded(limits: Limits, changes: dict[str, objec
         parse_spec(spec_with(**changes), limits)
     assert expected in "\n".join(describe_errors(info.value))
     parse_spec(spec_with(**changes))  # fine under the default limits
+
+
+def test_setting_decodes_one_grid_point_as_settings_lists_it() -> None:
+    spec = parse_spec({"objective": "sphere", "optimizer": "adam",
+                       "grid": {"lr": [1.0, 2.0, 3.0], "beta1": [0.5, 0.6], "beta2": 0.99,
+                                "eps": [1e-8, 1e-7, 1e-6, 1e-5]}})
+    assert [spec.setting(i) for i in range(spec.n_settings)] == spec.settings()
+    with pytest.raises(IndexError):
+        spec.setting(spec.n_settings)
