@@ -53,7 +53,9 @@ class Objective(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     name: str = Field(description="objective identifier")
-    dim: int = Field(default=2, ge=1, description="number of coordinates D")
+    # le: every integer of a spec fits 64 bits whatever the limits (the stores and orjson take
+    # nothing wider); the configured max_dim is checked by the sweep spec
+    dim: int = Field(default=2, ge=1, le=2**63 - 1, description="number of coordinates D")
 
     formula: ClassVar[str]
     min_dim: ClassVar[int] = 1

@@ -8,6 +8,11 @@ what ran.
 
 Limits on size (trials, steps, dim, total work) come from a ``Limits`` object passed as validation
 context (``parse_spec(data, limits)``); the engine never reads the environment.
+
+The spec is bounded by construction: every integer fits 64 bits whatever the limits (what the
+stores and orjson can hold), a list stops at its first bad entry and a flood of unknown keys is one
+error (so an invalid 1 MB body costs what a small one does), and normalisation adds nothing of the
+spec's size — a random init keeps no center it was not given and a seed count stays a count.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
+    FailFast,
     Field,
     Tag,
     ValidationError,
@@ -42,6 +48,24 @@ STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=Tru
 Metric = Literal["final_loss", "min_loss", "mean_loss"]
 METRICS: tuple[str, ...] = ("final_loss", "min_loss", "mean_loss")
 MAX_SEED = 2**32 - 1
+# Every integer of a spec fits a signed 64-bit integer whatever the limits: the stores and the JSON
+# encoder (orjson) take nothing wider, so a wider one would be a 500 after validation.
+MAX_INT = 2**63 - 1
+# How many keys an object of a spec may have that are not its fields before they are refused in
+# one error rather than one error each: a 1 MB body of unknown keys is 100,000 errors otherwise.
+MAX_EXTRA_KEYS = 20
+
+
+class _FailFast(FailFast):
+    """pydantic's FailFast, hashable: ``typing`` hashes the members of a union (``X | None``)."""
+
+    def __hash__(self) -> int:
+        return hash(_FailFast)
+
+
+# A list stops at its first bad entry (pydantic's FailFast): one error, not one per entry, so a
+# body of 200,000 bad numbers costs what one does.
+Numbers = Annotated[list[float], _FailFast()]
 
 
 class Limits(BaseModel):
@@ -72,6 +96,24 @@ def _name_to_object(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 
 
+def _few_extra_keys(value: Any, fields: Mapping[str, Any], what: str) -> None:
+    """Refuse, in one error, an object with more than ``MAX_EXTRA_KEYS`` keys that are not
+    ``fields`` (fewer get pydantic's own error per key, which names each)."""
+    if not isinstance(value, Mapping) or len(value) <= len(fields) + MAX_EXTRA_KEYS:
+        return
+    extra = [key for key in value if key not in fields]
+    if len(extra) > MAX_EXTRA_KEYS:
+        shown = ", ".join(repr(str(key))[:40] for key in extra[:3])
+        raise _error("extra_forbidden", "{what} has {n} unknown keys ({shown}, ...); valid: "
+                     "{fields}", what=what, n=len(extra), shown=shown, fields=", ".join(fields))
+
+
+def _optimizer_to_object(value: Any) -> Any:
+    value = _name_to_object(value)
+    _few_extra_keys(value, OptimizerSpec.model_fields, "optimizer")
+    return value
+
+
 def _objective_to_object(value: Any) -> Any:
     """A bare objective name stands for ``{"name": name}``; an unknown or missing name is
     refused here with the valid choices (the union's own message only lists its tags)."""
@@ -82,6 +124,7 @@ def _objective_to_object(value: Any) -> Any:
             shown = "no name" if name is None else f"unknown objective {name!r}"
             raise _error("unknown_objective", "{shown}; valid choices: {choices}",
                          shown=shown, choices=", ".join(OBJECTIVES))
+        _few_extra_keys(value, OBJECTIVES[name].model_fields, "objective")
     return value
 
 
@@ -128,8 +171,15 @@ class RandomInit(BaseModel):
 
     distribution: Literal["normal", "uniform"]
     scale: float = Field(1.0, gt=0, description="spread around the center")
-    center: list[float] | None = Field(
-        None, description="the center; absent, the objective's customary start point")
+    center: Numbers | None = Field(
+        None, description="the center; absent, the objective's customary start point (which "
+        "normalisation does not fill in: the spec stays as small as it was posted)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _few_extras(cls, value: Any) -> Any:
+        _few_extra_keys(value, cls.model_fields, "init")
+        return value
 
     def sample(self, seed: int, center: Array) -> Array:
         """The start point of a trial with this ``seed``; same seed, same point."""
@@ -140,15 +190,15 @@ class RandomInit(BaseModel):
 
 
 InitSpec = Annotated[
-    Annotated[list[float], Tag("list")] | Annotated[RandomInit, Tag("random")],
+    Annotated[Numbers, Tag("list")] | Annotated[RandomInit, Tag("random")],
     Discriminator(lambda v: "list" if isinstance(v, (list, tuple)) else "random"),
 ]
 GridValue = Annotated[
-    Annotated[float, Tag("scalar")] | Annotated[list[float], Tag("list")],
+    Annotated[float, Tag("scalar")] | Annotated[Numbers, Tag("list")],
     Discriminator(_scalar_or_list),
 ]
 Seeds = Annotated[
-    Annotated[int, Tag("scalar")] | Annotated[list[int], Tag("list")],
+    Annotated[int, Tag("scalar")] | Annotated[list[int], _FailFast(), Tag("list")],
     Discriminator(_scalar_or_list),
 ]
 
@@ -182,7 +232,7 @@ class SweepSpec(BaseModel):
         description=f"a name ({', '.join(OBJECTIVES)}) or an object with name, dim and the "
         "objective's own parameters")
     optimizer: Annotated[OptimizerSpec, BeforeValidator(
-        _name_to_object, json_schema_input_type=str | OptimizerSpec)] = Field(
+        _optimizer_to_object, json_schema_input_type=str | OptimizerSpec)] = Field(
         description=f"a name ({', '.join(RULE_NAMES)}) or an object with name and eps_placement")
     init: InitSpec | None = Field(
         None, description="D numbers, or a seeded random start {distribution, scale, center}; "
@@ -190,21 +240,29 @@ class SweepSpec(BaseModel):
     grid: dict[str, GridValue] = Field(
         description="each key a hyperparameter of the optimizer: a list is swept, a number fixed; "
         "the ones left out take their defaults")
-    steps: int = Field(100, ge=1, description="updates per trial")
-    seeds: Seeds = Field(1, validate_default=True, description="a count n (seeds 0..n−1) or a list of seeds")
-    record_every: int = Field(1, ge=1, description="the curve holds the loss every this many "
-                              "steps, at step 0 and at the last step")
+    steps: int = Field(100, ge=1, le=MAX_INT, description="updates per trial")
+    seeds: Seeds = Field(1, validate_default=True, description="a count n (seeds 0..n−1, kept "
+                         "as the count) or a list of seeds")
+    record_every: int = Field(1, ge=1, le=MAX_INT, description="the curve holds the loss every "
+                              "this many steps, at step 0 and at the last step (at most "
+                              "max_steps)")
     metric: Metric = Field("final_loss", description="the score of a trial; lower is better")
     divergence_threshold: float = Field(
         1e12, gt=0, description="a trial whose loss is non-finite or above this is diverged")
 
-    @field_validator("steps")
+    @model_validator(mode="before")
+    @classmethod
+    def _few_extras(cls, value: Any) -> Any:
+        _few_extra_keys(value, cls.model_fields, "the spec")
+        return value
+
+    @field_validator("steps", "record_every")
     @classmethod
     def _steps_limit(cls, steps: int, info: ValidationInfo) -> int:
         limit = _limits(info).max_steps
         if steps > limit:
-            raise _error("limit", "steps = {steps} is over the limit max_steps = {limit}",
-                         steps=steps, limit=limit)
+            raise _error("limit", "{field} = {steps} is over the limit max_steps = {limit}",
+                         field=info.field_name, steps=steps, limit=limit)
         return steps
 
     @field_validator("objective")
@@ -227,9 +285,25 @@ class SweepSpec(BaseModel):
         if points is not None and len(points) != objective.dim:
             raise _error("init_length", "init has {got} numbers but the objective has dim = {dim}",
                          got=len(points), dim=objective.dim)
-        if isinstance(init, RandomInit) and init.center is None:
-            return init.model_copy(update={"center": objective.start().tolist()})
+        # a random init without a center stays so (``start_point`` takes the objective's start):
+        # filled in, a 100-byte spec with dim = 10**6 would be stored as 10**6 numbers
         return init
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _known_keys_first(cls, grid: Any, info: ValidationInfo) -> Any:
+        """Unknown hyperparameters are refused before the values are validated, so a grid of
+        100,000 unknown keys is one error, not one per key (and one for each bad value)."""
+        optimizer: OptimizerSpec | None = info.data.get("optimizer")
+        if not isinstance(grid, Mapping):
+            return grid
+        if optimizer is None:
+            if len(grid) > MAX_EXTRA_KEYS:
+                raise _error("grid_size", "grid has {n} keys; an optimizer has at most a few "
+                             "hyperparameters", n=len(grid))
+            return grid
+        _unknown_hyperparameter(grid, optimizer.rule)
+        return grid
 
     @field_validator("grid")
     @classmethod
@@ -239,12 +313,7 @@ class SweepSpec(BaseModel):
         if optimizer is None:
             return grid
         rule = optimizer.rule
-        names = [h.name for h in rule.hyperparameters]
-        for key in grid:
-            if key not in names:
-                raise _error("unknown_hyperparameter",
-                             "unknown hyperparameter '{key}' for {rule}; valid choices: {choices}",
-                             key=key, rule=rule.name, choices=", ".join(names))
+        _unknown_hyperparameter(grid, rule)
         normal: dict[str, float | list[float]] = {}
         for h in rule.hyperparameters:
             value = grid.get(h.name, h.default)
@@ -267,16 +336,20 @@ class SweepSpec(BaseModel):
 
     @field_validator("seeds")
     @classmethod
-    def _seed_list(cls, seeds: int | list[int], info: ValidationInfo) -> list[int]:
+    def _seeds_fit(cls, seeds: int | list[int], info: ValidationInfo) -> int | list[int]:
+        """A count stays a count (``seed_list`` is 0..n−1): the normalised spec is as small as
+        the posted one, and the count is the complete record of which seeds ran."""
         if isinstance(seeds, int):
             if seeds < 1:
                 raise _error("seeds", "seeds = {n}: give a count >= 1 or a list of seeds", n=seeds)
-            # before the list is built: a count is any JSON integer, the list costs memory
             limit = _limits(info).max_trials
             if seeds > limit:
                 raise _error("limit", "seeds = {n} is over the limit max_trials = {limit}",
                              n=seeds, limit=limit)
-            seeds = list(range(seeds))
+            if seeds > MAX_SEED + 1:  # the seeds 0..n−1 must be seeds
+                raise _error("seeds", "seeds = {n}: at most {max} seeds", n=seeds,
+                             max=MAX_SEED + 1)
+            return seeds
         if not seeds:
             raise _error("seeds", "seeds: the list is empty; give at least one seed")
         if len(set(seeds)) != len(seeds):
@@ -316,9 +389,13 @@ class SweepSpec(BaseModel):
 
     @property
     def seed_list(self) -> list[int]:
-        """The seeds, as a list (validation has normalised them)."""
-        assert isinstance(self.seeds, list)
-        return self.seeds
+        """The seeds, as a list: 0..n−1 for a count n, else the list given."""
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else self.seeds
+
+    @property
+    def n_seeds(self) -> int:
+        """How many seeds (without building the list of a count)."""
+        return self.seeds if isinstance(self.seeds, int) else len(self.seeds)
 
     def settings(self) -> list[dict[str, float]]:
         """The grid points, in order: the product of the lists, the first hyperparameter slowest."""
@@ -347,7 +424,7 @@ class SweepSpec(BaseModel):
     @property
     def n_trials(self) -> int:
         """How many trials: grid points × seeds."""
-        return self.n_settings * len(self.seed_list)
+        return self.n_settings * self.n_seeds
 
     @property
     def curve_length(self) -> int:
@@ -364,7 +441,9 @@ class SweepSpec(BaseModel):
         settings = self.settings()
         n = len(settings)
         stop = self.n_trials if stop is None else min(stop, self.n_trials)
-        return [Trial(i, i % n, settings[i % n], self.seed_list[i // n]) for i in range(start, stop)]
+        seeds = self.seeds
+        return [Trial(i, i % n, settings[i % n], i // n if isinstance(seeds, int) else seeds[i // n])
+                for i in range(start, stop)]
 
     def start_point(self, seed: int) -> Array:
         """θ₀ for a trial with ``seed``, (D,)."""
@@ -372,8 +451,9 @@ class SweepSpec(BaseModel):
             return self.objective.start()
         if isinstance(self.init, list):
             return np.array(self.init, dtype=np.float64)
-        assert self.init.center is not None
-        return self.init.sample(seed, np.array(self.init.center, dtype=np.float64))
+        center = (self.objective.start() if self.init.center is None
+                  else np.array(self.init.center, dtype=np.float64))
+        return self.init.sample(seed, center)
 
 
 def curve_length(steps: int, record_every: int) -> int:
@@ -390,6 +470,16 @@ def _record_every_that_fits(trials: int, steps: int, max_points: int) -> int | s
     while curve_length(steps, every) > per_trial:
         every += 1
     return every
+
+
+def _unknown_hyperparameter(grid: Mapping[str, Any], rule: Rule) -> None:
+    """Refuse the first key of ``grid`` that is not a hyperparameter of ``rule``."""
+    names = [h.name for h in rule.hyperparameters]
+    for key in grid:
+        if key not in names:
+            raise _error("unknown_hyperparameter",
+                         "unknown hyperparameter '{key}' for {rule}; valid choices: {choices}",
+                         key=key, rule=rule.name, choices=", ".join(names))
 
 
 def _limits(info: ValidationInfo) -> Limits:

@@ -71,9 +71,10 @@ def run(
     try:
         spec = parse_spec(raw, settings.limits())
     except ValidationError as exc:
-        lines = describe_errors(exc)
-        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-        raise _fail(f"invalid spec: {lines[0]}{more}") from None
+        first = describe_errors(exc)[0]
+        count = exc.error_count()
+        more = f" (and {count - 1:,} more)" if count > 1 else ""
+        raise _fail(f"invalid spec: {first}{more}") from None
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("trials"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -96,9 +97,9 @@ def _print_summary(results: dict[str, Any], top: int) -> None:
     shown = swept or list(spec["grid"])
     ranked = sorted(results["settings"],
                     key=lambda s: (s["score"] is None, s["score"] or 0.0, s["index"]))
+    seeds = spec["seeds"] if isinstance(spec["seeds"], int) else len(spec["seeds"])  # n or a list
     out.print(f"[bold]{spec['name']}[/]: best {min(top, len(ranked))} of {len(ranked)} settings "
-              f"by {spec['metric']}, mean ± std over {len(spec['seeds'])} seed(s)",
-              highlight=False)
+              f"by {spec['metric']}, mean ± std over {seeds} seed(s)", highlight=False)
     table = Table()
     for key in shown:
         table.add_column(key, justify="right")

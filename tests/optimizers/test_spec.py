@@ -26,7 +26,7 @@ def test_normalised_spec_fills_every_default() -> None:
         "init": None,
         "grid": {"lr": [0.01, 0.1], "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
         "steps": 100,
-        "seeds": [0],
+        "seeds": 1,  # a count stays a count: seed_list gives 0..n-1
         "record_every": 1,
         "metric": "final_loss",
         "divergence_threshold": 1e12,
@@ -60,10 +60,14 @@ def test_explicit_seed_list_and_random_init_are_reproducible() -> None:
                                 init={"distribution": "normal", "scale": 0.5}))
     assert spec.seeds == [7, 3]
     assert spec.init is not None and not isinstance(spec.init, list)
-    assert spec.init.center == [1.0, 1.0, 1.0, 1.0]  # the objective's start, filled in
+    assert spec.init.center is None  # not filled in: start_point takes the objective's start
     a, b = spec.start_point(7), spec.start_point(3)
     assert a.shape == (4,) and not np.array_equal(a, b)
     assert np.array_equal(a, parse_spec(spec.model_dump()).start_point(7))
+    explicit = parse_spec(spec_with(seeds=[7, 3], objective={"name": "sphere", "dim": 4},
+                                    init={"distribution": "normal", "scale": 0.5,
+                                          "center": [1.0] * 4}))
+    assert np.array_equal(a, explicit.start_point(7))
 
 
 def test_fixed_init_list_and_eps_placement() -> None:

@@ -1,0 +1,144 @@
+"""The spec is bounded by construction: every integer fits 64 bits, a bad list or a flood of
+unknown keys is one error, and the normalised spec is as small as the posted one.
+
+A spec that passed validation but held ``record_every = 2**64`` could not be stored (orjson takes
+64-bit integers only), a list of 200,000 bad numbers made 200,000 errors, and a random init of
+``dim = 10**6`` was stored with 10**6 numbers of center filled in.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import orjson
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from optimizers import Limits, describe_errors, parse_spec, run_sweep
+from optimizers.objectives import OBJECTIVES
+from optimizers.spec import MAX_EXTRA_KEYS, MAX_INT, UNLIMITED, RandomInit, SweepSpec
+
+OK = {"objective": "sphere", "optimizer": "sgd", "grid": {"lr": 0.1}, "steps": 10}
+
+
+def messages(data: object, limits: Limits | None = None) -> list[str]:
+    with pytest.raises(ValidationError) as info:
+        parse_spec(data, limits)  # type: ignore[arg-type]
+    return describe_errors(info.value)
+
+
+@pytest.mark.parametrize("model", [SweepSpec, RandomInit, *OBJECTIVES.values()],
+                         ids=lambda m: m.__name__)
+def test_every_integer_field_has_an_upper_bound_within_int64(model: type[BaseModel]) -> None:
+    """Catches a new integer field added without a bound (seeds are checked by the spec)."""
+    for name, field in model.model_fields.items():
+        if field.annotation is not int:
+            continue
+        bounds = [getattr(m, "le", None) for m in field.metadata]
+        bounds = [b for b in bounds if b is not None]
+        assert bounds and max(bounds) <= MAX_INT, f"{model.__name__}.{name} has no upper bound"
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"record_every": 2**64}, "record_every"),
+    ({"record_every": 10**30}, "record_every"),
+    ({"steps": 2**64}, "steps"),
+    ({"objective": {"name": "sphere", "dim": 2**64}}, "objective.dim"),
+    ({"seeds": 2**64}, "seeds"),
+    ({"seeds": [2**64]}, "seeds"),
+])
+def test_integers_over_64_bits_are_refused_even_without_limits(changes: dict[str, object],
+                                                               field: str) -> None:
+    for limits in (Limits(), UNLIMITED):
+        lines = messages({**OK, **changes}, limits)
+        assert any(line.startswith(f"{field}:") for line in lines), lines
+
+
+def test_record_every_is_bounded_by_max_steps_and_named() -> None:
+    lines = messages({**OK, "record_every": 2**40}, Limits(max_steps=1000))
+    assert lines == ["record_every: record_every = 1099511627776 is over the limit "
+                     "max_steps = 1000"]
+    lines = messages({**OK, "record_every": 2**64}, Limits(max_steps=1000))
+    assert lines == ["record_every: Input should be less than or equal to 9223372036854775807"]
+    assert parse_spec({**OK, "record_every": 1000}, Limits(max_steps=1000)).record_every == 1000
+
+
+def test_every_accepted_spec_serialises_with_orjson() -> None:
+    spec = parse_spec({**OK, "record_every": 1_000_000, "steps": 1_000_000,
+                       "seeds": [2**32 - 1], "objective": {"name": "sphere", "dim": 1}})
+    assert orjson.loads(orjson.dumps(spec.model_dump(mode="json")))["record_every"] == 1_000_000
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"grid": {"lr": ["x"] * 200_000}}, "grid.lr.0"),
+    ({"grid": {"lr": [0.1] + [None] * 200_000}}, "grid.lr.1"),
+    ({"seeds": ["x"] * 200_000}, "seeds.0"),
+    ({"init": ["x"] * 200_000}, "init.0"),
+    ({"init": {"distribution": "normal", "center": ["x"] * 200_000}}, "init.center.0"),
+])
+def test_a_list_of_bad_numbers_is_one_error(changes: dict[str, object], field: str) -> None:
+    start = time.perf_counter()
+    lines = messages({**OK, **changes})
+    assert len(lines) == 1 and lines[0].startswith(f"{field}:"), lines[:3]
+    assert time.perf_counter() - start < 2.0  # generous: it took well over a second before
+
+
+@pytest.mark.parametrize(("changes", "fragment"), [
+    ({f"k{i}": 1 for i in range(100_000)}, "the spec has 100000 unknown keys ('k0', 'k1', 'k2'"),
+    ({"objective": {"name": "sphere", **{f"k{i}": 1 for i in range(100_000)}}},
+     "objective: objective has 100000 unknown keys"),
+    ({"optimizer": {"name": "sgd", **{f"k{i}": 1 for i in range(100_000)}}},
+     "optimizer: optimizer has 100000 unknown keys"),
+    ({"init": {"distribution": "normal", **{f"k{i}": 1 for i in range(100_000)}}},
+     "init: init has 100000 unknown keys"),
+    ({"grid": {f"k{i}": "x" for i in range(100_000)}},
+     "grid: unknown hyperparameter 'k0' for sgd; valid choices: lr"),
+    ({"optimizer": "nope", "grid": {f"k{i}": "x" for i in range(100_000)}},
+     "grid: grid has 100000 keys"),
+])
+def test_a_flood_of_unknown_keys_is_one_error(changes: dict[str, object], fragment: str) -> None:
+    lines = messages({**OK, **changes})
+    assert len(lines) <= 2 and any(fragment in line for line in lines), lines[:3]
+
+
+def test_a_few_unknown_keys_are_still_named_one_by_one() -> None:
+    extra = {f"k{i}": 1 for i in range(MAX_EXTRA_KEYS)}
+    lines = messages({**OK, **extra})
+    assert len(lines) == MAX_EXTRA_KEYS and lines[0] == "k0: Extra inputs are not permitted"
+
+
+def test_a_random_init_of_a_million_coordinates_is_stored_small() -> None:
+    posted = {**OK, "objective": {"name": "sphere", "dim": 10**6},
+              "init": {"distribution": "normal"}, "seeds": 3}
+    spec = parse_spec(posted, Limits(max_work=1e12))
+    stored = orjson.dumps(spec.model_dump(mode="json"))
+    assert len(stored) < 500, stored[:500]
+    assert spec.init == RandomInit(distribution="normal") and spec.seeds == 3
+    assert spec.seed_list == [0, 1, 2] and spec.n_trials == 3
+    assert parse_spec(stored, Limits(max_work=1e12)) == spec  # the record re-parses as itself
+
+
+def test_a_seed_count_stays_a_count_and_means_0_to_n_minus_1() -> None:
+    spec = parse_spec({**OK, "grid": {"lr": [0.1, 0.2]}, "seeds": 3})
+    assert spec.model_dump()["seeds"] == 3
+    listed = parse_spec({**OK, "grid": {"lr": [0.1, 0.2]}, "seeds": [0, 1, 2]})
+    assert spec.trials() == listed.trials() and spec.n_trials == listed.n_trials == 6
+    assert spec.trials(3, 5) == listed.trials(3, 5)
+
+
+@pytest.mark.parametrize("objective", [{"name": "rosenbrock", "dim": 3}, "rastrigin"])
+def test_a_random_start_runs_as_it_did_with_the_center_filled_in(
+        objective: object) -> None:
+    """The old normalisation filled in ``center = objective.start()``: the same spec with that
+    center given explicitly is what ran before, number for number."""
+    base = {"objective": objective, "optimizer": "adam", "grid": {"lr": [0.01, 0.1]},
+            "steps": 30, "seeds": 3, "init": {"distribution": "uniform", "scale": 0.5}}
+    spec = parse_spec(base)
+    center = spec.objective.start().tolist()
+    explicit = {**base, "init": {"distribution": "uniform", "scale": 0.5, "center": center}}
+    new, old = run_sweep(base), run_sweep(explicit)
+    assert new["trials"] == old["trials"] and new["settings"] == old["settings"]
+    assert new["best"] == old["best"]
+    for seed in (0, 1, 2):
+        assert np.array_equal(spec.start_point(seed), parse_spec(explicit).start_point(seed))
