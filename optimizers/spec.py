@@ -73,12 +73,12 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_trials: int = Field(100_000, ge=1, description="grid points × seeds")
-    max_steps: int = Field(1_000_000, ge=1, description="updates per trial")
-    max_dim: int = Field(1_000_000, ge=1, description="coordinates per trial")
+    max_trials: int = Field(100_000, ge=1, le=MAX_INT, description="grid points × seeds")
+    max_steps: int = Field(1_000_000, ge=1, le=MAX_INT, description="updates per trial")
+    max_dim: int = Field(1_000_000, ge=1, le=MAX_INT, description="coordinates per trial")
     max_work: float = Field(2e10, gt=0, description="trials × dim × steps, the sweep's total work")
     max_curve_points: int = Field(
-        5_000_000, ge=1, description="trials × recorded steps, the sweep's total output: at the "
+        5_000_000, ge=1, le=MAX_INT, description="trials × recorded steps, the sweep's total output: at the "
         "default about 120 MB of curves in the results document, well inside what one stored "
         "value may hold (Redis 512 MB, SQLite 1 GB)")
 
@@ -240,10 +240,11 @@ class SweepSpec(BaseModel):
     grid: dict[str, GridValue] = Field(
         description="each key a hyperparameter of the optimizer: a list is swept, a number fixed; "
         "the ones left out take their defaults")
-    steps: int = Field(100, ge=1, le=MAX_INT, description="updates per trial")
+    # steps and record_every: at most max_steps (``_steps_limit``), which is at most MAX_INT
+    steps: int = Field(100, ge=1, description="updates per trial")
     seeds: Seeds = Field(1, validate_default=True, description="a count n (seeds 0..n−1, kept "
                          "as the count) or a list of seeds")
-    record_every: int = Field(1, ge=1, le=MAX_INT, description="the curve holds the loss every "
+    record_every: int = Field(1, ge=1, description="the curve holds the loss every "
                               "this many steps, at step 0 and at the last step (at most "
                               "max_steps)")
     metric: Metric = Field("final_loss", description="the score of a trial; lower is better")

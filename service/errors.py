@@ -18,6 +18,10 @@ an unexpected exception (500, logged, never shown), has the body::
 
     {"error": {"status": 422, "code": "invalid_request", "message": "...",
                "details": [{"field": "grid", "message": "..."}]}}
+
+An answer is bounded whatever the request: at most ``MAX_DETAILS`` details, and when there were
+more, the message ends "(and N more not listed)" and the body has ``"more": N`` (absent
+otherwise).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optimizers import describe_errors
@@ -39,6 +43,7 @@ from workers.store import StoreUnavailable
 from .responses import JSONBytes
 
 log = logging.getLogger(__name__)
+MAX_DETAILS = 20
 
 
 class ErrorDetail(BaseModel):
@@ -55,6 +60,8 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     details: list[ErrorDetail] = []
+    more: int | None = Field(None, description=f"how many problems there were beyond the "
+                             f"{MAX_DETAILS} details shown; absent when none")
 
 
 class ErrorResponse(BaseModel):
@@ -70,11 +77,12 @@ class APIError(Exception):
     code = "internal"
 
     def __init__(self, message: str, details: list[ErrorDetail] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, more: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
         self.headers = headers
+        self.more = more
 
 
 class BadRequest(APIError):
@@ -106,13 +114,23 @@ class InvalidRequest(APIError):
 
     @classmethod
     def from_validation(cls, exc: ValidationError, prefix: str = "") -> InvalidRequest:
-        """From pydantic's errors: one detail per error, the first one as the message."""
+        """From pydantic's errors: one detail per error (the first ``MAX_DETAILS``), the first
+        one as the message."""
         details = []
-        for line in describe_errors(exc):
+        for line in describe_errors(exc)[:MAX_DETAILS]:
             field, _, message = line.partition(": ")
             details.append(ErrorDetail(field=f"{prefix}{field}", message=message))
-        return cls(f"{details[0].field}: {details[0].message}" if details else "invalid request",
-                   details)
+        return cls.bounded(details, exc.error_count())
+
+    @classmethod
+    def bounded(cls, details: list[ErrorDetail], count: int | None = None) -> InvalidRequest:
+        """At most ``MAX_DETAILS`` of ``details`` (of ``count`` problems in all), the first as
+        the message, which ends "(and N more not listed)" when some are left out."""
+        count = len(details) if count is None else count
+        shown = details[:MAX_DETAILS]
+        more = max(count - len(shown), 0)
+        first = f"{shown[0].field}: {shown[0].message}" if shown else "invalid request"
+        return cls(first + (f" (and {more:,} more not listed)" if more else ""), shown, more=more)
 
 
 class TooManyRequests(APIError):
@@ -132,11 +150,19 @@ _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404:
 
 def error_response(status: int, code: str, message: str,
                    details: list[ErrorDetail] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONBytes:
+                   headers: dict[str, str] | None = None, more: int = 0) -> JSONBytes:
     """The one shape of every error answer."""
+    return JSONBytes(error_body(status, code, message, details, more), status_code=status,
+                     headers=headers)
+
+
+def error_body(status: int, code: str, message: str, details: list[ErrorDetail] | None = None,
+               more: int = 0) -> dict[str, Any]:
+    """The JSON of an error answer (also written by the connection guard, outside the app)."""
     body = ErrorResponse(error=ErrorBody(status=status, code=code, message=message,
-                                         details=details or []))
-    return JSONBytes(body.model_dump(mode="json"), status_code=status, headers=headers)
+                                         details=(details or [])[:MAX_DETAILS],
+                                         more=more or None))
+    return body.model_dump(mode="json", exclude_none=True)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -144,14 +170,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONBytes:
-        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers,
+                              exc.more)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONBytes:
+        errors = exc.errors()
         details = [ErrorDetail(field=_field(err.get("loc", ())), message=str(err.get("msg", "")))
-                   for err in exc.errors()]
-        first = details[0] if details else ErrorDetail(field="body", message="invalid")
-        return error_response(422, "invalid_request", f"{first.field}: {first.message}", details)
+                   for err in errors[:MAX_DETAILS]] or [ErrorDetail(field="body",
+                                                                   message="invalid")]
+        error = InvalidRequest.bounded(details, max(len(errors), 1))
+        return error_response(422, error.code, error.message, error.details, more=error.more)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONBytes:
@@ -209,7 +238,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 # What any /v1/ operation may answer (401 only when API keys are configured).
 ERROR_RESPONSES = error_responses(401, 404, 422, 503)
 
-__all__ = ["ERROR_RESPONSES", "APIError", "BadRequest", "Conflict", "ErrorResponse",
+__all__ = ["ERROR_RESPONSES", "MAX_DETAILS", "APIError", "BadRequest", "Conflict", "ErrorResponse",
            "InvalidRequest", "NotFound", "PayloadTooLarge", "ServiceUnavailable",
-           "TooManyRequests", "Unauthorized", "UnsupportedMediaType", "error_response",
+           "TooManyRequests", "Unauthorized", "UnsupportedMediaType", "error_body", "error_response",
            "error_responses", "install_error_handlers"]

@@ -3,15 +3,17 @@
 ``RequestGuard`` reads a request's body once, up to ``max_bytes`` (413 beyond, without reading
 the rest) and within ``body_seconds`` (408 after: a client that trickles its body, or stops
 sending it, does not hold the request open), and for requests that carry a non-empty body to the
-API (``POST``/``PUT``/``PATCH`` under ``/v1/``) insists on ``application/json`` (415 otherwise) and
-on standard JSON (422 otherwise: no NaN or Infinity tokens, numbers within float64, nesting at most
-``MAX_DEPTH`` deep — a spec nests 3 deep, and Python's JSON parser behind FastAPI gives up near
-1000), then hands the same bytes on to the app. A client that disconnects before its body is
+API (``POST``/``PUT``/``PATCH`` under ``/v1/``) insists on ``application/json`` in UTF-8 (415
+otherwise, also for a ``charset=`` other than UTF-8) and on standard JSON (422 otherwise: UTF-8, no
+NaN or Infinity tokens, numbers within float64 — an integer too long for that is named as such,
+with its digits and place — nesting at most ``MAX_DEPTH`` deep — a spec nests 3 deep, and Python's
+JSON parser behind FastAPI gives up near 1000), then hands the same bytes on to the app. A client that disconnects before its body is
 complete gets no answer and the app never sees the partial body.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import anyio
@@ -80,22 +82,58 @@ class RequestGuard:
 
 def _json_problem(content_type: bytes, body: bytes) -> JSONBytes | None:
     """The error response for a body that is not a JSON document, or None."""
-    media = content_type.split(b";")[0].strip().lower()
-    if media != b"application/json":
-        shown = media.decode("latin-1") or "none"
+    media, *parameters = content_type.decode("latin-1").split(";")
+    media = media.strip().lower()
+    if media != "application/json":
         return error_response(415, "unsupported_media_type",
-                              f"send the body as application/json (content-type was {shown})")
+                              f"send the body as application/json (content-type was "
+                              f"{media or 'none'})")
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            return error_response(415, "unsupported_media_type",
+                                  f"send JSON encoded as UTF-8 (the content-type says charset="
+                                  f"{charset[:40]})")
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        message = f"the body is not valid JSON: {exc}"
-        return error_response(422, "invalid_request", message,
-                              [ErrorDetail(field="body", message=message)])
+        return _invalid(_json_error(body, exc))
     if _deeper_than(document, MAX_DEPTH):
-        message = f"the body nests arrays and objects more than {MAX_DEPTH} deep"
-        return error_response(422, "invalid_request", message,
-                              [ErrorDetail(field="body", message=message)])
+        return _invalid(f"the body nests arrays and objects more than {MAX_DEPTH} deep")
     return None
+
+
+def _invalid(message: str) -> JSONBytes:
+    return error_response(422, "invalid_request", message,
+                          [ErrorDetail(field="body", message=message)])
+
+
+_KEY = re.compile(rb'"([^"\\]{1,100})"\s*:')  # the last key before a place: a cheap field name
+_NUMBER = re.compile(rb"-?(\d+)(\.\d*)?([eE][-+]?\d+)?")
+
+
+def _json_error(body: bytes, exc: orjson.JSONDecodeError) -> str:
+    """What is wrong with a body orjson refused, in words: orjson's own message, but for a body
+    that is not UTF-8 and for a number too large for a float64 (orjson says "number is infinity
+    when parsed as double" even of an integer of 5000 digits)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return (f"the body is not UTF-8 (byte {bad.start} is 0x{body[bad.start]:02x}): send JSON "
+                f"encoded as UTF-8")
+    start = len(text[:exc.pos].encode("utf-8"))  # orjson's position counts characters
+    keys = _KEY.findall(body, max(start - 4096, 0), start)
+    key = f" (in the value of {keys[-1].decode('utf-8', 'replace')!r})" if keys else ""
+    where = f"line {exc.lineno} column {exc.colno}{key}"
+    number = _NUMBER.match(body, start)
+    if "infinity" in str(exc) and number is not None:
+        if number.group(2) is None and number.group(3) is None:
+            return (f"the body is not valid JSON for this API: an integer of "
+                    f"{len(number.group(1)):,} digits at {where}; integers must fit in 64 bits")
+        return (f"the body is not valid JSON for this API: the number at {where} is beyond "
+                f"the range of a float64 (about ±1.8e308)")
+    return f"the body is not valid JSON: {exc}"
 
 
 def _deeper_than(document: Any, limit: int) -> bool:

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
-from optimizers import SweepSpec, SweepStatus, parse_spec
+from optimizers import Limits, SweepSpec, SweepStatus, parse_spec
 from workers.jobs import results_document, submit_sweep
 from workers.store import SweepRecord
 
@@ -70,10 +70,8 @@ SpecBody = Annotated[dict[str, Any],
 async def create_sweep(body: SpecBody, runtime: RuntimeDep, response: Response) -> SweepView:
     """Validate a sweep against the limits, store it and queue its chunks."""
     settings = runtime.settings
-    try:
-        spec = parse_spec(body, settings.limits())
-    except ValidationError as exc:
-        raise InvalidRequest.from_validation(exc) from None
+    # off the event loop: a big body's validation (and its errors) must not stall other requests
+    spec = await run_in_threadpool(_validated, body, settings.limits())
     pending = await run_in_threadpool(runtime.executor.queue_depth)
     if pending >= settings.max_pending_chunks:
         raise TooManyRequests(f"{pending} chunks are waiting to run (the limit is "
@@ -83,6 +81,14 @@ async def create_sweep(body: SpecBody, runtime: RuntimeDep, response: Response) 
                                      chunk_work=settings.chunk_work)
     response.headers["Location"] = f"/v1/sweeps/{record.id}"
     return SweepView.of(record, None)
+
+
+def _validated(body: dict[str, Any], limits: Limits) -> SweepSpec:
+    """The spec of ``body`` under ``limits``, or InvalidRequest with its (bounded) errors."""
+    try:
+        return parse_spec(body, limits)
+    except ValidationError as exc:
+        raise InvalidRequest.from_validation(exc) from None
 
 
 @router.get("", response_model=SweepPage)

@@ -73,7 +73,12 @@ CASES = [
     case("json-utf8-bom", b"\xef\xbb\xbf" + json.dumps(OK).encode(), 422, "invalid_request",
          "not valid JSON", "BOM"),
     case("json-invalid-utf8", b'{"objective": "sph\xffere"}', 422, "invalid_request",
-         "not valid JSON", "UTF-8"),
+         "the body is not UTF-8 (byte 18 is 0xff): send JSON encoded as UTF-8"),
+    case("json-latin-1", '{"objective": "sphere", "name": "café"}'.encode("latin-1"), 422,
+         "invalid_request", "the body is not UTF-8 (byte 36 is 0xe9)"),
+    case("charset-latin-1", json.dumps(OK).encode(), 415, "unsupported_media_type",
+         "send JSON encoded as UTF-8", "charset=latin-1",
+         content_type="application/json; charset=latin-1"),
     case("json-lone-surrogate", b'{"name": "\\ud800", "objective": "sphere"}', 422,
          "invalid_request", "not valid JSON", "surrogate"),
     case("content-type-multipart", json.dumps(OK).encode(), 415, "unsupported_media_type",
@@ -172,11 +177,12 @@ CASES = [
     case("minus-infinity-token", b'{"objective": "sphere", "optimizer": "sgd", "grid": {"lr": '
          b'0.1}, "divergence_threshold": -Infinity}', 422, "invalid_request", "not valid JSON"),
     case("1e999", b'{"objective": "sphere", "optimizer": "sgd", "grid": {"lr": 1e999}}', 422,
-         "invalid_request", "not valid JSON", "infinity"),
+         "invalid_request", "not valid JSON", "beyond the range of a float64", "'lr'"),
     case("-1e999-init", b'{"objective": "sphere", "optimizer": "sgd", "grid": {"lr": 0.1}, '
          b'"init": [-1e999, 0]}', 422, "invalid_request", "not valid JSON"),
     case("integer-of-400-digits", b'{"objective": "sphere", "optimizer": "sgd", "grid": {"lr": '
-         + b"9" * 400 + b"}}", 422, "invalid_request", "not valid JSON"),
+         + b"9" * 400 + b"}}", 422, "invalid_request", "not valid JSON",
+         "an integer of 400 digits", "integers must fit in 64 bits"),
     case("nan-as-string", spec(grid={"lr": "NaN"}), 422, "invalid_request", "grid.lr",
          "valid number"),
     # -- out of range --------------------------------------------------------------------------
