@@ -1,7 +1,8 @@
 """The FastAPI application: routers, error handlers, request guards and the runtime.
 
 ``create_app(settings)`` builds an app; its lifespan opens the store and the executor of the
-settings' mode (``service.runtime.Runtime``) and closes them at shutdown.
+settings' mode (``service.runtime.Runtime``) and closes them at shutdown. HEAD works wherever GET
+does (``HeadAsGet``: FastAPI's routes answer only the methods they declare).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import install_error_handlers
 from .guards import RequestGuard
@@ -43,7 +45,36 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                    dashboard_router):
         app.include_router(router)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     return app
 
 
-__all__ = ["VERSION", "create_app"]
+class HeadAsGet:
+    """ASGI middleware: a HEAD request is served as the GET of the same URL, whose status and
+    headers (Content-Length included) it answers without the body. The response ends with its
+    headers, so a stream (the events of a sweep) ends too: the app then sees the client gone."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        done = False
+
+        async def send_head(message: Message) -> None:
+            nonlocal done
+            if done:
+                return
+            if message["type"] == "http.response.start":
+                await send(message)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                done = True
+            else:
+                await send(message)  # e.g. an http.response.* extension message
+
+        await self.app({**scope, "method": "GET"}, receive, send_head)
+
+
+__all__ = ["VERSION", "HeadAsGet", "create_app"]

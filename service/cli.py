@@ -268,6 +268,7 @@ def serve(
     import uvicorn
 
     from service.app import create_app
+    from service.guards import ConnectionGuard
     from service.settings import get_settings as service_settings
 
     settings = service_settings()
@@ -277,8 +278,14 @@ def serve(
         f"embedded, data in {settings.data_dir}")
     err.print(f"gradsweep API on http://{settings.host}:{settings.port} ({mode})",
               highlight=False)
+    # ConnectionGuard: uvicorn's HTTP/1.1 protocol bounded by limit_concurrency and
+    # timeout_keep_alive, also for connections that never finish a request head, answering in
+    # the API's error shape
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, timeout_graceful_shutdown=10)
+                log_level=settings.log_level, timeout_graceful_shutdown=10,
+                http=ConnectionGuard, limit_concurrency=settings.max_connections,
+                timeout_keep_alive=settings.keep_alive_seconds,
+                backlog=settings.backlog)
 
 
 @app.command()

@@ -216,6 +216,8 @@ def _method_not_allowed(request: Request, headers: Mapping[str, str] | None,
         pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
         if re.fullmatch(pattern, request.url.path):
             allowed.update(method.upper() for method in operations if method in _METHODS)
+    if "GET" in allowed:
+        allowed.add("HEAD")  # service.app.HeadAsGet: HEAD works wherever GET does
     allow = ", ".join(sorted(allowed))
     message = f"{request.method} is not allowed on {request.url.path}; allowed: {allow or 'none'}"
     return {**(headers or {}), "Allow": allow}, message

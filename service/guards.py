@@ -9,18 +9,29 @@ NaN or Infinity tokens, numbers within float64 — an integer too long for that 
 with its digits and place — nesting at most ``MAX_DEPTH`` deep — a spec nests 3 deep, and Python's
 JSON parser behind FastAPI gives up near 1000), then hands the same bytes on to the app. A client that disconnects before its body is
 complete gets no answer and the app never sees the partial body.
+
+``ConnectionGuard`` is the same below the app, in uvicorn's HTTP/1.1 protocol (``gradsweep serve``
+runs uvicorn with it): at most ``limit_concurrency`` connections (a request on one beyond them, or
+while that many requests run, is answered 503 and the connection closed), and a connection that
+has not sent a whole request head within ``timeout_keep_alive`` seconds — idle since it opened or
+since its last answer, or trickling its headers — is closed (408 if it had sent part of a head).
+uvicorn's own answers to those, and to malformed HTTP (400), are plain text; these are the API's
+error shape.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import anyio
+import h11
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .errors import ErrorDetail, error_response
+from .errors import ErrorDetail, error_body, error_response
 from .responses import JSONBytes
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -161,4 +172,86 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-__all__ = ["RequestGuard"]
+class ConnectionGuard(H11Protocol):
+    """uvicorn's h11 protocol with a cap on connections and a deadline for each request head,
+    answering in the API's error shape (see the module's docstring). Pass it as uvicorn's
+    ``http``; the cap is uvicorn's ``limit_concurrency``, the deadline its
+    ``timeout_keep_alive``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cap = self.limit_concurrency
+        self.limit_concurrency = None  # the cap is this class's: uvicorn's 503 is plain text
+        self.admitted = self.app
+        self.refused = False
+        self.head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if self.cap is not None and len(self.connections) > self.cap:
+            # not counted: a refused connection holds no place, and is answered 503 at its first
+            # request (a response before the request would race the client's send) or closed at
+            # the deadline
+            self.connections.discard(self)
+            self.refused = True
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        busy = self.cap is not None and len(self.tasks) >= self.cap
+        self.app = _unavailable(self.cap or 0) if self.refused or busy else self.admitted
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._disarm()  # a whole head has arrived; RequestGuard times the body
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._arm()  # the keep-alive wait for the next request's head
+
+    def send_400_response(self, msg: str) -> None:
+        self._answer(400, "bad_request", "the request is not valid HTTP/1.1 (a malformed request "
+                     "line or header, or a head over 16 KiB)")
+
+    def _arm(self) -> None:
+        self._disarm()
+        self.head_deadline = self.loop.call_later(self.timeout_keep_alive, self._head_late)
+
+    def _disarm(self) -> None:
+        if self.head_deadline is not None:
+            self.head_deadline.cancel()
+            self.head_deadline = None
+
+    def _head_late(self) -> None:
+        self.head_deadline = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return
+        if self.conn.trailing_data[0]:
+            self._answer(408, "request_timeout", f"the request head did not arrive within "
+                         f"{self.timeout_keep_alive:g} s")
+        else:
+            self.transport.close()  # idle: closed without a word, as uvicorn's keep-alive does
+
+    def _answer(self, status: int, code: str, message: str) -> None:
+        """Write an error answer as raw bytes and close: h11's state machine has no request to
+        answer (a late head) or has failed (a malformed one)."""
+        body = orjson.dumps(error_body(status, code, message))
+        reason = {400: "Bad Request", 408: "Request Timeout"}[status]
+        self.transport.write(f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+                             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+                             .encode("ascii") + body)
+        self.transport.close()
+
+
+def _unavailable(cap: int) -> ASGIApp:
+    """The ASGI app that answers a request beyond the cap: 503, and the connection closed."""
+    response = error_response(503, "unavailable", f"the server is at its limit of {cap} "
+                              "connections (GRADSWEEP_MAX_CONNECTIONS); try again later",
+                              headers={"Connection": "close", "Retry-After": "1"})
+    return response
+
+
+__all__ = ["ConnectionGuard", "RequestGuard"]

@@ -32,6 +32,14 @@ class ServiceSettings(WorkerSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="comma-separated keys; when set, every /v1/ request "
         "needs 'Authorization: Bearer <key>'")
+    max_connections: int = Field(
+        1000, ge=1, description="open HTTP connections (and requests in progress) the API "
+        "serves at once; a request beyond them is answered 503 and its connection closed")
+    keep_alive_seconds: int = Field(
+        5, ge=1, description="how long a connection may wait before it sends a whole request "
+        "head (idle after its last answer, or since it opened) before it is closed")
+    backlog: int = Field(2048, ge=1, description="connections the kernel queues before the API "
+                         "accepts them (listen backlog)")
     max_pending_chunks: int = Field(
         10_000, ge=1, description="chunks queued beyond this make POST /v1/sweeps answer 429 "
         "with Retry-After")
