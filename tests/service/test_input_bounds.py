@@ -230,7 +230,8 @@ def test_a_random_init_of_a_million_coordinates_is_stored_small(server: Cluster)
 def test_head_answers_as_get_does_without_a_body(embedded: Cluster) -> None:
     with embedded.client() as http:
         sweep = http.post("/v1/sweeps", json=OK).headers["Location"]
-    for path in ("/healthz", "/v1/sweeps", sweep, sweep + "/results", "/v1/optimizers", "/"):
+    for path in ("/healthz", "/readyz", "/metrics", "/v1/sweeps", sweep, sweep + "/results",
+                 sweep + "/results.csv", "/v1/optimizers", "/v1/objectives", "/"):
         with connect(embedded) as sock:
             sock.sendall(request_bytes("GET", path))
             get_status, get_headers, _ = read_response(sock)
@@ -242,6 +243,12 @@ def test_head_answers_as_get_does_without_a_body(embedded: Cluster) -> None:
                 assert headers["content-length"] == get_headers["content-length"], path
             assert rest == b"", (path, rest)
             assert healthz_on(sock) == 200  # no stray body on the connection
+    with connect(embedded) as sock:  # a stream's HEAD ends with its head, it does not hang
+        start = time.monotonic()
+        sock.sendall(request_bytes("HEAD", sweep + "/events"))
+        status, headers, rest = read_response(sock, head_only=True)
+        assert status == 200 and headers["content-type"].startswith("text/event-stream")
+        assert healthz_on(sock) == 200 and time.monotonic() - start < LIVELY
     with embedded.client() as http:
         answer = http.put("/healthz")
         assert answer.status_code == 405 and answer.headers["allow"] == "GET, HEAD"
