@@ -78,9 +78,9 @@ class Limits(BaseModel):
     max_dim: int = Field(1_000_000, ge=1, le=MAX_INT, description="coordinates per trial")
     max_work: float = Field(2e10, gt=0, description="trials × dim × steps, the sweep's total work")
     max_curve_points: int = Field(
-        5_000_000, ge=1, le=MAX_INT, description="trials × recorded steps, the sweep's total output: at the "
-        "default about 120 MB of curves in the results document, well inside what one stored "
-        "value may hold (Redis 512 MB, SQLite 1 GB)")
+        5_000_000, ge=1, le=MAX_INT, description="trials × recorded steps, the sweep's total "
+        "output: at the default about 120 MB of curves in the results document, well inside "
+        "what one stored value may hold (Redis 512 MB, SQLite 1 GB)")
 
 
 UNLIMITED = Limits(max_trials=sys.maxsize, max_steps=sys.maxsize, max_dim=sys.maxsize,
@@ -443,7 +443,8 @@ class SweepSpec(BaseModel):
         n = len(settings)
         stop = self.n_trials if stop is None else min(stop, self.n_trials)
         seeds = self.seeds
-        return [Trial(i, i % n, settings[i % n], i // n if isinstance(seeds, int) else seeds[i // n])
+        return [Trial(i, i % n, settings[i % n],
+                      i // n if isinstance(seeds, int) else seeds[i // n])
                 for i in range(start, stop)]
 
     def start_point(self, seed: int) -> Array:
@@ -526,6 +527,7 @@ def _is_union_tag(part: Any) -> bool:
 
 
 __all__ = [
-    "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerSpec", "RandomInit", "SweepSpec",
+    "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerSpec", "RandomInit",
+    "SweepSpec",
     "Trial", "describe_errors", "error_field", "parse_spec",
 ]

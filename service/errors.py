@@ -242,5 +242,5 @@ ERROR_RESPONSES = error_responses(401, 404, 422, 503)
 
 __all__ = ["ERROR_RESPONSES", "MAX_DETAILS", "APIError", "BadRequest", "Conflict", "ErrorResponse",
            "InvalidRequest", "NotFound", "PayloadTooLarge", "ServiceUnavailable",
-           "TooManyRequests", "Unauthorized", "UnsupportedMediaType", "error_body", "error_response",
-           "error_responses", "install_error_handlers"]
+           "TooManyRequests", "Unauthorized", "UnsupportedMediaType", "error_body",
+           "error_response", "error_responses", "install_error_handlers"]

@@ -6,9 +6,10 @@ sending it, does not hold the request open), and for requests that carry a non-e
 API (``POST``/``PUT``/``PATCH`` under ``/v1/``) insists on ``application/json`` in UTF-8 (415
 otherwise, also for a ``charset=`` other than UTF-8) and on standard JSON (422 otherwise: UTF-8, no
 NaN or Infinity tokens, numbers within float64 — an integer too long for that is named as such,
-with its digits and place — nesting at most ``MAX_DEPTH`` deep — a spec nests 3 deep, and Python's
-JSON parser behind FastAPI gives up near 1000), then hands the same bytes on to the app. A client that disconnects before its body is
-complete gets no answer and the app never sees the partial body.
+with its digits and place — and nesting at most ``MAX_DEPTH`` deep: a spec nests 3 deep, and
+Python's JSON parser behind FastAPI gives up near 1000), then hands the same bytes on to the app.
+A client that disconnects before its body is complete gets no answer and the app never sees the
+partial body.
 
 ``ConnectionGuard`` is the same below the app, in uvicorn's HTTP/1.1 protocol (``gradsweep serve``
 runs uvicorn with it): at most ``limit_concurrency`` connections (a request on one beyond them, or
