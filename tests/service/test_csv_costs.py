@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import cluster, wait_for_status
+from harness import cluster, private_redis, wait_for_status
 
 LRS = [10 ** (-3 + 4 * i / 999) for i in range(1000)]  # 1e-3 … 10: lr > 1 diverges on sphere
 LONG = {"objective": {"name": "sphere", "dim": 1}, "optimizer": "sgd", "grid": {"lr": LRS},
@@ -160,3 +160,26 @@ def test_csv_of_long_curves_streams_the_same_bytes_in_bounded_memory(tmp_path: P
         assert not watch.failures, watch.failures[:3]
         assert watch.latencies and max(watch.latencies) < HEALTHZ_WITHIN, (
             f"/healthz took up to {max(watch.latencies, default=0):.2f} s during the downloads")
+
+
+def test_errors_before_the_first_byte_stay_json(tmp_path: Path) -> None:
+    """A CSV that cannot start — no such sweep, or the store unreachable — is a JSON error with
+    its status, not a 200 whose stream breaks off."""
+    small = {**LONG, "grid": {"lr": LRS[:4]}, "steps": 20}
+    with private_redis(tmp_path) as redis_server, \
+            cluster(tmp_path, redis=True, redis_url=redis_server.url) as c:
+        c.start_server()
+        with c.client() as client:
+            response = client.post("/v1/sweeps", json=small)
+            assert response.status_code == 202, response.text
+            path = f"/v1/sweeps/{response.json()['id']}/results.csv"
+            queued = client.get(path)  # queued, no chunk yet: the header only
+            assert queued.status_code == 200 and queued.text.startswith("index,seed,lr,")
+            assert queued.text.count("\r\n") == 1
+            missing = client.get(f"/v1/sweeps/{'0' * 32}/results.csv")
+            assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+            redis_server.kill()
+            down = client.get(path)
+            assert down.status_code == 503, down.text
+            assert down.headers["content-type"].startswith("application/json")
+            assert down.json()["error"]["code"] == "unavailable"
