@@ -1,9 +1,12 @@
-"""Load on the API: 200 clients polling a running sweep while 20 more sweeps are submitted at once.
+"""Load on the API: 200 clients polling a running sweep while 20 more sweeps are submitted at once;
+or (``--mode viewers``) 100 SSE viewers of a running sweep while 20 CSVs are downloaded at once.
 
 Run from the project root, in the dev virtualenv, with Redis on 127.0.0.1:6379::
 
     python bench/load.py            # full run: 200 clients for 30 s, about 2 minutes in all
     python bench/load.py --quick    # smoke run: 50 clients for 8 s, under a minute
+    python bench/load.py --mode viewers           # 100 SSE viewers + 20 CSV downloads, 20 s
+    python bench/load.py --mode viewers --quick   # the same for 8 s
 
 Cluster mode on real processes, started as the integration tests start them (the commands of
 ``tests/commands.py``, settings as ``GRADSWEEP_*`` variables, each process in its own session,
@@ -23,12 +26,22 @@ at the end, on failure and on Ctrl-C too.
 4. After the window, every sweep is waited for and its results document, without its ``"id"``,
    must equal ``optimizers.run_sweep(spec)`` computed in this process (``==``, exact).
 
-Reported: errors (any exception or a status other than 200/202; the target is none), the
-latency of the polls and of the POSTs (p50 / p99 / max, measured on the client from send to the
-last byte, so it includes this process's own scheduling of its clients), the throughput of the
-polls, how long the long sweep ran and what the polls saw, and the CPU each process used. The
-machine is shared and has 2 cores for the API, the workers and the clients together: the load
-average is printed.
+``--mode viewers`` (same processes) instead: a sweep with long curves (``--csv-trials`` sphere
+trials × 2,001 recorded steps, a results document of about 70 MB at the default 2,000) is run
+to the end; then the long sweep of step 1 is submitted and, for ``--seconds``, ``--viewers`` clients
+follow it on ``GET /v1/sweeps/{id}/events`` (one stream each, counting its events) while one
+client polls ``/healthz`` back to back and the API's resident memory (VmRSS) is sampled; one
+second in, ``--downloads`` clients download ``results.csv`` of the long-curves sweep at the same
+moment. Every CSV must equal ``results_csv`` of the sweep's results document. Reported: errors,
+``/healthz`` latency (p50 / p99 / max), the downloads' latency and size, the events the viewers
+got, the API's peak RSS over its RSS before the window, and the CPU each process used.
+
+Reported by the default mode: errors (any exception or a status other than 200/202; the target
+is none), the latency of the polls and of the POSTs (p50 / p99 / max, measured on the client
+from send to the last byte, so it includes this process's own scheduling of its clients), the
+throughput of the polls, how long the long sweep ran and what the polls saw, and the CPU each
+process used. The machine is shared and has 2 cores for the API, the workers and the clients
+together: the load average is printed.
 """
 
 from __future__ import annotations
@@ -329,6 +342,209 @@ def check_exact(url: str, specs: dict[str, dict[str, Any]]) -> tuple[int, list[s
     return same, differ, spent
 
 
+# --- --mode viewers: SSE viewers and CSV downloads ----------------------------------------------
+
+
+def csv_spec(trials: int, steps: int = 2000) -> dict[str, Any]:
+    """SGD on 1-D sphere with every step recorded: ``trials`` × (``steps`` + 1) curve points,
+    cheap to run, costly to parse (about 34 bytes of document per point)."""
+    return {"name": "load: long curves", "objective": {"name": "sphere", "dim": 1},
+            "optimizer": "sgd", "grid": {"lr": np.geomspace(1e-3, 10.0, trials // 2).tolist()},
+            "steps": steps, "seeds": 2, "record_every": 1}
+
+
+def rss(pid: int) -> int:
+    """A process's resident memory in bytes (VmRSS from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass
+class ViewerTally:
+    """What the viewers, the downloaders and the /healthz poller saw."""
+
+    healthz_latency: list[float] = field(default_factory=list)
+    csv_latency: list[float] = field(default_factory=list)
+    csv_bodies: list[bytes] = field(default_factory=list)
+    events: Counter[str] = field(default_factory=Counter)  # event type → events over all viewers
+    streams: int = 0  # viewers whose stream opened (200)
+    errors: Counter[str] = field(default_factory=Counter)
+    rss_before: int = 0
+    rss_peak: int = 0
+    window: float = 0.0
+
+
+async def viewer(client: httpx.AsyncClient, path: str, until: float,
+                 tally: ViewerTally) -> None:
+    """One SSE viewer: one stream (a connection of its own), its events counted, until
+    ``until`` or its ``end``."""
+    try:
+        async with client.stream("GET", path) as response:
+            if response.status_code != 200:
+                tally.errors[f"events {response.status_code}"] += 1
+                return
+            tally.streams += 1
+            async with asyncio.timeout(max(0.0, until - time.perf_counter())):
+                async for line in response.aiter_lines():
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                        tally.events[event] += 1
+                        if event == "end":
+                            return
+    except TimeoutError:
+        return  # the window is over: the viewer leaves
+    except httpx.HTTPError as exc:
+        tally.errors[f"events {type(exc).__name__}"] += 1
+
+
+async def downloader(client: httpx.AsyncClient, path: str, go: asyncio.Event,
+                     tally: ViewerTally) -> None:
+    """One client that downloads ``path`` (results.csv) the moment ``go`` is set."""
+    await go.wait()
+    start = time.perf_counter()
+    try:
+        response = await client.get(path)
+        if response.status_code == 200:
+            tally.csv_latency.append(time.perf_counter() - start)
+            tally.csv_bodies.append(response.content)
+        else:
+            tally.errors[f"CSV {response.status_code}: {response.text[:200]}"] += 1
+    except httpx.HTTPError as exc:
+        tally.errors[f"CSV {type(exc).__name__}"] += 1
+
+
+async def healthz_poller(client: httpx.AsyncClient, until: float, tally: ViewerTally) -> None:
+    """``/healthz`` back to back (10 ms apart) on one keep-alive connection until ``until``."""
+    while time.perf_counter() < until:
+        start = time.perf_counter()
+        try:
+            response = await client.get("/healthz")
+            if response.status_code == 200:
+                tally.healthz_latency.append(time.perf_counter() - start)
+            else:
+                tally.errors[f"healthz {response.status_code}"] += 1
+        except httpx.HTTPError as exc:
+            tally.errors[f"healthz {type(exc).__name__}"] += 1
+        await asyncio.sleep(0.01)
+
+
+async def rss_sampler(pid: int, until: float, tally: ViewerTally) -> None:
+    while time.perf_counter() < until:
+        tally.rss_peak = max(tally.rss_peak, rss(pid))
+        await asyncio.sleep(0.05)
+
+
+async def view_and_download(url: str, api_pid: int, watched: str, csv_id: str, viewers: int,
+                            downloads: int, seconds: float) -> ViewerTally:
+    """The window: viewers, downloads at 1 s, /healthz and RSS throughout. The clients are
+    pooled (each stream or download still holds a connection of its own): making 120
+    ``httpx.AsyncClient`` costs seconds of this process's loop, which would skew the window."""
+    tally = ViewerTally(rss_before=rss(api_pid))
+    tally.rss_peak = tally.rss_before
+    go = asyncio.Event()
+    unlimited = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with (httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(30, read=60),
+                                  limits=unlimited) as streams,
+                httpx.AsyncClient(base_url=url, timeout=300, limits=unlimited) as csvs,
+                httpx.AsyncClient(base_url=url, timeout=60) as health):
+        await asyncio.gather(*(csvs.get("/healthz") for _ in range(downloads)))  # connected
+        start = time.perf_counter()
+        until = start + seconds
+        path = f"/v1/sweeps/{csv_id}/results.csv"
+        tasks = [asyncio.create_task(downloader(csvs, path, go, tally)) for _ in range(downloads)]
+        tasks += [asyncio.create_task(viewer(streams, f"/v1/sweeps/{watched}/events", until,
+                                             tally)) for _ in range(viewers)]
+        tasks += [asyncio.create_task(healthz_poller(health, until, tally)),
+                  asyncio.create_task(rss_sampler(api_pid, until, tally))]
+        await asyncio.sleep(1.0)
+        go.set()
+        await asyncio.gather(*tasks)
+        tally.window = time.perf_counter() - start
+    return tally
+
+
+def run_viewers(args: argparse.Namespace, cluster: Cluster, long_trials: int,
+                long_steps: int) -> tuple[dict[str, Any], bool]:
+    """``--mode viewers`` on a started cluster: its result for ``markdown_viewers``, and
+    whether it failed."""
+    from service.routes.export import results_csv
+
+    url = cluster.url
+    assert cluster.server is not None
+    with httpx.Client(base_url=url, timeout=120) as client:
+        response = client.post("/v1/sweeps", json=csv_spec(args.csv_trials))
+        if response.status_code != 202:
+            raise BenchError(f"POST of the long-curves sweep: {response.status_code} "
+                             f"{response.text}")
+        csv_id = response.json()["id"]
+        wait_finished(url, [csv_id], 300)
+        response = client.post("/v1/sweeps", json=long_spec(long_trials, long_steps))
+        if response.status_code != 202:
+            raise BenchError(f"POST of the long sweep: {response.status_code} {response.text}")
+        long_id = response.json()["id"]
+    say(f"\nlong-curves sweep {csv_id} done ({args.csv_trials:,} trials × 2,001 recorded "
+        f"steps); long sweep {long_id} running: {args.viewers} SSE viewers for "
+        f"{args.seconds:g} s, {args.downloads} CSV downloads at 1 s")
+    cpu0 = cluster.cpu()
+    tally = asyncio.run(view_and_download(url, cluster.server.popen.pid, long_id, csv_id,
+                                          args.viewers, args.downloads, args.seconds))
+    cpu1 = cluster.cpu()
+    cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
+    say(f"window {tally.window:.1f} s: /healthz {dist(tally.healthz_latency)}; CSV "
+        f"{dist(tally.csv_latency)}; events {dict(tally.events)}; API RSS "
+        f"{tally.rss_before / 1e6:.0f} → {tally.rss_peak / 1e6:.0f} MB; errors "
+        f"{dict(tally.errors) or 0}")
+    with httpx.Client(base_url=url, timeout=300) as client:
+        long_view = client.get(f"/v1/sweeps/{long_id}").json()
+        client.delete(f"/v1/sweeps/{long_id}")  # the window is over: no need to run it out
+        document = client.get(f"/v1/sweeps/{csv_id}/results")
+    say(f"the long sweep at the end of the window: {long_view['status']}, "
+        f"{long_view['progress']['done']:,} of {long_view['progress']['total']:,} trials done"
+        f"{'; ' + str(long_view['error']) if long_view.get('error') else ''}")
+    expected = results_csv(orjson.loads(document.content)).encode()
+    same = sum(body == expected for body in tally.csv_bodies)
+    result = {"tally": tally, "cpu": cpu, "document_bytes": len(document.content),
+              "csv_bytes": len(expected), "same": same, "long_trials": long_trials,
+              "long_steps": long_steps, "long_view": long_view}
+    failed = (bool(tally.errors) or same != args.downloads or tally.streams != args.viewers)
+    return result, failed
+
+
+def markdown_viewers(facts: dict[str, str], args: argparse.Namespace, r: dict[str, Any]) -> str:
+    t: ViewerTally = r["tally"]
+    errors = sum(t.errors.values())
+    lines = ["## Load: SSE viewers and CSV downloads (`python bench/load.py --mode viewers`)", "",
+             (f"Run: {time.strftime('%Y-%m-%d %H:%M')}{', --quick' if args.quick else ''}: "
+              f"one `gradsweep serve` and {args.workers} `gradsweep worker --concurrency 1` in "
+              "cluster mode on Redis (localhost), the clients in one asyncio process, all on "
+              "the same 2 cores."), ""]
+    lines += [f"- {k}: {v}" for k, v in facts.items()]
+    lines += ["", "| Measure | Result | Target |", "|---|---|---|"]
+    lines.append(f"| errors (exceptions, statuses other than 200) | {errors}"
+                 f"{' — ' + '; '.join(f'{k} ×{v}' for k, v in t.errors.items()) if errors else ''}"
+                 f" | 0 {'PASS' if errors == 0 else 'FAIL'} |")
+    lines.append(f"| GET /healthz, back to back during the {t.window:.1f} s window | "
+                 f"{len(t.healthz_latency):,} answers; {dist(t.healthz_latency)} | — |")
+    lines.append(f"| GET /v1/sweeps/{{id}}/events: {args.viewers} viewers of the long sweep "
+                 f"({r['long_trials']:,} Adam trials × {r['long_steps']:,} steps; at the end "
+                 f"of the window {r['long_view']['status']}, "
+                 f"{r['long_view']['progress']['done']:,} trials done) | {t.streams} streams open, "
+                 f"{', '.join(f'{v:,} {k}' for k, v in t.events.items()) or 'no'} events | — |")
+    lines.append(f"| GET results.csv: {args.downloads} at the same moment, of a sweep of "
+                 f"{args.csv_trials:,} trials × 2,001 recorded steps (document "
+                 f"{r['document_bytes'] / 1e6:.0f} MB, CSV {r['csv_bytes'] / 1e3:.0f} kB) | "
+                 f"{len(t.csv_latency)} × 200; {dist(t.csv_latency)} | — |")
+    lines.append(f"| every CSV == `results_csv(document)` | {r['same']} of {args.downloads} | "
+                 f"all {'PASS' if r['same'] == args.downloads else 'FAIL'} |")
+    lines.append(f"| API resident memory (VmRSS) | {t.rss_before / 1e6:.0f} MB before, peak "
+                 f"{t.rss_peak / 1e6:.0f} MB during the window | — |")
+    lines.append(f"| CPU during the window (info) | API {r['cpu']['api']:.1f} s, workers "
+                 f"{r['cpu']['workers']:.1f} s, of {2 * t.window:.0f} core-s | — |")
+    return "\n".join(lines)
+
+
 def stamp(value: str | None) -> float:
     from datetime import datetime
     return datetime.fromisoformat(value).timestamp() if value else math.nan
@@ -387,10 +603,73 @@ def markdown(facts: dict[str, str], args: argparse.Namespace, r: dict[str, Any])
     return "\n".join(lines)
 
 
+def run_polls(args: argparse.Namespace, cluster: Cluster, long_trials: int, long_steps: int,
+              burst_lrs: int) -> tuple[dict[str, Any], bool]:
+    """The default mode on a started cluster: its result for ``markdown``, and whether it
+    failed."""
+    url = cluster.url
+    with httpx.Client(base_url=url, timeout=60) as client:
+        long = long_spec(long_trials, long_steps)
+        response = client.post("/v1/sweeps", json=long)
+        if response.status_code != 202:
+            raise BenchError(f"POST of the long sweep: {response.status_code} {response.text}")
+        long_id = response.json()["id"]
+        long_view = response.json()
+    burst = [burst_spec(i, burst_lrs) for i in range(args.posts)]
+    say(f"\nlong sweep {long_id}: {long_trials:,} trials × {long_steps:,} steps, "
+        f"{long_view['progress']['total']:,} to do; {args.clients} clients poll it every "
+        f"{args.interval:g} s for {args.seconds:g} s, {args.posts} sweeps posted at 1 s")
+
+    cpu0 = cluster.cpu()
+    own0 = time.process_time()
+    window_start = time.time()
+    tally = asyncio.run(load(url, long_id, burst, args.clients, args.seconds, args.interval,
+                             args.max_polls))
+    window_end = time.time()
+    cpu1 = cluster.cpu()
+    cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
+    cpu["clients"] = time.process_time() - own0
+    say(f"window {tally.window:.1f} s: {len(tally.poll_latency):,} polls "
+        f"({dist(tally.poll_latency)}), {len(tally.post_latency)} posts "
+        f"({dist(tally.post_latency)}), errors {dict(tally.errors) or 0}")
+    say(f"CPU in the window: {', '.join(f'{k} {v:.1f} s' for k, v in cpu.items())}")
+
+    specs = {long_id: long, **tally.posted}
+    say(f"waiting for {len(specs)} sweeps to finish …")
+    views = wait_finished(url, list(specs), 900)
+    long_final = views[long_id]
+    started, finished = stamp(long_final["started_at"]), stamp(long_final["finished_at"])
+    created = stamp(long_final["created_at"])
+    overlap = max(0.0, min(finished, window_end) - max(started, window_start))
+    burst_done = max((stamp(views[i]["finished_at"]) for i in tally.posted),
+                     default=math.nan) - (window_start + 1.0)
+    say(f"long sweep ran {finished - created:.1f} s; the burst's last sweep finished "
+        f"{burst_done:.1f} s after the burst")
+    say("checking every results document against run_sweep …")
+    same, differ, spent = check_exact(url, specs)
+    say(f"{same} of {len(specs)} equal (run_sweep took {spent:.1f} s for them all)")
+    result = {"tally": tally, "cpu": cpu, "long_trials": long_trials,
+              "long_steps": long_steps,
+              "long_ran": finished - created, "overlap": overlap / tally.window,
+              "burst_trials": sum(views[i]["progress"]["total"] for i in tally.posted),
+              "burst_done": burst_done, "same": same, "differ": differ,
+              "total": len(specs)}
+    return result, bool(tally.errors) or bool(differ) or len(tally.posted) != args.posts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke run with reduced sizes")
+    parser.add_argument("--mode", choices=("polls", "viewers"), default="polls",
+                        help="polls: pollers and a burst of POSTs (default); viewers: SSE "
+                        "viewers and a burst of CSV downloads")
+    parser.add_argument("--viewers", type=int, default=100, help="--mode viewers: SSE viewers")
+    parser.add_argument("--downloads", type=int, default=20,
+                        help="--mode viewers: results.csv downloads at once")
+    parser.add_argument("--csv-trials", type=int, default=2000,
+                        help="--mode viewers: trials of the long-curves sweep (2,001 recorded "
+                        "steps each; default 2,000)")
     parser.add_argument("--clients", type=int, default=None,
                         help="polling clients (default 200, --quick 50)")
     parser.add_argument("--seconds", type=float, default=None,
@@ -410,12 +689,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the logs' temporary directory")
     args = parser.parse_args(argv)
     args.clients = args.clients or (50 if args.quick else 200)
-    args.seconds = args.seconds or (8.0 if args.quick else 30.0)
-    long_trials = args.long_trials or (4_000 if args.quick else 16_000)
-    long_steps = args.long_steps or (3_000 if args.quick else 5_000)
+    args.seconds = args.seconds or (8.0 if args.quick else 20.0 if args.mode == "viewers"
+                                    else 30.0)
+    small = args.quick and args.mode == "polls"  # the viewers watch the long sweep to the end
+    long_trials = args.long_trials or (4_000 if small else 16_000)
+    long_steps = args.long_steps or (3_000 if small else 5_000)
     burst_lrs = 100 if args.quick else 400
-    if min(args.clients, args.posts, args.workers, args.max_polls) < 1 or args.seconds <= 0:
-        parser.error("--clients, --posts, --workers, --max-polls and --seconds must be positive")
+    if min(args.clients, args.posts, args.workers, args.max_polls, args.viewers, args.downloads,
+           args.csv_trials // 2) < 1 or args.seconds <= 0:
+        parser.error("--clients, --posts, --workers, --max-polls, --viewers, --downloads, "
+                     "--csv-trials (2 or more) and --seconds must be positive")
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
@@ -451,52 +734,10 @@ def main(argv: list[str] | None = None) -> int:
             warm = [client.post("/v1/sweeps", json=burst_spec(i, 10)).json()["id"]
                     for i in range(args.workers * 2)]
             wait_finished(url, warm, 120)
-            long = long_spec(long_trials, long_steps)
-            response = client.post("/v1/sweeps", json=long)
-            if response.status_code != 202:
-                raise BenchError(f"POST of the long sweep: {response.status_code} {response.text}")
-            long_id = response.json()["id"]
-            long_view = response.json()
-        burst = [burst_spec(i, burst_lrs) for i in range(args.posts)]
-        say(f"\nlong sweep {long_id}: {long_trials:,} trials × {long_steps:,} steps, "
-            f"{long_view['progress']['total']:,} to do; {args.clients} clients poll it every "
-            f"{args.interval:g} s for {args.seconds:g} s, {args.posts} sweeps posted at 1 s")
-
-        cpu0 = cluster.cpu()
-        own0 = time.process_time()
-        window_start = time.time()
-        tally = asyncio.run(load(url, long_id, burst, args.clients, args.seconds, args.interval,
-                                 args.max_polls))
-        window_end = time.time()
-        cpu1 = cluster.cpu()
-        cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
-        cpu["clients"] = time.process_time() - own0
-        say(f"window {tally.window:.1f} s: {len(tally.poll_latency):,} polls "
-            f"({dist(tally.poll_latency)}), {len(tally.post_latency)} posts "
-            f"({dist(tally.post_latency)}), errors {dict(tally.errors) or 0}")
-        say(f"CPU in the window: {', '.join(f'{k} {v:.1f} s' for k, v in cpu.items())}")
-
-        specs = {long_id: long, **tally.posted}
-        say(f"waiting for {len(specs)} sweeps to finish …")
-        views = wait_finished(url, list(specs), 900)
-        long_final = views[long_id]
-        started, finished = stamp(long_final["started_at"]), stamp(long_final["finished_at"])
-        created = stamp(long_final["created_at"])
-        overlap = max(0.0, min(finished, window_end) - max(started, window_start))
-        burst_done = max((stamp(views[i]["finished_at"]) for i in tally.posted),
-                         default=math.nan) - (window_start + 1.0)
-        say(f"long sweep ran {finished - created:.1f} s; the burst's last sweep finished "
-            f"{burst_done:.1f} s after the burst")
-        say("checking every results document against run_sweep …")
-        same, differ, spent = check_exact(url, specs)
-        say(f"{same} of {len(specs)} equal (run_sweep took {spent:.1f} s for them all)")
-        result = {"tally": tally, "cpu": cpu, "long_trials": long_trials,
-                  "long_steps": long_steps,
-                  "long_ran": finished - created, "overlap": overlap / tally.window,
-                  "burst_trials": sum(views[i]["progress"]["total"] for i in tally.posted),
-                  "burst_done": burst_done, "same": same, "differ": differ,
-                  "total": len(specs)}
-        failed = bool(tally.errors) or bool(differ) or len(tally.posted) != args.posts
+        if args.mode == "viewers":
+            result, failed = run_viewers(args, cluster, long_trials, long_steps)
+        else:
+            result, failed = run_polls(args, cluster, long_trials, long_steps, burst_lrs)
     except BenchError as exc:
         say(f"\nFAILED: {exc}")
         for p in cluster.processes:
@@ -518,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     facts["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     say(f"\n(total wall time {time.perf_counter() - t_start:.1f} s)")
     say("\n----- 8< ----- Markdown for BENCHMARKS.md ----- 8< -----\n")
-    say(markdown(facts, args, result))
+    say((markdown_viewers if args.mode == "viewers" else markdown)(facts, args, result))
     say("\n----- 8< -----")
     return 1 if failed else 0
 

@@ -115,12 +115,13 @@ class SweepResults(BaseModel):
     trials: list[TrialResult]
 
 
-SCORE_KEYS = ("index", "status", "final_loss", "min_loss", "mean_loss")
+SCORE_KEYS = ("index", "status", "final_loss", "min_loss", "mean_loss", "diverged_at", "error")
 
 
 def score_summaries(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What scoring needs of each record — index, status and the three metrics — without the
-    params and the curve, which are most of a record's size."""
+    """What scoring and a results.csv row need of each record — index, status, the three
+    metrics, diverged_at and error — without the params (they follow from the index and the
+    spec) and the curve, which are most of a record's size."""
     return [{key: record.get(key) for key in SCORE_KEYS} for record in records]
 
 

@@ -41,8 +41,9 @@ class ServiceSettings(WorkerSettings):
     backlog: int = Field(2048, ge=1, description="connections the kernel queues before the API "
                          "accepts them (listen backlog)")
     max_pending_chunks: int = Field(
-        10_000, ge=1, description="chunks queued beyond this make POST /v1/sweeps answer 429 "
-        "with Retry-After")
+        10_000, ge=1, description="a sweep whose chunks would take the backlog (the chunks of "
+        "unfinished sweeps not yet done) over this is refused with 429 and Retry-After; an idle "
+        "service takes any valid sweep")
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -3,14 +3,17 @@
 The same functions serve both modes: the Celery task and the local pool's worker processes both
 call ``execute_chunk``; the API calls ``submit_sweep``, ``results_document`` and ``cancel_sweep``.
 
-- ``submit_sweep`` stores the normalised spec and its chunking, then hands every chunk to an
-  executor (Celery or the local pool).
+- ``submit_sweep`` stores the normalised spec and its chunking — unless the backlog is over the
+  limit (``Backlogged``, checked by the store atomically with the insert) — then hands every
+  chunk to an executor (Celery or the local pool).
 - ``execute_chunk`` skips a chunk whose sweep is finished (cancelled) or already saved, runs it
   through ``optimizers.run_chunk`` — polling the store for a cancel mark every
   ``CANCEL_POLL_SECONDS`` between windows — saves its records idempotently, and, when it was the
   sweep's last chunk, assembles and stores the results document once.
 - ``results_document`` is the stored document of a succeeded sweep, or one assembled from the
   chunks saved so far for any other status (partial results of a cancelled sweep are kept).
+- ``csv_rows`` is the same trials without their curves, for results.csv: read from the chunks'
+  score summaries a bounded batch at a time, never from the document.
 - ``Watchdog`` (cluster mode, run by the API's housekeeping) finds unfinished sweeps whose
   progress has stopped, queues their missing chunks again and, if that does not help, marks
   them failed with a reason: no sweep stays queued or running forever.
@@ -21,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,10 +42,14 @@ from optimizers import (
 from optimizers.results import failed_records
 from optimizers.spec import UNLIMITED
 
-from .store import JobStore, StoreUnavailable, SweepRecord
+from .store import Backlogged, JobStore, StoreUnavailable, SweepRecord
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.5
+#: Chunks whose score summaries ``csv_rows`` reads at a time (what a download holds at once).
+CSV_BATCH_CHUNKS = 64
+#: What a results.csv row takes from a trial's score summary (besides its index).
+CSV_SUMMARY_KEYS = ("status", "final_loss", "min_loss", "mean_loss", "diverged_at", "error")
 
 
 class QueueUnavailable(StoreUnavailable):
@@ -77,14 +84,19 @@ def chunk_range(record: SweepRecord, chunk: int) -> tuple[int, int]:
 
 
 def submit_sweep(store: JobStore, executor: Executor, spec: SweepSpec, *, chunk_work: float,
-                 min_chunks: int = 1, now: float | None = None) -> SweepRecord:
-    """Store a validated sweep as queued and queue all its chunks; its record."""
+                 min_chunks: int = 1, now: float | None = None,
+                 max_pending_chunks: int | None = None) -> SweepRecord:
+    """Store a validated sweep as queued and queue all its chunks; its record.
+
+    With ``max_pending_chunks``, the store refuses the sweep — ``Backlogged``, nothing stored
+    or queued — when the chunks not yet done of the unfinished sweeps, plus this sweep's, would
+    exceed it (an idle store takes any sweep): ``JobStore.create``'s check-and-reserve."""
     n_chunks = len(chunk_bounds(spec, min_chunks=min_chunks, target_work=chunk_work))
     record = SweepRecord(id=new_sweep_id(), name=spec.name, status=SweepStatus.QUEUED,
                          spec=spec.model_dump(mode="json"), total=spec.n_trials, done=0,
                          n_chunks=n_chunks, chunks_done=0,
                          created_at=time.time() if now is None else now)
-    store.create(record)
+    store.create(record, max_pending_chunks)
     try:
         executor.submit(record.id, list(range(record.n_chunks)))
     except StoreUnavailable as exc:
@@ -181,6 +193,34 @@ def results_document(store: JobStore, record: SweepRecord) -> bytes:
         if stored is not None:
             return stored
     return orjson.dumps(_assemble(record, store.records(record.id), record.status))
+
+
+def csv_rows(store: JobStore, record: SweepRecord,
+             batch_chunks: int = CSV_BATCH_CHUNKS) -> Iterator[dict[str, Any]]:
+    """The trials saved so far as results.csv rows, in index order: each trial of the results
+    document without its curve — index, seed, params, status, the three losses, diverged_at
+    and error.
+
+    Built from the chunks' score summaries (``JobStore.chunk_scores``), ``batch_chunks`` chunks
+    at a time, with the seed and params from the spec (trial i is grid point i % n_settings with
+    seed number i // n_settings): the curves, most of a document, are never read. Which chunks
+    are saved is read now (a store error is raised here, before any row); the rows as they are
+    iterated. Summaries saved before they held diverged_at and error give None for them.
+    """
+    chunks = sorted(store.saved_chunks(record.id))
+    spec = stored_spec(record)
+    seeds, n_settings = spec.seed_list, spec.n_settings
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for start in range(0, len(chunks), batch_chunks):
+            summaries = store.chunk_scores(record.id, chunks[start:start + batch_chunks])
+            for summary in sorted(summaries, key=lambda s: int(s["index"])):
+                index = int(summary["index"])
+                yield {"index": index, "seed": seeds[index // n_settings],
+                       "params": spec.setting(index % n_settings),
+                       **{key: summary.get(key) for key in CSV_SUMMARY_KEYS}}
+
+    return rows()
 
 
 def resume_unfinished(store: JobStore, executor: Executor) -> list[str]:
@@ -303,6 +343,7 @@ def delete_expired(store: JobStore, retention_days: float, now: float | None = N
     return store.delete_finished_before(now - retention_days * 86_400)
 
 
-__all__ = ["CANCEL_POLL_SECONDS", "Executor", "QueueUnavailable", "Watchdog", "WatchdogReport",
-           "chunk_range", "delete_expired", "execute_chunk", "fail_chunk", "new_sweep_id",
-           "results_document", "resume_unfinished", "stored_spec", "submit_sweep"]
+__all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "CSV_SUMMARY_KEYS", "Backlogged",
+           "Executor", "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range", "csv_rows",
+           "delete_expired", "execute_chunk", "fail_chunk", "new_sweep_id", "results_document",
+           "resume_unfinished", "stored_spec", "submit_sweep"]

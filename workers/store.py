@@ -16,6 +16,12 @@ The contract, which ``tests/workers/test_store.py`` checks on both:
   status; ``finish`` and ``cancel`` on a finished sweep change nothing and return False.
 - Every method is safe to call from several processes at once.
 - Creating an id that exists keeps the stored sweep (a retried ``create`` must not fail).
+- Backpressure is a check-and-reserve inside ``create``: given a limit, it refuses the new sweep
+  (``Backlogged``) when the backlog — Σ over queued and running sweeps of ``n_chunks −
+  chunks_done``, derived from the records, never a counter that could drift — plus the new
+  sweep's chunks would exceed it, atomically with the insert; so concurrent submissions never
+  queue more than the limit, and a cancelled or finished sweep frees its share at once. An idle
+  store (backlog 0) takes any sweep, even one with more chunks than the limit alone.
 - A call retried after a lost reply may answer as if it had done nothing (``save_chunk`` None,
   ``finish`` False) although it did: callers re-read the record instead of trusting that.
 - A store that cannot be reached raises ``StoreUnavailable`` (after its own retries), never a
@@ -35,6 +41,24 @@ from optimizers import SweepStatus
 
 class StoreUnavailable(Exception):
     """The store cannot be reached right now (the API answers 503)."""
+
+
+class Backlogged(Exception):
+    """``create`` refused a sweep: ``pending`` chunks of unfinished sweeps are not done yet, and
+    the sweep's ``n_chunks`` more would take them over ``limit`` (the API answers 429)."""
+
+    def __init__(self, pending: int, n_chunks: int, limit: int) -> None:
+        super().__init__(f"{pending} chunks are waiting to run and the sweep has {n_chunks} "
+                         f"more (the limit is {limit})")
+        self.pending = pending
+        self.n_chunks = n_chunks
+        self.limit = limit
+
+
+def over_limit(pending: int, n_chunks: int, limit: int | None) -> bool:
+    """Whether a sweep of ``n_chunks`` must wait behind a backlog of ``pending`` chunks: the
+    rule both stores apply inside ``create`` (an idle store takes any sweep)."""
+    return limit is not None and pending > 0 and pending + n_chunks > limit
 
 
 @dataclass(frozen=True)
@@ -85,8 +109,13 @@ class JobStore(Protocol):
     def ping(self) -> None:
         """Return if the store answers; raise ``StoreUnavailable`` otherwise."""
 
-    def create(self, record: SweepRecord) -> None:
-        """Store a new sweep (status queued, counters zero)."""
+    def create(self, record: SweepRecord, max_pending_chunks: int | None = None) -> bool:
+        """Store a new sweep (status queued, counters zero); True if stored, False if a sweep
+        with its id was stored already (kept as is, whatever the backlog).
+
+        With ``max_pending_chunks``, atomically with the insert: raise ``Backlogged`` instead
+        when ``over_limit(backlog, record.n_chunks, max_pending_chunks)``, the backlog being
+        Σ (n_chunks − chunks_done) over the queued and running sweeps."""
 
     def get(self, sweep_id: str) -> SweepRecord | None:
         """The sweep's snapshot, or None if there is no such sweep."""
@@ -159,5 +188,5 @@ def finished_statuses() -> Iterable[SweepStatus]:
     return [s for s in SweepStatus if s.is_finished()]
 
 
-__all__ = ["CHUNK_SECONDS_BUCKETS", "ChunkStats", "JobStore", "StoreUnavailable", "SweepRecord",
-           "chunk_seconds_bucket", "finished_statuses"]
+__all__ = ["CHUNK_SECONDS_BUCKETS", "Backlogged", "ChunkStats", "JobStore", "StoreUnavailable",
+           "SweepRecord", "chunk_seconds_bucket", "finished_statuses", "over_limit"]

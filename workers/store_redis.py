@@ -16,7 +16,9 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
 
 Every read-modify-write is one Lua script (create, save_chunk, mark_running, finish/cancel and
 the retention's delete), so it is atomic however many API replicas and workers share the store;
-reads that span keys use pipelines.
+reads that span keys use pipelines. ``create`` with a limit sums the backlog over the sweeps in
+``status:queued`` and ``status:running`` inside its script: one pass over the unfinished sweeps
+(at most about the limit's number of them, since each holds a chunk of the backlog).
 
 Unreachable Redis: the client retries connection errors and timeouts (``BusyLoadingError``
 included) with exponential backoff for about ``retry_seconds`` (``retry_policy``); what still
@@ -43,7 +45,7 @@ from redis.retry import Retry
 from optimizers import SweepStatus
 from optimizers.results import score_summaries
 
-from .store import ChunkStats, StoreUnavailable, SweepRecord, chunk_seconds_bucket
+from .store import Backlogged, ChunkStats, StoreUnavailable, SweepRecord, chunk_seconds_bucket
 
 #: Backoff of the client's retries: the n-th retry sleeps min(RETRY_CAP, RETRY_BASE · 2ⁿ)
 #: seconds (0.1, 0.2, 0.4, 0.8, then 1 s each), so the store reconnects within a second of
@@ -61,13 +63,30 @@ _UNFINISHED = tuple(s for s in SweepStatus if not s.is_finished())
 _FINISHED = tuple(s for s in SweepStatus if s.is_finished())
 _UNAVAILABLE = (ConnectionError, TimeoutError, ReadOnlyError)  # BusyLoadingError: a ConnectionError
 
-# KEYS: sweep hash, sweeps, status set. ARGV: id, created_at, field, value, field, value, …
+# KEYS: sweep hash, sweeps, status set, status:queued, status:running.
+# ARGV: id, created_at, limit ('' for none), the sweep keys' start (prefix .. 'sweep:'), n_chunks,
+# field, value, field, value, …
+# Returns {1, backlog} stored, {0, 0} the id exists (kept), {2, backlog} refused. The backlog is
+# summed over the unfinished sweeps' hashes, which are not in KEYS (their ids are only known
+# from the status sets): fine on one Redis server, which is what the store runs on.
 _CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, 0} end
+local pending = 0
+if ARGV[3] ~= '' then
+  for i = 4, 5 do
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+      local counts = redis.call('HMGET', ARGV[4] .. id, 'n_chunks', 'chunks_done')
+      pending = pending + (tonumber(counts[1]) or 0) - (tonumber(counts[2]) or 0)
+    end
+  end
+  if pending > 0 and pending + tonumber(ARGV[5]) > tonumber(ARGV[3]) then
+    return {2, pending}
+  end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-return 1
+return {1, pending}
 """
 
 # KEYS: sweep hash, chunks hash, scores hash. ARGV: chunk, records, len(records), scores.
@@ -335,11 +354,21 @@ class RedisStore:
         self._redis.ping()
 
     @_translating
-    def create(self, record: SweepRecord) -> None:
-        """Store a new sweep as given; a sweep with the same id already stored is kept as is."""
+    def create(self, record: SweepRecord, max_pending_chunks: int | None = None) -> bool:
+        """Store a new sweep as given, True; a sweep with the same id already stored is kept as
+        is, False. With ``max_pending_chunks``, raise ``Backlogged`` instead when the backlog
+        and the sweep's chunks exceed it (``workers.store.over_limit``), in the same script."""
         fields = [item for pair in _to_hash(record).items() for item in pair]
-        self._create(keys=[self._sweep(record.id), self._sweeps, self._status(record.status)],
-                     args=[record.id, repr(float(record.created_at)), *fields])
+        limit = "" if max_pending_chunks is None else int(max_pending_chunks)
+        code, pending = self._create(
+            keys=[self._sweep(record.id), self._sweeps, self._status(record.status),
+                  self._status(SweepStatus.QUEUED), self._status(SweepStatus.RUNNING)],
+            args=[record.id, repr(float(record.created_at)), limit, self._sweep(""),
+                  record.n_chunks, *fields])
+        if int(code) == 2:
+            assert max_pending_chunks is not None
+            raise Backlogged(int(pending), record.n_chunks, max_pending_chunks)
+        return int(code) == 1
 
     @_translating
     def get(self, sweep_id: str) -> SweepRecord | None:

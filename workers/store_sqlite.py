@@ -39,7 +39,14 @@ import orjson
 from optimizers import SweepStatus
 from optimizers.results import score_summaries
 
-from .store import ChunkStats, StoreUnavailable, SweepRecord, chunk_seconds_bucket
+from .store import (
+    Backlogged,
+    ChunkStats,
+    StoreUnavailable,
+    SweepRecord,
+    chunk_seconds_bucket,
+    over_limit,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sweeps (
@@ -219,11 +226,25 @@ class SQLiteStore:
         self._db().execute("SELECT 1 FROM sweeps LIMIT 1").fetchall()
 
     @_translating
-    def create(self, record: SweepRecord) -> None:
-        """Store a new sweep as given; a sweep with the same id already stored is kept as is."""
+    def create(self, record: SweepRecord, max_pending_chunks: int | None = None) -> bool:
+        """Store a new sweep as given, True; a sweep with the same id already stored is kept as
+        is, False. With ``max_pending_chunks``, raise ``Backlogged`` instead when the backlog
+        and the sweep's chunks exceed it (``workers.store.over_limit``): the sum and the insert
+        are one ``BEGIN IMMEDIATE`` transaction, so no other writer comes in between."""
         placeholders = ", ".join("?" * len(COLUMNS))
-        self._db().execute(f"INSERT OR IGNORE INTO sweeps ({', '.join(COLUMNS)}) "
-                           f"VALUES ({placeholders})", _to_row(record))
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM sweeps WHERE id = ?", (record.id,)).fetchone():
+                return False
+            if max_pending_chunks is not None:
+                (pending,) = db.execute(
+                    "SELECT COALESCE(SUM(n_chunks - chunks_done), 0) FROM sweeps "
+                    f"WHERE status IN ({', '.join('?' * len(_UNFINISHED))})",
+                    _UNFINISHED).fetchone()
+                if over_limit(pending, record.n_chunks, max_pending_chunks):
+                    raise Backlogged(int(pending), record.n_chunks, max_pending_chunks)
+            db.execute(f"INSERT INTO sweeps ({', '.join(COLUMNS)}) VALUES ({placeholders})",
+                       _to_row(record))
+        return True
 
     @_translating
     def get(self, sweep_id: str) -> SweepRecord | None:

@@ -2,21 +2,27 @@
 
 ``GET /v1/sweeps/{id}/results.csv``: one row per trial — index, seed, each hyperparameter (the
 columns named as the grid's keys), status, final_loss, min_loss, mean_loss, diverged_at, error —
-built from the same results document as ``GET /v1/sweeps/{id}/results``. Numbers are written
-with ``repr`` (they read back as the same floats); a null is an empty cell.
+the same trials as ``GET /v1/sweeps/{id}/results``. Numbers are written with ``repr`` (they read
+back as the same floats); a null is an empty cell.
+
+The route never reads the results document: its curves are nearly all of it (a sweep may hold
+hundreds of MB of them) and a row needs none. It streams rows built from the chunks' score
+summaries (``workers.jobs.csv_rows``), a bounded batch of chunks at a time, in Starlette's
+threadpool — the same bytes as ``results_csv`` of the document, which stays as the reference.
+An unknown sweep (404) or an unreachable store (503) is answered before the first byte, as JSON.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
-from workers.jobs import results_document
+from workers.jobs import csv_rows, stored_spec
 
 from ..deps import RuntimeDep, require_api_key
 from ..errors import ERROR_RESPONSES, NotFound
@@ -44,16 +50,30 @@ def _cell(value: Any) -> str:
 
 
 def results_csv(document: dict[str, Any]) -> str:
-    """The trials of a results document as CSV text, one row per trial, in index order."""
-    keys = list(document["spec"]["grid"])
+    """The trials of a results document as CSV text, one row per trial, in index order (the
+    reference ``csv_chunks`` matches byte for byte)."""
+    return "".join(csv_chunks(list(document["spec"]["grid"]), document["trials"]))
+
+
+#: Rows ``csv_chunks`` writes into one piece of the response.
+ROWS_PER_PIECE = 1000
+
+
+def csv_chunks(keys: list[str], trials: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The header and a row per trial (index, seed, ``params`` by ``keys``, the trailing
+    columns), as pieces of CSV text of up to ``ROWS_PER_PIECE`` rows each."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*LEADING_COLUMNS, *keys, *TRAILING_COLUMNS])
-    for trial in document["trials"]:
+    for n, trial in enumerate(trials, 1):
         writer.writerow([_cell(trial["index"]), _cell(trial["seed"]),
                          *(_cell(trial["params"].get(k)) for k in keys),
                          *(_cell(trial.get(c)) for c in TRAILING_COLUMNS)])
-    return buffer.getvalue()
+        if n % ROWS_PER_PIECE == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 # With response_class=CSVResponse, FastAPI documents an error response given by its model as
@@ -65,15 +85,17 @@ _JSON_ERRORS = {status: {"description": entry["description"], "content": {"appli
 
 @router.get("/{sweep_id}/results.csv", response_class=CSVResponse,
             responses={200: {"description": "one row per trial"}, **_JSON_ERRORS})
-def get_results_csv(sweep_id: SweepId, runtime: RuntimeDep) -> CSVResponse:
+def get_results_csv(sweep_id: SweepId, runtime: RuntimeDep) -> StreamingResponse:
     """The trials so far as CSV: index, seed, each hyperparameter, status, the three losses,
     diverged_at and error; empty cells for nulls."""
     record = runtime.store.get(sweep_id)
     if record is None:
         raise NotFound(f"no sweep {sweep_id}")
-    document = orjson.loads(results_document(runtime.store, record))
-    return CSVResponse(results_csv(document), headers={
+    rows = csv_rows(runtime.store, record)  # reads the saved chunks now: errors stay JSON
+    keys = list(stored_spec(record).grid)
+    # a sync iterator: Starlette runs each step in its threadpool, off the event loop
+    return StreamingResponse(csv_chunks(keys, rows), media_type=CSVResponse.media_type, headers={
         "Content-Disposition": f'attachment; filename="{sweep_id}.csv"'})
 
 
-__all__ = ["CSVResponse", "results_csv", "router"]
+__all__ = ["CSVResponse", "csv_chunks", "results_csv", "router"]

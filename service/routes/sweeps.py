@@ -11,7 +11,7 @@ from pydantic import PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
 from optimizers import Limits, SweepSpec, SweepStatus, parse_spec
-from workers.jobs import results_document, submit_sweep
+from workers.jobs import Backlogged, results_document, submit_sweep
 from workers.store import SweepRecord
 
 from ..deps import RuntimeDep, require_api_key
@@ -72,13 +72,15 @@ async def create_sweep(body: SpecBody, runtime: RuntimeDep, response: Response) 
     settings = runtime.settings
     # off the event loop: a big body's validation (and its errors) must not stall other requests
     spec = await run_in_threadpool(_validated, body, settings.limits())
-    pending = await run_in_threadpool(runtime.executor.queue_depth)
-    if pending >= settings.max_pending_chunks:
-        raise TooManyRequests(f"{pending} chunks are waiting to run (the limit is "
-                              f"{settings.max_pending_chunks}); try again later",
-                              headers={"Retry-After": str(BACKPRESSURE_RETRY_SECONDS)})
-    record = await run_in_threadpool(submit_sweep, runtime.store, runtime.executor, spec,
-                                     chunk_work=settings.chunk_work)
+    try:  # the store checks the backlog and stores the sweep in one atomic step
+        record = await run_in_threadpool(submit_sweep, runtime.store, runtime.executor, spec,
+                                         chunk_work=settings.chunk_work,
+                                         max_pending_chunks=settings.max_pending_chunks)
+    except Backlogged as exc:
+        raise TooManyRequests(f"{exc.pending} chunks are waiting to run and this sweep has "
+                              f"{exc.n_chunks} more (the limit is {exc.limit}, "
+                              "GRADSWEEP_MAX_PENDING_CHUNKS); try again later",
+                              headers={"Retry-After": str(BACKPRESSURE_RETRY_SECONDS)}) from None
     response.headers["Location"] = f"/v1/sweeps/{record.id}"
     return SweepView.of(record, None)
 

@@ -92,3 +92,62 @@ def test_openapi_documents_the_csv_media_type(client: TestClient) -> None:
     operation = client.get("/openapi.json").json()["paths"]["/v1/sweeps/{sweep_id}/results.csv"]
     content = operation["get"]["responses"]["200"]["content"]
     assert "text/csv" in content
+
+
+def _stored_sweep(tmp_path: Path) -> tuple[Any, Any, Any]:
+    """A SQLite store with a running sweep of SPEC (8 trials, 4 chunks of 2): chunks 0 and 1 run,
+    chunk 2 failed with a message that needs quoting, chunk 3 not saved yet."""
+    from optimizers import Limits, SweepStatus, parse_spec, run_chunk
+    from optimizers.results import failed_records
+    from workers.jobs import chunk_range
+    from workers.store import SweepRecord
+    from workers.store_sqlite import SQLiteStore
+
+    spec = parse_spec(SPEC, Limits())
+    record = SweepRecord(id="a" * 32, name="x", status=SweepStatus.RUNNING,
+                         spec=spec.model_dump(mode="json"), total=spec.n_trials, done=0,
+                         n_chunks=4, chunks_done=0, created_at=1.0)
+    store = SQLiteStore(tmp_path / "sweeps.sqlite3")
+    store.create(record)
+    for chunk in (2, 1, 0):
+        start, stop = chunk_range(record, chunk)
+        records = (failed_records(spec.trials(start, stop), 'ValueError: "x", then\nmore')
+                   if chunk == 2 else run_chunk(spec, start, stop))
+        store.save_chunk(record.id, chunk, records)
+    return spec, record, store
+
+
+def test_csv_rows_from_the_score_summaries_are_the_documents_csv(tmp_path: Path) -> None:
+    from optimizers import assemble
+    from service.routes.export import csv_chunks, results_csv
+    from workers.jobs import csv_rows
+
+    spec, record, store = _stored_sweep(tmp_path)
+    document = assemble(spec, store.records(record.id), status="running")
+    assert {t["status"] for t in document["trials"]} == {"ok", "diverged", "failed"}
+    for batch in (1, 2, 64):
+        text = "".join(csv_chunks(list(spec.grid), csv_rows(store, record, batch_chunks=batch)))
+        assert text == results_csv(document)
+    store.close()
+
+
+def test_summaries_saved_before_diverged_at_and_error_give_empty_cells(tmp_path: Path) -> None:
+    import sqlite3
+
+    import orjson
+
+    from service.routes.export import csv_chunks
+    from workers.jobs import csv_rows
+
+    spec, record, store = _stored_sweep(tmp_path)
+    old_keys = ("index", "status", "final_loss", "min_loss", "mean_loss")
+    with sqlite3.connect(store.path) as db:
+        for chunk, blob in db.execute("SELECT chunk, scores FROM chunks").fetchall():
+            old = [{k: s[k] for k in old_keys} for s in orjson.loads(blob)]
+            db.execute("UPDATE chunks SET scores = ? WHERE chunk = ?", (orjson.dumps(old), chunk))
+    rows = list(csv.DictReader(io.StringIO(
+        "".join(csv_chunks(list(spec.grid), csv_rows(store, record))))))
+    assert [int(r["index"]) for r in rows] == list(range(6))
+    assert {r["status"] for r in rows} == {"ok", "diverged", "failed"}
+    assert all(r["diverged_at"] == "" and r["error"] == "" for r in rows)
+    store.close()

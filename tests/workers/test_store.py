@@ -27,6 +27,7 @@ from redis.retry import Retry
 from optimizers import SweepStatus
 from workers.store import (
     CHUNK_SECONDS_BUCKETS,
+    Backlogged,
     JobStore,
     StoreUnavailable,
     SweepRecord,
@@ -237,6 +238,43 @@ def test_chunk_scores_are_the_records_without_params_and_curves(store: JobStore)
     assert store.chunk_scores("a", [1]) == score_summaries(chunk_records(1))
 
 
+def test_create_refuses_a_sweep_that_takes_the_backlog_over_the_limit(store: JobStore) -> None:
+    assert store.create(sweep("a", n_chunks=6), max_pending_chunks=10) is True
+    assert store.create(sweep("b", n_chunks=4), max_pending_chunks=10) is True  # 6 + 4 <= 10
+    with pytest.raises(Backlogged) as refused:
+        store.create(sweep("c", n_chunks=1), max_pending_chunks=10)
+    assert (refused.value.pending, refused.value.n_chunks, refused.value.limit) == (10, 1, 10)
+    assert store.get("c") is None and store.list() == ([sweep("b", n_chunks=4),
+                                                       sweep("a", n_chunks=6)], 2)
+    # the backlog is what is not done yet: a saved chunk, a finished sweep free their share
+    store.mark_running("a", 1.0)
+    store.save_chunk("a", 0, chunk_records(0))
+    assert store.create(sweep("c", n_chunks=1), max_pending_chunks=10) is True
+    with pytest.raises(Backlogged):
+        store.create(sweep("d", n_chunks=4), max_pending_chunks=10)
+    store.cancel("b", 2.0)
+    assert store.create(sweep("d", n_chunks=4), max_pending_chunks=10) is True
+    with pytest.raises(Backlogged) as refused:
+        store.create(sweep("e", n_chunks=1), max_pending_chunks=10)
+    assert refused.value.pending == 5 + 1 + 4
+    assert store.create(sweep("e", n_chunks=1)) is True  # no limit: no check
+
+
+def test_an_idle_store_takes_a_sweep_larger_than_the_limit(store: JobStore) -> None:
+    store.create(sweep("done", status=SweepStatus.SUCCEEDED, n_chunks=50, chunks_done=50))
+    assert store.create(sweep("big", n_chunks=50), max_pending_chunks=10) is True
+    with pytest.raises(Backlogged):
+        store.create(sweep("small", n_chunks=1), max_pending_chunks=10)
+
+
+def test_create_of_an_existing_id_keeps_it_even_when_backlogged(store: JobStore) -> None:
+    assert store.create(sweep("a", name="first", n_chunks=20), max_pending_chunks=10) is True
+    assert store.create(sweep("a", name="second", n_chunks=20), max_pending_chunks=10) is False
+    assert store.create(sweep("a", name="third")) is False
+    got = store.get("a")
+    assert got is not None and got.name == "first"
+
+
 def test_finish_stores_results_and_never_leaves_a_finished_status(store: JobStore) -> None:
     store.create(sweep("a"))
     store.mark_running("a", 1001.0)
@@ -414,6 +452,43 @@ def test_threads_saving_the_same_chunks_store_each_once(backend: Backend,
     for thread in threads:
         thread.join(timeout=30)
     _check_saved_once(store, [out.get(timeout=1) for _ in threads])
+
+
+def _create_many(backend: Backend, first: int, barrier: Any, out: Any) -> None:
+    """One API replica: create sweeps of 3 chunks against a limit of 30, once all are ready;
+    report the ids it stored."""
+    store = backend.open()
+    try:
+        barrier.wait(timeout=60)
+        stored = []
+        for i in range(first, first + 10):
+            try:
+                if store.create(sweep(f"s{i}", n_chunks=3), max_pending_chunks=30):
+                    stored.append(f"s{i}")
+            except Backlogged:
+                pass
+        out.put(stored)
+    finally:
+        store.close()
+
+
+def test_processes_creating_at_once_never_exceed_the_limit(backend: Backend,
+                                                           store: JobStore) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(N_PROCESSES)
+    out = context.Queue()
+    processes = [context.Process(target=_create_many, args=(backend, 10 * n, barrier, out))
+                 for n in range(N_PROCESSES)]
+    for process in processes:
+        process.start()
+    try:
+        stored = [sweep_id for _ in processes for sweep_id in out.get(timeout=60)]
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+    assert [process.exitcode for process in processes] == [0] * N_PROCESSES
+    assert len(stored) == 10  # 10 × 3 = 30 of the 40 × 3 asked for
+    assert sorted(r.id for r in store.unfinished()) == sorted(stored)
 
 
 # -- unavailability ----------------------------------------------------------------------------
