@@ -155,9 +155,12 @@ def submit(
             err.print(f"[bold red]error:[/] the API answered {exc.status}: {exc.message}",
                       highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
-        more = f" (and {len(exc.details) - 1} more)" if len(exc.details) > 1 else ""
         what = "invalid spec" if exc.status == 422 else f"{exc.status} {exc.code}"
-        raise _fail(f"{what}: {exc.message}{more}") from None
+        if not exc.details:
+            raise _fail(f"{what}: {exc.message}") from None
+        first = exc.details[0]  # the first problem, and a count of all the others
+        more = f" (and {exc.problems - 1:,} more)" if exc.problems > 1 else ""
+        raise _fail(f"{what}: {first.field}: {first.message}{more}") from None
     except httpx.HTTPError as exc:
         err.print(f"[bold red]error:[/] cannot reach {url}: {exc}", highlight=False,
                   soft_wrap=True)

@@ -44,12 +44,18 @@ class ClientError(Exception):
     """The API answered with an error (4xx or 5xx)."""
 
     def __init__(self, status: int, code: str, message: str,
-                 details: list[ErrorDetail] | None = None) -> None:
+                 details: list[ErrorDetail] | None = None, more: int = 0) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.details = details or []
+        self.more = more  # problems the API counted but did not list
+
+    @property
+    def problems(self) -> int:
+        """How many problems the API found: the details listed and those only counted."""
+        return len(self.details) + self.more
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> ClientError:
@@ -58,7 +64,8 @@ class ClientError(Exception):
         try:
             error = orjson.loads(response.content)["error"]
             return cls(int(error["status"]), str(error["code"]), str(error["message"]),
-                       [ErrorDetail.model_validate(d) for d in error.get("details") or []])
+                       [ErrorDetail.model_validate(d) for d in error.get("details") or []],
+                       int(error.get("more") or 0))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return cls(response.status_code, "http_error",
                        response.text.strip()[:500] or response.reason_phrase)

@@ -173,6 +173,8 @@ def test_cli_submit_wait_writes_the_results(server: Cluster, tmp_path: Path) -> 
      "grid: unknown hyperparameter 'beta3' for adam; valid choices: lr, beta1, beta2, eps"),
     ('{"objective": "rosenbrock", "optimizer": "adam", "grid": {"lr": 0.1}, "steps": 1.5}',
      "steps: Input should be a valid integer"),
+    ('{"objective": "rosenbrock", "optimizer": "adam", "grid": {"lr": 0.1}, "steps": 1.5, '
+     '"record_every": 1.5}', "steps: Input should be a valid integer (and 1 more)"),
 ])
 def test_cli_submit_4xx_exits_2_with_one_line_naming_the_field(server: Cluster, spec: str,
                                                                  expected: str) -> None:

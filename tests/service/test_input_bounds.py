@@ -58,7 +58,8 @@ def request_bytes(method: str, path: str, body: bytes = b"",
 
 def read_response(sock: socket.socket, timeout: float = 10.0,
                   head_only: bool = False) -> tuple[int, dict[str, str], bytes]:
-    """One Content-Length framed response from ``sock`` (``head_only``: the answer to HEAD)."""
+    """One response from ``sock``, framed by Content-Length or chunked (``head_only``: the
+    answer to HEAD, which has no body whatever its headers say)."""
     sock.settimeout(timeout)
     data = b""
     while b"\r\n\r\n" not in data:
@@ -69,13 +70,38 @@ def read_response(sock: socket.socket, timeout: float = 10.0,
     head, _, rest = data.partition(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
+    status = int(status_line.split()[1])
+    if not head_only and headers.get("transfer-encoding") == "chunked":
+        return status, headers, _read_chunked(sock, rest)
     length = 0 if head_only else int(headers.get("content-length", "0"))
     while len(rest) < length:
         chunk = sock.recv(65536)
         if not chunk:
             break
         rest += chunk
-    return int(status_line.split()[1]), headers, rest
+    return status, headers, rest
+
+
+def _read_chunked(sock: socket.socket, data: bytes) -> bytes:
+    """A chunked body whose first bytes are ``data``, up to and including its last chunk."""
+    body = b""
+    while True:
+        while b"\r\n" not in data:
+            data += _recv(sock)
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        while len(data) < size + 2:
+            data += _recv(sock)
+        body, data = body + data[:size], data[size + 2:]
+        if size == 0:
+            return body
+
+
+def _recv(sock: socket.socket) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise ConnectionError("closed in the middle of a chunked body")
+    return chunk
 
 
 def closed_within(sock: socket.socket, seconds: float) -> float | None:
