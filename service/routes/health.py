@@ -19,8 +19,11 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """Alive: the process answers HTTP."""
+async def healthz() -> dict[str, str]:
+    """Alive: the process answers HTTP.
+
+    ``async`` on purpose: it answers from the event loop itself, so a thread pool busy with
+    store calls (status polls, event streams, CSV downloads) never delays it."""
     return {"status": "ok"}
 
 
