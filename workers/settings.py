@@ -58,10 +58,11 @@ class WorkerSettings(BaseSettings):
                                  "spends on other queued chunks does not count) gets its missing "
                                  "chunks queued again; keep it well above visibility_timeout + "
                                  "restore_seconds")
-    max_value_bytes: int = Field(MAX_VALUE_BYTES, ge=1, le=MAX_VALUE_BYTES, description="most "
-                                 "bytes of one stored value (a chunk's records, a results "
-                                 "document); a bigger one fails its sweep with the reason. "
-                                 "It may only be lowered (default and maximum 256 MiB)")
+    max_value_bytes: int | None = Field(None, ge=1, le=MAX_VALUE_BYTES, description="most "
+                                        "bytes of one stored value (a chunk's records, a "
+                                        "results document); a bigger one fails its sweep with "
+                                        "the reason. Unset: MAX_VALUE_BYTES (256 MiB), which "
+                                        "it may only lower")
     worker_max_memory_mb: int = Field(2048, ge=64, description="a worker process whose memory "
                                       "(RSS) is above this after a chunk is replaced (Celery "
                                       "worker_max_memory_per_child)")

@@ -58,7 +58,8 @@ def max_value_bytes() -> int:
     ``GRADSWEEP_MAX_VALUE_BYTES`` setting."""
     from .settings import get_settings  # not at the top: the settings import this module
 
-    return min(MAX_VALUE_BYTES, get_settings().max_value_bytes)
+    lowered = get_settings().max_value_bytes
+    return MAX_VALUE_BYTES if lowered is None else min(MAX_VALUE_BYTES, lowered)
 
 
 def check_value_size(what: str, value: bytes | None) -> None:

@@ -42,7 +42,13 @@ from typing import Any, ParamSpec, TypeVar, cast
 import orjson
 import redis
 from redis.backoff import AbstractBackoff, ExponentialBackoff, NoBackoff
-from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError, TimeoutError
+from redis.exceptions import (
+    ConnectionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+    TimeoutError,
+)
 from redis.retry import Retry
 
 from optimizers import SweepStatus
@@ -73,7 +79,8 @@ _UNFINISHED = tuple(s for s in SweepStatus if not s.is_finished())
 _FINISHED = tuple(s for s in SweepStatus if s.is_finished())
 _UNAVAILABLE = (ConnectionError, TimeoutError, ReadOnlyError)  # BusyLoadingError: a ConnectionError
 #: Parts of Redis error replies that mean "this value is refused", whatever the command.
-_REJECTED = ("exceeds maximum allowed size", "string exceeds", "oom command not allowed",
+#: (redis-py raises "OOM …" as ``OutOfMemoryError`` without its code; a Lua script's keeps it.)
+_REJECTED = ("exceeds maximum allowed size", "oom command not allowed", "used memory >",
              "too big", "invalid bulk length")
 
 # KEYS: sweep hash, sweeps, status set. ARGV: id, created_at, field, value, field, value, …
@@ -199,7 +206,7 @@ def retry_policy(retry_seconds: float) -> Retry:
 def _rejected(error: ResponseError) -> bool:
     """Whether Redis's error reply refuses a value for good (too big, out of memory)."""
     message = str(error).lower()
-    return any(part in message for part in _REJECTED)
+    return isinstance(error, OutOfMemoryError) or any(part in message for part in _REJECTED)
 
 
 def _translating(method: Callable[P, R]) -> Callable[P, R]:
