@@ -221,10 +221,16 @@ def _child_store(path: str) -> SQLiteStore:
 
 def _execute_stored_chunk(store_path: str, sweep_id: str, chunk: int) -> int:
     """Worker-process side of ``LocalExecutor``: run one chunk; how many trials ran. Then give
-    the memory back, and say so if the process stays over ``worker_max_memory_mb``."""
+    the memory back, and say so if the process stays over ``worker_max_memory_mb``.
+
+    The store's connections are closed first: SQLite keeps the last value bound to each cached
+    statement (the chunk's records, the results document) alive until the statement is used
+    again, which would pin tens of MB per process; the next chunk opens a fresh connection."""
+    store = _child_store(store_path)
     try:
-        return execute_chunk(_child_store(store_path), sweep_id, chunk)
+        return execute_chunk(store, sweep_id, chunk)
     finally:
+        store.close()
         release_memory()
         rss, limit = rss_bytes(), get_settings().worker_max_memory_mb * 2**20
         if rss is not None and rss > limit:
