@@ -144,14 +144,30 @@ def _insert_unresumable(db_path: Path, template_id: str) -> tuple[str, str]:
     return ids
 
 
-def test_embedded_restart_comes_up_whatever_the_store_holds(tmp_path: Path) -> None:
-    """A restart on a store holding a sweep failed for its size, a succeeded one, and two
-    running sweeps that cannot be resumed (before: "Application startup failed", and every
-    sweep of the store unreachable) comes up; the two are failed with the reason."""
+def test_embedded_restart_after_a_refused_document_keeps_every_sweep(tmp_path: Path) -> None:
     with cluster(tmp_path, redis=False, max_value_bytes=DOCUMENT_TOO_BIG, **SETTINGS) as c:
         server = c.start_server()
         with c.client() as client:
             refused = document_refused(client)
+            ok = post(client, SMALL)
+            assert wait_for_status(client, ok, {"succeeded", "failed"})["status"] == "succeeded"
+        server.stop()
+        c.start_server()
+        with c.client() as client:
+            failed_with(client, refused, r"its results document could not be stored")
+            results_answer(client, refused, "failed")
+            assert results_answer(client, ok, "succeeded")["progress"] == {"done": 2, "total": 2}
+            listed = client.get("/v1/sweeps", params={"limit": 10}).json()
+            assert {refused, ok} <= {s["id"] for s in listed["items"]}
+
+
+def test_embedded_restart_fails_the_sweeps_it_cannot_resume_and_comes_up(tmp_path: Path) -> None:
+    """Two running sweeps that cannot be resumed in the store (before: "Application startup
+    failed" for the one whose results had to be assembled, and so every sweep of the store
+    unreachable) are failed with the reason; the server comes up and runs the others."""
+    with cluster(tmp_path, redis=False, **SETTINGS) as c:
+        server = c.start_server()
+        with c.client() as client:
             ok = post(client, SMALL)
             assert wait_for_status(client, ok, {"succeeded", "failed"})["status"] == "succeeded"
         server.stop()
@@ -166,8 +182,6 @@ def test_embedded_restart_comes_up_whatever_the_store_holds(tmp_path: Path) -> N
             assert record.error is not None and "could not be resumed" in record.error
             for sweep_id in (spent, lost):
                 results_answer(client, sweep_id, "failed")
-            failed_with(client, refused, r"its results document could not be stored")
-            results_answer(client, refused, "failed")
             assert results_answer(client, ok, "succeeded")["progress"] == {"done": 2, "total": 2}
             assert client.get(f"/v1/sweeps/{ok}").json()["status"] == "succeeded"
             again = post(client, SMALL)  # and it runs new sweeps
