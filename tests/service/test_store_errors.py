@@ -21,13 +21,15 @@ from typing import Any
 
 import httpx
 
-from optimizers import SweepStatus
+from optimizers import SweepStatus, parse_spec
+from optimizers.spec import UNLIMITED
 from workers.store_sqlite import SQLiteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import (
     Cluster,
     cluster,
+    descendants,
     redis_client,
     unacked_chunks,
     wait_for_status,
@@ -263,3 +265,86 @@ def test_cluster_chunk_of_a_spec_that_no_longer_parses_fails_the_sweep(tmp_path:
             results_answer(client, broken.id, "failed")
             app.close()
     redis.close()
+
+
+# -- worker memory -----------------------------------------------------------------------------
+
+# One chunk of 40 trials × 50,001 recorded points (2 million, ~50 MB of records and as much of
+# results document), stored as one chunk on purpose (chunk_bounds would cut it in 4).
+BIG: dict[str, Any] = {
+    "name": "big chunk", "objective": {"name": "sphere", "dim": 1}, "optimizer": "sgd",
+    "grid": {"lr": [1e-4 * 1.01**i for i in range(40)]}, "steps": 50_000, "record_every": 1}
+
+
+def _vm(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of process ``pid``, in bytes."""
+    fields = dict(line.split(":", 1) for line in
+                  Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {name: int(fields[name].split()[0]) * 1024 for name in ("VmRSS", "VmHWM")}
+
+
+def _run_big_chunk(c: Cluster, client: httpx.Client) -> str:
+    """Store BIG as a one-chunk sweep and send its chunk to the workers; its id."""
+    from workers.celery_app import RUN_CHUNK
+    from workers.jobs import new_sweep_id
+    from workers.store import SweepRecord
+    from workers.store_redis import RedisStore
+
+    spec = parse_spec(BIG, UNLIMITED)
+    store = RedisStore(c.redis_url, c.prefix, retry_seconds=1.0)
+    sweep_id = new_sweep_id()
+    store.create(SweepRecord(id=sweep_id, name="big", status=SweepStatus.QUEUED,
+                             spec=spec.model_dump(mode="json"), total=spec.n_trials, done=0,
+                             n_chunks=1, chunks_done=0, created_at=time.time()))
+    store.close()
+    app = c.celery()
+    app.send_task(RUN_CHUNK, args=[sweep_id, 0], queue=c.queue)
+    app.close()
+    view = wait_for_status(client, sweep_id, {"succeeded", "failed"}, timeout=120)
+    assert view["status"] == "succeeded", view
+    return sweep_id
+
+
+def _pool_children(worker_pid: int) -> list[int]:
+    """The Celery pool processes of ``gradsweep worker`` (which runs Celery in-process)."""
+    return descendants(worker_pid)
+
+
+def test_cluster_worker_process_gives_back_the_memory_of_a_large_chunk(tmp_path: Path) -> None:
+    """The pool process that ran the big chunk peaked at hundreds of MB; once the chunk is
+    saved it is back near its size at rest (~75 MB; gc + malloc_trim after every chunk — this
+    chunk's memory happens to go back without them too: a guard, not a reproduction; the
+    embedded pool's test in tests/workers/test_local.py is one)."""
+    with cluster(tmp_path, redis=True, **SETTINGS) as c:
+        c.start_server()
+        worker = c.start_worker()
+        with c.client() as client:
+            wait_until(lambda: client.get("/readyz").status_code == 200, 30, "a live worker",
+                       worker)
+            (child,) = _pool_children(worker.popen.pid)
+            _run_big_chunk(c, client)
+            time.sleep(1)  # the task returns after the trim; let the ack go out
+            assert _pool_children(worker.popen.pid) == [child]  # the same process (2 GB limit)
+            vm = _vm(child)
+            assert vm["VmHWM"] > 300 * 2**20, vm  # the chunk was large
+            assert vm["VmRSS"] < 150 * 2**20, vm
+
+
+def test_cluster_worker_process_over_the_memory_limit_is_replaced(tmp_path: Path) -> None:
+    """GRADSWEEP_WORKER_MAX_MEMORY_MB reaches Celery (worker_max_memory_per_child): a pool
+    process over it after a chunk is replaced by a fresh one, which runs the next chunks."""
+    with cluster(tmp_path, redis=True, worker_max_memory_mb=64, **SETTINGS) as c:
+        c.start_server()
+        worker = c.start_worker()
+        with c.client() as client:
+            wait_until(lambda: client.get("/readyz").status_code == 200, 30, "a live worker",
+                       worker)
+            (child,) = _pool_children(worker.popen.pid)
+            _run_big_chunk(c, client)
+            replaced = wait_until(lambda: [p for p in _pool_children(worker.popen.pid)
+                                           if p != child] or None, 30,
+                                  "a fresh pool process", worker)
+            assert child not in _pool_children(worker.popen.pid)
+            assert len(replaced) == 1
+            ok = post(client, SMALL)
+            assert wait_for_status(client, ok, {"succeeded", "failed"})["status"] == "succeeded"
