@@ -57,10 +57,10 @@ def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None, min_chunks: int
     By default a chunk holds about ``target_work`` trials × dim × steps (a second or so), and
     never more than ``MAX_CHUNK_POINTS`` recorded curve points (unless a single trial records
     more): a chunk's records are one stored value, kept small however long the curves.
-    ``min_chunks`` asks for at least that many chunks (a few per worker process) where that leaves each chunk at
-    least ``MIN_CHUNK_ELEMENTS`` parameters: below that a step costs NumPy's per-call overhead,
-    and splitting would slow the sweep down rather than spread it. ``chunk_size`` forces the
-    number of trials per chunk.
+    ``min_chunks`` asks for at least that many chunks (a few per worker process) where that
+    leaves each chunk at least ``MIN_CHUNK_ELEMENTS`` parameters: below that a step costs
+    NumPy's per-call overhead, and splitting would slow the sweep down rather than spread it.
+    ``chunk_size`` forces the number of trials per chunk (no cap: ``run_local`` and tests).
 
     Every chunk but the last has the same size, so the chunks are also ``n`` chunks of
     ⌈T/n⌉ trials (``workers.jobs.chunk_range``'s cut, from the count alone), none bigger.
