@@ -213,19 +213,21 @@ def _assemble(record: SweepRecord, records: list[dict[str, Any]],
 
 def results_document(store: JobStore, record: SweepRecord) -> bytes:
     """The results document as JSON bytes: stored once the sweep succeeded, else assembled
-    from the chunks saved so far, with the sweep's current status."""
+    from the chunks saved so far, with the sweep's current status (without scores if its
+    stored spec no longer parses)."""
     if record.status == SweepStatus.SUCCEEDED:
         stored = store.results(record.id)
         if stored is not None:
             return stored
     records = store.records(record.id)
     try:
-        return orjson.dumps(_assemble(record, records, record.status))
+        spec = stored_spec(record)
     except ValueError:  # a stored spec that does not parse (its sweep failed for that)
         return orjson.dumps({
             "id": record.id, "status": record.status.value, "spec": record.spec,
             "progress": {"done": len(records), "total": record.total}, "best": None,
             "summary": {"importance": {}}, "settings": [], "trials": records})
+    return orjson.dumps({"id": record.id, **assemble(spec, records, status=record.status)})
 
 
 def resume_unfinished(store: JobStore, executor: Executor) -> list[str]:
