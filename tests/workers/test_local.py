@@ -3,6 +3,7 @@ processes give back the memory of a large chunk."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -70,3 +71,30 @@ def test_a_pool_process_gives_back_the_memory_of_a_large_chunk(tmp_path: Path) -
     finally:
         executor.close()
         store.close()
+
+
+def test_a_chunk_that_fails_outside_the_engine_fails_its_sweep(tmp_path: Path) -> None:
+    """An error no layer foresaw (here: a stored spec that is not even JSON, so reading the
+    sweep raises in the worker process) used to be logged by the pool and forgotten, the sweep
+    left queued for good; now the sweep fails with the reason."""
+    path = tmp_path / "sweeps.sqlite3"
+    store = SQLiteStore(path)
+    store.create(SweepRecord(id="bad", name="bad", status=SweepStatus.QUEUED, spec={},
+                             total=1, done=0, n_chunks=1, chunks_done=0, created_at=time.time()))
+    store.close()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("UPDATE sweeps SET spec = 'not json' WHERE id = 'bad'")
+    executor = LocalExecutor(path, jobs=1)
+    try:
+        executor.submit("bad", [0])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status, error = db.execute("SELECT status, error FROM sweeps").fetchone()
+            if status != "queued":
+                break
+            time.sleep(0.1)
+        assert status == "failed"
+        assert error.startswith("chunk 0 failed outside the engine: JSONDecodeError")
+    finally:
+        executor.close()
+        db.close()
