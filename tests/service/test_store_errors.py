@@ -147,6 +147,9 @@ def _insert_unresumable(db_path: Path, template_id: str) -> tuple[str, str]:
 
 
 def test_embedded_restart_after_a_refused_document_keeps_every_sweep(tmp_path: Path) -> None:
+    """The reported case: a sweep left running with every chunk stored and a document the
+    store refuses (made here by setting the refused sweep back to running). Resuming it at
+    start-up fails it with the reason; the other sweeps stay reachable."""
     with cluster(tmp_path, redis=False, max_value_bytes=DOCUMENT_TOO_BIG, **SETTINGS) as c:
         server = c.start_server()
         with c.client() as client:
@@ -154,13 +157,18 @@ def test_embedded_restart_after_a_refused_document_keeps_every_sweep(tmp_path: P
             ok = post(client, SMALL)
             assert wait_for_status(client, ok, {"succeeded", "failed"})["status"] == "succeeded"
         server.stop()
-        c.start_server()
+        db = sqlite3.connect(tmp_path / "data" / "sweeps.sqlite3", isolation_level=None)
+        db.execute("UPDATE sweeps SET status = 'running', error = NULL, finished_at = NULL "
+                   "WHERE id = ?", (refused,))
+        db.close()
+        server = c.start_server()
         with c.client() as client:
             failed_with(client, refused, r"its results document could not be stored")
             results_answer(client, refused, "failed")
             assert results_answer(client, ok, "succeeded")["progress"] == {"done": 2, "total": 2}
             listed = client.get("/v1/sweeps", params={"limit": 10}).json()
             assert {refused, ok} <= {s["id"] for s in listed["items"]}
+        assert "Application startup failed" not in server.output()
 
 
 def test_embedded_restart_fails_the_sweeps_it_cannot_resume_and_comes_up(tmp_path: Path) -> None:
