@@ -37,6 +37,9 @@ from .stepper import Stepper
 WINDOW = 128  # steps between divergence checks, cancellation checks and compactions
 TARGET_CHUNK_WORK = 2e7  # trials × dim × steps in one chunk: about a second of work
 MAX_CHUNK_TRIALS = 10_000
+#: Most trials × recorded steps in one chunk (at least one trial per chunk): about 12 MB of
+#: JSON records, so a chunk is a small value in any store whatever the sweep's limits.
+MAX_CHUNK_POINTS = 500_000
 MIN_CHUNK_ELEMENTS = 4096  # trials × dim below which a chunk is all call overhead
 
 Progress = Callable[[int, int], None]
@@ -51,16 +54,22 @@ def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None, min_chunks: int
                  target_work: float = TARGET_CHUNK_WORK) -> list[tuple[int, int]]:
     """Cut the sweep's trials into ``(start, stop)`` chunks.
 
-    By default a chunk holds about ``target_work`` trials × dim × steps (a second or so). ``min_chunks``
-    asks for at least that many chunks (a few per worker process) where that leaves each chunk at
-    least ``MIN_CHUNK_ELEMENTS`` parameters: below that a step costs NumPy's per-call overhead,
-    and splitting would slow the sweep down rather than spread it. ``chunk_size`` forces the
-    number of trials per chunk.
+    By default a chunk holds about ``target_work`` trials × dim × steps (a second or so), and
+    never more than ``MAX_CHUNK_POINTS`` recorded curve points (unless a single trial records
+    more): a chunk's records are one stored value, kept small however long the curves.
+    ``min_chunks`` asks for at least that many chunks (a few per worker process) where that
+    leaves each chunk at least ``MIN_CHUNK_ELEMENTS`` parameters: below that a step costs
+    NumPy's per-call overhead, and splitting would slow the sweep down rather than spread it.
+    ``chunk_size`` forces the number of trials per chunk (no cap: ``run_local`` and tests).
+
+    Every chunk but the last has the same size, so the chunks are also ``n`` chunks of
+    ⌈T/n⌉ trials (``workers.jobs.chunk_range``'s cut, from the count alone), none bigger.
     """
     n = spec.n_trials
     dim = spec.objective.dim
     if chunk_size is None:
-        chunk_size = int(min(MAX_CHUNK_TRIALS, max(1, target_work // (dim * spec.steps))))
+        chunk_size = int(min(MAX_CHUNK_TRIALS, max(1, target_work // (dim * spec.steps)),
+                             max(1, MAX_CHUNK_POINTS // spec.curve_length)))
         if min_chunks > 1:
             spread = max(-(-n // min_chunks), -(-MIN_CHUNK_ELEMENTS // dim))
             chunk_size = min(chunk_size, spread)
@@ -246,6 +255,7 @@ class _Track:
 
 
 __all__ = [
+    "MAX_CHUNK_POINTS",
     "WINDOW",
     "SweepCancelled",
     "chunk_bounds",

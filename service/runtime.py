@@ -1,7 +1,8 @@
 """What the API runs on: the job store and the executor of its mode, made once at start-up.
 
 - Embedded mode (no ``GRADSWEEP_REDIS_URL``): a SQLite store in the data directory and a local
-  process pool; sweeps interrupted by a restart are resumed at start-up.
+  process pool; sweeps interrupted by a restart are resumed at start-up (one that cannot be is
+  marked failed, and the server comes up all the same).
 - Cluster mode: the Redis store and Celery on the same Redis; workers run elsewhere. The
   housekeeping thread also runs the ``Watchdog`` that re-queues (then fails) stuck sweeps.
 """
@@ -76,7 +77,11 @@ class Runtime:
         store = SQLiteStore(settings.data_dir / "sweeps.sqlite3")
         executor = LocalExecutor(settings.data_dir / "sweeps.sqlite3", settings.jobs)
         runtime = cls(settings, store, executor, "embedded")
-        resumed = resume_unfinished(store, executor)
+        try:  # a sweep it cannot resume is failed by resume_unfinished; this is the backstop
+            resumed = resume_unfinished(store, executor)
+        except Exception:  # noqa: BLE001 — never keep the server (and every sweep) down
+            log.exception("resuming the unfinished sweeps failed; starting without")
+            resumed = []
         if resumed:
             log.info("resumed %d unfinished sweep(s): %s", len(resumed), ", ".join(resumed))
         runtime._start_housekeeping()

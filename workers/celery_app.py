@@ -13,6 +13,9 @@ Settings that matter (DESIGN §8, RELIABILITY.md):
   So a chunk whose worker died runs again within about visibility_timeout + restore_seconds
   of its delivery. The visibility timeout must stay above a chunk's run time, or healthy chunks
   are delivered a second time (harmless — saving a chunk is idempotent — but wasted work).
+- ``worker_max_memory_per_child``: a pool process whose RSS is above
+  ``GRADSWEEP_WORKER_MAX_MEMORY_MB`` after a chunk is replaced by a fresh one, so a worker's
+  memory stays bounded between chunks (the task also trims the heap after every chunk).
 - results are not stored in Celery (``task_ignore_result``, no result backend, so
   ``result_backend_transport_options`` is never read): a chunk's records go to the job store,
   keyed by sweep and chunk, so a chunk that runs twice counts once.
@@ -72,6 +75,7 @@ def make_celery(settings: WorkerSettings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        worker_max_memory_per_child=settings.worker_max_memory_mb * 1024,  # KiB
         task_ignore_result=True,
         task_default_queue=settings.queue,
         task_serializer="json",

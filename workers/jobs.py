@@ -14,6 +14,12 @@ call ``execute_chunk``; the API calls ``submit_sweep``, ``results_document`` and
   chunks saved so far for any other status (partial results of a cancelled sweep are kept).
 - ``csv_rows`` is the same trials without their curves, for results.csv: read from the chunks'
   score summaries a bounded batch at a time, never from the document.
+- A store error is never silent: ``StoreUnavailable`` (transient) escapes to the executor,
+  which runs the chunk again later; ``StoreRejected`` (a chunk or a results document the store
+  refuses for good, e.g. too big) ends the sweep ``failed`` with the reason, and so does a
+  stored spec that no longer parses — never a sweep left running, never a redelivery loop.
+- ``resume_unfinished`` (embedded mode's start-up) marks a sweep it cannot resume failed and
+  goes on with the others.
 - ``Watchdog`` (cluster mode, run by the API's housekeeping) finds unfinished sweeps whose
   progress has stopped, queues their missing chunks again and, if that does not help, marks
   them failed with a reason: no sweep stays queued or running forever.
@@ -42,7 +48,7 @@ from optimizers import (
 from optimizers.results import failed_records
 from optimizers.spec import UNLIMITED
 
-from .store import Backlogged, JobStore, StoreUnavailable, SweepRecord
+from .store import Backlogged, JobStore, StoreRejected, StoreUnavailable, SweepRecord
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.5
@@ -116,24 +122,46 @@ def stored_spec(record: SweepRecord) -> SweepSpec:
     return parse_spec(record.spec, UNLIMITED)
 
 
+def fail_sweep(store: JobStore, sweep_id: str, reason: str) -> bool:
+    """Mark an unfinished sweep failed with ``reason`` (and log it); False if it was finished
+    already. ``StoreUnavailable`` escapes: the caller retries or leaves it to the watchdog."""
+    failed = store.finish(sweep_id, SweepStatus.FAILED, time.time(), error=reason)
+    if failed:
+        log.error("sweep %s failed: %s", sweep_id, reason)
+    return failed
+
+
 def execute_chunk(store: JobStore, sweep_id: str, chunk: int) -> int:
-    """Run one chunk of a sweep and save it; how many trials it ran (0 if skipped)."""
+    """Run one chunk of a sweep and save it; how many trials it ran (0 if skipped).
+
+    A chunk (or results document) the store rejects, or a stored spec that does not parse,
+    fails the sweep with the reason; ``StoreUnavailable`` escapes (run the chunk again later).
+    """
     record = store.get(sweep_id)
     if record is None or record.status.is_finished():
         return 0
     if chunk in store.saved_chunks(sweep_id):  # delivered again: saved already
         _finish_if_complete(store, record, record.chunks_done)
         return 0
+    try:
+        spec = stored_spec(record)
+    except ValueError as exc:  # pydantic's ValidationError: stored by another version?
+        fail_sweep(store, sweep_id, f"its stored spec no longer parses: {exc}")
+        return 0
     store.mark_running(sweep_id, time.time())
     start, stop = chunk_range(record, chunk)
     started = time.perf_counter()
     try:
-        records = run_chunk(stored_spec(record), start, stop,
-                            should_stop=_cancel_poll(store, sweep_id))
+        records = run_chunk(spec, start, stop, should_stop=_cancel_poll(store, sweep_id))
     except SweepCancelled:
         return 0
     seconds = time.perf_counter() - started
-    chunks_done = store.save_chunk(sweep_id, chunk, records)
+    try:
+        chunks_done = store.save_chunk(sweep_id, chunk, records)
+    except StoreRejected as exc:
+        fail_sweep(store, sweep_id, f"chunk {chunk} (trials {start} to {stop - 1}) could not "
+                   f"be stored: {exc}")
+        return 0
     if chunks_done is None:  # saved by another delivery — or by this call, its reply lost
         latest = store.get(sweep_id)
         if latest is not None:
@@ -150,8 +178,13 @@ def fail_chunk(store: JobStore, sweep_id: str, chunk: int, message: str) -> None
     if record is None or record.status.is_finished():
         return
     start, stop = chunk_range(record, chunk)
-    chunks_done = store.save_chunk(sweep_id, chunk,
-                                   failed_records(stored_spec(record).trials(start, stop), message))
+    try:
+        chunks_done = store.save_chunk(
+            sweep_id, chunk, failed_records(stored_spec(record).trials(start, stop), message))
+    except (StoreRejected, ValueError) as exc:  # ValueError: the stored spec does not parse
+        fail_sweep(store, sweep_id, f"chunk {chunk} failed ({message}) and could not be "
+                   f"stored as failed trials: {exc}")
+        return
     latest = store.get(sweep_id) if chunks_done is None else record
     if latest is not None:
         _finish_if_complete(store, latest, chunks_done or latest.chunks_done)
@@ -173,11 +206,16 @@ def _cancel_poll(store: JobStore, sweep_id: str) -> Callable[[], bool]:
 
 
 def _finish_if_complete(store: JobStore, record: SweepRecord, chunks_done: int) -> None:
-    """Once every chunk is saved: assemble the results document and store it, once."""
+    """Once every chunk is saved: assemble the results document and store it, once; if the
+    store rejects it (too big), the sweep fails with the reason instead."""
     if chunks_done < record.n_chunks:
         return
-    document = _assemble(record, store.records(record.id), SweepStatus.SUCCEEDED)
-    store.finish(record.id, SweepStatus.SUCCEEDED, time.time(), results=orjson.dumps(document))
+    document = orjson.dumps(_assemble(record, store.records(record.id), SweepStatus.SUCCEEDED))
+    try:
+        store.finish(record.id, SweepStatus.SUCCEEDED, time.time(), results=document)
+    except StoreRejected as exc:
+        del document
+        fail_sweep(store, record.id, f"its results document could not be stored: {exc}")
 
 
 def _assemble(record: SweepRecord, records: list[dict[str, Any]],
@@ -187,12 +225,21 @@ def _assemble(record: SweepRecord, records: list[dict[str, Any]],
 
 def results_document(store: JobStore, record: SweepRecord) -> bytes:
     """The results document as JSON bytes: stored once the sweep succeeded, else assembled
-    from the chunks saved so far, with the sweep's current status."""
+    from the chunks saved so far, with the sweep's current status (without scores if its
+    stored spec no longer parses)."""
     if record.status == SweepStatus.SUCCEEDED:
         stored = store.results(record.id)
         if stored is not None:
             return stored
-    return orjson.dumps(_assemble(record, store.records(record.id), record.status))
+    records = store.records(record.id)
+    try:
+        spec = stored_spec(record)
+    except ValueError:  # a stored spec that does not parse (its sweep failed for that)
+        return orjson.dumps({
+            "id": record.id, "status": record.status.value, "spec": record.spec,
+            "progress": {"done": len(records), "total": record.total}, "best": None,
+            "summary": {"importance": {}}, "settings": [], "trials": records})
+    return orjson.dumps({"id": record.id, **assemble(spec, records, status=record.status)})
 
 
 def csv_rows(store: JobStore, record: SweepRecord,
@@ -225,14 +272,33 @@ def csv_rows(store: JobStore, record: SweepRecord,
 
 def resume_unfinished(store: JobStore, executor: Executor) -> list[str]:
     """Queue again the chunks of every unfinished sweep that are not saved yet (after a
-    restart of embedded mode, whose queue lived in the dead process); the ids resumed."""
+    restart of embedded mode, whose queue lived in the dead process); the ids resumed.
+
+    One sweep never stops the others (nor the server's start-up): a sweep that cannot be
+    resumed — its spec no longer parses, its results cannot be stored — is marked failed with
+    the reason and logged; one the store cannot answer about right now is left for the next
+    start."""
     resumed = []
     for record in store.unfinished():
-        missing = sorted(set(range(record.n_chunks)) - store.saved_chunks(record.id))
-        if missing:
-            executor.submit(record.id, missing)
-        else:
-            _finish_if_complete(store, record, record.n_chunks)
+        try:
+            stored_spec(record)
+            missing = sorted(set(range(record.n_chunks)) - store.saved_chunks(record.id))
+            if missing:
+                executor.submit(record.id, missing)
+            else:
+                _finish_if_complete(store, record, record.n_chunks)
+        except StoreUnavailable as exc:
+            log.warning("sweep %s not resumed (the store is unavailable: %s); it will be at "
+                        "the next start", record.id, exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 — whatever it is, it is this sweep's alone
+            log.exception("sweep %s cannot be resumed", record.id)
+            try:
+                fail_sweep(store, record.id,
+                           f"it could not be resumed: {type(exc).__name__}: {exc}")
+            except Exception:  # noqa: BLE001
+                log.exception("sweep %s could not be marked failed either", record.id)
+            continue
         resumed.append(record.id)
     return resumed
 
@@ -345,5 +411,5 @@ def delete_expired(store: JobStore, retention_days: float, now: float | None = N
 
 __all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "CSV_SUMMARY_KEYS", "Backlogged",
            "Executor", "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range", "csv_rows",
-           "delete_expired", "execute_chunk", "fail_chunk", "new_sweep_id", "results_document",
-           "resume_unfinished", "stored_spec", "submit_sweep"]
+           "delete_expired", "execute_chunk", "fail_chunk", "fail_sweep", "new_sweep_id",
+           "results_document", "resume_unfinished", "stored_spec", "submit_sweep"]

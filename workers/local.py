@@ -27,7 +27,10 @@ from typing import Any
 from optimizers import Limits, SweepSpec, assemble, chunk_bounds, parse_spec, run_chunk, run_sweep
 from optimizers.runner import Progress, StopCheck
 
-from .jobs import execute_chunk, fail_chunk
+from .jobs import execute_chunk, fail_chunk, fail_sweep
+from .memory import release_memory, rss_bytes
+from .settings import get_settings
+from .store import StoreUnavailable
 from .store_sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,10 @@ log = logging.getLogger(__name__)
 MAX_CRASHES = 3  # broken pools a chunk may be caught in before its trials are marked failed
 CHUNKS_PER_JOB = 4  # more chunks than processes: an even finish and a smooth progress bar
 STOP_POLL_SECONDS = 0.2
+#: Times a chunk whose store was unavailable (locked past its busy timeout) is run again, each
+#: after ``STORE_RETRY_PAUSE`` seconds, before its sweep is marked failed.
+MAX_STORE_RETRIES = 5
+STORE_RETRY_PAUSE = 1.0
 
 
 def run_local(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, jobs: int | None = None,
@@ -103,6 +110,12 @@ class LocalExecutor:
     ``workers.jobs.execute_chunk``, exactly what a Celery worker does with a Redis store. Chunks
     run in the order they were submitted; the queue lives in this process, so after a restart
     ``workers.jobs.resume_unfinished`` queues again what was not saved.
+
+    No chunk's error is only logged: a store that was unavailable gets the chunk again after a
+    pause (``MAX_STORE_RETRIES`` times), any other error fails the sweep with the reason (the
+    store's refusals are already handled so by ``execute_chunk``). After each chunk the worker
+    process gives its memory back (``workers.memory``): a ``concurrent.futures`` pool cannot
+    replace a process by its size, so the heap trim is what keeps its RSS bounded.
     """
 
     def __init__(self, store_path: Path, jobs: int | None = None) -> None:
@@ -116,6 +129,7 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._pending = 0
         self._crashes: Counter[tuple[str, int]] = Counter()
+        self._unavailable: Counter[tuple[str, int]] = Counter()
 
     def submit(self, sweep_id: str, chunks: list[int]) -> None:
         """Queue these chunks of the sweep."""
@@ -132,9 +146,15 @@ class LocalExecutor:
             self._pending -= 1
         if future.cancelled() or future.exception() is None:
             return
-        if not isinstance(future.exception(), BrokenProcessPool):
+        error = future.exception()
+        if isinstance(error, StoreUnavailable):
+            self._store_unavailable(sweep_id, chunk, error)
+            return
+        if not isinstance(error, BrokenProcessPool):
             log.error("chunk %d of sweep %s failed outside the engine", chunk, sweep_id,
-                      exc_info=future.exception())
+                      exc_info=error)
+            self._fail(sweep_id, f"chunk {chunk} failed outside the engine: "
+                       f"{type(error).__name__}: {error}")
             return
         # A worker process died (killed, out of memory): every chunk it had queued fails with
         # BrokenProcessPool. Start a new pool once, and run those chunks again — unless one has
@@ -153,6 +173,36 @@ class LocalExecutor:
             fail_chunk(_child_store(self._store_path), sweep_id, chunk,
                        f"the worker process died {crashes} times while this chunk ran")
 
+    def _store_unavailable(self, sweep_id: str, chunk: int, error: StoreUnavailable) -> None:
+        """Run the chunk again after a pause, or fail its sweep after ``MAX_STORE_RETRIES``."""
+        with self._lock:
+            self._unavailable[(sweep_id, chunk)] += 1
+            tries = self._unavailable[(sweep_id, chunk)]
+        if tries > MAX_STORE_RETRIES:
+            self._fail(sweep_id, f"chunk {chunk}: the store stayed unavailable through "
+                       f"{tries} tries: {error}")
+            return
+        log.warning("chunk %d of sweep %s: the store is unavailable (%s); running it again in "
+                    "%g s", chunk, sweep_id, error, STORE_RETRY_PAUSE)
+
+        def again() -> None:
+            try:
+                self.submit(sweep_id, [chunk])
+            except RuntimeError:  # the pool was shut down meanwhile: resumed at the next start
+                pass
+
+        timer = threading.Timer(STORE_RETRY_PAUSE, again)
+        timer.daemon = True
+        timer.start()
+
+    def _fail(self, sweep_id: str, reason: str) -> None:
+        """Mark the sweep failed; if even the store is unavailable, log it (the sweep is
+        resumed, or failed, at the next start)."""
+        try:
+            fail_sweep(_child_store(self._store_path), sweep_id, reason)
+        except StoreUnavailable:
+            log.exception("sweep %s could not be marked failed (%s)", sweep_id, reason)
+
     def queue_depth(self) -> int:
         """Chunks queued or running."""
         with self._lock:
@@ -170,8 +220,23 @@ def _child_store(path: str) -> SQLiteStore:
 
 
 def _execute_stored_chunk(store_path: str, sweep_id: str, chunk: int) -> int:
-    """Worker-process side of ``LocalExecutor``: run one chunk; how many trials ran."""
-    return execute_chunk(_child_store(store_path), sweep_id, chunk)
+    """Worker-process side of ``LocalExecutor``: run one chunk; how many trials ran. Then give
+    the memory back, and say so if the process stays over ``worker_max_memory_mb``.
+
+    The store's connections are closed first: SQLite keeps the last value bound to each cached
+    statement (the chunk's records, the results document) alive until the statement is used
+    again, which would pin tens of MB per process; the next chunk opens a fresh connection."""
+    store = _child_store(store_path)
+    try:
+        return execute_chunk(store, sweep_id, chunk)
+    finally:
+        store.close()
+        release_memory()
+        rss, limit = rss_bytes(), get_settings().worker_max_memory_mb * 2**20
+        if rss is not None and rss > limit:
+            log.warning("local worker process %d holds %d MB after a chunk, over "
+                        "GRADSWEEP_WORKER_MAX_MEMORY_MB (%d)", os.getpid(), rss // 2**20,
+                        limit // 2**20)
 
 
 __all__ = ["LocalExecutor", "run_local"]

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from optimizers import Limits
 from optimizers.runner import TARGET_CHUNK_WORK
 
+from .store import MAX_VALUE_BYTES
+
 
 class WorkerSettings(BaseSettings):
     """What execution needs: where the store and broker are, chunk sizing, limits, retention."""
@@ -56,6 +58,14 @@ class WorkerSettings(BaseSettings):
                                  "spends on other queued chunks does not count) gets its missing "
                                  "chunks queued again; keep it well above visibility_timeout + "
                                  "restore_seconds")
+    max_value_bytes: int | None = Field(None, ge=1, le=MAX_VALUE_BYTES, description="most "
+                                        "bytes of one stored value (a chunk's records, a "
+                                        "results document); a bigger one fails its sweep with "
+                                        "the reason. Unset: MAX_VALUE_BYTES (256 MiB), which "
+                                        "it may only lower")
+    worker_max_memory_mb: int = Field(2048, ge=64, description="a worker process whose memory "
+                                      "(RSS) is above this after a chunk is replaced (Celery "
+                                      "worker_max_memory_per_child)")
     stuck_requeues: int = Field(2, ge=0, description="cluster mode: times a stuck sweep's missing "
                                 "chunks are queued again before it is marked failed")
 

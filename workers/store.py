@@ -25,7 +25,13 @@ The contract, which ``tests/workers/test_store.py`` checks on both:
 - A call retried after a lost reply may answer as if it had done nothing (``save_chunk`` None,
   ``finish`` False) although it did: callers re-read the record instead of trusting that.
 - A store that cannot be reached raises ``StoreUnavailable`` (after its own retries), never a
-  backend-specific error.
+  backend-specific error: a transient error, worth retrying.
+- A value the store refuses raises ``StoreRejected``: a permanent error, which retrying cannot
+  cure (the sweep is failed with its reason). Both stores refuse — before sending anything —
+  any single value (a chunk's records, a results document) over ``max_value_bytes()``, at most
+  ``MAX_VALUE_BYTES``: far below what Redis (512 MB) and SQLite (1 GB) can hold, so that no
+  valid sweep ever meets their own limits; and they translate their own refusals (SQLite's
+  "string or blob too big", Redis's "exceeds maximum allowed size" or OOM) to it.
 """
 
 from __future__ import annotations
@@ -37,6 +43,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from optimizers import SweepStatus
+
+#: The most bytes of one stored value (a chunk's records, a results document): half of Redis's
+#: 512 MB string limit, a quarter of SQLite's 1 GB default. ``GRADSWEEP_MAX_VALUE_BYTES`` may
+#: only lower it.
+MAX_VALUE_BYTES = 256 * 2**20
 
 
 class StoreUnavailable(Exception):
@@ -59,6 +70,29 @@ def over_limit(pending: int, n_chunks: int, limit: int | None) -> bool:
     """Whether a sweep of ``n_chunks`` must wait behind a backlog of ``pending`` chunks: the
     rule both stores apply inside ``create`` (an idle store takes any sweep)."""
     return limit is not None and pending > 0 and pending + n_chunks > limit
+
+
+class StoreRejected(Exception):
+    """The store refuses a value for good (too big): retrying cannot help, so the sweep that
+    produced it is failed with this message as its reason."""
+
+
+def max_value_bytes() -> int:
+    """The most bytes a store accepts in one value: ``MAX_VALUE_BYTES``, or the lower
+    ``GRADSWEEP_MAX_VALUE_BYTES`` setting."""
+    from .settings import get_settings  # not at the top: the settings import this module
+
+    lowered = get_settings().max_value_bytes
+    return MAX_VALUE_BYTES if lowered is None else min(MAX_VALUE_BYTES, lowered)
+
+
+def check_value_size(what: str, value: bytes | None) -> None:
+    """Raise ``StoreRejected`` if ``value`` (``what``, for the message) is over
+    ``max_value_bytes()``; called by both stores before they send a value anywhere."""
+    limit = max_value_bytes()
+    if value is not None and len(value) > limit:
+        raise StoreRejected(f"{what} is {len(value):,} bytes, over the store's limit of "
+                            f"{limit:,} bytes per value (max_value_bytes)")
 
 
 @dataclass(frozen=True)
@@ -188,5 +222,6 @@ def finished_statuses() -> Iterable[SweepStatus]:
     return [s for s in SweepStatus if s.is_finished()]
 
 
-__all__ = ["CHUNK_SECONDS_BUCKETS", "Backlogged", "ChunkStats", "JobStore", "StoreUnavailable",
-           "SweepRecord", "chunk_seconds_bucket", "finished_statuses", "over_limit"]
+__all__ = ["CHUNK_SECONDS_BUCKETS", "MAX_VALUE_BYTES", "Backlogged", "ChunkStats", "JobStore",
+           "StoreRejected", "StoreUnavailable", "SweepRecord", "check_value_size",
+           "chunk_seconds_bucket", "finished_statuses", "max_value_bytes", "over_limit"]

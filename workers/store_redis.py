@@ -24,6 +24,11 @@ Unreachable Redis: the client retries connection errors and timeouts (``BusyLoad
 included) with exponential backoff for about ``retry_seconds`` (``retry_policy``); what still
 fails — and ``ReadOnlyError`` — is raised as ``StoreUnavailable``. With ``retry_seconds=0`` a
 call makes one attempt with short socket timeouts and fails within about two seconds.
+
+Values Redis refuses for good — over its size limits, or out of memory (``maxmemory``) — raise
+``StoreRejected``; a value over ``max_value_bytes()`` is refused before it is sent (a value over
+Redis's 512 MB limit would not even get an answer: Redis drops the connection, which looks like
+an outage and would be retried forever).
 """
 
 from __future__ import annotations
@@ -39,13 +44,27 @@ from typing import Any, ParamSpec, TypeVar, cast
 import orjson
 import redis
 from redis.backoff import AbstractBackoff, ExponentialBackoff, NoBackoff
-from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
+from redis.exceptions import (
+    ConnectionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+    TimeoutError,
+)
 from redis.retry import Retry
 
 from optimizers import SweepStatus
 from optimizers.results import score_summaries
 
-from .store import Backlogged, ChunkStats, StoreUnavailable, SweepRecord, chunk_seconds_bucket
+from .store import (
+    Backlogged,
+    ChunkStats,
+    StoreRejected,
+    StoreUnavailable,
+    SweepRecord,
+    check_value_size,
+    chunk_seconds_bucket,
+)
 
 #: Backoff of the client's retries: the n-th retry sleeps min(RETRY_CAP, RETRY_BASE · 2ⁿ)
 #: seconds (0.1, 0.2, 0.4, 0.8, then 1 s each), so the store reconnects within a second of
@@ -62,6 +81,10 @@ DELETE_BATCH = 500
 _UNFINISHED = tuple(s for s in SweepStatus if not s.is_finished())
 _FINISHED = tuple(s for s in SweepStatus if s.is_finished())
 _UNAVAILABLE = (ConnectionError, TimeoutError, ReadOnlyError)  # BusyLoadingError: a ConnectionError
+#: Parts of Redis error replies that mean "this value is refused", whatever the command.
+#: (redis-py raises "OOM …" as ``OutOfMemoryError`` without its code; a Lua script's keeps it.)
+_REJECTED = ("exceeds maximum allowed size", "oom command not allowed", "used memory >",
+             "too big", "invalid bulk length")
 
 # KEYS: sweep hash, sweeps, status set, status:queued, status:running.
 # ARGV: id, created_at, limit ('' for none), the sweep keys' start (prefix .. 'sweep:'), n_chunks,
@@ -200,9 +223,15 @@ def retry_policy(retry_seconds: float) -> Retry:
                          retry_seconds)
 
 
+def _rejected(error: ResponseError) -> bool:
+    """Whether Redis's error reply refuses a value for good (too big, out of memory)."""
+    message = str(error).lower()
+    return isinstance(error, OutOfMemoryError) or any(part in message for part in _REJECTED)
+
+
 def _translating(method: Callable[P, R]) -> Callable[P, R]:
     """Raise what is left of Redis's connectivity errors, after the retries, as
-    ``StoreUnavailable``."""
+    ``StoreUnavailable``, and its refusals of a value as ``StoreRejected``."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -210,6 +239,10 @@ def _translating(method: Callable[P, R]) -> Callable[P, R]:
             return method(*args, **kwargs)
         except _UNAVAILABLE as error:
             raise StoreUnavailable(f"Redis store: {error}") from error
+        except ResponseError as error:  # after _UNAVAILABLE: ReadOnlyError is a ResponseError
+            if _rejected(error):
+                raise StoreRejected(f"Redis store refused a value: {error}") from error
+            raise
 
     return wrapper
 
@@ -408,6 +441,7 @@ class RedisStore:
                    records: builtins.list[dict[str, Any]]) -> int | None:
         """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
         sweep is unknown)."""
+        check_value_size(f"chunk {chunk} of sweep {sweep_id}", orjson.dumps(records))
         chunks_done = self._save_chunk(
             keys=[self._sweep(sweep_id), self._sweep(sweep_id, "chunks"),
                   self._sweep(sweep_id, "scores")],
@@ -455,6 +489,7 @@ class RedisStore:
         clears them); False, and no change, if it was finished already or is unknown."""
         if not status.is_finished():
             raise ValueError(f"finish needs a finished status, not {status.value!r}")
+        check_value_size(f"the results document of sweep {sweep_id}", results)
         return bool(self._finish(
             keys=[self._sweep(sweep_id), self._sweep(sweep_id, "results"),
                   self._status(SweepStatus.QUEUED), self._status(SweepStatus.RUNNING),

@@ -18,7 +18,8 @@ thread of every process has its own connection, with a busy timeout (10 s by def
 which it waits for another writer. Read-modify-write goes through ``BEGIN IMMEDIATE``
 transactions, so it is atomic across processes; single-statement updates are atomic anyway. A
 database that stays locked past the busy timeout, or that cannot be opened, read or written,
-raises ``StoreUnavailable``.
+raises ``StoreUnavailable``. A value SQLite refuses ("string or blob too big") raises
+``StoreRejected``, and so does one over ``max_value_bytes()``, before SQLite sees it.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ from optimizers.results import score_summaries
 from .store import (
     Backlogged,
     ChunkStats,
+    StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    check_value_size,
     chunk_seconds_bucket,
     over_limit,
 )
@@ -114,14 +117,25 @@ def _unavailable(error: sqlite3.Error) -> bool:
     return code & 0xFF in _UNAVAILABLE_CODES
 
 
+def _rejected(error: sqlite3.Error) -> bool:
+    """Whether ``error`` is SQLite refusing a value: too big (the sqlite3 module's own check
+    raises ``DataError`` without a code; the library's is ``SQLITE_TOOBIG``)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.DataError) or (code is not None
+                                                    and code & 0xFF == sqlite3.SQLITE_TOOBIG)
+
+
 def _translating(method: Callable[P, R]) -> Callable[P, R]:
-    """Turn SQLite's "locked / cannot open / I/O error" into ``StoreUnavailable``."""
+    """Turn SQLite's "locked / cannot open / I/O error" into ``StoreUnavailable``, and its
+    "string or blob too big" into ``StoreRejected``."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
         except sqlite3.Error as error:
+            if _rejected(error):
+                raise StoreRejected(f"SQLite store refused a value: {error}") from error
             if _unavailable(error):
                 raise StoreUnavailable(f"SQLite store: {error}") from error
             raise
@@ -278,6 +292,7 @@ class SQLiteStore:
                    records: builtins.list[dict[str, Any]]) -> int | None:
         """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
         sweep is unknown)."""
+        check_value_size(f"chunk {chunk} of sweep {sweep_id}", orjson.dumps(records))
         blob = orjson.dumps(records)
         with self._write() as db:
             if db.execute("SELECT 1 FROM sweeps WHERE id = ?", (sweep_id,)).fetchone() is None:
@@ -335,6 +350,7 @@ class SQLiteStore:
         clears them); False, and no change, if it was finished already or is unknown."""
         if not status.is_finished():
             raise ValueError(f"finish needs a finished status, not {status.value!r}")
+        check_value_size(f"the results document of sweep {sweep_id}", results)
         cursor = self._db().execute(
             "UPDATE sweeps SET status = ?, finished_at = ?, results = ?, error = ? "
             f"WHERE id = ? AND status IN ({', '.join('?' * len(_UNFINISHED))})",

@@ -16,6 +16,13 @@ to the broker, the same Redis that is down — and when that publish fails Celer
 original *without* requeueing it; if that reject reaches a Redis that has just come back, the
 chunk is gone. ``test_faults.py::test_redis_sigkill_and_restart_loses_nothing[writes-give-up]``
 lost a chunk that way.)
+
+Any other error is permanent — a chunk or results document the store refuses
+(``StoreRejected``, which ``execute_chunk`` turns into a failed sweep itself), or a bug: the
+sweep is marked failed with the reason and the message is acknowledged, so it is never
+delivered again and again. After every chunk the process gives its memory back
+(``workers.memory.release_memory``), and Celery replaces a pool process still over
+``GRADSWEEP_WORKER_MAX_MEMORY_MB`` (``worker_max_memory_per_child``).
 """
 
 from __future__ import annotations
@@ -24,14 +31,15 @@ import logging
 import threading
 import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Task
 from celery.exceptions import Reject
 from celery.signals import worker_ready, worker_shutdown
 
 from .celery_app import RUN_CHUNK, make_celery
-from .jobs import execute_chunk
+from .jobs import execute_chunk, fail_sweep
+from .memory import release_memory
 from .settings import get_settings
 from .store import StoreUnavailable
 from .store_redis import RedisStore
@@ -61,10 +69,17 @@ def run_chunk_task(self: Task, sweep_id: str, chunk: int) -> int:
     try:
         ran = execute_chunk(worker_store(), sweep_id, chunk)
     except StoreUnavailable as exc:
-        log.warning("chunk %d of sweep %s: the job store is unavailable (%s); handing the "
-                    "chunk back to the queue", chunk, sweep_id, exc)
-        time.sleep(REQUEUE_PAUSE_SECONDS)
-        raise Reject(f"job store unavailable: {exc}", requeue=True) from exc
+        _hand_back(sweep_id, chunk, exc)
+    except Exception as exc:  # noqa: BLE001 — permanent: fail the sweep, acknowledge the chunk
+        log.exception("chunk %d of sweep %s failed outside the engine", chunk, sweep_id)
+        try:
+            fail_sweep(worker_store(), sweep_id, f"chunk {chunk} failed outside the engine: "
+                       f"{type(exc).__name__}: {exc}")
+        except StoreUnavailable as unavailable:
+            _hand_back(sweep_id, chunk, unavailable)
+        return 0
+    finally:
+        release_memory()
     seconds = time.monotonic() - started
     if seconds > settings.visibility_timeout / 2:
         log.warning("chunk %d of sweep %s took %.1f s, more than half the visibility timeout "
@@ -72,6 +87,14 @@ def run_chunk_task(self: Task, sweep_id: str, chunk: int) -> int:
                     "or lower GRADSWEEP_CHUNK_WORK, or they will be delivered twice",
                     chunk, sweep_id, seconds, settings.visibility_timeout)
     return ran
+
+
+def _hand_back(sweep_id: str, chunk: int, exc: StoreUnavailable) -> NoReturn:
+    """Reject the chunk's message back to the queue, after a pause (the store is down)."""
+    log.warning("chunk %d of sweep %s: the job store is unavailable (%s); handing the "
+                "chunk back to the queue", chunk, sweep_id, exc)
+    time.sleep(REQUEUE_PAUSE_SECONDS)
+    raise Reject(f"job store unavailable: {exc}", requeue=True) from exc
 
 
 _stop_heartbeat = threading.Event()

@@ -10,6 +10,7 @@ import multiprocessing
 import random
 import socket
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -29,12 +30,16 @@ from workers.store import (
     CHUNK_SECONDS_BUCKETS,
     Backlogged,
     JobStore,
+    StoreRejected,
     StoreUnavailable,
     SweepRecord,
     chunk_seconds_bucket,
 )
 from workers.store_redis import RedisStore
 from workers.store_sqlite import SQLiteStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness import private_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 N_PROCESSES = 4
@@ -542,3 +547,73 @@ def test_sqlite_locked_past_the_busy_timeout_is_unavailable(tmp_path: Path) -> N
     finally:
         other.close()
         store.close()
+
+
+# -- values a store refuses --------------------------------------------------------------------
+
+def big_records(n_bytes: int) -> list[dict[str, Any]]:
+    """One trial record whose JSON is about ``n_bytes`` long."""
+    return [{"index": 0, "status": "ok", "curve": {"step": [], "loss": [0.25] * (n_bytes // 5)}}]
+
+
+def test_a_chunk_over_max_value_bytes_is_rejected_and_nothing_is_stored(
+        store: JobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("workers.store.MAX_VALUE_BYTES", 10_000)
+    store.create(sweep("a"))
+    with pytest.raises(StoreRejected, match=r"chunk 3 of sweep a is .* over the store's limit "
+                       r"of 10,000 bytes per value \(max_value_bytes\)"):
+        store.save_chunk("a", 3, big_records(20_000))
+    assert store.saved_chunks("a") == set()
+    got = store.get("a")
+    assert got is not None and got.chunks_done == 0 and got.done == 0
+    assert store.save_chunk("a", 3, big_records(5_000)) == 1  # under the limit: stored
+
+
+def test_a_results_document_over_max_value_bytes_is_rejected_and_the_sweep_stays_unfinished(
+        store: JobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("workers.store.MAX_VALUE_BYTES", 10_000)
+    store.create(sweep("a"))
+    with pytest.raises(StoreRejected, match="the results document of sweep a"):
+        store.finish("a", SweepStatus.SUCCEEDED, 2000.0, results=b"x" * 10_001)
+    got = store.get("a")
+    assert got is not None and got.status == SweepStatus.QUEUED and store.results("a") is None
+    assert store.finish("a", SweepStatus.FAILED, 2000.0, error="too big")
+    assert store.finish("b", SweepStatus.SUCCEEDED, 2000.0, results=b"x" * 10_000) is False
+
+
+def test_sqlite_refusing_a_value_raises_store_rejected(tmp_path: Path) -> None:
+    """SQLite's own "string or blob too big" (here with its length limit lowered to 10 kB,
+    as the 1 GB default would be met by a value over it) is a StoreRejected, not a bare
+    sqlite3.DataError that nobody handles."""
+    store = SQLiteStore(tmp_path / "sweeps.sqlite3")
+    store.create(sweep("a"))
+    store._db().setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 10_000)
+    try:
+        with pytest.raises(StoreRejected, match="too big"):
+            store.save_chunk("a", 0, big_records(20_000))
+        with pytest.raises(StoreRejected, match="too big"):
+            store.finish("a", SweepStatus.SUCCEEDED, 2000.0, results=b"x" * 20_000)
+        assert store.saved_chunks("a") == set()
+        assert store.finish("a", SweepStatus.FAILED, 2000.0, error="too big")
+    finally:
+        store.close()
+
+
+def test_redis_out_of_memory_raises_store_rejected(tmp_path: Path) -> None:
+    """A Redis at its maxmemory (noeviction) answers writes with an OOM error: refused for
+    good, so StoreRejected — not a bare ResponseError, and not retried as an outage."""
+    with private_redis(tmp_path) as server:
+        client = server.client()
+        store = RedisStore(server.url, retry_seconds=1.0)
+        try:
+            store.create(sweep("a"))
+            client.config_set("maxmemory", 1)  # every write now finds Redis over maxmemory
+            with pytest.raises(StoreRejected, match="maxmemory"):
+                store.save_chunk("a", 0, chunk_records(0))
+            with pytest.raises(StoreRejected, match="maxmemory"):
+                store.finish("a", SweepStatus.SUCCEEDED, 2000.0, results=b"{}")
+            client.config_set("maxmemory", 0)
+            assert store.save_chunk("a", 0, chunk_records(0)) == 1
+        finally:
+            store.close()
+            client.close()
