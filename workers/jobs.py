@@ -39,7 +39,7 @@ from optimizers import (
 from optimizers.results import failed_records
 from optimizers.spec import UNLIMITED
 
-from .store import JobStore, StoreUnavailable, SweepRecord
+from .store import SPEC_CACHE_BYTES, ByteBoundedCache, JobStore, StoreUnavailable, SweepRecord
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.5
@@ -99,9 +99,21 @@ def submit_sweep(store: JobStore, executor: Executor, spec: SweepSpec, *, chunk_
     return record
 
 
+#: Parsed specs by (id, created_at, total) — a spec never changes once stored — bounded by the
+#: size of their JSON, so a large spec is not parsed again on every status poll and many sweeps
+#: do not grow a process without bound.
+_SPECS: ByteBoundedCache[tuple[str, float, int], SweepSpec] = ByteBoundedCache(SPEC_CACHE_BYTES)
+
+
 def stored_spec(record: SweepRecord) -> SweepSpec:
-    """The sweep's spec, as normalised and checked against the limits when it was submitted."""
-    return parse_spec(record.spec, UNLIMITED)
+    """The sweep's spec, as normalised and checked against the limits when it was submitted
+    (parsed once per process while it stays in the cache)."""
+    key = (record.id, record.created_at, record.total)
+    spec = _SPECS.get(key)
+    if spec is None:
+        spec = parse_spec(record.spec, UNLIMITED)
+        _SPECS.put(key, spec, len(orjson.dumps(record.spec)))
+    return spec
 
 
 def execute_chunk(store: JobStore, sweep_id: str, chunk: int) -> int:
