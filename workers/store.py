@@ -34,7 +34,7 @@ import builtins
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -118,9 +118,18 @@ class MergedPoint:
     """A grid point after a chunk's trials were merged in: what the store writes back."""
 
     setting: int
-    blob: bytes  # ``encode_point`` of its values
+    blob: bytes  # ``encode_point`` of its values: what the next merge reads
     score: float | None  # None: not a candidate (a trial not ok)
     score_std: float | None
+    n_trials: int
+    head: builtins.list[int]  # its first ``BEST_TRIALS`` trial indices: what a view reads
+
+    @property
+    def summary(self) -> bytes:
+        """What ``best`` reads of a scored point, whatever its size: score, spread (exact:
+        orjson writes the shortest repr that reads back as the same float), trial count and
+        first trials."""
+        return orjson.dumps([self.score, self.score_std, self.n_trials, self.head])
 
 
 def scoring_of(spec: Mapping[str, Any]) -> tuple[str, int]:
@@ -167,15 +176,19 @@ def merge_points(stored: Mapping[int, bytes | None], records: Iterable[dict[str,
         scored = point_score([v for _, v in values])
         points.append(MergedPoint(setting, encode_point(values),
                                   None if scored is None else scored[0],
-                                  None if scored is None else scored[1]))
+                                  None if scored is None else scored[1],
+                                  len(values), [i for i, _ in values[:BEST_TRIALS]]))
     return points
 
 
-def best_of(setting: int, score: float, score_std: float, blob: bytes | None,
+def best_of(setting: int, summary: bytes, blob: Callable[[], bytes | None],
             max_trials: int) -> StoredBest:
-    """A ``StoredBest`` from a scored grid point's stored row."""
-    trials = [index for index, _ in decode_point(blob)]
-    return StoredBest(setting, score, score_std, trials[:max_trials], len(trials))
+    """A ``StoredBest`` from a scored grid point's ``MergedPoint.summary``; its full aggregate
+    (``blob``) is read only if more than its first trials are asked for."""
+    score, std, n_trials, head = orjson.loads(summary)
+    trials = head if max_trials <= len(head) or n_trials == len(head) else [
+        index for index, _ in decode_point(blob())]
+    return StoredBest(setting, float(score), float(std), trials[:max_trials], int(n_trials))
 
 
 K = TypeVar("K")

@@ -12,7 +12,8 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
                                   trial's (index, trial_value), ``encode_point``
     sweep:{id}:ranking    zset    the scored grid points (zero-padded index), by score: equal
                                   scores order by index, so the first member is the best
-    sweep:{id}:point_scores hash  grid point (zero-padded) → "score std", each its exact repr
+    sweep:{id}:point_scores hash  scored grid point (zero-padded) → ``MergedPoint.summary``:
+                                  its exact score and spread, trial count and first trials
     sweeps                zset    every sweep id, scored by created_at
     status:{status}       zset    the ids of the sweeps in that status, scored by created_at;
                                   kept in step with the hashes' status field
@@ -96,11 +97,14 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return 1
 """
 
-# KEYS: ranking zset, point_scores hash, points hash. → {point, "score std", aggregate} | nil
+# KEYS: ranking zset, point_scores hash, points hash. ARGV: with its aggregate (1/0).
+# → {point, summary, aggregate or false} | nil
 _BEST = """
 local top = redis.call('ZRANGE', KEYS[1], 0, 0)
 if #top == 0 then return false end
-return {top[1], redis.call('HGET', KEYS[2], top[1]), redis.call('HGET', KEYS[3], top[1])}
+local blob = false
+if ARGV[1] == '1' then blob = redis.call('HGET', KEYS[3], top[1]) end
+return {top[1], redis.call('HGET', KEYS[2], top[1]), blob}
 """
 
 # KEYS: sweep hash, status:queued, status:running. ARGV: id, now.
@@ -438,8 +442,7 @@ class RedisStore:
         unscored = [_point(p.setting) for p in merged if p.score is None]
         if scored:
             pipe.zadd(ranking, {_point(p.setting): cast(float, p.score) for p in scored})
-            pipe.hset(exact, mapping={_point(p.setting): f"{p.score!r} {p.score_std!r}"
-                                      for p in scored})
+            pipe.hset(exact, mapping={_point(p.setting): p.summary for p in scored})
         if unscored:
             pipe.zrem(ranking, *unscored)
             pipe.hdel(exact, *unscored)
@@ -447,15 +450,17 @@ class RedisStore:
     @_translating
     def best(self, sweep_id: str, max_trials: int = BEST_TRIALS) -> StoredBest | None:
         """The lowest-scoring grid point so far (ties: the lowest index): the ranking's first
-        member, read with its exact score and aggregate in one script."""
+        member, read with its summary (and, for more than its first trials, its aggregate) in
+        one script."""
         found = self._best(keys=[self._sweep(sweep_id, "ranking"),
                                  self._sweep(sweep_id, "point_scores"),
-                                 self._sweep(sweep_id, "points")])
+                                 self._sweep(sweep_id, "points")],
+                           args=[int(max_trials > BEST_TRIALS)])
         if not found:
             return None
-        point, exact, blob = cast(builtins.list[bytes], found)
-        score, std = (float(v) for v in exact.split())
-        return best_of(int(point), score, std, blob, max_trials)
+        point, summary, blob = cast(builtins.list[bytes | None], found)
+        assert point is not None and summary is not None
+        return best_of(int(point), summary, lambda: blob, max_trials)
 
     @_translating
     def saved_chunks(self, sweep_id: str) -> set[int]:

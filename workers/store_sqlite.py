@@ -10,8 +10,9 @@ Layout (created if missing)::
     chunks(sweep_id TEXT, chunk INTEGER, records BLOB,                     -- records: orjson list
            scores BLOB, PRIMARY KEY (sweep_id, chunk))                     -- their score summaries
     points(sweep_id TEXT, setting INTEGER, vals BLOB,                      -- a grid point's trials:
-           score REAL, std REAL, PRIMARY KEY (sweep_id, setting))          -- encode_point; score
-        index (sweep_id, score, setting)                                   -- NULL: no candidate
+           score REAL, summary BLOB,                                       -- encode_point; score
+           PRIMARY KEY (sweep_id, setting))                                -- NULL: no candidate;
+        index (sweep_id, score, setting)                                   -- MergedPoint.summary
     workers(name TEXT PRIMARY KEY, seen REAL)                              -- last heartbeat
     chunk_runs(bound REAL PRIMARY KEY,                                     -- run-time bucket
                chunks INTEGER, trials INTEGER, seconds REAL)               -- totals in it
@@ -92,7 +93,7 @@ CREATE TABLE IF NOT EXISTS points (
     setting INTEGER NOT NULL,
     vals BLOB NOT NULL,
     score REAL,
-    std REAL,
+    summary BLOB,
     PRIMARY KEY (sweep_id, setting)
 );
 CREATE INDEX IF NOT EXISTS points_ranking ON points (sweep_id, score, setting);
@@ -344,21 +345,28 @@ class SQLiteStore:
         stored: dict[int, bytes | None] = dict.fromkeys(touched)
         stored.update({int(setting): bytes(vals) for setting, vals in rows})
         db.executemany(
-            "INSERT OR REPLACE INTO points (sweep_id, setting, vals, score, std) "
+            "INSERT OR REPLACE INTO points (sweep_id, setting, vals, score, summary) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(sweep_id, p.setting, p.blob, p.score, p.score_std)
+            [(sweep_id, p.setting, p.blob, p.score, None if p.score is None else p.summary)
              for p in merge_points(stored, records, metric, n_settings)])
 
     @_translating
     def best(self, sweep_id: str, max_trials: int = BEST_TRIALS) -> StoredBest | None:
         """The lowest-scoring grid point so far (ties: the lowest index): one index step."""
-        row = self._db().execute(
-            "SELECT setting, score, std, vals FROM points WHERE sweep_id = ? AND score IS NOT "
-            "NULL ORDER BY score, setting LIMIT 1", (sweep_id,)).fetchone()
+        db = self._db()
+        row = db.execute(
+            "SELECT setting, summary FROM points WHERE sweep_id = ? AND score IS NOT NULL "
+            "ORDER BY score, setting LIMIT 1", (sweep_id,)).fetchone()
         if row is None:
             return None
-        setting, score, std, vals = row
-        return best_of(int(setting), float(score), float(std), bytes(vals), max_trials)
+        setting, summary = int(row[0]), bytes(row[1])
+
+        def blob() -> bytes | None:
+            found = db.execute("SELECT vals FROM points WHERE sweep_id = ? AND setting = ?",
+                               (sweep_id, setting)).fetchone()
+            return None if found is None else bytes(found[0])
+
+        return best_of(setting, summary, blob, max_trials)
 
     @_translating
     def saved_chunks(self, sweep_id: str) -> set[int]:
