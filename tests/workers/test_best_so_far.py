@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from optimizers import SweepSpec, SweepStatus, assemble, parse_spec, run_chunk
@@ -295,3 +296,24 @@ def test_a_store_caches_specs_within_its_byte_bound(store: JobStore) -> None:
     assert 0 < cache.size_bytes <= SPEC_CACHE_BYTES and len(cache) < 12
     first, again = store.get("s11"), store.get("s11")
     assert first is not None and again is not None and first.spec is again.spec  # not re-parsed
+
+
+def test_stored_spec_is_parsed_once_and_its_cache_bounded_in_bytes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers import jobs
+
+    spec = real_spec()
+    record = record_of(spec, 1, sweep_id=uuid.uuid4().hex)
+    assert jobs.stored_spec(record) is jobs.stored_spec(record) == spec
+    size = len(orjson.dumps(record.spec))
+    monkeypatch.setattr(jobs, "_SPECS", ByteBoundedCache(50 * size))
+    for _ in range(200):  # many sweeps: the cache stays within its bytes
+        jobs.stored_spec(record_of(spec, 1, sweep_id=uuid.uuid4().hex))
+    assert len(jobs._SPECS) == 50 and jobs._SPECS.size_bytes == 50 * size
+
+
+def test_a_best_stored_before_n_trials_existed_still_reads() -> None:
+    from optimizers.results import Best
+
+    old = {"params": {"lr": 0.1}, "score": 1.0, "score_std": 0.0, "trials": [3, 7]}
+    assert Best.model_validate(old).n_trials == 2
