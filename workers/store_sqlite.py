@@ -268,9 +268,9 @@ class SQLiteStore:
     @_translating
     def get(self, sweep_id: str) -> SweepRecord | None:
         """The sweep's snapshot, or None."""
-        with self._read() as db:
-            row = db.execute(f"{_SELECT_BARE} WHERE id = ?", (sweep_id,)).fetchone()
-            spec = None if row is None else self._spec(db, sweep_id)
+        db = self._db()  # no transaction needed: the spec never changes once stored
+        row = db.execute(f"{_SELECT_BARE} WHERE id = ?", (sweep_id,)).fetchone()
+        spec = None if row is None else self._spec(db, sweep_id)
         return None if row is None or spec is None else _from_bare_row(row, spec)
 
     @_translating
