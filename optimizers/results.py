@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .spec import SweepSpec, Trial
 
@@ -84,7 +84,18 @@ class Best(BaseModel):
     params: dict[str, float]
     score: float
     score_std: float
-    trials: list[int]
+    trials: list[int] = Field(description="its trials' indices, in order (a sweep's status view "
+                              "lists the first few only)")
+    n_trials: int = Field(description="how many trials it has: the length of the full list")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_trials(cls, data: Any) -> Any:
+        """Documents stored before ``n_trials`` existed: the length of their full list."""
+        if isinstance(data, dict) and "n_trials" not in data and isinstance(
+                data.get("trials"), list):
+            return {**data, "n_trials": len(data["trials"])}
+        return data
 
 
 class Progress(BaseModel):
@@ -144,12 +155,25 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
 
 
+def trial_value(record: dict[str, Any], metric: str) -> float | None:
+    """A trial's contribution to its grid point's score: its metric if it ended ok, else None
+    (which makes the grid point no candidate)."""
+    value = record.get(metric)
+    return value if record["status"] == "ok" and value is not None else None
+
+
+def point_score(values: list[float | None]) -> tuple[float, float] | None:
+    """A grid point's score and spread from its trials' ``trial_value``s (in trial order):
+    ``mean_std`` of them, or None if any is None."""
+    if any(v is None for v in values):
+        return None
+    return mean_std(cast(list[float], values))
+
+
 def _score(group: list[dict[str, Any]], metric: str) -> tuple[float | None, float | None]:
     """A grid point's score and its spread over seeds; None unless every trial ended ok."""
-    values = [r[metric] for r in group]
-    if all(r["status"] == "ok" and v is not None for r, v in zip(group, values)):
-        return mean_std(values)
-    return None, None
+    scored = point_score([trial_value(r, metric) for r in group])
+    return (None, None) if scored is None else scored
 
 
 def score_settings(spec: SweepSpec, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -207,8 +231,8 @@ class ScoreBoard:
         setting = min(self._scores, key=lambda s: (self._scores[s][0], s))
         score, std = self._scores[setting]
         trials = sorted(r["index"] for r in self._groups[setting])
-        return {"params": self.spec.trials(trials[0], trials[0] + 1)[0].params, "score": score,
-                "score_std": std, "trials": trials}
+        return {"params": self.spec.setting(setting), "score": score, "score_std": std,
+                "trials": trials, "n_trials": len(trials)}
 
 
 def importance(spec: SweepSpec, settings: list[dict[str, Any]]) -> dict[str, float]:
@@ -264,8 +288,9 @@ def assemble(spec: SweepSpec, records: list[dict[str, Any]],
         "status": SweepStatus(status).value,
         "spec": spec.model_dump(mode="json"),
         "progress": {"done": len(records), "total": spec.n_trials},
-        "best": None if best is None else {k: best[k] for k in ("params", "score", "score_std",
-                                                                 "trials")},
+        "best": None if best is None else {
+            **{k: best[k] for k in ("params", "score", "score_std", "trials")},
+            "n_trials": len(best["trials"])},
         "summary": {"importance": importance(spec, settings)},
         "settings": settings,
         "trials": records,
@@ -274,4 +299,4 @@ def assemble(spec: SweepSpec, records: list[dict[str, Any]],
 
 __all__ = ["SCORE_KEYS", "Best", "Curve", "Progress", "ScoreBoard", "SettingScore", "Summary",
            "SweepResults", "SweepStatus", "TrialResult", "assemble", "failed_records", "importance",
-           "score_settings", "score_summaries"]
+           "point_score", "score_settings", "score_summaries", "trial_value"]

@@ -1,47 +1,33 @@
-"""The best setting of each sweep so far, for the status endpoint, kept up to date cheaply.
+"""The best grid point of a sweep so far, as its status view shows it.
 
-Each API process keeps one ``ScoreBoard`` per recently seen sweep and feeds it only the chunks
-saved since its last look, reading their score summaries (a few numbers per trial), never the
-curves. Least recently used sweeps are forgotten beyond ``size``; a forgotten sweep is simply
-read again.
+The store keeps the best grid point itself (``JobStore.best``: merged in as each chunk is saved,
+read in one index step), so a view costs the same at 10 trials and at a million, and no API
+process holds anything per sweep but the parsed spec that names the point's hyperparameters
+(``workers.jobs.stored_spec``, a cache bounded in bytes).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from threading import Lock
-
-from optimizers.results import Best, ScoreBoard
 from workers.jobs import stored_spec
-from workers.store import JobStore, SweepRecord
+from workers.store import BEST_TRIALS, JobStore, SweepRecord
+
+from .models import BestSoFar
 
 
-class BestSoFar:
-    """``get(store, record)``: the best grid point among the sweep's saved chunks."""
-
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._lock = Lock()
-        self._boards: OrderedDict[str, tuple[set[int], ScoreBoard]] = OrderedDict()
-
-    def get(self, store: JobStore, record: SweepRecord) -> Best | None:
-        """The best setting among the chunks of ``record`` saved so far (None before any)."""
-        if record.chunks_done == 0:
-            return None
-        with self._lock:
-            entry = self._boards.get(record.id)
-            if entry is not None:
-                self._boards.move_to_end(record.id)
-        seen, board = entry if entry is not None else (set(), ScoreBoard(stored_spec(record)))
-        new = store.saved_chunks(record.id) - seen
-        scores = store.chunk_scores(record.id, new) if new else []
-        with self._lock:  # two requests may have read the same chunks: the board counts once
-            board.add(scores)
-            self._boards[record.id] = (seen | new, board)
-            while len(self._boards) > self._size:
-                self._boards.popitem(last=False)
-            best = board.best()
-        return None if best is None else Best(**best)
+def best_so_far(store: JobStore, record: SweepRecord) -> BestSoFar | None:
+    """The best setting among the chunks of ``record`` saved so far (None before any has a
+    score), with its first ``BEST_TRIALS`` trial indices and their count."""
+    if record.chunks_done == 0:
+        return None
+    best = store.best(record.id, BEST_TRIALS)
+    if best is None:
+        return None
+    try:
+        spec = stored_spec(record)
+    except ValueError:  # a spec that no longer parses: its sweep is failed, its view still answers
+        return None
+    return BestSoFar(params=spec.setting(best.setting), score=best.score,
+                     score_std=best.score_std, trials=best.trials, n_trials=best.n_trials)
 
 
-__all__ = ["BestSoFar"]
+__all__ = ["best_so_far"]

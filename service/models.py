@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from optimizers import SweepResults, SweepStatus
 from optimizers.results import Best, Progress
-from workers.store import SweepRecord
+from workers.store import BEST_TRIALS, SweepRecord
 
 SWEEP_ID_PATTERN = r"^[0-9a-f]{32}$"
 
@@ -22,6 +22,14 @@ class SweepLinks(BaseModel):
 
     self: str
     results: str
+
+
+class BestSoFar(Best):
+    """The best grid point among the trials done so far, as a status view shows it: its first
+    trials only (the results document lists them all), so a view stays small at any size."""
+
+    trials: list[int] = Field(max_length=BEST_TRIALS, description=f"the first {BEST_TRIALS} (at "
+                              "most) of its trials' indices, in order; n_trials counts them all")
 
 
 class SweepView(BaseModel):
@@ -37,11 +45,12 @@ class SweepView(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
-    best: Best | None = Field(description="the best grid point among the trials done so far")
+    best: BestSoFar | None = Field(description="the best grid point among the trials done so "
+                                   "far")
     links: SweepLinks
 
     @classmethod
-    def of(cls, record: SweepRecord, best: Best | None) -> SweepView:
+    def of(cls, record: SweepRecord, best: BestSoFar | None) -> SweepView:
         """The view of a store record."""
         return cls(
             id=record.id, name=record.name, status=record.status,
@@ -72,4 +81,5 @@ def _time(stamp: float | None) -> datetime | None:
     return None if stamp is None else datetime.fromtimestamp(stamp, tz=UTC)
 
 
-__all__ = ["SWEEP_ID_PATTERN", "SweepLinks", "SweepPage", "SweepResultsDocument", "SweepView"]
+__all__ = ["SWEEP_ID_PATTERN", "BestSoFar", "SweepLinks", "SweepPage", "SweepResultsDocument",
+           "SweepView"]

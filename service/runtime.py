@@ -19,7 +19,6 @@ from prometheus_client import CollectorRegistry
 from workers.jobs import Executor, Watchdog, delete_expired, resume_unfinished
 from workers.store import JobStore, StoreUnavailable
 
-from .best import BestSoFar
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,6 @@ class Runtime:
     store: JobStore
     executor: Executor
     mode: str
-    best: BestSoFar = field(default_factory=BestSoFar)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     started_at: float = field(default_factory=time.time)
 

@@ -48,7 +48,15 @@ from optimizers import (
 from optimizers.results import failed_records
 from optimizers.spec import UNLIMITED
 
-from .store import Backlogged, JobStore, StoreRejected, StoreUnavailable, SweepRecord
+from .store import (
+    SPEC_CACHE_BYTES,
+    Backlogged,
+    ByteBoundedCache,
+    JobStore,
+    StoreRejected,
+    StoreUnavailable,
+    SweepRecord,
+)
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.5
@@ -117,9 +125,21 @@ def submit_sweep(store: JobStore, executor: Executor, spec: SweepSpec, *, chunk_
     return record
 
 
+#: Parsed specs by (id, created_at, total) — a spec never changes once stored — bounded by the
+#: size of their JSON, so a large spec is not parsed again on every status poll and many sweeps
+#: do not grow a process without bound.
+_SPECS: ByteBoundedCache[tuple[str, float, int], SweepSpec] = ByteBoundedCache(SPEC_CACHE_BYTES)
+
+
 def stored_spec(record: SweepRecord) -> SweepSpec:
-    """The sweep's spec, as normalised and checked against the limits when it was submitted."""
-    return parse_spec(record.spec, UNLIMITED)
+    """The sweep's spec, as normalised and checked against the limits when it was submitted
+    (parsed once per process while it stays in the cache)."""
+    key = (record.id, record.created_at, record.total)
+    spec = _SPECS.get(key)
+    if spec is None:
+        spec = parse_spec(record.spec, UNLIMITED)
+        _SPECS.put(key, spec, len(orjson.dumps(record.spec)))
+    return spec
 
 
 def fail_sweep(store: JobStore, sweep_id: str, reason: str) -> bool:

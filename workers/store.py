@@ -32,17 +32,28 @@ The contract, which ``tests/workers/test_store.py`` checks on both:
   ``MAX_VALUE_BYTES``: far below what Redis (512 MB) and SQLite (1 GB) can hold, so that no
   valid sweep ever meets their own limits; and they translate their own refusals (SQLite's
   "string or blob too big", Redis's "exceeds maximum allowed size" or OOM) to it.
+- The best grid point so far is kept by the store itself: the first save of a chunk merges its
+  trials into per-grid-point aggregates (every trial's ``trial_value``, the point's score) and an
+  index of the scored points ordered by (score, grid index), in the same transaction. So
+  ``best`` costs the same at 10 trials and at a million, on every API replica, and equals the
+  ``best`` of ``optimizers.assemble`` over the saved records (``tests/workers/
+  test_best_so_far.py``).
 """
 
 from __future__ import annotations
 
 import builtins
 import math
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
+
+import orjson
 
 from optimizers import SweepStatus
+from optimizers.results import point_score, trial_value
 
 #: The most bytes of one stored value (a chunk's records, a results document): half of Redis's
 #: 512 MB string limit, a quarter of SQLite's 1 GB default. ``GRADSWEEP_MAX_VALUE_BYTES`` may
@@ -137,6 +148,162 @@ class ChunkStats:
     buckets: dict[float, int] = field(default_factory=dict)  # bound → chunks in that bucket
 
 
+#: Trial indices ``JobStore.best`` returns at most, unless asked for more (a status view's share).
+BEST_TRIALS = 10
+
+
+@dataclass(frozen=True)
+class StoredBest:
+    """The best grid point among a sweep's saved chunks, as the store keeps it.
+
+    ``trials`` are the first of its trial indices (at most what ``best`` was asked for), in
+    order; ``n_trials`` counts them all.
+    """
+
+    setting: int
+    score: float
+    score_std: float
+    trials: builtins.list[int]
+    n_trials: int
+
+
+#: A grid point's aggregate: (trial index, trial_value) of each of its saved trials, by index.
+PointValues = builtins.list[tuple[int, float | None]]
+
+
+@dataclass(frozen=True)
+class MergedPoint:
+    """A grid point after a chunk's trials were merged in: what the store writes back."""
+
+    setting: int
+    blob: bytes  # ``encode_point`` of its values: what the next merge reads
+    score: float | None  # None: not a candidate (a trial not ok)
+    score_std: float | None
+    n_trials: int
+    head: builtins.list[int]  # its first ``BEST_TRIALS`` trial indices: what a view reads
+
+    @property
+    def summary(self) -> bytes:
+        """What ``best`` reads of a scored point, whatever its size: score, spread (exact:
+        orjson writes the shortest repr that reads back as the same float), trial count and
+        first trials."""
+        return orjson.dumps([self.score, self.score_std, self.n_trials, self.head])
+
+
+def scoring_of(spec: Mapping[str, Any]) -> tuple[str, int]:
+    """The metric and the number of grid points of a stored (normalised) spec: what merging
+    trials into grid points needs, read off the JSON without parsing it as a ``SweepSpec``."""
+    grid = spec.get("grid")
+    values = grid.values() if isinstance(grid, Mapping) else ()
+    return (str(spec.get("metric", "final_loss")),
+            max(1, math.prod(len(v) if isinstance(v, builtins.list) else 1 for v in values)))
+
+
+def encode_point(values: PointValues) -> bytes:
+    """A grid point's aggregate as stored: a JSON list of [trial, value] (floats exact)."""
+    return orjson.dumps(values)
+
+
+def decode_point(blob: bytes | None) -> PointValues:
+    """``encode_point`` reversed; nothing stored is no trial."""
+    return [] if blob is None else [(int(i), v) for i, v in orjson.loads(blob)]
+
+
+def touched_points(records: Iterable[Mapping[str, Any]], n_settings: int) -> builtins.list[int]:
+    """The grid points a chunk's records belong to, in order."""
+    return sorted({int(r["index"]) % n_settings for r in records})
+
+
+def merge_points(stored: Mapping[int, bytes | None], records: Iterable[dict[str, Any]],
+                 metric: str, n_settings: int) -> builtins.list[MergedPoint]:
+    """Merge a chunk's records (or their score summaries) into the stored aggregates of the grid
+    points they touch (``stored``: setting → its blob, None if it has none yet).
+
+    The score is ``optimizers.results.point_score`` over the merged values in trial order — the
+    score ``assemble`` gives over the same records. A trial already in an aggregate is kept
+    once.
+    """
+    merged: dict[int, dict[int, float | None]] = {
+        setting: dict(decode_point(blob)) for setting, blob in stored.items()}
+    for record in records:
+        index = int(record["index"])
+        merged.setdefault(index % n_settings, {}).setdefault(index, trial_value(record, metric))
+    points = []
+    for setting in sorted(merged):
+        values = sorted(merged[setting].items())
+        scored = point_score([v for _, v in values])
+        points.append(MergedPoint(setting, encode_point(values),
+                                  None if scored is None else scored[0],
+                                  None if scored is None else scored[1],
+                                  len(values), [i for i, _ in values[:BEST_TRIALS]]))
+    return points
+
+
+def best_of(setting: int, summary: bytes, blob: Callable[[], bytes | None],
+            max_trials: int) -> StoredBest:
+    """A ``StoredBest`` from a scored grid point's ``MergedPoint.summary``; its full aggregate
+    (``blob``) is read only if more than its first trials are asked for."""
+    score, std, n_trials, head = orjson.loads(summary)
+    trials = head if max_trials <= len(head) or n_trials == len(head) else [
+        index for index, _ in decode_point(blob())]
+    return StoredBest(setting, float(score), float(std), trials[:max_trials], int(n_trials))
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ByteBoundedCache(Generic[K, V]):
+    """A thread-safe LRU cache bounded by the bytes its entries stand for, not their count.
+
+    Each entry is put with its size (e.g. the JSON it was parsed from); least recently used
+    entries go once the sizes add up to more than ``max_bytes``; an entry larger than that is
+    not kept at all. So 10,000 small sweeps and one huge one cost at most ``max_bytes`` (times
+    what a parsed byte costs) however long the process lives.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        """The entry, now the most recently used; None if absent."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: K, value: V, size: int) -> None:
+        """Keep ``value`` as standing for ``size`` bytes (not if that is over the bound)."""
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._entries[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+
+    @property
+    def size_bytes(self) -> int:
+        """The sizes of the entries kept, added up."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: What a store's cache of parsed specs may stand for, in bytes of their JSON.
+SPEC_CACHE_BYTES = 32 * 2**20
+
+
 class JobStore(Protocol):
     """What the API and the workers need from a store. See the module docstring."""
 
@@ -181,6 +348,11 @@ class JobStore(Protocol):
     def records(self, sweep_id: str) -> builtins.list[dict[str, Any]]:
         """Every trial record of every stored chunk, in no particular order."""
 
+    def best(self, sweep_id: str, max_trials: int = BEST_TRIALS) -> StoredBest | None:
+        """The lowest-scoring grid point among the stored chunks (ties: the lowest grid index),
+        with its first ``max_trials`` trial indices; None before any point has a score. Read
+        from the aggregates ``save_chunk`` keeps: the same cost at any sweep size."""
+
     def finish(self, sweep_id: str, status: SweepStatus, now: float,
                results: bytes | None = None, error: str | None = None) -> bool:
         """Move an unfinished sweep to a finished ``status`` at ``now``, storing its results
@@ -222,6 +394,9 @@ def finished_statuses() -> Iterable[SweepStatus]:
     return [s for s in SweepStatus if s.is_finished()]
 
 
-__all__ = ["CHUNK_SECONDS_BUCKETS", "MAX_VALUE_BYTES", "Backlogged", "ChunkStats", "JobStore",
-           "StoreRejected", "StoreUnavailable", "SweepRecord", "check_value_size",
-           "chunk_seconds_bucket", "finished_statuses", "max_value_bytes", "over_limit"]
+__all__ = ["BEST_TRIALS", "CHUNK_SECONDS_BUCKETS", "MAX_VALUE_BYTES", "SPEC_CACHE_BYTES",
+           "Backlogged", "ByteBoundedCache", "ChunkStats", "JobStore", "MergedPoint",
+           "PointValues", "StoreRejected", "StoreUnavailable", "StoredBest", "SweepRecord",
+           "best_of", "check_value_size", "chunk_seconds_bucket", "decode_point",
+           "encode_point", "finished_statuses", "max_value_bytes", "merge_points",
+           "over_limit", "scoring_of", "touched_points"]

@@ -6,7 +6,14 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
                                   n_chunks chunks_done created_at [started_at] [finished_at]
                                   [error] — a field that is None is absent
     sweep:{id}:chunks     hash    chunk index → the chunk's trial records (orjson list)
+    sweep:{id}:scores     hash    chunk index → the score summaries of its records
     sweep:{id}:results    string  the results document stored by ``finish``
+    sweep:{id}:points     hash    grid point (zero-padded index) → its aggregate: every saved
+                                  trial's (index, trial_value), ``encode_point``
+    sweep:{id}:ranking    zset    the scored grid points (zero-padded index), by score: equal
+                                  scores order by index, so the first member is the best
+    sweep:{id}:point_scores hash  scored grid point (zero-padded) → ``MergedPoint.summary``:
+                                  its exact score and spread, trial count and first trials
     sweeps                zset    every sweep id, scored by created_at
     status:{status}       zset    the ids of the sweeps in that status, scored by created_at;
                                   kept in step with the hashes' status field
@@ -14,11 +21,20 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
     chunk_stats           hash    chunks, trials, seconds: totals over every chunk run;
                                   bucket:{bound} → chunks whose run time fell in that bucket
 
-Every read-modify-write is one Lua script (create, save_chunk, mark_running, finish/cancel and
-the retention's delete), so it is atomic however many API replicas and workers share the store;
-reads that span keys use pipelines. ``create`` with a limit sums the backlog over the sweeps in
-``status:queued`` and ``status:running`` inside its script: one pass over the unfinished sweeps
-(at most about the limit's number of them, since each holds a chunk of the backlog).
+Every read-modify-write but one is a Lua script (create, mark_running, finish/cancel, the
+retention's delete, and the read of the best grid point), so it is atomic however many API
+replicas and workers share the store; reads that span keys use pipelines. ``create`` with a limit
+sums the backlog over the sweeps in ``status:queued`` and ``status:running`` inside its script:
+one pass over the unfinished sweeps (at most about the limit's number of them, since each holds a
+chunk of the backlog). ``save_chunk`` is an optimistic
+transaction instead (WATCH, read, MULTI … EXEC, again on a conflict), because merging a chunk's
+trials into its grid points' scores is Python (``merge_points``, exact ``mean_std``): it reads
+the aggregates of the grid points the chunk touches, and writes the chunk, the counters, those
+aggregates, the ranking and the exact scores at once — or, if any watched key changed in
+between, nothing, and tries again.
+
+The parsed specs a store has read are kept (``ByteBoundedCache``, ``SPEC_CACHE_BYTES`` of their
+JSON): a spec never changes, so a status poll reads only the small fields.
 
 Unreachable Redis: the client retries connection errors and timeouts (``BusyLoadingError``
 included) with exponential backoff for about ``retry_seconds`` (``retry_policy``); what still
@@ -35,9 +51,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -50,6 +64,7 @@ from redis.exceptions import (
     ReadOnlyError,
     ResponseError,
     TimeoutError,
+    WatchError,
 )
 from redis.retry import Retry
 
@@ -57,13 +72,22 @@ from optimizers import SweepStatus
 from optimizers.results import score_summaries
 
 from .store import (
+    BEST_TRIALS,
+    SPEC_CACHE_BYTES,
     Backlogged,
+    ByteBoundedCache,
     ChunkStats,
+    MergedPoint,
+    StoredBest,
     StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    best_of,
     check_value_size,
     chunk_seconds_bucket,
+    merge_points,
+    scoring_of,
+    touched_points,
 )
 
 #: Backoff of the client's retries: the n-th retry sleeps min(RETRY_CAP, RETRY_BASE · 2ⁿ)
@@ -112,13 +136,14 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return {1, pending}
 """
 
-# KEYS: sweep hash, chunks hash, scores hash. ARGV: chunk, records, len(records), scores.
-_SAVE_CHUNK = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return false end
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'done', ARGV[3])
-return redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
+# KEYS: ranking zset, point_scores hash, points hash. ARGV: with its aggregate (1/0).
+# → {point, summary, aggregate or false} | nil
+_BEST = """
+local top = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #top == 0 then return false end
+local blob = false
+if ARGV[1] == '1' then blob = redis.call('HGET', KEYS[3], top[1]) end
+return {top[1], redis.call('HGET', KEYS[2], top[1]), blob}
 """
 
 # KEYS: sweep hash, status:queued, status:running. ARGV: id, now.
@@ -146,16 +171,16 @@ redis.call('ZADD', KEYS[5], redis.call('HGET', KEYS[1], 'created_at'), ARGV[1])
 return 1
 """
 
-# KEYS: sweep hash, chunks, results, scores, sweeps, status:succeeded, status:failed,
-# status:cancelled.
+# KEYS: sweep hash, chunks, results, scores, points, ranking, point_scores, sweeps,
+# status:succeeded, status:failed, status:cancelled.
 # ARGV: id, before.
 _DELETE_IF_FINISHED_BEFORE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'succeeded' and status ~= 'failed' and status ~= 'cancelled' then return 0 end
 local finished_at = tonumber(redis.call('HGET', KEYS[1], 'finished_at'))
 if finished_at == nil or finished_at >= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-for i = 5, 8 do redis.call('ZREM', KEYS[i], ARGV[1]) end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+for i = 8, 11 do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 1
 """
 
@@ -267,7 +292,12 @@ def _to_hash(record: SweepRecord) -> dict[str, bytes | str | int]:
 #: parses it once per sweep (``RedisStore._spec``) instead of on every status poll.
 _FIELDS = (b"id", b"name", b"status", b"total", b"done", b"n_chunks", b"chunks_done",
            b"created_at", b"started_at", b"finished_at", b"error")
-SPEC_CACHE_SIZE = 1024
+
+
+def _point(setting: int) -> str:
+    """A grid point's name in ``points``, ``ranking`` and ``point_scores``: its index
+    zero-padded, so that members of equal score sort by index."""
+    return f"{setting:020d}"
 
 
 def _from_hash(fields: Mapping[bytes, Any]) -> SweepRecord:
@@ -325,12 +355,11 @@ class RedisStore:
         self._redis = client
         self._owns_client = owns_client
         self._create = client.register_script(_CREATE)
-        self._save_chunk = client.register_script(_SAVE_CHUNK)
+        self._best = client.register_script(_BEST)
         self._mark_running = client.register_script(_MARK_RUNNING)
         self._finish = client.register_script(_FINISH)
         self._delete = client.register_script(_DELETE_IF_FINISHED_BEFORE)
-        self._specs: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._specs_lock = threading.Lock()
+        self._specs: ByteBoundedCache[str, dict[str, Any]] = ByteBoundedCache(SPEC_CACHE_BYTES)
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -365,18 +394,13 @@ class RedisStore:
 
     def _spec(self, sweep_id: str) -> dict[str, Any]:
         """The sweep's parsed spec, from this store's cache or Redis (it never changes)."""
-        with self._specs_lock:
-            spec = self._specs.get(sweep_id)
-            if spec is not None:
-                self._specs.move_to_end(sweep_id)
-                return spec
+        spec = self._specs.get(sweep_id)
+        if spec is not None:
+            return spec
         blob = cast(bytes | None, self._redis.hget(self._sweep(sweep_id), "spec"))
         spec = {} if blob is None else orjson.loads(blob)
         if blob is not None:
-            with self._specs_lock:
-                self._specs[sweep_id] = spec
-                while len(self._specs) > SPEC_CACHE_SIZE:
-                    self._specs.popitem(last=False)
+            self._specs.put(sweep_id, spec, len(blob))
         return spec
 
     # -- JobStore ----------------------------------------------------------------------------
@@ -440,14 +464,63 @@ class RedisStore:
     def save_chunk(self, sweep_id: str, chunk: int,
                    records: builtins.list[dict[str, Any]]) -> int | None:
         """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
-        sweep is unknown)."""
-        check_value_size(f"chunk {chunk} of sweep {sweep_id}", orjson.dumps(records))
-        chunks_done = self._save_chunk(
-            keys=[self._sweep(sweep_id), self._sweep(sweep_id, "chunks"),
-                  self._sweep(sweep_id, "scores")],
-            args=[int(chunk), orjson.dumps(records), len(records),
-                  orjson.dumps(score_summaries(records))])
-        return None if chunks_done is None else int(chunks_done)
+        sweep is unknown). One optimistic transaction (see the module docstring)."""
+        sweep, chunks = self._sweep(sweep_id), self._sweep(sweep_id, "chunks")
+        points = self._sweep(sweep_id, "points")
+        blob, scores = orjson.dumps(records), orjson.dumps(score_summaries(records))
+        check_value_size(f"chunk {chunk} of sweep {sweep_id}", blob)
+        metric, n_settings = scoring_of(self._spec(sweep_id))
+        touched = touched_points(records, n_settings)
+        with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(sweep, chunks, points)  # type: ignore[no-untyped-call]
+                    if not pipe.exists(sweep) or pipe.hexists(chunks, str(int(chunk))):
+                        return None
+                    stored = dict(zip(touched, cast(builtins.list[bytes | None], pipe.hmget(
+                        points, [_point(s) for s in touched])))) if touched else {}
+                    merged = merge_points(stored, records, metric, n_settings)
+                    pipe.multi()
+                    pipe.hset(chunks, str(int(chunk)), blob)
+                    pipe.hset(self._sweep(sweep_id, "scores"), str(int(chunk)), scores)
+                    pipe.hincrby(sweep, "done", len(records))
+                    pipe.hincrby(sweep, "chunks_done", 1)
+                    self._write_points(pipe, sweep_id, merged)
+                    return int(pipe.execute()[3])
+                except WatchError:  # another save (or a delete) came first: read again
+                    continue
+
+    def _write_points(self, pipe: Any, sweep_id: str, merged: builtins.list[MergedPoint]) -> None:
+        """Queue, in ``save_chunk``'s MULTI, the merged grid points' aggregates, ranking and
+        exact scores."""
+        if not merged:
+            return
+        ranking, exact = self._sweep(sweep_id, "ranking"), self._sweep(sweep_id, "point_scores")
+        pipe.hset(self._sweep(sweep_id, "points"),
+                  mapping={_point(p.setting): p.blob for p in merged})
+        scored = [p for p in merged if p.score is not None]
+        unscored = [_point(p.setting) for p in merged if p.score is None]
+        if scored:
+            pipe.zadd(ranking, {_point(p.setting): cast(float, p.score) for p in scored})
+            pipe.hset(exact, mapping={_point(p.setting): p.summary for p in scored})
+        if unscored:
+            pipe.zrem(ranking, *unscored)
+            pipe.hdel(exact, *unscored)
+
+    @_translating
+    def best(self, sweep_id: str, max_trials: int = BEST_TRIALS) -> StoredBest | None:
+        """The lowest-scoring grid point so far (ties: the lowest index): the ranking's first
+        member, read with its summary (and, for more than its first trials, its aggregate) in
+        one script."""
+        found = self._best(keys=[self._sweep(sweep_id, "ranking"),
+                                 self._sweep(sweep_id, "point_scores"),
+                                 self._sweep(sweep_id, "points")],
+                           args=[int(max_trials > BEST_TRIALS)])
+        if not found:
+            return None
+        point, summary, blob = cast(builtins.list[bytes | None], found)
+        assert point is not None and summary is not None
+        return best_of(int(point), summary, lambda: blob, max_trials)
 
     @_translating
     def saved_chunks(self, sweep_id: str) -> set[int]:
@@ -530,7 +603,10 @@ class RedisStore:
             for sweep_id in candidates[start:start + DELETE_BATCH]:
                 self._delete(keys=[self._sweep(sweep_id), self._sweep(sweep_id, "chunks"),
                                    self._sweep(sweep_id, "results"),
-                                   self._sweep(sweep_id, "scores"), self._sweeps,
+                                   self._sweep(sweep_id, "scores"),
+                                   self._sweep(sweep_id, "points"),
+                                   self._sweep(sweep_id, "ranking"),
+                                   self._sweep(sweep_id, "point_scores"), self._sweeps,
                                    *(self._status(s) for s in _FINISHED)],
                              args=[sweep_id, repr(float(before))], client=pipe)
             deleted += sum(int(n) for n in pipe.execute())

@@ -9,6 +9,10 @@ Layout (created if missing)::
         index (status, created_at), index (created_at)
     chunks(sweep_id TEXT, chunk INTEGER, records BLOB,                     -- records: orjson list
            scores BLOB, PRIMARY KEY (sweep_id, chunk))                     -- their score summaries
+    points(sweep_id TEXT, setting INTEGER, vals BLOB,                      -- a grid point's trials:
+           score REAL, summary BLOB,                                       -- encode_point; score
+           PRIMARY KEY (sweep_id, setting))                                -- NULL: no candidate;
+        index (sweep_id, score, setting)                                   -- MergedPoint.summary
     workers(name TEXT PRIMARY KEY, seen REAL)                              -- last heartbeat
     chunk_runs(bound REAL PRIMARY KEY,                                     -- run-time bucket
                chunks INTEGER, trials INTEGER, seconds REAL)               -- totals in it
@@ -20,6 +24,11 @@ transactions, so it is atomic across processes; single-statement updates are ato
 database that stays locked past the busy timeout, or that cannot be opened, read or written,
 raises ``StoreUnavailable``. A value SQLite refuses ("string or blob too big") raises
 ``StoreRejected``, and so does one over ``max_value_bytes()``, before SQLite sees it.
+
+``save_chunk`` merges the chunk's trials into ``points`` in its own transaction, so ``best`` is
+one step down the (sweep_id, score, setting) index. Specs never change once stored: each store
+keeps the parsed ones it read (``ByteBoundedCache``, ``SPEC_CACHE_BYTES`` of their JSON), so a
+status poll does not read and parse a large spec again.
 """
 
 from __future__ import annotations
@@ -41,14 +50,22 @@ from optimizers import SweepStatus
 from optimizers.results import score_summaries
 
 from .store import (
+    BEST_TRIALS,
+    SPEC_CACHE_BYTES,
     Backlogged,
+    ByteBoundedCache,
     ChunkStats,
+    StoredBest,
     StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    best_of,
     check_value_size,
     chunk_seconds_bucket,
+    merge_points,
     over_limit,
+    scoring_of,
+    touched_points,
 )
 
 SCHEMA = """
@@ -76,6 +93,15 @@ CREATE TABLE IF NOT EXISTS chunks (
     scores BLOB NOT NULL,
     PRIMARY KEY (sweep_id, chunk)
 );
+CREATE TABLE IF NOT EXISTS points (
+    sweep_id TEXT NOT NULL,
+    setting INTEGER NOT NULL,
+    vals BLOB NOT NULL,
+    score REAL,
+    summary BLOB,
+    PRIMARY KEY (sweep_id, setting)
+);
+CREATE INDEX IF NOT EXISTS points_ranking ON points (sweep_id, score, setting);
 CREATE TABLE IF NOT EXISTS workers (
     name TEXT PRIMARY KEY,
     seen REAL NOT NULL
@@ -91,7 +117,9 @@ CREATE TABLE IF NOT EXISTS chunk_runs (
 #: The columns of a ``SweepRecord``, in the order of its fields (``results`` is apart).
 COLUMNS = ("id", "name", "status", "spec", "total", "done", "n_chunks", "chunks_done",
            "created_at", "started_at", "finished_at", "error")
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM sweeps"
+#: ``COLUMNS`` but the spec, which ``_spec`` reads (once per sweep and store).
+_BARE_COLUMNS = tuple(c for c in COLUMNS if c != "spec")
+_SELECT_BARE = f"SELECT {', '.join(_BARE_COLUMNS)} FROM sweeps"
 _UNFINISHED = tuple(s.value for s in SweepStatus if not s.is_finished())
 _FINISHED = tuple(s.value for s in SweepStatus if s.is_finished())
 
@@ -151,13 +179,19 @@ def _to_row(record: SweepRecord) -> tuple[Any, ...]:
 
 
 def _from_row(row: tuple[Any, ...]) -> SweepRecord:
-    """A row of ``COLUMNS`` as a record."""
+    """A row of ``COLUMNS`` as a record (the spec as JSON text, or parsed already)."""
     (id_, name, status, spec, total, done, n_chunks, chunks_done, created_at, started_at,
      finished_at, error) = row
-    return SweepRecord(id=id_, name=name, status=SweepStatus(status), spec=orjson.loads(spec),
+    return SweepRecord(id=id_, name=name, status=SweepStatus(status),
+                       spec=orjson.loads(spec) if isinstance(spec, str) else spec,
                        total=total, done=done, n_chunks=n_chunks, chunks_done=chunks_done,
                        created_at=created_at, started_at=started_at, finished_at=finished_at,
                        error=error)
+
+
+def _from_bare_row(row: tuple[Any, ...], spec: dict[str, Any]) -> SweepRecord:
+    """A row of ``_BARE_COLUMNS`` and the sweep's spec as a record."""
+    return _from_row((*row[:3], spec, *row[3:]))
 
 
 class SQLiteStore:
@@ -180,6 +214,7 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._connections: builtins.list[sqlite3.Connection] = []
         self._pid = os.getpid()
+        self._specs: ByteBoundedCache[str, dict[str, Any]] = ByteBoundedCache(SPEC_CACHE_BYTES)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = self._db()
         if db.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
@@ -263,8 +298,10 @@ class SQLiteStore:
     @_translating
     def get(self, sweep_id: str) -> SweepRecord | None:
         """The sweep's snapshot, or None."""
-        row = self._db().execute(f"{_SELECT} WHERE id = ?", (sweep_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        db = self._db()  # no transaction needed: the spec never changes once stored
+        row = db.execute(f"{_SELECT_BARE} WHERE id = ?", (sweep_id,)).fetchone()
+        spec = None if row is None else self._spec(db, sweep_id)
+        return None if row is None or spec is None else _from_bare_row(row, spec)
 
     @_translating
     def list(self, status: SweepStatus | None = None, limit: int = 50,
@@ -274,10 +311,24 @@ class SQLiteStore:
             raise ValueError("limit and offset must be >= 0")
         where, params = ("WHERE status = ?", (status.value,)) if status is not None else ("", ())
         with self._read() as db:
-            rows = db.execute(f"{_SELECT} {where} ORDER BY created_at DESC, id DESC "
+            rows = db.execute(f"{_SELECT_BARE} {where} ORDER BY created_at DESC, id DESC "
                               "LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
             (total,) = db.execute(f"SELECT COUNT(*) FROM sweeps {where}", params).fetchone()
-        return [_from_row(row) for row in rows], total
+            specs = [self._spec(db, row[0]) for row in rows]
+        return [_from_bare_row(row, spec) for row, spec in zip(rows, specs)
+                if spec is not None], total
+
+    def _spec(self, db: sqlite3.Connection, sweep_id: str) -> dict[str, Any] | None:
+        """The sweep's parsed spec, from this store's cache or the file (it never changes);
+        None if there is no such sweep."""
+        spec = self._specs.get(sweep_id)
+        if spec is None:
+            row = db.execute("SELECT spec FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+            if row is None:
+                return None
+            spec = orjson.loads(row[0])
+            self._specs.put(sweep_id, spec, len(row[0]))
+        return spec
 
     @_translating
     def mark_running(self, sweep_id: str, now: float) -> bool:
@@ -292,21 +343,61 @@ class SQLiteStore:
                    records: builtins.list[dict[str, Any]]) -> int | None:
         """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
         sweep is unknown)."""
-        check_value_size(f"chunk {chunk} of sweep {sweep_id}", orjson.dumps(records))
         blob = orjson.dumps(records)
+        check_value_size(f"chunk {chunk} of sweep {sweep_id}", blob)
         with self._write() as db:
             if db.execute("SELECT 1 FROM sweeps WHERE id = ?", (sweep_id,)).fetchone() is None:
                 return None
+            spec = self._spec(db, sweep_id)
+            assert spec is not None  # the sweep exists, in this transaction
             inserted = db.execute(
                 "INSERT OR IGNORE INTO chunks (sweep_id, chunk, records, scores) "
                 "VALUES (?, ?, ?, ?)",
                 (sweep_id, chunk, blob, orjson.dumps(score_summaries(records)))).rowcount
             if inserted != 1:
                 return None
+            self._merge_points(db, sweep_id, spec, records)
             (chunks_done,) = db.execute(
                 "UPDATE sweeps SET done = done + ?, chunks_done = chunks_done + 1 WHERE id = ? "
                 "RETURNING chunks_done", (len(records), sweep_id)).fetchone()
         return int(chunks_done)
+
+    def _merge_points(self, db: sqlite3.Connection, sweep_id: str, spec: dict[str, Any],
+                      records: builtins.list[dict[str, Any]]) -> None:
+        """Merge a chunk's trials into the ``points`` of the grid points they touch (inside
+        ``save_chunk``'s transaction)."""
+        metric, n_settings = scoring_of(spec)
+        touched = touched_points(records, n_settings)
+        if not touched:
+            return
+        rows = db.execute(
+            "SELECT setting, vals FROM points WHERE sweep_id = ? AND setting IN "
+            "(SELECT value FROM json_each(?))", (sweep_id, orjson.dumps(touched).decode()))
+        stored: dict[int, bytes | None] = dict.fromkeys(touched)
+        stored.update({int(setting): bytes(vals) for setting, vals in rows})
+        db.executemany(
+            "INSERT OR REPLACE INTO points (sweep_id, setting, vals, score, summary) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(sweep_id, p.setting, p.blob, p.score, None if p.score is None else p.summary)
+             for p in merge_points(stored, records, metric, n_settings)])
+
+    @_translating
+    def best(self, sweep_id: str, max_trials: int = BEST_TRIALS) -> StoredBest | None:
+        """The lowest-scoring grid point so far (ties: the lowest index): one index step."""
+        db = self._db()
+        row = db.execute(
+            "SELECT setting, summary FROM points WHERE sweep_id = ? AND score IS NOT NULL "
+            "ORDER BY score, setting LIMIT 1", (sweep_id,)).fetchone()
+        if row is None:
+            return None
+        setting, summary = int(row[0]), bytes(row[1])
+
+        def blob() -> bytes | None:
+            found = db.execute("SELECT vals FROM points WHERE sweep_id = ? AND setting = ?",
+                               (sweep_id, setting)).fetchone()
+            return None if found is None else bytes(found[0])
+
+        return best_of(setting, summary, blob, max_trials)
 
     @_translating
     def saved_chunks(self, sweep_id: str) -> set[int]:
@@ -371,10 +462,12 @@ class SQLiteStore:
     @_translating
     def unfinished(self) -> builtins.list[SweepRecord]:
         """Every queued or running sweep, oldest first (ties: smaller id first)."""
-        rows = self._db().execute(
-            f"{_SELECT} WHERE status IN ({', '.join('?' * len(_UNFINISHED))}) "
-            "ORDER BY created_at, id", _UNFINISHED).fetchall()
-        return [_from_row(row) for row in rows]
+        with self._read() as db:
+            rows = db.execute(
+                f"{_SELECT_BARE} WHERE status IN ({', '.join('?' * len(_UNFINISHED))}) "
+                "ORDER BY created_at, id", _UNFINISHED).fetchall()
+            specs = [self._spec(db, row[0]) for row in rows]
+        return [_from_bare_row(row, spec) for row, spec in zip(rows, specs) if spec is not None]
 
     @_translating
     def delete_finished_before(self, before: float) -> int:
@@ -382,8 +475,9 @@ class SQLiteStore:
         condition = (f"status IN ({', '.join('?' * len(_FINISHED))}) AND finished_at < ?",
                      (*_FINISHED, before))
         with self._write() as db:
-            db.execute("DELETE FROM chunks WHERE sweep_id IN "
-                       f"(SELECT id FROM sweeps WHERE {condition[0]})", condition[1])
+            for table in ("chunks", "points"):
+                db.execute(f"DELETE FROM {table} WHERE sweep_id IN "
+                           f"(SELECT id FROM sweeps WHERE {condition[0]})", condition[1])
             deleted = db.execute(f"DELETE FROM sweeps WHERE {condition[0]}",
                                  condition[1]).rowcount
         return int(deleted)

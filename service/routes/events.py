@@ -19,6 +19,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from workers.store import StoreUnavailable, SweepRecord
 
+from ..best import best_so_far
 from ..deps import RuntimeDep, require_api_key
 from ..errors import ERROR_RESPONSES, NotFound
 from ..models import SWEEP_ID_PATTERN, SweepView
@@ -51,7 +52,7 @@ async def sweep_events(sweep_id: SweepId, runtime: RuntimeDep) -> EventSourceRes
 
 
 def _view(runtime: Runtime, record: SweepRecord) -> str:
-    return SweepView.of(record, runtime.best.get(runtime.store, record)).model_dump_json()
+    return SweepView.of(record, best_so_far(runtime.store, record)).model_dump_json()
 
 
 async def _events(runtime: Runtime, record: SweepRecord) -> AsyncIterator[ServerSentEvent]:

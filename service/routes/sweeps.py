@@ -14,6 +14,7 @@ from optimizers import Limits, SweepSpec, SweepStatus, parse_spec
 from workers.jobs import Backlogged, results_document, submit_sweep
 from workers.store import SweepRecord
 
+from ..best import best_so_far
 from ..deps import RuntimeDep, require_api_key
 from ..errors import (
     ERROR_RESPONSES,
@@ -108,7 +109,7 @@ def list_sweeps(runtime: RuntimeDep,
         message = f"at most {runtime.settings.page_size_max} (GRADSWEEP_PAGE_SIZE_MAX)"
         raise InvalidRequest(f"limit: {message}", [ErrorDetail(field="limit", message=message)])
     records, total = runtime.store.list(status, limit, offset)
-    items = [SweepView.of(r, runtime.best.get(runtime.store, r)) for r in records]
+    items = [SweepView.of(r, best_so_far(runtime.store, r)) for r in records]
     return SweepPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -116,7 +117,7 @@ def list_sweeps(runtime: RuntimeDep,
 def get_sweep(sweep_id: SweepId, runtime: RuntimeDep) -> SweepView:
     """A sweep's status, progress, timestamps and best setting so far."""
     record = _record(runtime, sweep_id)
-    return SweepView.of(record, runtime.best.get(runtime.store, record))
+    return SweepView.of(record, best_so_far(runtime.store, record))
 
 
 # The handler returns its JSONBytes itself; naming it as response_class would make FastAPI
@@ -139,7 +140,7 @@ def cancel_sweep(sweep_id: SweepId, runtime: RuntimeDep) -> SweepView:
         if record.status != SweepStatus.CANCELLED:
             raise Conflict(f"sweep {sweep_id} has already {record.status.value}")
     record = _record(runtime, sweep_id)
-    return SweepView.of(record, runtime.best.get(runtime.store, record))
+    return SweepView.of(record, best_so_far(runtime.store, record))
 
 
 def _record(runtime: RuntimeDep, sweep_id: str) -> SweepRecord:

@@ -151,7 +151,8 @@ def test_scores_are_the_metric_averaged_over_seeds_and_best_is_lowest(metric: st
         assert setting["score"] == pytest.approx(np.mean(values), rel=1e-14)
         assert setting["score_std"] == pytest.approx(np.std(values), rel=1e-9, abs=1e-15)
     best = min(result["settings"], key=lambda s: s["score"])
-    assert result["best"] == {k: best[k] for k in ("params", "score", "score_std", "trials")}
+    assert result["best"] == {**{k: best[k] for k in ("params", "score", "score_std", "trials")},
+                              "n_trials": len(best["trials"])}
 
 
 def test_progress_is_reported_per_chunk_and_ends_at_total() -> None:

@@ -40,7 +40,15 @@
       el("table", {id: "best-params", style: "width:auto"}, el("tbody", {}, ...rows)),
       el("p", {}, "score ", el("strong", {id: "best-score", "data-value": best.score,
                                           text: GS.num(best.score)}),
-         " ± " + GS.num(best.score_std) + " over trials " + best.trials.join(", ")));
+         " ± " + GS.num(best.score_std) + " over " + trialsText(best)));
+  }
+
+  // a status view lists a best point's first trials only; n_trials counts them all
+  function trialsText(best) {
+    const shown = best.trials.slice(0, 10);
+    const n = best.n_trials ?? best.trials.length;
+    if (n <= shown.length) return "trials " + shown.join(", ");
+    return `${n} trials: ${shown.join(", ")}, …`;
   }
 
   // --- importance ---------------------------------------------------------------------------
