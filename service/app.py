@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .dashboard import router as dashboard_router
 from .errors import install_error_handlers
+from .feeds import Feeds
 from .guards import RequestGuard
 from .metrics import make_registry
-from .dashboard import router as dashboard_router
 from .routes import catalogue, events, export, health, sweeps
 from .runtime import Runtime
 from .settings import ServiceSettings, get_settings
@@ -32,6 +34,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.start(settings)
         runtime.registry = make_registry(runtime)
+        app.state.feeds = Feeds(runtime.store.get, partial(events.view_json, runtime),
+                                events.POLL_SECONDS)
         app.state.runtime = runtime
         try:
             yield

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from .errors import Unauthorized
+from .feeds import Feeds
 from .runtime import Runtime
 
 
@@ -18,6 +19,15 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_feeds(request: Request) -> Feeds:
+    """The app's shared event feeds (one store poll per watched sweep)."""
+    feeds: Feeds = request.app.state.feeds
+    return feeds
+
+
+FeedsDep = Annotated[Feeds, Depends(get_feeds)]
 
 
 def require_api_key(runtime: RuntimeDep,
@@ -39,4 +49,4 @@ def require_api_key(runtime: RuntimeDep,
                            headers={"WWW-Authenticate": 'Bearer realm="gradsweep"'})
 
 
-__all__ = ["RuntimeDep", "get_runtime", "require_api_key"]
+__all__ = ["FeedsDep", "RuntimeDep", "get_feeds", "get_runtime", "require_api_key"]

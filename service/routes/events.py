@@ -3,13 +3,13 @@
 ``GET /v1/sweeps/{id}/events`` is an ``text/event-stream``: an event ``progress`` (data: the
 ``SweepView`` JSON) whenever the sweep's done count or status changed, then — once the sweep is
 finished (succeeded, failed or cancelled) — one event ``end`` with the final view, and the stream
-closes. The store is polled every ``POLL_SECONDS`` in a worker thread (it is a blocking client);
-a comment ping every ``PING_SECONDS`` keeps proxies from closing an idle stream.
+closes. Every stream of one sweep shares one poll of the store every ``POLL_SECONDS``
+(``service.feeds``), so a hundred viewers cost what one does; a comment ping every
+``PING_SECONDS`` keeps proxies from closing an idle stream.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -17,11 +17,12 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from workers.store import StoreUnavailable, SweepRecord
+from workers.store import SweepRecord
 
 from ..best import best_so_far
-from ..deps import RuntimeDep, require_api_key
+from ..deps import FeedsDep, RuntimeDep, require_api_key
 from ..errors import ERROR_RESPONSES, NotFound
+from ..feeds import Feeds
 from ..models import SWEEP_ID_PATTERN, SweepView
 from ..runtime import Runtime
 
@@ -43,38 +44,33 @@ SweepId = Annotated[str, Path(pattern=SWEEP_ID_PATTERN, description="the sweep's
     "description": "an event stream: `progress` events (data: a SweepView) whenever done or "
                    "status changes, then one `end` event (the final SweepView) and the end",
     "content": {"text/event-stream": {"schema": EVENT_SCHEMA}}}})
-async def sweep_events(sweep_id: SweepId, runtime: RuntimeDep) -> EventSourceResponse:
+async def sweep_events(sweep_id: SweepId, runtime: RuntimeDep,
+                       feeds: FeedsDep) -> EventSourceResponse:
     """Stream the sweep's progress as server-sent events until it is finished."""
     record = await run_in_threadpool(runtime.store.get, sweep_id)
     if record is None:
         raise NotFound(f"no sweep {sweep_id}")
-    return EventSourceResponse(_events(runtime, record), ping=PING_SECONDS)
+    return EventSourceResponse(_events(feeds, record), ping=PING_SECONDS)
 
 
-def _view(runtime: Runtime, record: SweepRecord) -> str:
+def view_json(runtime: Runtime, record: SweepRecord) -> str:
+    """The ``SweepView`` JSON of ``record``, with the best so far (blocking: reads the store)."""
     return SweepView.of(record, best_so_far(runtime.store, record)).model_dump_json()
 
 
-async def _events(runtime: Runtime, record: SweepRecord) -> AsyncIterator[ServerSentEvent]:
+async def _events(feeds: Feeds, record: SweepRecord) -> AsyncIterator[ServerSentEvent]:
     """``progress`` on every change of (done, status), then ``end`` once finished."""
-    last: tuple[int, str] | None = None
-    while True:
-        state = (record.done, record.status.value)
-        if state != last:
-            last = state
-            data = await run_in_threadpool(_view, runtime, record)
-            yield ServerSentEvent(data=data, event="progress", retry=RETRY_MILLISECONDS)
-        if record.status.is_finished():
-            yield ServerSentEvent(data=data, event="end")
-            return
-        await asyncio.sleep(POLL_SECONDS)
-        try:
-            latest = await run_in_threadpool(runtime.store.get, record.id)
-        except StoreUnavailable:
-            continue  # try again at the next poll; the pings keep the stream open
-        if latest is None:  # deleted (retention) while we watched
-            return
-        record = latest
+    async with feeds.watch(record) as feed:
+        version = 0
+        while True:
+            snapshot = await feed.after(version)
+            version = snapshot.version
+            if snapshot.record is None:  # deleted (retention) while watched
+                return
+            yield ServerSentEvent(data=snapshot.view, event="progress", retry=RETRY_MILLISECONDS)
+            if snapshot.final:
+                yield ServerSentEvent(data=snapshot.view, event="end")
+                return
 
 
 __all__ = ["router"]
