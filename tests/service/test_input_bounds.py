@@ -145,6 +145,37 @@ def connect(c: Cluster) -> socket.socket:
     return socket.create_connection(("127.0.0.1", c.port), timeout=10)
 
 
+# -- findings 1 and 2: output is a limit like work ----------------------------------------------
+
+#: The reported sweep: within every work limit, 40 × 1,000,001 curve points (1.19 GB of results)
+HUGE_OUTPUT = {"objective": {"name": "sphere", "dim": 1}, "optimizer": "sgd",
+               "grid": {"lr": 1e-12}, "init": [1e-100], "steps": 1_000_000, "record_every": 1,
+               "seeds": 40}
+
+
+@pytest.mark.parametrize("seeds", [20, 40, 20_000])
+def test_a_sweep_whose_output_is_over_the_limit_is_a_422_before_anything_runs(
+        server: Cluster, seeds: int) -> None:
+    with server.client() as http:
+        answer = http.post("/v1/sweeps", json={**HUGE_OUTPUT, "seeds": seeds})
+        assert answer.status_code == 422, answer.text
+        message = answer.json()["error"]["message"]
+        assert "curve points" in message and "max_curve_points = 5000000" in message, message
+        every = int(message.split("raise record_every (at least ")[1].split(" ")[0])
+        # the record_every it names fits, and the one below it does not
+        fits = http.post("/v1/sweeps", json={**HUGE_OUTPUT, "seeds": seeds, "steps": 10,
+                                             "record_every": 1})
+        assert fits.status_code == 202, fits.text
+        assert http.get("/v1/sweeps").json()["total"] == 1  # only the small one was stored
+    limit = 5_000_000
+    per_trial = steps_recorded(1_000_000, every)
+    assert seeds * per_trial <= limit < seeds * steps_recorded(1_000_000, every - 1)
+
+
+def steps_recorded(steps: int, every: int) -> int:
+    return len(range(0, steps + 1, every)) + (steps % every != 0)
+
+
 # -- finding 3: integers over 64 bits --------------------------------------------------------------
 
 @pytest.mark.parametrize("changes", [{"record_every": 2**64}, {"steps": 2**64},
