@@ -16,7 +16,6 @@ process still over the limit after it is logged.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import os
 from collections.abc import Callable
@@ -25,11 +24,10 @@ from functools import lru_cache
 
 @lru_cache(maxsize=1)
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None where the C library has none."""
-    name = ctypes.util.find_library("c")
+    """glibc's ``malloc_trim``, or None where the C library has none (looked up among the
+    symbols the process has loaded: ``ctypes.util.find_library`` would run ``ldconfig``)."""
     try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError, TypeError):
         return None
     trim.argtypes = [ctypes.c_size_t]
