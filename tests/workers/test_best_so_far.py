@@ -15,8 +15,6 @@ import random
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,50 +30,11 @@ from workers.store import (
     StoredBest,
     SweepRecord,
 )
-from workers.store_redis import RedisStore
-from workers.store_sqlite import SQLiteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import REDIS_DB, REDIS_URL, redis_client
+from store_backends import Backend
 
-URL = f"{REDIS_URL}/{REDIS_DB}"
 ALL = 10**9  # max_trials that returns every trial index
-
-
-@dataclass(frozen=True)
-class Backend:
-    """How to open one store: ``kind`` and its file (sqlite) or key prefix (redis)."""
-
-    kind: str
-    target: str
-
-    def open(self) -> JobStore:
-        if self.kind == "sqlite":
-            return SQLiteStore(self.target)
-        return RedisStore(URL, prefix=self.target, retry_seconds=5.0)
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        yield Backend("sqlite", str(tmp_path / "sweeps.sqlite3"))
-        return
-    client = redis_client()
-    prefix = f"gradsweep-test:{uuid.uuid4().hex}:"
-    try:
-        yield Backend("redis", prefix)
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[JobStore]:
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 def record_of(spec: SweepSpec, n_chunks: int, sweep_id: str = "a") -> SweepRecord:

@@ -13,17 +13,11 @@ import sqlite3
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
 from typing import Any
 
 import pytest
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from optimizers import SweepStatus
 from workers.store import (
@@ -40,62 +34,10 @@ from workers.store_sqlite import SQLiteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import private_redis
+from store_backends import Backend
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 N_PROCESSES = 4
 N_CHUNKS = 20
-
-
-# -- backends ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Backend:
-    """How to open one store: ``kind`` and its file (sqlite) or key prefix (redis)."""
-
-    kind: str
-    target: str
-
-    def open(self) -> JobStore:
-        if self.kind == "sqlite":
-            return SQLiteStore(self.target)
-        return RedisStore(REDIS_URL, prefix=self.target, retry_seconds=5.0)
-
-
-def _redis_client() -> redis.Redis:
-    """A plain client of the test database; fails the test if Redis does not answer."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2,
-                                  retry=Retry(NoBackoff(), 0))
-    try:
-        client.ping()
-        return client
-    except redis.exceptions.RedisError as error:
-        problem = str(error)
-    client.close()
-    pytest.fail(f"Redis is not reachable at {REDIS_URL} — start redis-server ({problem})",
-                pytrace=False)
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        yield Backend("sqlite", str(tmp_path / "data" / "sweeps.sqlite3"))
-        return
-    client = _redis_client()
-    prefix = f"gradsweep-test:{uuid.uuid4().hex}:"
-    try:
-        yield Backend("redis", prefix)
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[JobStore]:
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 def sweep(sweep_id: str, created_at: float = 1000.0, **changes: Any) -> SweepRecord:
