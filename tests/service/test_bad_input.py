@@ -30,6 +30,7 @@ from service.settings import ServiceSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import cluster
+from rawhttp import error_of, read_response
 
 FAST = 1.0  # seconds: a refusal is immediate, whatever the input
 LIMITS: dict[str, Any] = {"max_trials": 50, "max_steps": 10_000, "max_dim": 1_000, "max_work": 1e6}
@@ -488,34 +489,6 @@ def raw_request(method: str, path: str, headers: dict[str, str], host: tuple[str
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host[0]}:{host[1]}",
              *(f"{k}: {v}" for k, v in headers.items()), "", ""]
     return "\r\n".join(lines).encode()
-
-
-def read_response(sock: socket.socket, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP/1.1 response (Content-Length framed) from ``sock``."""
-    sock.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed after {data!r}")
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
-    length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return int(status_line.split()[1]), headers, rest[:length]
-
-
-def error_of(status: int, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    assert headers["content-type"].startswith("application/json"), (status, headers, body)
-    error: dict[str, Any] = json.loads(body)["error"]
-    assert error["status"] == status
-    return error
 
 
 def sweeps_total(host: tuple[str, int]) -> int:

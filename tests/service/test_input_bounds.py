@@ -24,6 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import Cluster, cluster
+from rawhttp import error_of, read_response
 
 OK: dict[str, Any] = {"objective": "sphere", "optimizer": "sgd", "grid": {"lr": 0.1}, "steps": 10}
 LIVELY = 2.0  # seconds: generous; a flood stalled /healthz for 11.8 s before
@@ -56,54 +57,6 @@ def request_bytes(method: str, path: str, body: bytes = b"",
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-def read_response(sock: socket.socket, timeout: float = 10.0,
-                  head_only: bool = False) -> tuple[int, dict[str, str], bytes]:
-    """One response from ``sock``, framed by Content-Length or chunked (``head_only``: the
-    answer to HEAD, which has no body whatever its headers say)."""
-    sock.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed after {data!r}")
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
-    status = int(status_line.split()[1])
-    if not head_only and headers.get("transfer-encoding") == "chunked":
-        return status, headers, _read_chunked(sock, rest)
-    length = 0 if head_only else int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return status, headers, rest
-
-
-def _read_chunked(sock: socket.socket, data: bytes) -> bytes:
-    """A chunked body whose first bytes are ``data``, up to and including its last chunk."""
-    body = b""
-    while True:
-        while b"\r\n" not in data:
-            data += _recv(sock)
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        while len(data) < size + 2:
-            data += _recv(sock)
-        body, data = body + data[:size], data[size + 2:]
-        if size == 0:
-            return body
-
-
-def _recv(sock: socket.socket) -> bytes:
-    chunk = sock.recv(65536)
-    if not chunk:
-        raise ConnectionError("closed in the middle of a chunked body")
-    return chunk
-
-
 def closed_within(sock: socket.socket, seconds: float) -> float | None:
     """Seconds until the server closed ``sock`` (reading and dropping what it sends), or None."""
     start = time.monotonic()
@@ -117,17 +70,6 @@ def closed_within(sock: socket.socket, seconds: float) -> float | None:
         except ConnectionResetError:
             return time.monotonic() - start
     return None
-
-
-def error_of(status: int, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    """The API's error shape, checked."""
-    assert headers.get("content-type", "").startswith("application/json"), (status, headers, body)
-    document = json.loads(body)
-    assert set(document) == {"error"}, document
-    error: dict[str, Any] = document["error"]
-    assert error["status"] == status and error["code"] and error["message"], error
-    assert set(error) <= {"status", "code", "message", "details", "more"}, error
-    return error
 
 
 def post(sock: socket.socket, body: bytes, content_type: str = "application/json",
