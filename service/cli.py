@@ -123,12 +123,13 @@ def _print_summary(results: dict[str, Any], top: int) -> None:
 def submit(
     spec_file: Annotated[str, typer.Argument(metavar="SPEC.json", help="the sweep spec; - reads "
                                              "standard input")],
-    url: Annotated[str, typer.Option(help="the API's base URL, e.g. http://127.0.0.1:8000",
-                                     envvar="GRADSWEEP_URL")],
+    url: Annotated[str | None, typer.Option(help="the API's base URL, e.g. "
+                                            "http://127.0.0.1:8000 (default: GRADSWEEP_URL)")
+                   ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="wait for the sweep with a progress "
                                        "bar, then print the best setting")] = False,
-    api_key: Annotated[str | None, typer.Option(help="sent as 'Authorization: Bearer KEY'",
-                                                envvar="GRADSWEEP_API_KEY")] = None,
+    api_key: Annotated[str | None, typer.Option(help="sent as 'Authorization: Bearer KEY' "
+                                                "(default: GRADSWEEP_API_KEY)")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write the results "
                                                 "document here (JSON; implies --wait)")] = None,
 ) -> None:
@@ -136,7 +137,14 @@ def submit(
     import httpx
 
     from service.client import Client, ClientError
+    from service.settings import ClientSettings
 
+    client_settings = ClientSettings()
+    url = url or client_settings.url
+    if not url:
+        raise _fail("give the API's URL with --url or GRADSWEEP_URL")
+    if api_key is None and client_settings.api_key is not None:
+        api_key = client_settings.api_key.get_secret_value()
     try:
         raw = sys.stdin.buffer.read() if spec_file == "-" else Path(spec_file).read_bytes()
     except OSError as exc:

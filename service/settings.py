@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from workers.settings import WorkerSettings
 
@@ -53,10 +53,21 @@ class ServiceSettings(WorkerSettings):
         return value
 
 
+class ClientSettings(BaseSettings):
+    """Settings of the API's clients (``gradsweep submit``, ``service.client``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRADSWEEP_", extra="ignore")
+
+    url: str | None = Field(None, description="gradsweep submit: the API's base URL, e.g. "
+                            "http://127.0.0.1:8000 (--url overrides it)")
+    api_key: SecretStr | None = Field(None, description="gradsweep submit: sent as "
+                                      "'Authorization: Bearer <key>' (--api-key overrides it)")
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> ServiceSettings:
     """The settings from the environment, read once."""
     return ServiceSettings()
 
 
-__all__ = ["ServiceSettings", "get_settings"]
+__all__ = ["ClientSettings", "ServiceSettings", "get_settings"]

@@ -32,7 +32,7 @@ def test_formula_table_matches_the_catalogue() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    from service.settings import ServiceSettings
+    from service.settings import ClientSettings, ServiceSettings
 
-    for name in ServiceSettings.model_fields:
+    for name in (*ServiceSettings.model_fields, *ClientSettings.model_fields):
         assert f"`GRADSWEEP_{name.upper()}`" in README, name

@@ -54,7 +54,7 @@ def _json_object(value: Any) -> dict[str, Any]:
 SpecBody = Annotated[dict[str, Any],
                      PlainValidator(_json_object, json_schema_input_type=SweepSpec),
                      Body(openapi_examples={
-                         "adam on rosenbrock": {"summary": "DESIGN.md §5", "value": {
+                         "adam on rosenbrock": {"summary": "the README's example", "value": {
                              "name": "adam on rosenbrock",
                              "objective": {"name": "rosenbrock", "dim": 2}, "init": [-1.5, 2.0],
                              "optimizer": "adam",

@@ -134,8 +134,10 @@ def test_api_key_is_sent_as_bearer(tmp_path: Path) -> None:
 
 # -- gradsweep submit ------------------------------------------------------------------------
 
-def gradsweep(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
+def gradsweep(*args: str, stdin: str | None = None,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRADSWEEP_")},
+           "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "service.cli", *args], input=stdin, env=env,
                           capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
 
@@ -150,6 +152,20 @@ def test_cli_submit_prints_the_id_and_location(server: Cluster, tmp_path: Path) 
     assert f"{server.url}/v1/sweeps/{sweep_id}" in done.stderr
     with Client(server.url) as client:
         assert client.wait(sweep_id, timeout=120).status == SweepStatus.SUCCEEDED
+
+
+def test_cli_submit_reads_the_url_and_key_from_the_environment(tmp_path: Path) -> None:
+    with cluster(tmp_path, redis=False, jobs=1, api_keys="s3cret") as c:
+        c.start_server()
+        done = gradsweep("submit", "-", stdin=json.dumps(SPEC),
+                         env={"GRADSWEEP_URL": c.url, "GRADSWEEP_API_KEY": "s3cret"})
+        assert done.returncode == 0, done.stderr
+        assert len(done.stdout.strip()) == 32
+        wrong = gradsweep("submit", "-", "--api-key", "nope", stdin=json.dumps(SPEC),
+                          env={"GRADSWEEP_URL": c.url, "GRADSWEEP_API_KEY": "s3cret"})
+        assert wrong.returncode == 2 and "401" in wrong.stderr, wrong.stderr  # the flag wins
+    missing = gradsweep("submit", "-", stdin=json.dumps(SPEC))
+    assert missing.returncode == 2 and "GRADSWEEP_URL" in missing.stderr, missing.stderr
 
 
 def test_cli_submit_wait_writes_the_results(server: Cluster, tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ MAX_EXAMPLES = 50
 WORKFLOWS = 50
 
 # Small limits: a sweep that passes validation runs in milliseconds (≤ 20 trials × 20 dims ×
-# 500 steps, ≤ 1e5 in all); DESIGN.md §5's example (the request body's first example) fits.
+# 500 steps, ≤ 1e5 in all); the README's example (the request body's first example) fits.
 _DATA = Path(tempfile.mkdtemp(prefix="gradsweep-schemathesis-"))
 atexit.register(shutil.rmtree, _DATA, True)
 app = create_app(ServiceSettings(data_dir=_DATA, jobs=1, max_trials=20, max_steps=500,
