@@ -3,18 +3,25 @@
 ::
 
     APIError                      status  code
-    ├── BadRequest                  400   bad_request
-    ├── Unauthorized                401   unauthorized      (API keys are set; none or a bad one)
+    ├── BadRequest                  400   bad_request        (malformed HTTP: the connection guard)
+    ├── Unauthorized                401   unauthorized       (API keys are set; none or a bad one)
     ├── NotFound                    404   not_found
+    ├── MethodNotAllowed            405   method_not_allowed (with Allow: every method of the path)
+    ├── RequestTimeout              408   request_timeout    (a head or body that did not arrive)
     ├── Conflict                    409   conflict
     ├── PayloadTooLarge             413   payload_too_large
     ├── UnsupportedMediaType        415   unsupported_media_type
-    ├── InvalidRequest              422   invalid_request   (with details: field + message)
-    ├── TooManyRequests             429   too_many_requests (the chunk queue is full; Retry-After)
-    └── ServiceUnavailable          503   unavailable       (the job store cannot be reached)
+    ├── InvalidRequest              422   invalid_request    (with details: field + message)
+    ├── TooManyRequests             429   too_many_requests  (the backlog is full; Retry-After)
+    └── ServiceUnavailable          503   unavailable        (the store cannot be reached, or the
+                                                              connection cap; Retry-After)
 
-Every error answer, including FastAPI's own (unknown route 404, 405, request validation 422) and
-an unexpected exception (500, logged, never shown), has the body::
+Each class fixes its status and code once; every error answer — the routes', the request and
+connection guards', FastAPI's own (unknown route 404, 405, request validation 422) and an
+unexpected exception's (500, logged, never shown) — is built from one of them
+(``APIError.response``, or ``APIError.body`` where there is no ASGI app to answer).
+
+Every error answer has the body::
 
     {"error": {"status": 422, "code": "invalid_request", "message": "...",
                "details": [{"field": "grid", "message": "..."}]}}
@@ -70,11 +77,17 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+#: Seconds a client is asked to wait (``Retry-After``) before trying a 429 or 503 again.
+RETRY_AFTER_SECONDS = 5
+
+
 class APIError(Exception):
-    """Base of the API's errors; ``status`` and ``code`` are fixed per class."""
+    """Base of the API's errors; ``status`` and ``code`` are fixed per class (500 here: an
+    unexpected error); ``retry_after`` classes send ``Retry-After``."""
 
     status = 500
     code = "internal"
+    retry_after: int | None = None
 
     def __init__(self, message: str, details: list[ErrorDetail] | None = None,
                  headers: dict[str, str] | None = None, more: int = 0) -> None:
@@ -83,6 +96,19 @@ class APIError(Exception):
         self.details = details or []
         self.headers = headers
         self.more = more
+        if self.retry_after is not None:
+            self.headers = {"Retry-After": str(self.retry_after), **(headers or {})}
+
+    def body(self) -> dict[str, Any]:
+        """The JSON of this error's answer."""
+        return ErrorResponse(error=ErrorBody(
+            status=self.status, code=self.code, message=self.message,
+            details=self.details[:MAX_DETAILS], more=self.more or None,
+        )).model_dump(mode="json", exclude_none=True)
+
+    def response(self) -> JSONBytes:
+        """This error's answer: its status, headers and body."""
+        return JSONBytes(self.body(), status_code=self.status, headers=self.headers)
 
 
 class BadRequest(APIError):
@@ -95,6 +121,14 @@ class Unauthorized(APIError):
 
 class NotFound(APIError):
     status, code = 404, "not_found"
+
+
+class MethodNotAllowed(APIError):
+    status, code = 405, "method_not_allowed"
+
+
+class RequestTimeout(APIError):
+    status, code = 408, "request_timeout"
 
 
 class Conflict(APIError):
@@ -135,43 +169,38 @@ class InvalidRequest(APIError):
 
 class TooManyRequests(APIError):
     status, code = 429, "too_many_requests"
+    retry_after = RETRY_AFTER_SECONDS
 
 
 class ServiceUnavailable(APIError):
     status, code = 503, "unavailable"
+    retry_after = RETRY_AFTER_SECONDS
 
 
-_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 406: "not_acceptable", 408: "request_timeout",
-                 409: "conflict",
-                 413: "payload_too_large", 415: "unsupported_media_type",
-                 422: "invalid_request", 429: "too_many_requests", 503: "unavailable"}
+def _classes(base: type[APIError]) -> list[type[APIError]]:
+    return [c for sub in base.__subclasses__() for c in (sub, *_classes(sub))]
 
 
-def error_response(status: int, code: str, message: str,
-                   details: list[ErrorDetail] | None = None,
-                   headers: dict[str, str] | None = None, more: int = 0) -> JSONBytes:
-    """The one shape of every error answer."""
-    return JSONBytes(error_body(status, code, message, details, more), status_code=status,
-                     headers=headers)
+#: The error class of each status, and the codes of the statuses only Starlette itself sends.
+ERROR_CLASSES: dict[int, type[APIError]] = {c.status: c for c in _classes(APIError)}
+_OTHER_CODES = {403: "forbidden", 406: "not_acceptable"}
 
 
-def error_body(status: int, code: str, message: str, details: list[ErrorDetail] | None = None,
-               more: int = 0) -> dict[str, Any]:
-    """The JSON of an error answer (also written by the connection guard, outside the app)."""
-    body = ErrorResponse(error=ErrorBody(status=status, code=code, message=message,
-                                         details=(details or [])[:MAX_DETAILS],
-                                         more=more or None))
-    return body.model_dump(mode="json", exclude_none=True)
+def error_of_status(status: int, message: str,
+                    headers: Mapping[str, str] | None = None) -> APIError:
+    """An ``APIError`` for a status raised outside our code (Starlette's HTTPException)."""
+    error = ERROR_CLASSES.get(status, APIError)(message, headers=dict(headers or {}) or None)
+    if error.status != status:  # a status with no class of ours
+        error.status, error.code = status, _OTHER_CODES.get(status, "error")
+    return error
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every exception the app can raise to ``error_response``."""
+    """Route every exception the app can raise to an ``APIError``'s response."""
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONBytes:
-        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers,
-                              exc.more)
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONBytes:
@@ -179,37 +208,33 @@ def install_error_handlers(app: FastAPI) -> None:
         details = [ErrorDetail(field=_field(err.get("loc", ())), message=str(err.get("msg", "")))
                    for err in errors[:MAX_DETAILS]] or [ErrorDetail(field="body",
                                                                    message="invalid")]
-        error = InvalidRequest.bounded(details, max(len(errors), 1))
-        return error_response(422, error.code, error.message, error.details, more=error.more)
+        return InvalidRequest.bounded(details, max(len(errors), 1)).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONBytes:
-        code = _STATUS_CODES.get(exc.status_code, "error")
-        headers = getattr(exc, "headers", None)
-        message = str(exc.detail)
         if exc.status_code == 405:
-            headers, message = _method_not_allowed(request, headers)
-        return error_response(exc.status_code, code, message, headers=headers)
+            return _method_not_allowed(request, getattr(exc, "headers", None)).response()
+        return error_of_status(exc.status_code, str(exc.detail),
+                               getattr(exc, "headers", None)).response()
 
     @app.exception_handler(StoreUnavailable)
     async def _store(request: Request, exc: StoreUnavailable) -> JSONBytes:
         log.warning("job store unavailable: %s", exc)
-        return error_response(503, "unavailable", f"the job store is unavailable: {exc}",
-                              headers={"Retry-After": "5"})
+        return ServiceUnavailable(f"the job store is unavailable: {exc}").response()
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONBytes:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal", "internal error (logged on the server)")
+        return APIError("internal error (logged on the server)").response()
 
 
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
-def _method_not_allowed(request: Request, headers: Mapping[str, str] | None,
-                        ) -> tuple[dict[str, str], str]:
-    """A 405's ``Allow`` header and message: every method the path has, not only those of the
-    first route that matched it (Starlette's header), from the OpenAPI document's paths."""
+def _method_not_allowed(request: Request,
+                        headers: Mapping[str, str] | None) -> MethodNotAllowed:
+    """A 405 whose ``Allow`` header and message name every method the path has, not only those
+    of the first route that matched it (Starlette's header), from the OpenAPI document."""
     allowed = {m.strip().upper() for m in (headers or {}).get("Allow", "").split(",") if m.strip()}
     paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
     for template, operations in paths.items():
@@ -220,7 +245,7 @@ def _method_not_allowed(request: Request, headers: Mapping[str, str] | None,
         allowed.add("HEAD")  # service.app.HeadAsGet: HEAD works wherever GET does
     allow = ", ".join(sorted(allowed))
     message = f"{request.method} is not allowed on {request.url.path}; allowed: {allow or 'none'}"
-    return {**(headers or {}), "Allow": allow}, message
+    return MethodNotAllowed(message, headers={**(headers or {}), "Allow": allow})
 
 
 def _field(loc: Any) -> str:
@@ -233,14 +258,16 @@ def _field(loc: Any) -> str:
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI ``responses=`` entries of these error statuses, each with the error shape."""
-    return {status: {"model": ErrorResponse, "description": _STATUS_CODES[status].replace("_", " ")}
+    return {status: {"model": ErrorResponse,
+                     "description": ERROR_CLASSES[status].code.replace("_", " ")}
             for status in statuses}
 
 
 # What any /v1/ operation may answer (401 only when API keys are configured).
 ERROR_RESPONSES = error_responses(401, 404, 422, 503)
 
-__all__ = ["ERROR_RESPONSES", "MAX_DETAILS", "APIError", "BadRequest", "Conflict", "ErrorResponse",
-           "InvalidRequest", "NotFound", "PayloadTooLarge", "ServiceUnavailable",
-           "TooManyRequests", "Unauthorized", "UnsupportedMediaType", "error_body",
-           "error_response", "error_responses", "install_error_handlers"]
+__all__ = ["ERROR_CLASSES", "ERROR_RESPONSES", "MAX_DETAILS", "RETRY_AFTER_SECONDS", "APIError",
+           "BadRequest", "Conflict", "ErrorResponse", "InvalidRequest", "MethodNotAllowed",
+           "NotFound", "PayloadTooLarge", "RequestTimeout", "ServiceUnavailable",
+           "TooManyRequests", "Unauthorized", "UnsupportedMediaType", "error_of_status",
+           "error_responses", "install_error_handlers"]

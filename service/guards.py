@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -32,7 +33,16 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .errors import ErrorDetail, error_body, error_response
+from .errors import (
+    APIError,
+    BadRequest,
+    ErrorDetail,
+    InvalidRequest,
+    PayloadTooLarge,
+    RequestTimeout,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 from .responses import JSONBytes
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -72,9 +82,9 @@ class RequestGuard:
                 chunks.append(chunk)
                 more = message.get("more_body", False)
         if deadline.cancelled_caught:
-            response = error_response(408, "request_timeout",
-                                      f"the request body did not arrive within "
-                                      f"{self.body_seconds:g} s", headers={"Connection": "close"})
+            response = RequestTimeout(f"the request body did not arrive within "
+                                      f"{self.body_seconds:g} s",
+                                      headers={"Connection": "close"}).response()
             await response(scope, receive, send)
             return
         body = b"".join(chunks)
@@ -86,9 +96,8 @@ class RequestGuard:
         await self.app(scope, _replay(body, receive), send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "payload_too_large",
-                                  f"the request body is over {self.max_bytes} bytes "
-                                  "(GRADSWEEP_MAX_BODY_BYTES)")
+        response = PayloadTooLarge(f"the request body is over {self.max_bytes} bytes "
+                                   "(GRADSWEEP_MAX_BODY_BYTES)").response()
         await response(scope, receive, send)
 
 
@@ -97,16 +106,14 @@ def _json_problem(content_type: bytes, body: bytes) -> JSONBytes | None:
     media, *parameters = content_type.decode("latin-1").split(";")
     media = media.strip().lower()
     if media != "application/json":
-        return error_response(415, "unsupported_media_type",
-                              f"send the body as application/json (content-type was "
-                              f"{media or 'none'})")
+        return UnsupportedMediaType(f"send the body as application/json (content-type was "
+                                    f"{media or 'none'})").response()
     for parameter in parameters:
         name, _, value = parameter.partition("=")
         charset = value.strip().strip('"').lower()
         if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
-            return error_response(415, "unsupported_media_type",
-                                  f"send JSON encoded as UTF-8 (the content-type says charset="
-                                  f"{charset[:40]})")
+            return UnsupportedMediaType(f"send JSON encoded as UTF-8 (the content-type says "
+                                        f"charset={charset[:40]})").response()
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -117,8 +124,7 @@ def _json_problem(content_type: bytes, body: bytes) -> JSONBytes | None:
 
 
 def _invalid(message: str) -> JSONBytes:
-    return error_response(422, "invalid_request", message,
-                          [ErrorDetail(field="body", message=message)])
+    return InvalidRequest(message, [ErrorDetail(field="body", message=message)]).response()
 
 
 _KEY = re.compile(rb'"([^"\\]{1,100})"\s*:')  # the last key before a place: a cheap field name
@@ -214,8 +220,8 @@ class ConnectionGuard(H11Protocol):
             self._arm()  # the keep-alive wait for the next request's head
 
     def send_400_response(self, msg: str) -> None:
-        self._answer(400, "bad_request", "the request is not valid HTTP/1.1 (a malformed request "
-                     "line or header, or a head over 16 KiB)")
+        self._answer(BadRequest("the request is not valid HTTP/1.1 (a malformed request line or "
+                                "header, or a head over 16 KiB)"))
 
     def _arm(self) -> None:
         self._disarm()
@@ -231,28 +237,27 @@ class ConnectionGuard(H11Protocol):
         if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
             return
         if self.conn.trailing_data[0]:
-            self._answer(408, "request_timeout", f"the request head did not arrive within "
-                         f"{self.timeout_keep_alive:g} s")
+            self._answer(RequestTimeout(f"the request head did not arrive within "
+                                        f"{self.timeout_keep_alive:g} s"))
         else:
             self.transport.close()  # idle: closed without a word, as uvicorn's keep-alive does
 
-    def _answer(self, status: int, code: str, message: str) -> None:
+    def _answer(self, error: APIError) -> None:
         """Write an error answer as raw bytes and close: h11's state machine has no request to
         answer (a late head) or has failed (a malformed one)."""
-        body = orjson.dumps(error_body(status, code, message))
-        reason = {400: "Bad Request", 408: "Request Timeout"}[status]
-        self.transport.write(f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
-                             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-                             .encode("ascii") + body)
+        body = orjson.dumps(error.body())
+        reason = HTTPStatus(error.status).phrase
+        self.transport.write(f"HTTP/1.1 {error.status} {reason}\r\ncontent-type: "
+                             f"application/json\r\ncontent-length: {len(body)}\r\n"
+                             "connection: close\r\n\r\n".encode("ascii") + body)
         self.transport.close()
 
 
 def _unavailable(cap: int) -> ASGIApp:
     """The ASGI app that answers a request beyond the cap: 503, and the connection closed."""
-    response = error_response(503, "unavailable", f"the server is at its limit of {cap} "
-                              "connections (GRADSWEEP_MAX_CONNECTIONS); try again later",
-                              headers={"Connection": "close", "Retry-After": "1"})
-    return response
+    return ServiceUnavailable(f"the server is at its limit of {cap} connections "
+                              "(GRADSWEEP_MAX_CONNECTIONS); try again later",
+                              headers={"Connection": "close"}).response()
 
 
 __all__ = ["ConnectionGuard", "RequestGuard"]

@@ -30,7 +30,6 @@ from ..responses import JSONBytes
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(require_api_key)])
-BACKPRESSURE_RETRY_SECONDS = 5
 DEFAULT_PAGE_SIZE = 20
 SweepId = Annotated[str, Path(pattern=SWEEP_ID_PATTERN, description="the sweep's id")]
 # Largest offset of GET /v1/sweeps: the largest integer every JSON client can hold; the stores
@@ -80,8 +79,7 @@ async def create_sweep(body: SpecBody, runtime: RuntimeDep, response: Response) 
     except Backlogged as exc:
         raise TooManyRequests(f"{exc.pending} chunks are waiting to run and this sweep has "
                               f"{exc.n_chunks} more (the limit is {exc.limit}, "
-                              "GRADSWEEP_MAX_PENDING_CHUNKS); try again later",
-                              headers={"Retry-After": str(BACKPRESSURE_RETRY_SECONDS)}) from None
+                              "GRADSWEEP_MAX_PENDING_CHUNKS); try again later") from None
     response.headers["Location"] = f"/v1/sweeps/{record.id}"
     return SweepView.of(record, None)
 

@@ -159,3 +159,17 @@ def test_a_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
         assert_error(refused, 429, "too_many_requests", "chunks are waiting")
         assert refused.headers["retry-after"] == "5"
         client.delete(f"/v1/sweeps/{first.json()['id']}")
+
+
+def test_the_drawn_error_tree_is_the_classes() -> None:
+    """errors.py's docstring draws the tree; every class in it exists with that status and code,
+    and every error class is drawn."""
+    import re
+
+    from service import errors
+
+    drawn = {name: (int(status), code) for name, status, code in re.findall(
+        r"[├└]── (\w+)\s+(\d{3})\s+(\w+)", errors.__doc__ or "")}
+    assert drawn == {cls.__name__: (cls.status, cls.code)
+                     for cls in errors.ERROR_CLASSES.values()}
+    assert all(getattr(errors, name).status == status for name, (status, _) in drawn.items())
