@@ -7,18 +7,15 @@ Embedded: a real ``gradsweep serve`` with its local pool and SQLite store. Clust
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import Cluster, cluster, wait_for_status, wait_until
 
 from optimizers import run_sweep
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import Cluster, cluster, wait_for_status, wait_until
 
 SPEC: dict[str, Any] = {
     "name": "contract", "objective": {"name": "rosenbrock", "dim": 10}, "optimizer": "adam",

@@ -10,7 +10,6 @@ queued behind it stay queued. Every small sweep is 5 trials of one chunk each
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import Cluster, cluster, wait_for_status
 
 LIMIT = 30

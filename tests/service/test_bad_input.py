@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,14 +22,12 @@ import anyio
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from harness import cluster
+from rawhttp import error_of, read_response
 
 from service.app import create_app
 from service.guards import MAX_DEPTH, RequestGuard
 from service.settings import ServiceSettings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import cluster
-from rawhttp import error_of, read_response
 
 FAST = 1.0  # seconds: a refusal is immediate, whatever the input
 LIMITS: dict[str, Any] = {"max_trials": 50, "max_steps": 10_000, "max_dim": 1_000, "max_work": 1e6}

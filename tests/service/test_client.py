@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import Cluster, cluster
 
 from optimizers import SweepSpec, SweepStatus, parse_spec, run_sweep
 from service.client import Client, ClientError
 from service.models import SweepPage, SweepResultsDocument, SweepView
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import Cluster, cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = {"objective": "rosenbrock", "optimizer": "adam", "init": [-1.5, 2.0],

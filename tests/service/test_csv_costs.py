@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,8 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import cluster, private_redis, wait_for_status
 
 LRS = [10 ** (-3 + 4 * i / 999) for i in range(1000)]  # 1e-3 … 10: lr > 1 diverges on sphere

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
@@ -12,8 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import Cluster, cluster, wait_for_status
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import Cluster, cluster, wait_for_status
 
 SPEC = {"name": "sse", "objective": {"name": "rosenbrock", "dim": 2}, "optimizer": "adam",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,8 +20,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import Cluster, cluster
 from rawhttp import error_of, read_response
 

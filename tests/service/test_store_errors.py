@@ -13,18 +13,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-from optimizers import SweepStatus, parse_spec
-from optimizers.spec import UNLIMITED
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import (
     Cluster,
     cluster,
@@ -34,6 +28,9 @@ from harness import (
     wait_for_status,
     wait_until,
 )
+
+from optimizers import SweepStatus, parse_spec
+from optimizers.spec import UNLIMITED
 
 # 8 trials of 2,001 recorded points, 2 trials per chunk at this chunk_work: 4 chunks of about
 # 102 kB, a results document of about 414 kB.

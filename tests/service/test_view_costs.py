@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import Cluster, cluster, wait_until
 
 BASE = {"objective": {"name": "sphere", "dim": 1}, "optimizer": "sgd", "steps": 1,
