@@ -6,8 +6,10 @@ advances all K trials, each with its own settings. ``t`` counts updates from 1.
 
 A rule is defined once, as an in-place *kernel* over arrays the caller owns; the pure, optax-style
 pair ``init(params) -> state`` and ``update(grads, state, params, hp) -> (params, state)`` is built
-on that kernel and never writes into its inputs. The runner calls the kernel directly on its own
-buffers (``Rule.step``), which is what makes a step cost one pass over memory.
+on that kernel and never writes into its inputs. The runner binds the kernel to a chunk once
+(``Rule.prepare``: hyperparameters that are one number for the whole chunk become Python floats,
+per-chunk constants are computed there) and calls the bound step on its own buffers, which is
+what makes a step cost one pass over memory and no more NumPy calls than the formula has.
 
 The formulas (the project's contract, ``DESIGN.md`` §1):
 
@@ -127,15 +129,76 @@ class AdamState(NamedTuple):
 
 
 State = Any  # one of the NamedTuples above
-Kernel = Callable[[Array, Any, Array, Hyper, int, Scratch], None]
+HpValue = Array | float
+Prepared = Mapping[str, HpValue]
+#: ``step(g, state, params, t, tmp)``: one in-place update, number ``t``, with the settings bound.
+Step = Callable[[Array, Any, Array, int, Scratch], None]
+#: ``prepare(hp) -> step``: bind a chunk's hyperparameters once, with their per-chunk constants.
+Prepare = Callable[[Hyper], Step]
 
 
 # ---------------------------------------------------------------------------------------------
-# Kernels: update ``params`` and the state's buffers in place for update number ``t``. ``tmp`` is
-# two scratch arrays of the parameters' shape, owned by the caller. Hyperparameters are (K, 1).
+# Kernels. ``prepare(hp)`` binds a chunk's hyperparameters and returns the chunk's ``step``, which
+# updates ``params`` and the state's buffers in place for update number ``t``; ``tmp`` is two
+# scratch arrays of the parameters' shape, owned by the caller. Hyperparameters arrive as arrays
+# ((K, 1) columns, or the parameters' full (K, D) shape); one whose entries are all the same
+# number becomes that Python float (``constant``), so the step multiplies by a scalar instead of
+# streaming an array. Per-chunk constants (1 − β) are computed once in ``prepare``, per-step
+# scalars (the bias corrections 1 − βᵗ) once per step at most. Every operation is elementwise
+# and the arithmetic is the same whichever form a hyperparameter takes: a chunk gives the same
+# numbers, bit for bit, as its trials run one at a time.
 
 
-def _root_denominator(v: Array, eps: Array, outside: bool, out: Array) -> Array:
+def constant(value: HpValue) -> HpValue:
+    """``value`` as a Python float if every entry is the same number (bit for bit), else the
+    array as it is."""
+    if isinstance(value, float):
+        return value
+    flat = np.ravel(value)
+    if flat.size and np.all(flat.view(np.int64) == flat[:1].view(np.int64)):
+        return float(flat[0])
+    return value
+
+
+def _power_table(beta: float, start: int, stop: int) -> list[float]:
+    """1 − βᵗ for start ≤ t < stop, bit for bit as ``1.0 - beta_array ** t`` computes it.
+
+    NumPy's ``array ** t`` squares for t = 2 (its fast path) and calls its own pow otherwise,
+    which is not always the C library's that Python's ``**`` on floats uses; the table takes
+    NumPy's, so a chunk's numbers do not depend on the form its hyperparameters took.
+    """
+    ts = np.arange(start, stop, dtype=np.float64)
+    powers = np.power(np.float64(beta), ts)
+    if start <= 2 < stop:
+        powers[2 - start] = (np.full(1, beta) ** 2)[0]
+    if start <= 1 < stop:
+        powers[1 - start] = beta
+    out: list[float] = (1.0 - powers).tolist()
+    return out
+
+
+class BiasCorrection:
+    """``corr(t)`` = 1 − βᵗ: a Python float from a table grown a block of steps at a time when β
+    is one number for the chunk; an array (computed at the step) when β varies."""
+
+    BLOCK = 256
+
+    def __init__(self, beta: HpValue) -> None:
+        self.beta = beta
+        self.table: list[float] = []
+
+    def __call__(self, t: int) -> HpValue:
+        beta = self.beta
+        if not isinstance(beta, float):
+            out: Array = 1.0 - beta**t
+            return out
+        table = self.table
+        if t > len(table):
+            table += _power_table(beta, len(table) + 1, t + self.BLOCK)
+        return table[t - 1]
+
+
+def _root_denominator(v: Array, eps: HpValue, outside: bool, out: Array) -> Array:
     """out ← √(v + eps) (inside) or √v + eps (outside)."""
     if outside:
         np.sqrt(v, out=out)
@@ -146,68 +209,95 @@ def _root_denominator(v: Array, eps: Array, outside: bool, out: Array) -> Array:
     return out
 
 
-def _sgd(g: Array, state: SGDState, params: Array, hp: Hyper, t: int, tmp: Scratch) -> None:
-    np.multiply(hp["lr"], g, out=tmp[0])
-    params -= tmp[0]
+def _sgd(hp: Hyper) -> Step:
+    lr = constant(hp["lr"])
+
+    def step(g: Array, state: SGDState, params: Array, t: int, tmp: Scratch) -> None:
+        np.multiply(lr, g, out=tmp[0])
+        params -= tmp[0]
+
+    return step
 
 
-def _momentum(g: Array, state: MomentumState, params: Array, hp: Hyper, t: int,
-              tmp: Scratch) -> None:
-    v = state.v
-    v *= hp["momentum"]
-    np.multiply(hp["lr"], g, out=tmp[0])
-    v += tmp[0]
-    params -= v
+def _momentum(hp: Hyper) -> Step:
+    lr, mu = constant(hp["lr"]), constant(hp["momentum"])
+
+    def step(g: Array, state: MomentumState, params: Array, t: int, tmp: Scratch) -> None:
+        v = state.v
+        v *= mu
+        np.multiply(lr, g, out=tmp[0])
+        v += tmp[0]
+        params -= v
+
+    return step
 
 
-def _adagrad(g: Array, state: AdagradState, params: Array, hp: Hyper, t: int, tmp: Scratch,
-             *, outside: bool) -> None:
-    a = tmp[0]
-    np.multiply(g, g, out=a)
-    v = state.v
-    v += a
-    denom = _root_denominator(v, hp["eps"], outside, out=a)
-    np.divide(hp["lr"], denom, out=a)
-    a *= g
-    params -= a
+def _adagrad(hp: Hyper, *, outside: bool) -> Step:
+    lr, eps = constant(hp["lr"]), constant(hp["eps"])
+
+    def step(g: Array, state: AdagradState, params: Array, t: int, tmp: Scratch) -> None:
+        a = tmp[0]
+        np.multiply(g, g, out=a)
+        v = state.v
+        v += a
+        denom = _root_denominator(v, eps, outside, out=a)
+        np.divide(lr, denom, out=a)
+        a *= g
+        params -= a
+
+    return step
 
 
-def _rmsprop(g: Array, state: RMSpropState, params: Array, hp: Hyper, t: int, tmp: Scratch,
-             *, outside: bool) -> None:
-    a = tmp[0]
-    decay = hp["decay"]
-    v = state.v
-    v *= decay
-    np.multiply(g, g, out=a)
-    np.multiply(1.0 - decay, a, out=a)
-    v += a
-    denom = _root_denominator(v, hp["eps"], outside, out=a)
-    np.divide(hp["lr"], denom, out=a)
-    a *= g
-    params -= a
+def _rmsprop(hp: Hyper, *, outside: bool) -> Step:
+    lr, decay, eps = constant(hp["lr"]), constant(hp["decay"]), constant(hp["eps"])
+    one_minus_decay = 1.0 - decay
+
+    def step(g: Array, state: RMSpropState, params: Array, t: int, tmp: Scratch) -> None:
+        a = tmp[0]
+        v = state.v
+        v *= decay
+        np.multiply(g, g, out=a)
+        np.multiply(one_minus_decay, a, out=a)
+        v += a
+        denom = _root_denominator(v, eps, outside, out=a)
+        np.divide(lr, denom, out=a)
+        a *= g
+        params -= a
+
+    return step
 
 
-def _adam(g: Array, state: AdamState, params: Array, hp: Hyper, t: int, tmp: Scratch, *,
-          outside: bool) -> None:
-    a, b = tmp
-    beta1, beta2 = hp["beta1"], hp["beta2"]
-    m, v = state.m, state.v
-    m *= beta1
-    np.multiply(1.0 - beta1, g, out=a)
-    m += a
-    v *= beta2
-    np.multiply(g, g, out=a)
-    np.multiply(1.0 - beta2, a, out=a)
-    v += a
-    np.divide(m, 1.0 - beta1**t, out=b)                    # m̂
-    np.divide(v, 1.0 - beta2**t, out=a)                    # v̂
-    denom = _root_denominator(a, hp["eps"], outside, out=a)
-    np.divide(hp["lr"], denom, out=a)
-    a *= b
-    params -= a
+def _adam(hp: Hyper, *, outside: bool) -> Step:
+    lr, eps = constant(hp["lr"]), constant(hp["eps"])
+    beta1, beta2 = constant(hp["beta1"]), constant(hp["beta2"])
+    omb1, omb2 = 1.0 - beta1, 1.0 - beta2
+    corr1, corr2 = BiasCorrection(beta1), BiasCorrection(beta2)
+
+    def step(g: Array, state: AdamState, params: Array, t: int, tmp: Scratch) -> None:
+        a, b = tmp
+        m, v = state.m, state.v
+        m *= beta1
+        np.multiply(omb1, g, out=a)
+        m += a
+        v *= beta2
+        np.multiply(g, g, out=a)
+        np.multiply(omb2, a, out=a)
+        v += a
+        c1 = corr1(t)
+        if isinstance(c1, float) and c1 == 1.0:  # βᵗ below half an ulp of 1: m̂ is m exactly
+            b = m
+        else:
+            np.divide(m, c1, out=b)                        # m̂
+        np.divide(v, corr2(t), out=a)                      # v̂
+        denom = _root_denominator(a, eps, outside, out=a)
+        np.divide(lr, denom, out=a)
+        a *= b
+        params -= a
+
+    return step
 
 
-def _nesterov_lookahead(state: MomentumState, params: Array, hp: Hyper, out: Array) -> Array:
+def _nesterov_lookahead(state: MomentumState, params: Array, hp: Prepared, out: Array) -> Array:
     """out ← θ − momentum·v, the point where nesterov evaluates the gradient."""
     np.multiply(hp["momentum"], state.v, out=out)
     np.subtract(params, out, out=out)
@@ -227,7 +317,8 @@ class Rule:
       formula: the update, in the notation of DESIGN.md §1.
       hyperparameters: the swept quantities, in the order trials enumerate them.
       state_type: the NamedTuple of the rule's state.
-      kernel: ``kernel(g, state, params, hp, t, tmp)`` updates params and state in place.
+      prepare: ``prepare(hp)`` binds a chunk's hyperparameters and returns its in-place
+        ``step(g, state, params, t, tmp)`` (see ``kernel`` for a single call).
       lookahead: for rules that take the gradient somewhere else than at θ (nesterov),
         ``lookahead(state, params, hp, out)`` writes that point into ``out``.
       eps_placement: where eps sits, for rules that have one.
@@ -239,8 +330,8 @@ class Rule:
     formula: str
     hyperparameters: tuple[Hyperparameter, ...]
     state_type: type[Any]
-    kernel: Kernel
-    lookahead: Callable[[Any, Array, Hyper, Array], Array] | None = None
+    prepare: Prepare
+    lookahead: Callable[[Any, Array, Prepared, Array], Array] | None = None
     eps_placement: EpsPlacement = "inside"
     reference: str = ""
     buffers: tuple[str, ...] = field(init=False)
@@ -260,6 +351,11 @@ class Rule:
     def init(self, params: Array) -> State:
         """The starting state for ``params`` (K, D): count 0, every buffer zero."""
         return self.state_type(0, *(np.zeros_like(params) for _ in self.buffers))
+
+    def kernel(self, grads: Array, state: State, params: Array, hp: Hyper, t: int,
+               tmp: Scratch) -> None:
+        """Update ``params`` and the state's buffers in place for update number ``t``."""
+        self.prepare(hp)(grads, state, params, t, tmp)
 
     def step(self, grads: Array, state: State, params: Array, hp: Hyper, tmp: Scratch) -> State:
         """Advance ``params`` and ``state`` in place by one update; return the state, count + 1."""
@@ -398,6 +494,7 @@ def make_rule(name: str, eps_placement: EpsPlacement = "inside") -> Rule:
 
 __all__ = [
     "RULES_WITH_EPS",
+    "BiasCorrection",
     "RULE_NAMES",
     "AdagradState",
     "AdamState",
@@ -408,6 +505,7 @@ __all__ = [
     "SGDState",
     "adagrad",
     "adam",
+    "constant",
     "make_rule",
     "momentum",
     "nesterov",

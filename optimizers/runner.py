@@ -144,9 +144,13 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
     """Run ``trials`` of ``spec`` together as one (K, D) batch; their result records."""
     objective, rule = spec.objective, spec.rule
     k, steps = len(trials), spec.steps
-    starts = {seed: spec.start_point(seed) for seed in {t.seed for t in trials}}
-    params = np.stack([starts[t.seed] for t in trials])
-    hp = {h.name: np.array([[t.params[h.name]] for t in trials], dtype=np.float64)
+    seeds = [t.seed for t in trials]
+    if len(set(seeds)) == 1:  # one start for the whole chunk
+        params = np.repeat(spec.start_point(seeds[0])[None, :], k, axis=0)
+    else:
+        starts = {seed: spec.start_point(seed) for seed in set(seeds)}
+        params = np.stack([starts[seed] for seed in seeds])
+    hp = {h.name: np.fromiter((t.params[h.name] for t in trials), np.float64, k).reshape(k, 1)
           for h in rule.hyperparameters}
     track = _Track(k, recorded_steps(steps, spec.record_every), spec.divergence_threshold)
     rows = np.arange(k)  # which trials the arrays' rows hold
@@ -156,18 +160,21 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
         try:
             for s0 in range(0, steps + 1, WINDOW):
                 n = min(WINDOW, steps + 1 - s0)
+                updates = min(n, steps - s0)  # the window's last loss is after the last step
                 losses = np.empty((n, len(rows)))
-                point = np.empty_like(stepper.params)
-                for j in range(n):
-                    x = stepper.params
-                    if s0 + j == steps:
-                        losses[j] = objective.value(x)
-                    elif lookahead is None:
-                        losses[j], grads = objective.value_and_grad(x)
-                        stepper(grads)
-                    else:
-                        losses[j] = objective.value(x)
-                        stepper(objective.grad(lookahead(stepper.state, x, stepper.hp, point)))
+                x = stepper.params
+                if lookahead is None:
+                    evaluate, advance = objective.evaluator(x), stepper.advance
+                    for loss in losses[:updates]:  # the hot loop: nothing but the two calls
+                        advance(evaluate(loss))
+                else:
+                    point = np.empty_like(x)
+                    for loss in losses[:updates]:
+                        loss[:] = objective.value(x)
+                        stepper.advance(objective.grad(lookahead(stepper.state, x, stepper.hp,
+                                                                 point)))
+                if updates < n:
+                    losses[updates] = objective.value(x)
                 alive = track.absorb(s0, losses, rows)
                 if not alive.all():
                     rows = rows[alive]
@@ -186,7 +193,8 @@ def _compact(stepper: Stepper, alive: npt.NDArray[np.bool_], threads: int) -> St
     """A stepper over the rows still alive: diverged trials cost nothing further."""
     rule, state = stepper.rule, stepper.state
     state = state._replace(**{b: getattr(state, b)[alive] for b in rule.buffers})
-    hp = {name: value[alive] for name, value in stepper.hp.items()}
+    hp = {name: value if isinstance(value, float) else value[alive]
+          for name, value in stepper.hp.items()}
     return Stepper(rule, stepper.params[alive], state, hp, threads=threads)
 
 
