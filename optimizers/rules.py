@@ -178,8 +178,10 @@ def _power_table(beta: float, start: int, stop: int) -> list[float]:
 
 
 class BiasCorrection:
-    """``corr(t)`` = 1 − βᵗ: a Python float from a table grown a block of steps at a time when β
-    is one number for the chunk; an array (computed at the step) when β varies."""
+    """``corr(t)`` = 1 − βᵗ: a Python float from ``table`` (``table[t]``), grown a block of steps
+    at a time, when β is one number for the chunk; an array, computed at the step, when β
+    varies (``table`` stays empty). A step reads ``table[t]`` itself while t is in range.
+    """
 
     BLOCK = 256
 
@@ -193,9 +195,11 @@ class BiasCorrection:
             out: Array = 1.0 - beta**t
             return out
         table = self.table
-        if t > len(table):
-            table += _power_table(beta, len(table) + 1, t + self.BLOCK)
-        return table[t - 1]
+        if t >= len(table):
+            if not table:
+                table.append(math.nan)  # table[0]: t counts from 1
+            table += _power_table(beta, len(table), t + self.BLOCK)
+        return table[t]
 
 
 def _root_denominator(v: Array, eps: HpValue, outside: bool, out: Array) -> Array:
@@ -272,25 +276,32 @@ def _adam(hp: Hyper, *, outside: bool) -> Step:
     beta1, beta2 = constant(hp["beta1"]), constant(hp["beta2"])
     omb1, omb2 = 1.0 - beta1, 1.0 - beta2
     corr1, corr2 = BiasCorrection(beta1), BiasCorrection(beta2)
+    table1, table2 = corr1.table, corr2.table
+    multiply, divide, sqrt = np.multiply, np.divide, np.sqrt
 
     def step(g: Array, state: AdamState, params: Array, t: int, tmp: Scratch) -> None:
         a, b = tmp
         m, v = state.m, state.v
         m *= beta1
-        np.multiply(omb1, g, out=a)
+        multiply(omb1, g, out=a)
         m += a
         v *= beta2
-        np.multiply(g, g, out=a)
-        np.multiply(omb2, a, out=a)
+        multiply(g, g, out=a)
+        multiply(omb2, a, out=a)
         v += a
-        c1 = corr1(t)
-        if isinstance(c1, float) and c1 == 1.0:  # βᵗ below half an ulp of 1: m̂ is m exactly
+        c1 = table1[t] if t < len(table1) else corr1(t)
+        if type(c1) is float and c1 == 1.0:  # βᵗ under half an ulp of 1: m̂ = m/1 is m exactly
             b = m
         else:
-            np.divide(m, c1, out=b)                        # m̂
-        np.divide(v, corr2(t), out=a)                      # v̂
-        denom = _root_denominator(a, eps, outside, out=a)
-        np.divide(lr, denom, out=a)
+            divide(m, c1, out=b)                                         # m̂
+        divide(v, table2[t] if t < len(table2) else corr2(t), out=a)    # v̂
+        if outside:
+            sqrt(a, out=a)
+            a += eps
+        else:
+            a += eps
+            sqrt(a, out=a)
+        divide(lr, a, out=a)
         a *= b
         params -= a
 

@@ -21,6 +21,8 @@ into the results document.
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -150,7 +152,8 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
     else:
         starts = {seed: spec.start_point(seed) for seed in set(seeds)}
         params = np.stack([starts[seed] for seed in seeds])
-    hp = {h.name: np.fromiter((t.params[h.name] for t in trials), np.float64, k).reshape(k, 1)
+    settings = [t.params for t in trials]
+    hp = {h.name: np.array([p[h.name] for p in settings], dtype=np.float64).reshape(k, 1)
           for h in rule.hyperparameters}
     track = _Track(k, recorded_steps(steps, spec.record_every), spec.divergence_threshold)
     rows = np.arange(k)  # which trials the arrays' rows hold
@@ -236,29 +239,30 @@ class _Track:
         return ~dead
 
     def records(self, trials: list[Trial]) -> list[dict[str, Any]]:
-        """The trials' result records, standard JSON only."""
+        """The trials' result records, standard JSON only (one pass over plain Python lists)."""
         curves = self.curve.T.tolist()
         final = self.curve[-1].tolist()
         mean = (self.total / (self.steps + 1)).tolist()
         minimum = self.minimum.tolist()
         diverged = self.diverged_at.tolist()
+        recorded, inf = self.recorded, math.inf
         out = []
-        for i, trial in enumerate(trials):
-            at = diverged[i]
-            ok = at < 0
-            kept = len(self.recorded) if ok else int(np.searchsorted(self._recorded, at))
-            out.append({
-                "index": trial.index,
-                "params": trial.params,
-                "seed": trial.seed,
-                "status": "ok" if ok else "diverged",
-                "final_loss": final[i] if ok else None,
-                "min_loss": minimum[i] if minimum[i] != np.inf else None,
-                "mean_loss": mean[i] if ok else None,
-                "diverged_at": None if ok else at,
-                "error": None,
-                "curve": {"step": self.recorded[:kept], "loss": curves[i][:kept]},
-            })
+        append = out.append
+        for trial, curve, last, mu, low, at in zip(trials, curves, final, mean, minimum, diverged,
+                                                   strict=True):
+            if at < 0:
+                append({"index": trial.index, "params": trial.params, "seed": trial.seed,
+                        "status": "ok", "final_loss": last,
+                        "min_loss": low if low != inf else None, "mean_loss": mu,
+                        "diverged_at": None, "error": None,
+                        "curve": {"step": recorded[:], "loss": curve}})
+            else:
+                kept = bisect.bisect_left(recorded, at)  # the recorded steps before divergence
+                append({"index": trial.index, "params": trial.params, "seed": trial.seed,
+                        "status": "diverged", "final_loss": None,
+                        "min_loss": low if low != inf else None, "mean_loss": None,
+                        "diverged_at": at, "error": None,
+                        "curve": {"step": recorded[:kept], "loss": curve[:kept]}})
         return out
 
 

@@ -97,7 +97,8 @@ class Stepper:
         self._count = t = self._count + 1
         if not self._blocks:
             self._step(grads, self._state, self.params, t, self._tmp)
-        elif self._pool is None:
+            return
+        if self._pool is None:
             self._run_blocks(grads, t, 0)
         else:
             for future in [self._pool.submit(self._run_blocks, grads, t, i)
