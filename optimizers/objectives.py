@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-#: ``evaluate(loss) -> grad``: losses at the bound point into ``loss`` (K,), the gradient returned.
+#: ``evaluate(loss) -> grad``: losses at the bound point into ``loss`` (K, 1), the gradient returned.
 Evaluate = Callable[[FloatArray], FloatArray]
 
 _TWO_PI = 2.0 * np.pi
@@ -98,14 +98,14 @@ class Objective(BaseModel):
         return self._value_and_grad(np.ascontiguousarray(x))[1]
 
     def evaluator(self, x: FloatArray) -> Evaluate:
-        """``evaluate(loss)``: the losses at the current contents of ``x`` (K, D) into ``loss``
-        (K,), and the gradient there returned — ``value_and_grad(x)``, bit for bit, for an
-        ``x`` that is updated in place between calls. The gradient may be a buffer that the
-        next call overwrites."""
+        """``evaluate(loss)``: the losses at the current contents of ``x`` (K, D) into ``loss``,
+        a (K, 1) column, and the gradient there returned — ``value_and_grad(x)``, bit for bit,
+        for an ``x`` that is updated in place between calls. The gradient may be a buffer that
+        the next call overwrites."""
 
         def evaluate(loss: FloatArray) -> FloatArray:
             f, g = self._value_and_grad(np.ascontiguousarray(x))
-            loss[...] = f
+            loss[:, 0] = f
             return g
 
         return evaluate
@@ -188,8 +188,7 @@ class Rosenbrock(Objective):
         g0, g1 = g[:, :1], g[:, 1:]
         multiply, subtract, add = np.multiply, np.subtract, np.add
 
-        def evaluate(loss: FloatArray) -> FloatArray:
-            f = loss.reshape(k, 1)
+        def evaluate(f: FloatArray) -> FloatArray:
             multiply(x0, x0, out=t)
             subtract(x1, t, out=t)       # t = x1 − x0²
             subtract(a, x0, out=u)       # u = a − x0

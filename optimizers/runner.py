@@ -158,18 +158,20 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
     track = _Track(k, recorded_steps(steps, spec.record_every), spec.divergence_threshold)
     rows = np.arange(k)  # which trials the arrays' rows hold
     lookahead = rule.lookahead
+    window = np.empty((0, 0))
     with np.errstate(all="ignore"):
         stepper = Stepper(rule, params, rule.init(params), hp, threads=threads)
         try:
             for s0 in range(0, steps + 1, WINDOW):
                 n = min(WINDOW, steps + 1 - s0)
                 updates = min(n, steps - s0)  # the window's last loss is after the last step
-                losses = np.empty((n, len(rows)))
+                if window.shape[1] != len(rows):  # one window per chunk (and per compaction)
+                    window = np.empty((WINDOW, len(rows)))
+                    columns = [row.reshape(-1, 1) for row in window]  # step j's losses, (K, 1)
+                losses = window[:n]
                 x = stepper.params
-                if lookahead is None:
-                    evaluate, advance = objective.evaluator(x), stepper.advance
-                    for loss in losses[:updates]:  # the hot loop: nothing but the two calls
-                        advance(evaluate(loss))
+                if lookahead is None:  # the hot loop: an objective call and a kernel call a step
+                    stepper.run(objective.evaluator(x), columns[:updates])
                 else:
                     point = np.empty_like(x)
                     for loss in losses[:updates]:
@@ -217,7 +219,9 @@ class _Track:
     def absorb(self, s0: int, losses: Array, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         """Fold a window of losses (steps s0 …, one column per row); return which rows live on."""
         n = len(losses)
-        if losses.max() <= self.threshold and losses.min() > -np.inf:  # the usual case (NaN fails)
+        at = slice(None) if len(rows) == len(self.total) else rows  # no fancy index while all live
+        low = np.fmin.reduce(losses, axis=0)
+        if losses.max() <= self.threshold and low.min() > -np.inf:  # the usual case (NaN fails)
             dead = np.zeros(len(rows), dtype=bool)
             kept = losses
             by_trial = np.ascontiguousarray(losses.T)
@@ -229,13 +233,14 @@ class _Track:
             before = np.arange(n)[:, None] < first_bad
             kept = np.where(before, losses, np.nan)  # the losses before divergence
             by_trial = np.ascontiguousarray(np.where(before, losses, 0.0).T)
+            low = np.fmin.reduce(kept, axis=0)
         # Sum each trial's window as one contiguous row, so its rounding is the same whatever
         # the number of trials beside it (a column sum's order depends on the array's width).
-        self.total[rows] += by_trial.sum(axis=1)
-        self.minimum[rows] = np.fmin(self.minimum[rows], np.fmin.reduce(kept, axis=0))
+        self.total[at] += by_trial.sum(axis=1)
+        self.minimum[at] = np.fmin(self.minimum[at], low)
         lo, hi = np.searchsorted(self._recorded, [s0, s0 + n])
         if hi > lo:
-            self.curve[lo:hi, rows] = kept[self._recorded[lo:hi] - s0]
+            self.curve[lo:hi, at] = kept[self._recorded[lo:hi] - s0]
         return ~dead
 
     def records(self, trials: list[Trial]) -> list[dict[str, Any]]:

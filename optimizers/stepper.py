@@ -24,13 +24,14 @@ same numbers, repeated along each row). Wider batches keep the columns: there th
 long and full-width copies would only add memory traffic.
 
 The rule is bound to the chunk once (``Rule.prepare``, per block), and a step is one call of the
-bound kernel: the runner's hot loop calls ``advance``, which does nothing else; ``state`` (with
-its update count) is brought up to date when it is read.
+bound kernel: ``advance`` does nothing else, and ``run`` loops over a window of steps with no
+call in a step but the objective's and the kernel's; ``state`` (with its update count) is
+brought up to date when it is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
 
@@ -104,6 +105,23 @@ class Stepper:
             for future in [self._pool.submit(self._run_blocks, grads, t, i)
                            for i in range(self._threads)]:
                 future.result()
+
+    def run(self, gradient: Callable[[Array], Array], outs: Iterable[Array]) -> None:
+        """``advance(gradient(out))`` for each of ``outs`` in turn: the runner's hot loop (the
+        objective writes each step's loss into its ``out`` and returns the gradient), with no
+        call in a step but those two."""
+        if self._blocks:
+            for out in outs:
+                self.advance(gradient(out))
+            return
+        step, state, params, tmp = self._step, self._state, self.params, self._tmp
+        t = self._count
+        try:
+            for out in outs:
+                step(gradient(out), state, params, t + 1, tmp)
+                t += 1
+        finally:
+            self._count = t
 
     def __call__(self, grads: Array) -> State:
         """One update with gradient ``grads`` (K, D); returns the new state."""
