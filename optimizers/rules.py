@@ -134,7 +134,7 @@ Prepared = Mapping[str, HpValue]
 #: ``step(g, state, params, t, tmp)``: one in-place update, number ``t``, with the settings bound.
 Step = Callable[[Array, Any, Array, int, Scratch], None]
 #: ``prepare(hp) -> step``: bind a chunk's hyperparameters once, with their per-chunk constants.
-Prepare = Callable[[Hyper], Step]
+Prepare = Callable[[Prepared], Step]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def _root_denominator(v: Array, eps: HpValue, outside: bool, out: Array) -> Arra
     return out
 
 
-def _sgd(hp: Hyper) -> Step:
+def _sgd(hp: Prepared) -> Step:
     lr = constant(hp["lr"])
 
     def step(g: Array, state: SGDState, params: Array, t: int, tmp: Scratch) -> None:
@@ -223,7 +223,7 @@ def _sgd(hp: Hyper) -> Step:
     return step
 
 
-def _momentum(hp: Hyper) -> Step:
+def _momentum(hp: Prepared) -> Step:
     lr, mu = constant(hp["lr"]), constant(hp["momentum"])
 
     def step(g: Array, state: MomentumState, params: Array, t: int, tmp: Scratch) -> None:
@@ -236,7 +236,7 @@ def _momentum(hp: Hyper) -> Step:
     return step
 
 
-def _adagrad(hp: Hyper, *, outside: bool) -> Step:
+def _adagrad(hp: Prepared, *, outside: bool) -> Step:
     lr, eps = constant(hp["lr"]), constant(hp["eps"])
 
     def step(g: Array, state: AdagradState, params: Array, t: int, tmp: Scratch) -> None:
@@ -252,7 +252,7 @@ def _adagrad(hp: Hyper, *, outside: bool) -> Step:
     return step
 
 
-def _rmsprop(hp: Hyper, *, outside: bool) -> Step:
+def _rmsprop(hp: Prepared, *, outside: bool) -> Step:
     lr, decay, eps = constant(hp["lr"]), constant(hp["decay"]), constant(hp["eps"])
     one_minus_decay = 1.0 - decay
 
@@ -271,7 +271,7 @@ def _rmsprop(hp: Hyper, *, outside: bool) -> Step:
     return step
 
 
-def _adam(hp: Hyper, *, outside: bool) -> Step:
+def _adam(hp: Prepared, *, outside: bool) -> Step:
     lr, eps = constant(hp["lr"]), constant(hp["eps"])
     beta1, beta2 = constant(hp["beta1"]), constant(hp["beta2"])
     omb1, omb2 = 1.0 - beta1, 1.0 - beta2

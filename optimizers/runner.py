@@ -251,7 +251,7 @@ class _Track:
         minimum = self.minimum.tolist()
         diverged = self.diverged_at.tolist()
         recorded, inf = self.recorded, math.inf
-        out = []
+        out: list[dict[str, Any]] = []
         append = out.append
         for trial, curve, last, mu, low, at in zip(trials, curves, final, mean, minimum, diverged,
                                                    strict=True):
