@@ -616,7 +616,7 @@ def _breakdown_once(theta0: np.ndarray, g0: np.ndarray, lrs: np.ndarray,
     objective = Rosenbrock(dim=2)
     hp = rule.broadcast({"lr": lrs}, k)
     theta = theta0.copy()
-    loss = np.empty(k)
+    loss = np.empty((k, 1))
     with np.errstate(all="ignore"), \
             Stepper(rule, theta, rule.init(theta), hp, threads=os.cpu_count() or 1) as stepper:
         return {
