@@ -772,8 +772,9 @@ def bench_b3(ks: list[int], steps: int, repeat: int) -> list[dict[str, Any]]:
 def markdown(facts: dict[str, str], b1: dict[str, Any], b2: list[dict[str, Any]],
              b3: list[dict[str, Any]], b3_steps: int, args: argparse.Namespace,
              breakdown: dict[str, float]) -> str:
-    lines = ["## Engine benchmarks (`python bench/engine.py`)", ""]
-    lines.append(f"Run: {time.strftime('%Y-%m-%d %H:%M')}, "
+    command = " ".join(["python bench/engine.py", *sys.argv[1:]])
+    lines = ["## Engine (`python bench/engine.py`)", ""]
+    lines.append(f"Command: `{command}`. Run: {time.strftime('%Y-%m-%d %H:%M')}, "
                  f"{'--quick, ' if args.quick else ''}best of {args.repeat_b1} repetitions "
                  "(each on a fresh, jittered grid), all ratios measured side by side in one run.")
     lines.append("")
@@ -809,9 +810,11 @@ def markdown(facts: dict[str, str], b1: dict[str, Any], b2: list[dict[str, Any]]
                  f"run one trial at a time, (1, 2) arrays {fmt_time(b1['t_loop12'])} "
                  f"({b1['loop_sample']} trials, scaled) | "
                  f"{b1['t_loop12'] / b1['t_sweep']:,.0f}× | — | info |")
+    pieces = ", ".join(f"{name} {fmt_time(t)}" for name, t in b1["fixed"].items()
+                       if name != "run_sweep at steps = 1")
     lines.append(f"| B1 same sweep (info) | run_sweep at steps = 1 {fmt_time(b1['t_fixed'])} "
-                 f"(spec, trials, records, results document) | run_sweep | "
-                 f"{b1['t_fixed'] / b1['t_sweep']:.0%} of its time | — | info |")
+                 f"({pieces}) | run_sweep | {b1['t_fixed'] / b1['t_sweep']:.0%} of its time "
+                 "| — | info |")
     if b1.get("torch"):
         lines.append(f"| B1 same sweep | {fmt_time(b1['t_sweep'])} | torch {b1['torch']} "
                      f"optim.Adam loop, float64 {fmt_time(b1['t_torch'])} ({b1['torch_sample']} "
