@@ -181,7 +181,8 @@ class Rosenbrock(Objective):
         # numbers bit for bit, but for the sign of a zero ∂f/∂x1 (there ``0 + 2·bt``, here
         # ``2·bt``: −0 only at x = (±0, −0)), which no sum, product or square root carries on.
         k = x.shape[0]
-        a, b = self.a, self.b
+        # the constants as 0-d arrays: NumPy takes those faster than Python floats (same numbers)
+        a, b, two, minus_two = (np.array(c) for c in (self.a, self.b, 2.0, -2.0))
         x0, x1 = x[:, :1], x[:, 1:]
         t, u, bt, uu = (np.empty((k, 1)) for _ in range(4))
         g = np.empty((k, 2))
@@ -196,10 +197,10 @@ class Rosenbrock(Objective):
             multiply(bt, t, out=f)
             multiply(u, u, out=uu)
             add(f, uu, out=f)            # f = bt·t + u·u
-            multiply(2.0, bt, out=g1)    # ∂f/∂x1 = 2·bt
+            multiply(two, bt, out=g1)    # ∂f/∂x1 = 2·bt
             multiply(g1, x0, out=g0)
             add(g0, u, out=g0)
-            multiply(-2.0, g0, out=g0)   # ∂f/∂x0 = −2·(2·bt·x0 + u)
+            multiply(minus_two, g0, out=g0)  # ∂f/∂x0 = −2·(2·bt·x0 + u)
             return g
 
         return evaluate

@@ -3,7 +3,8 @@
 - ``rules.constant`` turns a hyperparameter that is one number for a whole chunk into a Python
   float, and leaves any other array alone (a −0.0 beside a 0.0 is two numbers);
 - ``BiasCorrection`` reads 1 − βᵗ from a table that equals what ``1.0 - beta_array ** t``
-  gives, for every t (NumPy's pow is not Python's, and t = 2 is NumPy's square fast path);
+  gives, for every t (NumPy's pow is not Python's, and t = 2 is NumPy's square fast path), and
+  hands it to the step as a 0-d array, or None where it is exactly 1 (m̂ = m);
 - a chunk whose hyperparameters are constant (Python floats in the kernel) gives the numbers of
   the same chunk with the hyperparameters as full arrays (the kernel's array path);
 - ``Objective.evaluator`` — the runner's hot path, bound to an array updated in place — gives
@@ -54,6 +55,15 @@ def test_bias_correction_table_equals_numpy_power_of_an_array(beta: float) -> No
         assert isinstance(got, float)
         assert np.float64(got).tobytes() == expected.tobytes(), t
     assert corr.table[1:5] == [corr(1), corr(2), corr(3), corr(4)]
+    skipping = BiasCorrection(beta, skip_one=True)
+    for t in range(1, 1200):
+        plain, skipped = corr.operand(t), skipping.operand(t)
+        assert plain is not None and plain.shape == () and plain.tobytes() == \
+            np.float64(corr.table[t]).tobytes()
+        assert (skipped is None) == (corr.table[t] == 1.0), t
+        assert skipped is None or skipped.tobytes() == plain.tobytes()
+    if beta < 0.99:
+        assert skipping.operand(1199) is None  # 1 − βᵗ has rounded to 1 by then
 
 
 def test_bias_correction_of_a_varying_beta_is_the_array_formula() -> None:
