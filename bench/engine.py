@@ -16,14 +16,16 @@ B1  1,000 Adam trials × 1,000 steps on 2-D Rosenbrock (lr log-spaced 1e-4…1e-
     ``optimizers.run_sweep(spec)`` — spec validation and the results document included — against
     (a) the honest floor: the fastest NumPy code we know for this one sweep, written by hand
         (``floor_batched``): (K, 2) parameters, Rosenbrock value and gradient inline, Adam with
-        β1, β2, eps and 1 − β as Python floats, the bias corrections two Python floats per step,
-        every operation into a buffer made once (25 ufunc calls a step), the loss computed every
-        step (a sweep's minimum, mean and divergence check need it) and kept every 100 steps.
-        lr is a (K, 1) column in two forms, timed side by side: repeated to (K, 2) once, and
-        left a column (NumPy then runs a loop per row); the faster is the floor. A third form,
-        computing the loss at the recorded steps only, does less than a sweep and is printed
-        for information. run_sweep's final losses must equal every form's to rtol 1e-12
-        (checked on every repetition; the script stops otherwise);
+        β1, β2, eps, 1 − β and the bias corrections 1 − βᵗ as scalars (computed once for the
+        run), every operation into a buffer made once (25 ufunc calls a step), the loss computed
+        every step (a sweep's minimum, mean and divergence check need it) and kept every 100
+        steps. Three forms are timed side by side and the fastest is the floor: lr a (K, 1)
+        column repeated to (K, 2) once with the scalars as 0-d arrays (NumPy 2 takes those
+        faster than Python floats) or as Python floats, and lr left a (K, 1) column (NumPy then
+        runs a loop per row) with Python floats, as the issue that asked for this floor wrote
+        it. A fourth form, computing the loss at the recorded steps only, does less than a
+        sweep and is printed for information. run_sweep's final losses must equal every form's
+        to rtol 1e-12 (checked on every repetition; the script stops otherwise);
     (b) a plain-Python trial-by-trial loop (Python floats, ``math.sqrt``, the same arithmetic),
         timed on a sample of trials and scaled to 1,000; its curves must equal the floor's to
         rtol 1e-12;
@@ -92,8 +94,8 @@ BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # adam's defaults in optimizers.rules
 ROSEN_A, ROSEN_B = 1.0, 100.0
 
 # NumPy calls per step of ``floor_batched`` below, counted by hand (every one writes into a buffer
-# made before the loop; β1, β2, eps, 1 − β1 and 1 − β2 are Python floats, the bias corrections
-# two Python floats a step):
+# made before the loop; β1, β2, eps, 1 − β1, 1 − β2, the objective's constants and the bias
+# corrections are scalars — Python floats or 0-d arrays):
 #   Rosenbrock value and gradient on the two columns: x·x, y − ·, a − x, b·d, bd·d, u·u, + (the
 #     loss), 2·bd (= ∂f/∂y), ·x, + u, −2·(·) (= ∂f/∂x)                                     = 11
 #   Adam: m (3: ·β1, (1−β1)·g, +), v (4: ·β2, g·g, (1−β2)·, +), m̂ (1, skipped once 1 − β1ᵗ
@@ -125,24 +127,29 @@ def n_recorded(steps: int, record_every: int) -> int:
 
 
 def floor_batched(lrs: list[float], steps: int, record_every: int, lr_width: int = 2,
-                  loss_every_step: bool = True) -> np.ndarray:
+                  scalars: str = "0-d", loss_every_step: bool = True) -> np.ndarray:
     """The honest floor: the B1 sweep hand-written in NumPy for that one sweep, all trials at once.
 
-    (K, 2) parameters; β1, β2, eps and 1 − β as Python floats, the bias corrections 1 − βᵗ as
-    two Python floats per step; lr a (K, 1) column, repeated to (K, 2) once (``lr_width=2``,
-    the default: a (K, 1) column against (K, 2) arrays costs NumPy a loop per row) or left a
-    column (``lr_width=1``); every operation writes into a buffer made once; m̂ = m while
-    1 − β1ᵗ rounds to 1. The loss is computed every step — what a sweep needs for its minimum,
-    mean and divergence check — and kept every ``record_every`` steps; ``loss_every_step=False``
-    computes it at the recorded steps only (less than a sweep reports; for information).
-    Returns the curves (K, n_recorded).
+    (K, 2) parameters; β1, β2, eps, 1 − β and the objective's constants as scalars — Python
+    floats (``scalars="float"``) or 0-d float64 arrays (``"0-d"``, the default: NumPy 2 takes
+    those faster) — and the bias corrections 1 − βᵗ as scalars computed once for the run; lr a
+    (K, 1) column, repeated to (K, 2) once (``lr_width=2``, the default: a (K, 1) column against
+    (K, 2) arrays costs NumPy a loop per row) or left a column (``lr_width=1``); every operation
+    writes into a buffer made once; m̂ = m while 1 − β1ᵗ rounds to 1. The loss is computed every
+    step — what a sweep needs for its minimum, mean and divergence check — and kept every
+    ``record_every`` steps; ``loss_every_step=False`` computes it at the recorded steps only
+    (less than a sweep reports; for information). Returns the curves (K, n_recorded).
     """
     k = len(lrs)
     lr = np.array(lrs, dtype=np.float64)[:, None]
     if lr_width == 2:
         lr = np.repeat(lr, 2, axis=1)
-    b1, b2, eps, a_, b_ = BETA1, BETA2, EPS, ROSEN_A, ROSEN_B
-    omb1, omb2 = 1.0 - b1, 1.0 - b2
+    corr1 = [1.0 - BETA1 ** t for t in range(steps + 1)]
+    corr2 = [1.0 - BETA2 ** t for t in range(steps + 1)]
+    consts = [BETA1, BETA2, EPS, ROSEN_A, ROSEN_B, 1.0 - BETA1, 1.0 - BETA2, 2.0, -2.0]
+    make: Callable[[float], Any] = np.array if scalars == "0-d" else float
+    ops1, ops2 = [make(c) for c in corr1], [make(c) for c in corr2]
+    b1, b2, eps, a_, b_, omb1, omb2, two, minus_two = (make(c) for c in consts)
     theta = np.empty((k, 2))
     theta[:] = INIT
     m, v, g, tmp, mhat = (np.zeros((k, 2)) for _ in range(5))
@@ -169,10 +176,10 @@ def floor_batched(lrs: list[float], steps: int, record_every: int, lr_width: int
             multiply(bd, d, out=f)
             multiply(u, u, out=uu)
             add(f, uu, out=f)
-        multiply(2.0, bd, out=gy)
+        multiply(two, bd, out=gy)
         multiply(gy, x, out=gx)
         add(gx, u, out=gx)
-        multiply(-2.0, gx, out=gx)
+        multiply(minus_two, gx, out=gx)
         # Adam, eps inside the square root
         m *= b1
         multiply(omb1, g, out=tmp)
@@ -181,13 +188,12 @@ def floor_batched(lrs: list[float], steps: int, record_every: int, lr_width: int
         multiply(g, g, out=tmp)
         multiply(omb2, tmp, out=tmp)
         v += tmp
-        c1 = 1.0 - b1 ** t
-        if c1 == 1.0:
+        if corr1[t] == 1.0:
             mh = m
         else:
-            divide(m, c1, out=mhat)
+            divide(m, ops1[t], out=mhat)
             mh = mhat
-        divide(v, 1.0 - b2 ** t, out=tmp)
+        divide(v, ops2[t], out=tmp)
         tmp += eps
         sqrt(tmp, out=tmp)
         divide(lr, tmp, out=tmp)
@@ -195,8 +201,8 @@ def floor_batched(lrs: list[float], steps: int, record_every: int, lr_width: int
         theta -= tmp
     xx = theta[:, :1]
     dd = theta[:, 1:] - xx * xx
-    uu = a_ - xx
-    rows[r][:] = (b_ * dd) * dd + uu * uu  # the loss after the last step
+    uu = ROSEN_A - xx
+    rows[r][:] = (ROSEN_B * dd) * dd + uu * uu  # the loss after the last step
     return curve.T
 
 
@@ -385,11 +391,12 @@ def machine_facts() -> dict[str, str]:
 # The floor's forms, timed side by side; the fastest of those that compute what a sweep reports
 # (the loss every step) is "the floor".
 FLOOR_FORMS: dict[str, dict[str, Any]] = {
-    "lr (K, 2)": {"lr_width": 2},
-    "lr (K, 1) column": {"lr_width": 1},
+    "lr (K, 2), 0-d scalars": {"lr_width": 2, "scalars": "0-d"},
+    "lr (K, 2), Python-float scalars": {"lr_width": 2, "scalars": "float"},
+    "lr (K, 1) column, Python-float scalars": {"lr_width": 1, "scalars": "float"},
 }
-FLOOR_INFO = {"lr (K, 2), loss at the recorded steps only": {"lr_width": 2,
-                                                              "loss_every_step": False}}
+FLOOR_INFO = {"lr (K, 2), 0-d scalars, loss at the recorded steps only": {
+    "lr_width": 2, "scalars": "0-d", "loss_every_step": False}}
 
 
 def bench_b1(repeat: int, loop_sample: int, loop_repeat: int,
@@ -436,7 +443,7 @@ def bench_b1(repeat: int, loop_sample: int, loop_repeat: int,
     say(f"run_sweep            best {fmt_time(best_sweep)}  median {fmt_time(med_sweep)}  "
         f"({repeat} reps; spec validation and the results document included)")
     for name in forms:
-        say(f"floor, {name:44s} best {fmt_time(best[name])}  median {fmt_time(median[name])}"
+        say(f"floor, {name:56s} best {fmt_time(best[name])}  median {fmt_time(median[name])}"
             f"  = {best[name] / steps * 1e6:.1f} µs/step"
             + ("  ← the floor" if name == floor_name else "")
             + ("  (info: less than a sweep computes)" if name in FLOOR_INFO else ""))

@@ -224,6 +224,11 @@ class BiasCorrection:
             return value
         return self.operands[t]
 
+    def divisor(self, t: int) -> Array:
+        """``operand(t)`` of a correction made without ``skip_one``: never None."""
+        value = self(t)
+        return value if not isinstance(value, float) else scalar(value)
+
 
 def _root_denominator(v: Array, eps: HpValue, outside: bool, out: Array) -> Array:
     """out ← √(v + eps) (inside) or √v + eps (outside)."""
@@ -301,7 +306,8 @@ def _adam(hp: Prepared, *, outside: bool) -> Step:
     beta1, beta2 = constant(hp["beta1"]), constant(hp["beta2"])
     omb1, omb2 = scalar(1.0 - beta1), scalar(1.0 - beta2)
     corr1, corr2 = BiasCorrection(beta1, skip_one=True), BiasCorrection(beta2)
-    ops1, ops2 = corr1.operands, corr2.operands
+    ops1 = corr1.operands
+    ops2: list[Array] = corr2.operands  # type: ignore[assignment]  # None only with skip_one
     beta1, beta2 = scalar(beta1), scalar(beta2)
     multiply, divide, sqrt = np.multiply, np.divide, np.sqrt
 
@@ -320,7 +326,7 @@ def _adam(hp: Prepared, *, outside: bool) -> Step:
             b = m
         else:
             divide(m, c1, out=b)                                                  # m̂
-        divide(v, ops2[t] if t < len(ops2) else corr2.operand(t), out=a)        # v̂
+        divide(v, ops2[t] if t < len(ops2) else corr2.divisor(t), out=a)        # v̂
         if outside:
             sqrt(a, out=a)
             a += eps
