@@ -186,12 +186,13 @@ def _power_table(beta: float, start: int, stop: int) -> list[float]:
 
 
 class BiasCorrection:
-    """``corr(t)`` = 1 − βᵗ: a Python float from ``table`` (``table[t]``), grown a block of steps
-    at a time, when β is one number for the chunk; an array, computed at the step, when β
-    varies (``table`` stays empty). ``operands[t]`` holds the same number as a 0-d array
-    (``scalar``), or None where it is exactly 1 and ``skip_one`` asked for that (dividing by 1
-    changes nothing: the step skips the division). A step reads ``operands[t]`` itself while t
-    is in range and calls ``operand(t)`` otherwise.
+    """``corr(t)`` = 1 − βᵗ: when β is one number for the chunk, a Python float from ``table``,
+    which holds the ``BLOCK`` steps from ``start`` on (``table[t - start]``) and is refilled in
+    place when t leaves it, so its size stays bounded however long the run; when β varies, an
+    array computed at the step (``table`` stays empty). ``operands`` holds the same numbers as
+    0-d arrays (``scalar``), or None where the number is exactly 1 and ``skip_one`` asked for
+    that (dividing by 1 changes nothing: the step skips the division). A step reads
+    ``operands[t - start]`` itself while it is in range and calls ``operand(t)`` otherwise.
     """
 
     BLOCK = 256
@@ -199,6 +200,7 @@ class BiasCorrection:
     def __init__(self, beta: HpValue, skip_one: bool = False) -> None:
         self.beta = beta
         self.skip_one = skip_one
+        self.start = 0
         self.table: list[float] = []
         self.operands: list[Array | None] = []
 
@@ -207,22 +209,20 @@ class BiasCorrection:
         if not isinstance(beta, float):
             out: Array = 1.0 - beta**t
             return out
-        table = self.table
-        if t >= len(table):
-            if not table:
-                table.append(math.nan)  # table[0]: t counts from 1
-                self.operands.append(None)
-            new = _power_table(beta, len(table), t + self.BLOCK)
-            table += new
-            self.operands += [None if self.skip_one and c == 1.0 else scalar(c) for c in new]
-        return table[t]
+        i = t - self.start
+        if not 0 <= i < len(self.table):
+            self.start, i = t, 0
+            self.table[:] = _power_table(beta, t, t + self.BLOCK)
+            self.operands[:] = [None if self.skip_one and c == 1.0 else scalar(c)
+                                for c in self.table]
+        return self.table[i]
 
     def operand(self, t: int) -> Array | None:
         """1 − βᵗ as the step's operand (see the class)."""
         value = self(t)
         if not isinstance(value, float):
             return value
-        return self.operands[t]
+        return self.operands[t - self.start]
 
     def divisor(self, t: int) -> Array:
         """``operand(t)`` of a correction made without ``skip_one``: never None."""
@@ -321,12 +321,14 @@ def _adam(hp: Prepared, *, outside: bool) -> Step:
         multiply(g, g, out=a)
         multiply(omb2, a, out=a)
         v += a
-        c1 = ops1[t] if t < len(ops1) else corr1.operand(t)
+        i = t - corr1.start
+        c1 = ops1[i] if 0 <= i < len(ops1) else corr1.operand(t)
         if c1 is None:  # 1 − β1ᵗ is exactly 1 (βᵗ under half an ulp): m̂ = m/1 is m
             b = m
         else:
             divide(m, c1, out=b)                                                  # m̂
-        divide(v, ops2[t] if t < len(ops2) else corr2.divisor(t), out=a)        # v̂
+        i = t - corr2.start
+        divide(v, ops2[i] if 0 <= i < len(ops2) else corr2.divisor(t), out=a)  # v̂
         if outside:
             sqrt(a, out=a)
             a += eps
