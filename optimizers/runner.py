@@ -21,6 +21,8 @@ into the results document.
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -144,30 +146,40 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
     """Run ``trials`` of ``spec`` together as one (K, D) batch; their result records."""
     objective, rule = spec.objective, spec.rule
     k, steps = len(trials), spec.steps
-    starts = {seed: spec.start_point(seed) for seed in {t.seed for t in trials}}
-    params = np.stack([starts[t.seed] for t in trials])
-    hp = {h.name: np.array([[t.params[h.name]] for t in trials], dtype=np.float64)
+    seeds = [t.seed for t in trials]
+    if len(set(seeds)) == 1:  # one start for the whole chunk
+        params = np.repeat(spec.start_point(seeds[0])[None, :], k, axis=0)
+    else:
+        starts = {seed: spec.start_point(seed) for seed in set(seeds)}
+        params = np.stack([starts[seed] for seed in seeds])
+    settings = [t.params for t in trials]
+    hp = {h.name: np.array([p[h.name] for p in settings], dtype=np.float64).reshape(k, 1)
           for h in rule.hyperparameters}
     track = _Track(k, recorded_steps(steps, spec.record_every), spec.divergence_threshold)
     rows = np.arange(k)  # which trials the arrays' rows hold
     lookahead = rule.lookahead
+    window = np.empty((0, 0))
     with np.errstate(all="ignore"):
         stepper = Stepper(rule, params, rule.init(params), hp, threads=threads)
         try:
             for s0 in range(0, steps + 1, WINDOW):
                 n = min(WINDOW, steps + 1 - s0)
-                losses = np.empty((n, len(rows)))
-                point = np.empty_like(stepper.params)
-                for j in range(n):
-                    x = stepper.params
-                    if s0 + j == steps:
-                        losses[j] = objective.value(x)
-                    elif lookahead is None:
-                        losses[j], grads = objective.value_and_grad(x)
-                        stepper(grads)
-                    else:
-                        losses[j] = objective.value(x)
-                        stepper(objective.grad(lookahead(stepper.state, x, stepper.hp, point)))
+                updates = min(n, steps - s0)  # the window's last loss is after the last step
+                if window.shape[1] != len(rows):  # one window per chunk (and per compaction)
+                    window = np.empty((WINDOW, len(rows)))
+                    columns = [row.reshape(-1, 1) for row in window]  # step j's losses, (K, 1)
+                losses = window[:n]
+                x = stepper.params
+                if lookahead is None:  # the hot loop: an objective call and a kernel call a step
+                    stepper.run(objective.evaluator(x), columns[:updates])
+                else:
+                    point = np.empty_like(x)
+                    for loss in losses[:updates]:
+                        loss[:] = objective.value(x)
+                        stepper.advance(objective.grad(lookahead(stepper.state, x, stepper.hp,
+                                                                 point)))
+                if updates < n:
+                    losses[updates] = objective.value(x)
                 alive = track.absorb(s0, losses, rows)
                 if not alive.all():
                     rows = rows[alive]
@@ -186,7 +198,8 @@ def _compact(stepper: Stepper, alive: npt.NDArray[np.bool_], threads: int) -> St
     """A stepper over the rows still alive: diverged trials cost nothing further."""
     rule, state = stepper.rule, stepper.state
     state = state._replace(**{b: getattr(state, b)[alive] for b in rule.buffers})
-    hp = {name: value[alive] for name, value in stepper.hp.items()}
+    hp = {name: value if isinstance(value, float) else value[alive]
+          for name, value in stepper.hp.items()}
     return Stepper(rule, stepper.params[alive], state, hp, threads=threads)
 
 
@@ -206,7 +219,9 @@ class _Track:
     def absorb(self, s0: int, losses: Array, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         """Fold a window of losses (steps s0 …, one column per row); return which rows live on."""
         n = len(losses)
-        if losses.max() <= self.threshold and losses.min() > -np.inf:  # the usual case (NaN fails)
+        at = slice(None) if len(rows) == len(self.total) else rows  # no fancy index while all live
+        low = np.fmin.reduce(losses, axis=0)
+        if losses.max() <= self.threshold and low.min() > -np.inf:  # the usual case (NaN fails)
             dead = np.zeros(len(rows), dtype=bool)
             kept = losses
             by_trial = np.ascontiguousarray(losses.T)
@@ -218,39 +233,41 @@ class _Track:
             before = np.arange(n)[:, None] < first_bad
             kept = np.where(before, losses, np.nan)  # the losses before divergence
             by_trial = np.ascontiguousarray(np.where(before, losses, 0.0).T)
+            low = np.fmin.reduce(kept, axis=0)
         # Sum each trial's window as one contiguous row, so its rounding is the same whatever
         # the number of trials beside it (a column sum's order depends on the array's width).
-        self.total[rows] += by_trial.sum(axis=1)
-        self.minimum[rows] = np.fmin(self.minimum[rows], np.fmin.reduce(kept, axis=0))
+        self.total[at] += by_trial.sum(axis=1)
+        self.minimum[at] = np.fmin(self.minimum[at], low)
         lo, hi = np.searchsorted(self._recorded, [s0, s0 + n])
         if hi > lo:
-            self.curve[lo:hi, rows] = kept[self._recorded[lo:hi] - s0]
+            self.curve[lo:hi, at] = kept[self._recorded[lo:hi] - s0]
         return ~dead
 
     def records(self, trials: list[Trial]) -> list[dict[str, Any]]:
-        """The trials' result records, standard JSON only."""
+        """The trials' result records, standard JSON only (one pass over plain Python lists)."""
         curves = self.curve.T.tolist()
         final = self.curve[-1].tolist()
         mean = (self.total / (self.steps + 1)).tolist()
         minimum = self.minimum.tolist()
         diverged = self.diverged_at.tolist()
-        out = []
-        for i, trial in enumerate(trials):
-            at = diverged[i]
-            ok = at < 0
-            kept = len(self.recorded) if ok else int(np.searchsorted(self._recorded, at))
-            out.append({
-                "index": trial.index,
-                "params": trial.params,
-                "seed": trial.seed,
-                "status": "ok" if ok else "diverged",
-                "final_loss": final[i] if ok else None,
-                "min_loss": minimum[i] if minimum[i] != np.inf else None,
-                "mean_loss": mean[i] if ok else None,
-                "diverged_at": None if ok else at,
-                "error": None,
-                "curve": {"step": self.recorded[:kept], "loss": curves[i][:kept]},
-            })
+        recorded, inf = self.recorded, math.inf
+        out: list[dict[str, Any]] = []
+        append = out.append
+        for trial, curve, last, mu, low, at in zip(trials, curves, final, mean, minimum, diverged,
+                                                   strict=True):
+            if at < 0:
+                append({"index": trial.index, "params": trial.params, "seed": trial.seed,
+                        "status": "ok", "final_loss": last,
+                        "min_loss": low if low != inf else None, "mean_loss": mu,
+                        "diverged_at": None, "error": None,
+                        "curve": {"step": recorded[:], "loss": curve}})
+            else:
+                kept = bisect.bisect_left(recorded, at)  # the recorded steps before divergence
+                append({"index": trial.index, "params": trial.params, "seed": trial.seed,
+                        "status": "diverged", "final_loss": None,
+                        "min_loss": low if low != inf else None, "mean_loss": None,
+                        "diverged_at": at, "error": None,
+                        "curve": {"step": recorded[:kept], "loss": curve[:kept]}})
         return out
 
 

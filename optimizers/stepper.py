@@ -15,22 +15,29 @@ sweep) take a single kernel call, where the cost is NumPy's per-call overhead.
 A block's kernel sees rows of hyperparameters matching its rows of parameters, so the result is
 bit-for-bit the result of one call over the whole arrays.
 
-Hyperparameters arrive as (K, 1) columns. Against (K, D) operands with small D, NumPy cannot fuse
-the broadcast into one loop and runs K inner loops of length D, which costs four times a plain
-pass at D = 2; so for D ≤ ``BROADCAST_MAX_DIM`` the stepper keeps them at full (K, D) width (the
+Hyperparameters arrive as (K, 1) columns. One that holds the same number for every trial of the
+chunk becomes a Python float (``rules.constant``): a scalar operand costs nothing beyond the
+array's own pass. Against (K, D) operands with small D, NumPy cannot fuse a column's broadcast
+into one loop and runs K inner loops of length D, which costs four times a plain pass at D = 2;
+so for D ≤ ``BROADCAST_MAX_DIM`` the stepper keeps the columns that vary at full (K, D) width (the
 same numbers, repeated along each row). Wider batches keep the columns: there the inner loops are
 long and full-width copies would only add memory traffic.
+
+The rule is bound to the chunk once (``Rule.prepare``, per block), and a step is one call of the
+bound kernel: ``advance`` does nothing else, and ``run`` loops over a window of steps with no
+call in a step but the objective's and the kernel's; ``state`` (with its update count) is
+brought up to date when it is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
 
 import numpy as np
 
-from .rules import Array, Rule, State
+from .rules import Array, Rule, State, constant
 
 BROADCAST_MAX_DIM = 16  # up to this D, hyperparameters are stored at full (K, D) width
 DEFAULT_BLOCK = 1 << 17  # elements per block (1 MiB per array): big enough to amortise thread hand-offs
@@ -43,47 +50,82 @@ class Stepper:
       rule: the update rule.
       params: (K, D) parameters, updated in place.
       state: the rule's state for ``params``; its buffers are updated in place.
-      hp: hyperparameters, each (K, 1).
+      hp: hyperparameters, each (K, 1) or a float.
       threads: how many threads share the blocks of a large batch.
       block: elements per block.
     """
 
-    def __init__(self, rule: Rule, params: Array, state: State, hp: Mapping[str, Array],
+    def __init__(self, rule: Rule, params: Array, state: State, hp: Mapping[str, Array | float],
                  threads: int = 1, block: int = DEFAULT_BLOCK) -> None:
         k, d = params.shape
+        hp = {name: constant(v) for name, v in hp.items()}
         if d <= BROADCAST_MAX_DIM:
-            hp = {name: np.ascontiguousarray(np.broadcast_to(v, (k, d))) for name, v in hp.items()}
+            hp = {name: v if isinstance(v, float) else
+                  np.ascontiguousarray(np.broadcast_to(v, (k, d))) for name, v in hp.items()}
         self.rule = rule
         self.params = params
-        self.state = state
+        self._state = state
+        self._count: int = state.count
         self.hp = hp
         self._pool: ThreadPoolExecutor | None = None
         if k * d < 4 * block:
             self._blocks: list[tuple[Any, Any]] = []
             self._tmp = (np.empty_like(params), np.empty_like(params))
+            self._step = rule.prepare(hp)
             return
         rows = max(1, block // d)
         cols = min(d, block)
         self._blocks = [(slice(r, r + rows), slice(c, c + cols))
                         for r in range(0, k, rows) for c in range(0, d, cols)]
+        self._block_steps = [rule.prepare({name: v if isinstance(v, float) else v[r]
+                                           for name, v in hp.items()})
+                             for r, _ in self._blocks]
         self._threads = max(1, min(threads, len(self._blocks)))
         self._scratch = [(np.empty((rows, cols)), np.empty((rows, cols)))
                          for _ in range(self._threads)]
         if self._threads > 1:
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="gradsweep-step")
 
-    def __call__(self, grads: Array) -> State:
-        """One update with gradient ``grads`` (K, D); returns the new state."""
-        t = self.state.count + 1
+    @property
+    def state(self) -> State:
+        """The rule's state: its buffers (updated in place) and the update count."""
+        if self._state.count != self._count:
+            self._state = self._state._replace(count=self._count)
+        return self._state
+
+    def advance(self, grads: Array) -> None:
+        """One update with gradient ``grads`` (K, D), in place."""
+        self._count = t = self._count + 1
         if not self._blocks:
-            self.rule.kernel(grads, self.state, self.params, self.hp, t, self._tmp)
-        elif self._pool is None:
+            self._step(grads, self._state, self.params, t, self._tmp)
+            return
+        if self._pool is None:
             self._run_blocks(grads, t, 0)
         else:
             for future in [self._pool.submit(self._run_blocks, grads, t, i)
                            for i in range(self._threads)]:
                 future.result()
-        self.state = self.state._replace(count=t)
+
+    def run(self, gradient: Callable[[Array], Array], outs: Iterable[Array]) -> None:
+        """``advance(gradient(out))`` for each of ``outs`` in turn: the runner's hot loop (the
+        objective writes each step's loss into its ``out`` and returns the gradient), with no
+        call in a step but those two."""
+        if self._blocks:
+            for out in outs:
+                self.advance(gradient(out))
+            return
+        step, state, params, tmp = self._step, self._state, self.params, self._tmp
+        t = self._count
+        try:
+            for out in outs:
+                step(gradient(out), state, params, t + 1, tmp)
+                t += 1
+        finally:
+            self._count = t
+
+    def __call__(self, grads: Array) -> State:
+        """One update with gradient ``grads`` (K, D); returns the new state."""
+        self.advance(grads)
         return self.state
 
     def _run_blocks(self, grads: Array, t: int, worker: int) -> None:
@@ -91,14 +133,14 @@ class Stepper:
         share = len(self._blocks) * worker // self._threads
         end = len(self._blocks) * (worker + 1) // self._threads
         tmp_a, tmp_b = self._scratch[worker]
-        rule, state, params, hp = self.rule, self.state, self.params, self.hp
-        for rows, cols in self._blocks[share:end]:
+        rule, state, params = self.rule, self._state, self.params
+        for (rows, cols), step in zip(self._blocks[share:end], self._block_steps[share:end],
+                                      strict=True):
             sub_params = params[rows, cols]
             n_rows, n_cols = sub_params.shape
             sub_state = state._replace(**{b: getattr(state, b)[rows, cols] for b in rule.buffers})
-            sub_hp = {name: value[rows] for name, value in hp.items()}
-            rule.kernel(grads[rows, cols], sub_state, sub_params, sub_hp, t,
-                        (tmp_a[:n_rows, :n_cols], tmp_b[:n_rows, :n_cols]))
+            step(grads[rows, cols], sub_state, sub_params, t,
+                 (tmp_a[:n_rows, :n_cols], tmp_b[:n_rows, :n_cols]))
 
     def close(self) -> None:
         """Stop the worker threads, if any."""

@@ -190,6 +190,7 @@ def test_an_error_inside_the_engine_fails_its_trials_not_the_sweep(
         raise FloatingPointError("the objective broke")
 
     monkeypatch.setattr(Rosenbrock, "value_and_grad", broken)
+    monkeypatch.setattr(Rosenbrock, "evaluator", broken)  # the runner's hot path
     result = run_sweep({"objective": "rosenbrock", "optimizer": "adam",
                         "grid": {"lr": [0.1, 0.2]}, "steps": 3})
     assert result["status"] == "succeeded"
