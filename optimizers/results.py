@@ -183,9 +183,15 @@ def score_settings(spec: SweepSpec, records: list[dict[str, Any]]) -> list[dict[
     for record in records:
         groups.setdefault(record["index"] % n, []).append(record)
     params = spec.settings()
+    metric = spec.metric
     scores = []
     for setting in sorted(groups):
-        score, std = _score(groups[setting], spec.metric)
+        group = groups[setting]
+        if len(group) == 1:  # one seed: its value and 0, as mean_std gives for one value
+            value = trial_value(group[0], metric)
+            score, std = (None, None) if value is None else (value, 0.0)
+        else:
+            score, std = _score(group, metric)
         scores.append({"index": setting, "params": params[setting], "score": score,
                        "score_std": std, "trials": [r["index"] for r in groups[setting]]})
     return scores

@@ -21,9 +21,8 @@ import itertools
 import math
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import (
@@ -203,9 +202,9 @@ Seeds = Annotated[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Trial:
-    """One trial of a sweep: a grid point (``setting``) run with one seed."""
+class Trial(NamedTuple):
+    """One trial of a sweep: a grid point (``setting``) run with one seed (a NamedTuple: a
+    chunk makes thousands, and a tuple is made in half a frozen dataclass's time)."""
 
     index: int
     setting: int
@@ -399,10 +398,15 @@ class SweepSpec(BaseModel):
         return self.seeds if isinstance(self.seeds, int) else len(self.seeds)
 
     def settings(self) -> list[dict[str, float]]:
-        """The grid points, in order: the product of the lists, the first hyperparameter slowest."""
+        """The grid points, in order: the product of the lists, the first hyperparameter slowest
+        (a new list of the spec's own dicts, built once per spec: treat them as read-only)."""
+        return list(self._grid_points)
+
+    @cached_property
+    def _grid_points(self) -> tuple[dict[str, float], ...]:
         keys = list(self.grid)
         lists = [v if isinstance(v, list) else [v] for v in self.grid.values()]
-        return [dict(zip(keys, combo)) for combo in itertools.product(*lists)]
+        return tuple(dict(zip(keys, combo)) for combo in itertools.product(*lists))
 
     def setting(self, index: int) -> dict[str, float]:
         """Grid point ``index`` alone (``settings()[index]`` without building the others): the
@@ -439,7 +443,7 @@ class SweepSpec(BaseModel):
 
     def trials(self, start: int = 0, stop: int | None = None) -> list[Trial]:
         """Trials ``start`` ≤ index < ``stop``: seeds outermost, then the grid points."""
-        settings = self.settings()
+        settings = self._grid_points
         n = len(settings)
         stop = self.n_trials if stop is None else min(stop, self.n_trials)
         seeds = self.seeds
