@@ -1,4 +1,4 @@
-"""The results document (DESIGN.md §6): its models, and how trial records become one.
+"""The results document (README's "The results"): its models, and how trial records become one.
 
 The runner emits one plain-dict *record* per trial; ``assemble`` gathers records from any number
 of chunks — in any order — into the document: the normalised spec, progress, a score per grid

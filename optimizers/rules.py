@@ -11,7 +11,7 @@ on that kernel and never writes into its inputs. The runner binds the kernel to 
 per-chunk constants are computed there) and calls the bound step on its own buffers, which is
 what makes a step cost one pass over memory and no more NumPy calls than the formula has.
 
-The formulas (the project's contract, ``DESIGN.md`` §1):
+The formulas (the project's definition of each rule; README's table and the catalogue show them):
 
 ==========  ====================================================================================
 sgd         θ ← θ − lr·g
@@ -359,7 +359,7 @@ class Rule:
     Attributes:
       name: the rule's name in specs and in the catalogue.
       summary: one line on what the rule does.
-      formula: the update, in the notation of DESIGN.md §1.
+      formula: the update, in the notation of the table above.
       hyperparameters: the swept quantities, in the order trials enumerate them.
       state_type: the NamedTuple of the rule's state.
       prepare: ``prepare(hp)`` binds a chunk's hyperparameters and returns its in-place

@@ -83,7 +83,7 @@ def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None, min_chunks: int
 def run_sweep(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, limits: Limits | None = None,
               progress: Progress | None = None, should_stop: StopCheck | None = None,
               chunk_size: int | None = None, threads: int | None = None) -> dict[str, Any]:
-    """Run every trial of a sweep in this process; return the results document (DESIGN §6).
+    """Run every trial of a sweep in this process; return the results document.
 
     Args:
       spec: the sweep, as a ``SweepSpec``, a dict or JSON text.

@@ -1,6 +1,6 @@
 """The sweep spec: what a user asks for, validated and normalised before anything runs.
 
-This model is the request body of ``POST /v1/sweeps`` and the CLI's SPEC.json (DESIGN.md §5).
+This model is the request body of ``POST /v1/sweeps`` and the CLI's SPEC.json (README's "The spec").
 Validation is strict — unknown keys, unknown names, wrong types, non-finite numbers and values out
 of range are refused with a message that names the field and the valid choices — and the
 normalised spec (``model_dump()``) has every default filled in, so it is the complete record of
@@ -138,7 +138,7 @@ class OptimizerSpec(BaseModel):
 
     name: str = Field(description=f"one of {', '.join(RULE_NAMES)}")
     eps_placement: Literal["inside", "outside"] = Field(
-        "inside", description="eps inside the square root (default, as DESIGN §1) or outside "
+        "inside", description="eps inside the square root (default, as the formulas write it) or outside "
         "it (as PyTorch and optax)")
 
     @field_validator("name")
@@ -225,7 +225,7 @@ class SweepSpec(BaseModel):
     name: str = Field("", max_length=200, description="a label; absent, '<optimizer> on "
                       "<objective>'")
     # json_schema_input_type: the JSON schema (and so the OpenAPI document) shows that a bare
-    # name is accepted too, as DESIGN.md §5's own example writes it
+    # name is accepted too, as README's own example writes it
     objective: Annotated[ObjectiveSpec, BeforeValidator(
         _objective_to_object, json_schema_input_type=str | ObjectiveSpec)] = Field(
         description=f"a name ({', '.join(OBJECTIVES)}) or an object with name, dim and the "

@@ -1,4 +1,4 @@
-"""Tests for optimizers.rules and optimizers.stepper: the update rules against DESIGN.md §1.
+"""Tests for optimizers.rules and optimizers.stepper: the update rules against their formulas.
 
 One table (``CASES``) holds every rule with every eps placement it offers, together with the
 hyperparameter settings the numeric checks run at; every check is parametrised over it:
@@ -80,8 +80,8 @@ CASES = [
 ]
 CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]
 
-# The hyperparameters of DESIGN.md §1 and their defaults (None: required).
-DESIGN_DEFAULTS: dict[str, dict[str, float | None]] = {
+# The hyperparameters of each formula and their defaults (None: required).
+FORMULA_DEFAULTS: dict[str, dict[str, float | None]] = {
     "sgd": {"lr": None},
     "momentum": {"lr": None, "momentum": 0.9},
     "nesterov": {"lr": None, "momentum": 0.9},
@@ -92,7 +92,7 @@ DESIGN_DEFAULTS: dict[str, dict[str, float | None]] = {
 
 
 def test_table_covers_every_rule_and_placement() -> None:
-    assert set(RULE_NAMES) == set(DESIGN_DEFAULTS)
+    assert set(RULE_NAMES) == set(FORMULA_DEFAULTS)
     expected = {(n, "inside") for n in RULE_NAMES} | {(n, "outside") for n in RULES_WITH_EPS}
     assert {(c.name, c.placement) for c in CASES} == expected
 
@@ -142,7 +142,7 @@ def batched_rosenbrock_grad(x: FloatArray) -> FloatArray:
 
 
 # ---------------------------------------------------------------------------------------------
-# The reference: DESIGN.md §1 transcribed literally, one trial, plain Python floats.
+# The reference: each formula transcribed literally, one trial, plain Python floats.
 
 
 def _root(x: float, eps: float, placement: str) -> float:
@@ -196,8 +196,8 @@ REFERENCE = {
 
 
 def with_defaults(name: str, hp: Hp) -> Hp:
-    """``hp`` with DESIGN.md's defaults filled in (plain floats)."""
-    out = {k: v for k, v in DESIGN_DEFAULTS[name].items() if v is not None}
+    """``hp`` with the formulas' defaults filled in (plain floats)."""
+    out = {k: v for k, v in FORMULA_DEFAULTS[name].items() if v is not None}
     out.update(hp)
     return out
 
@@ -286,7 +286,7 @@ def test_update_matches_literal_formula(case: Case, problem: str) -> None:
 def test_settings_leave_every_default() -> None:
     """The literal check runs each non-lr hyperparameter away from its default at least once."""
     for case in CASES:
-        for name, default in DESIGN_DEFAULTS[case.name].items():
+        for name, default in FORMULA_DEFAULTS[case.name].items():
             if default is not None:
                 assert any(name in s and s[name] != default for s in case.settings), (case.id, name)
 
@@ -504,7 +504,7 @@ def test_formula_text(case: Case) -> None:
 @pytest.mark.parametrize("name", list(RULE_NAMES))
 def test_hyperparameters_and_defaults_match_design(name: str) -> None:
     rule = make_rule(name)
-    assert rule.defaults() == DESIGN_DEFAULTS[name]
+    assert rule.defaults() == FORMULA_DEFAULTS[name]
     assert rule.has_eps == (name in RULES_WITH_EPS)
 
 

@@ -1,6 +1,6 @@
 """The update rules against torch.optim, step by step, on 2-D rosenbrock in float64.
 
-DESIGN.md §1 says how the conventions map onto PyTorch's:
+How the conventions map onto PyTorch's (README, "The optimizers"):
 
 - sgd ↔ ``SGD(lr)``; momentum ↔ ``SGD(lr, momentum=μ)`` (PyTorch's buffer is v/lr; the
   parameters agree directly).
