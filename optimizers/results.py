@@ -259,7 +259,7 @@ def importance(spec: SweepSpec, settings: list[dict[str, Any]]) -> dict[str, flo
     are scaled by the largest |y| before squaring, so no score near the float limit overflows;
     each share is clipped to [0, 1] against rounding.
     """
-    swept = [k for k, v in spec.grid.items() if isinstance(v, list) and len(v) >= 2]
+    swept = spec.swept
     scored = [s for s in settings if s["score"] is not None]
     shares = dict.fromkeys(swept, 0.0)
     if not scored or not swept:

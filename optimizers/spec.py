@@ -21,8 +21,9 @@ import itertools
 import math
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -202,9 +203,9 @@ Seeds = Annotated[
 ]
 
 
-class Trial(NamedTuple):
-    """One trial of a sweep: a grid point (``setting``) run with one seed (a NamedTuple: a
-    chunk makes thousands, and a tuple is made in half a frozen dataclass's time)."""
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One trial of a sweep: a grid point (``setting``) run with one seed."""
 
     index: int
     setting: int
@@ -408,6 +409,11 @@ class SweepSpec(BaseModel):
         lists = [v if isinstance(v, list) else [v] for v in self.grid.values()]
         return tuple(dict(zip(keys, combo)) for combo in itertools.product(*lists))
 
+    @property
+    def swept(self) -> list[str]:
+        """The hyperparameters the grid sweeps (lists of two or more values), in grid order."""
+        return swept_keys(self.grid)
+
     def setting(self, index: int) -> dict[str, float]:
         """Grid point ``index`` alone (``settings()[index]`` without building the others): the
         index in mixed radix over the lists' lengths, the first hyperparameter the most
@@ -460,6 +466,12 @@ class SweepSpec(BaseModel):
         center = (self.objective.start() if self.init.center is None
                   else np.array(self.init.center, dtype=np.float64))
         return self.init.sample(seed, center)
+
+
+def swept_keys(grid: Mapping[str, Any]) -> list[str]:
+    """The hyperparameters a grid sweeps — those whose value is a list of two or more — in grid
+    order (of a ``SweepSpec.grid`` or of a results document's ``spec["grid"]``)."""
+    return [key for key, value in grid.items() if isinstance(value, list) and len(value) >= 2]
 
 
 def curve_length(steps: int, record_every: int) -> int:
@@ -533,5 +545,5 @@ def _is_union_tag(part: Any) -> bool:
 __all__ = [
     "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerSpec", "RandomInit",
     "SweepSpec",
-    "Trial", "describe_errors", "error_field", "parse_spec",
+    "Trial", "describe_errors", "error_field", "parse_spec", "swept_keys",
 ]

@@ -35,6 +35,7 @@ from rich.progress import (
 from rich.table import Table
 
 from optimizers import describe_errors, objective_catalogue, optimizer_catalogue, parse_spec
+from optimizers.spec import swept_keys
 from workers.local import run_local
 from workers.settings import get_settings
 
@@ -93,8 +94,7 @@ def run(
 
 def _print_summary(results: dict[str, Any], top: int) -> None:
     spec = results["spec"]
-    swept = [k for k, v in spec["grid"].items() if isinstance(v, list) and len(v) > 1]
-    shown = swept or list(spec["grid"])
+    shown = swept_keys(spec["grid"]) or list(spec["grid"])
     ranked = sorted(results["settings"],
                     key=lambda s: (s["score"] is None, s["score"] or 0.0, s["index"]))
     seeds = spec["seeds"] if isinstance(spec["seeds"], int) else len(spec["seeds"])  # n or a list

@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from optimizers.spec import swept_keys
+
 BEST_WIDTH = 2.5
 WIDTH = 0.8
 
 
 def swept(document: dict[str, Any]) -> list[str]:
-    """The hyperparameters the grid sweeps (lists of two or more values), in grid order."""
-    return [k for k, v in document["spec"]["grid"].items() if isinstance(v, list) and len(v) > 1]
+    """The hyperparameters the document's grid sweeps (lists of two or more values)."""
+    return swept_keys(document["spec"]["grid"])
 
 
 def plot_curves(document: dict[str, Any], color_by: str | None = None, log: bool = True) -> Any:
