@@ -20,6 +20,14 @@ call ``execute_chunk``; the API calls ``submit_sweep``, ``results_document`` and
   stored spec that no longer parses — never a sweep left running, never a redelivery loop.
 - ``resume_unfinished`` (embedded mode's start-up) marks a sweep it cannot resume failed and
   goes on with the others.
+- Leases: ``execute_chunk`` given a ``Lease`` records it in the store before it runs the
+  chunk, gives up at its next cancel poll once the lease is no longer its own (expired and
+  queued again elsewhere, or handed back at shutdown: the other copy counts), and releases it
+  when it is done. Its owner renews it (a Celery worker node's heartbeat thread, for every
+  chunk the node holds). ``requeue_expired`` — run by every live worker's heartbeat and by the
+  API's housekeeping — claims the expired leases (each claimed by exactly one scanner) and
+  queues those chunks again unless they are saved: a chunk whose worker died or froze runs
+  again within about lease_seconds + heartbeat_seconds, whatever its length.
 - ``Watchdog`` (cluster mode, run by the API's housekeeping) finds unfinished sweeps whose
   progress has stopped, queues their missing chunks again and, if that does not help, marks
   them failed with a reason: no sweep stays queued or running forever.
@@ -151,12 +159,48 @@ def fail_sweep(store: JobStore, sweep_id: str, reason: str) -> bool:
     return failed
 
 
-def execute_chunk(store: JobStore, sweep_id: str, chunk: int) -> int:
+@dataclass(frozen=True)
+class Lease:
+    """Who runs a chunk (a worker node's name) and how long its lease lives unrenewed."""
+
+    owner: str
+    seconds: float
+
+
+def execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | None = None) -> int:
     """Run one chunk of a sweep and save it; how many trials it ran (0 if skipped).
+
+    With ``lease``, the chunk's lease is taken first (in the store: its owner renews it), the
+    run stops at a cancel poll that finds the lease no longer ``lease.owner``'s (another copy
+    runs it), and the lease is released at the end — but not when ``StoreUnavailable`` escapes:
+    the chunk is handed back, and the lease, still renewed, covers it until it runs again.
 
     A chunk (or results document) the store rejects, or a stored spec that does not parse,
     fails the sweep with the reason; ``StoreUnavailable`` escapes (run the chunk again later).
     """
+    if lease is None:
+        return _execute_chunk(store, sweep_id, chunk, None)
+    store.lease(sweep_id, chunk, lease.owner, lease.seconds)
+    try:
+        ran = _execute_chunk(store, sweep_id, chunk, lease)
+    except StoreUnavailable:
+        raise
+    except BaseException:
+        _release(store, sweep_id, chunk, lease)
+        raise
+    _release(store, sweep_id, chunk, lease)
+    return ran
+
+
+def _release(store: JobStore, sweep_id: str, chunk: int, lease: Lease) -> None:
+    try:
+        store.release_lease(sweep_id, chunk, lease.owner)
+    except StoreUnavailable as exc:  # it expires by itself; a scanner finds the chunk saved
+        log.warning("chunk %d of sweep %s: its lease could not be released (%s)", chunk,
+                    sweep_id, exc)
+
+
+def _execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | None) -> int:
     record = store.get(sweep_id)
     if record is None or record.status.is_finished():
         return 0
@@ -172,7 +216,8 @@ def execute_chunk(store: JobStore, sweep_id: str, chunk: int) -> int:
     start, stop = chunk_range(record, chunk)
     started = time.perf_counter()
     try:
-        records = run_chunk(spec, start, stop, should_stop=_cancel_poll(store, sweep_id))
+        records = run_chunk(spec, start, stop,
+                            should_stop=_cancel_poll(store, sweep_id, chunk, lease))
     except SweepCancelled:
         return 0
     seconds = time.perf_counter() - started
@@ -210,8 +255,10 @@ def fail_chunk(store: JobStore, sweep_id: str, chunk: int, message: str) -> None
         _finish_if_complete(store, latest, chunks_done or latest.chunks_done)
 
 
-def _cancel_poll(store: JobStore, sweep_id: str) -> Callable[[], bool]:
-    """A ``should_stop`` that asks the store at most every ``CANCEL_POLL_SECONDS``."""
+def _cancel_poll(store: JobStore, sweep_id: str, chunk: int,
+                 lease: Lease | None) -> Callable[[], bool]:
+    """A ``should_stop`` that asks the store at most every ``CANCEL_POLL_SECONDS``: stop when
+    the sweep is cancelled (or gone), or when ``lease`` is no longer held by its owner."""
     next_poll = time.monotonic() + CANCEL_POLL_SECONDS
 
     def should_stop() -> bool:
@@ -220,9 +267,59 @@ def _cancel_poll(store: JobStore, sweep_id: str) -> Callable[[], bool]:
             return False
         next_poll = time.monotonic() + CANCEL_POLL_SECONDS
         record = store.get(sweep_id)
-        return record is None or record.status == SweepStatus.CANCELLED
+        if record is None or record.status == SweepStatus.CANCELLED:
+            return True
+        if lease is not None:
+            owner = store.lease_owner(sweep_id, chunk)
+            if owner != lease.owner:
+                log.warning("chunk %d of sweep %s: lease lost (now held by %s); stopping, the "
+                            "other copy runs it", chunk, sweep_id, owner or "nobody")
+                return True
+        return False
 
     return should_stop
+
+
+def requeue_chunks(store: JobStore, executor: Executor,
+                   chunks: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Queue again those of ``chunks`` (sweep, chunk) whose sweep is unfinished and which are
+    not saved yet; the ones queued. ``StoreUnavailable`` escapes."""
+    by_sweep: dict[str, list[int]] = {}
+    for sweep_id, chunk in chunks:
+        by_sweep.setdefault(sweep_id, []).append(chunk)
+    queued: list[tuple[str, int]] = []
+    for sweep_id, wanted in sorted(by_sweep.items()):
+        record = store.get(sweep_id)
+        if record is None or record.status.is_finished():
+            continue
+        missing = sorted(set(wanted) - store.saved_chunks(sweep_id))
+        if missing:
+            executor.submit(sweep_id, missing)
+            queued += [(sweep_id, chunk) for chunk in missing]
+    return queued
+
+
+def requeue_expired(store: JobStore, executor: Executor, who: str = "") -> list[tuple[str, int]]:
+    """Claim the expired leases and queue their chunks again (those not saved, of unfinished
+    sweeps); the (sweep, chunk) queued. Each expired lease is claimed by one caller only, so
+    any number of workers and API replicas may scan at once. If the chunks cannot be queued
+    (``QueueUnavailable``), their leases are put back already expired, for the next scan."""
+    claimed = store.claim_expired()
+    if not claimed:
+        return []
+    try:
+        queued = requeue_chunks(store, executor, claimed)
+    except StoreUnavailable:
+        for sweep_id, chunk in claimed:
+            try:
+                store.lease(sweep_id, chunk, "", 0.0)
+            except StoreUnavailable:
+                break  # the watchdog is the backstop
+        raise
+    for sweep_id, chunk in queued:
+        log.warning("chunk %d of sweep %s: its lease expired (its worker died or froze); "
+                    "queued again%s", chunk, sweep_id, f" by {who}" if who else "")
+    return queued
 
 
 def _finish_if_complete(store: JobStore, record: SweepRecord, chunks_done: int) -> None:
@@ -430,6 +527,7 @@ def delete_expired(store: JobStore, retention_days: float, now: float | None = N
 
 
 __all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "CSV_SUMMARY_KEYS", "Backlogged",
-           "Executor", "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range", "csv_rows",
-           "delete_expired", "execute_chunk", "fail_chunk", "fail_sweep", "new_sweep_id",
-           "results_document", "resume_unfinished", "stored_spec", "submit_sweep"]
+           "Executor", "Lease", "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range",
+           "csv_rows", "delete_expired", "execute_chunk", "fail_chunk", "fail_sweep",
+           "new_sweep_id", "requeue_chunks", "requeue_expired", "results_document",
+           "resume_unfinished", "stored_spec", "submit_sweep"]

@@ -38,6 +38,13 @@ The contract, which ``tests/workers/test_store.py`` checks on both:
   ``best`` costs the same at 10 trials and at a million, on every API replica, and equals the
   ``best`` of ``optimizers.assemble`` over the saved records (``tests/workers/
   test_best_so_far.py``).
+- A chunk being run holds a **lease**: (sweep, chunk) → owner (a worker node) and an expiry.
+  ``lease`` takes it (or takes it over), ``renew_leases`` extends the leases an owner still
+  holds of the chunks it names, ``release_lease`` drops one if its owner still holds it, ``release_owner`` drops all of
+  an owner's (its shutdown). ``claim_expired`` removes the leases past their expiry and returns
+  them, atomically: however many workers and API replicas scan at once, each expired lease is
+  claimed by exactly one of them, which queues the chunk again (``workers.jobs``). Redis
+  measures lease time on its own clock (one clock for every machine); SQLite on the host's.
 """
 
 from __future__ import annotations
@@ -384,6 +391,29 @@ class JobStore(Protocol):
 
     def live_workers(self, since: float) -> builtins.list[str]:
         """Workers whose last heartbeat is at or after ``since``."""
+
+    def lease(self, sweep_id: str, chunk: int, owner: str, seconds: float) -> None:
+        """``owner`` holds the chunk's lease for ``seconds`` from now (taken over from any
+        other owner: the last to start a chunk holds it)."""
+
+    def lease_owner(self, sweep_id: str, chunk: int) -> str | None:
+        """Who holds the chunk's lease (even if expired but not claimed yet); None: nobody."""
+
+    def renew_leases(self, owner: str, seconds: float,
+                     chunks: Iterable[tuple[str, int]]) -> int:
+        """Extend the leases of these (sweep, chunk) that ``owner`` still holds to ``seconds``
+        from now; how many. (Its other leases are left to expire: a chunk the owner handed
+        back while the broker was unreachable must not stay covered by its lease forever.)"""
+
+    def release_lease(self, sweep_id: str, chunk: int, owner: str) -> bool:
+        """Drop the chunk's lease if ``owner`` still holds it; whether it did."""
+
+    def release_owner(self, owner: str) -> builtins.list[tuple[str, int]]:
+        """Drop every lease ``owner`` holds; the (sweep, chunk) of each."""
+
+    def claim_expired(self, limit: int = 1000) -> builtins.list[tuple[str, int]]:
+        """Remove up to ``limit`` leases past their expiry and return their (sweep, chunk): one
+        atomic step, so two scanners never claim the same lease."""
 
     def close(self) -> None:
         """Release connections."""
