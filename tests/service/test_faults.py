@@ -213,7 +213,9 @@ LONG: dict[str, Any] = {
 
 def received(worker: Any) -> int:
     """How many chunk messages the worker has received (Celery logs each at level info)."""
-    return int(worker.output().count("Task gradsweep.run_chunk["))
+    import re
+
+    return len(re.findall(r"Task gradsweep\.run_chunk\[[0-9a-f-]+\] received", worker.output()))
 
 
 def test_a_long_chunk_keeps_its_lease_and_sigterm_hands_it_back_at_once(
