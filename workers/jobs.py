@@ -36,6 +36,7 @@ call ``execute_chunk``; the API calls ``submit_sweep``, ``results_document`` and
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -64,6 +65,7 @@ from .store import (
     StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    WatchState,
 )
 
 log = logging.getLogger(__name__)
@@ -421,16 +423,6 @@ def resume_unfinished(store: JobStore, executor: Executor) -> list[str]:
 
 
 @dataclass
-class _Watched:
-    """What a watchdog last saw of one sweep."""
-
-    chunks_done: int
-    moved_at: float  # when chunks_done last changed (or when the watchdog first saw the sweep)
-    since: float  # start of the current wait: moved_at, the last re-queue, or the last busy check
-    requeues: int = 0
-
-
-@dataclass
 class WatchdogReport:
     """What one ``Watchdog.check`` did."""
 
@@ -440,7 +432,8 @@ class WatchdogReport:
 
 
 class Watchdog:
-    """Keeps unfinished sweeps moving (cluster mode; DESIGN §8, RELIABILITY.md).
+    """Keeps unfinished sweeps moving (cluster mode; RELIABILITY.md) — the backstop behind the
+    chunks' leases, for work lost in ways a lease does not see (a message the broker lost).
 
     Every ``check`` looks at each queued or running sweep. A sweep whose ``chunks_done`` has not
     changed for ``stuck_seconds`` gets its missing chunks queued again (safe: a chunk that runs
@@ -450,12 +443,13 @@ class Watchdog:
 
     While the cluster is busy — chunks waiting in the queue and chunks completed since the
     previous check — a sweep that does not move is waiting for its turn, not stuck: its clock
-    starts again. The first check of a watchdog only looks.
+    starts again. The first check of a watchdog cannot tell whether the cluster is busy, so it
+    does not act on a stuck sweep (nor reset its clock).
 
-    The state is this process's memory: several API replicas each run their own watchdog, which
-    at worst queues the same missing chunks more than once (counted once) and lets the first
-    replica to give up mark the sweep failed (``finish`` is atomic; the others change nothing).
-    An API restart starts the clocks again.
+    The clocks live in the store (``JobStore.watch_step``, wall-clock time, read and updated
+    atomically): any number of API replicas run a watchdog each, and a stuck sweep is re-queued
+    once per ``stuck_seconds`` by whichever checks first, and failed once; an API restart
+    neither resets the clocks nor repeats their re-queues.
     """
 
     def __init__(self, store: JobStore, executor: Executor, *, stuck_seconds: float,
@@ -465,37 +459,34 @@ class Watchdog:
         self.stuck_seconds = stuck_seconds
         self.max_requeues = max_requeues
         self.worker_timeout = worker_timeout
-        self._watched: dict[str, _Watched] = {}
         self._chunks_run: int | None = None  # the cluster's completed chunks at the last check
 
     def check(self, now: float | None = None) -> WatchdogReport:
-        """Look at every unfinished sweep once; act on the stuck ones."""
-        now = time.monotonic() if now is None else now
+        """Look at every unfinished sweep once; act on the stuck ones. ``now``: wall-clock
+        seconds (``time.time()``), the store's clocks' time base."""
+        now = time.time() if now is None else now
         report = WatchdogReport()
         first = self._chunks_run is None
         chunks_run = self.store.chunk_stats().chunks
         report.busy = (not first and chunks_run > (self._chunks_run or 0)
                        and self.executor.queue_depth() > 0)
         self._chunks_run = chunks_run
-        unfinished = self.store.unfinished()
-        self._watched = {r.id: self._watched[r.id] for r in unfinished if r.id in self._watched}
-        for record in unfinished:
-            seen = self._watched.get(record.id)
-            if seen is None or seen.chunks_done != record.chunks_done:
-                self._watched[record.id] = _Watched(record.chunks_done, now, now)
-            elif first or report.busy:
-                seen.since = now
-            elif now - seen.since >= self.stuck_seconds:
-                if seen.requeues < self.max_requeues:
-                    self._requeue(record, seen, now)
-                    report.requeued.append(record.id)
-                elif self._fail(record, seen, now):
-                    report.failed.append(record.id)
-                seen.since = now
+        for record in self.store.unfinished():
+            if first:  # only record the new and the progressed; act from the next check on
+                step = self.store.watch_step(record.id, record.chunks_done, now,
+                                             math.inf, self.max_requeues, reset=False)
+                continue
+            step = self.store.watch_step(record.id, record.chunks_done, now,
+                                         self.stuck_seconds, self.max_requeues,
+                                         reset=report.busy)
+            if step.action == "requeue":
+                self._requeue(record, step.state, now)
+                report.requeued.append(record.id)
+            elif step.action == "fail" and self._fail(record, step.state, now):
+                report.failed.append(record.id)
         return report
 
-    def _requeue(self, record: SweepRecord, seen: _Watched, now: float) -> None:
-        seen.requeues += 1
+    def _requeue(self, record: SweepRecord, seen: WatchState, now: float) -> None:
         missing = sorted(set(range(record.n_chunks)) - self.store.saved_chunks(record.id))
         if not missing:
             log.warning("sweep %s: every chunk is saved but it is not finished; finishing it",
@@ -508,7 +499,7 @@ class Watchdog:
                     self.max_requeues)
         self.executor.submit(record.id, missing)
 
-    def _fail(self, record: SweepRecord, seen: _Watched, now: float) -> bool:
+    def _fail(self, record: SweepRecord, seen: WatchState, now: float) -> bool:
         workers = self.store.live_workers(time.time() - self.worker_timeout)
         reason = (f"stuck: no progress for {now - seen.moved_at:.0f} s "
                   f"({record.chunks_done} of {record.n_chunks} chunks done) although its "

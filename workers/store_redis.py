@@ -14,6 +14,7 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
                                   scores order by index, so the first member is the best
     sweep:{id}:point_scores hash  scored grid point (zero-padded) → ``MergedPoint.summary``:
                                   its exact score and spread, trial count and first trials
+    sweep:{id}:watch      string  the watchdog's clocks (``WatchState`` as a JSON list)
     sweeps                zset    every sweep id, scored by created_at
     status:{status}       zset    the ids of the sweeps in that status, scored by created_at;
                                   kept in step with the hashes' status field
@@ -87,9 +88,12 @@ from .store import (
     StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    WatchState,
+    WatchStep,
     best_of,
     check_value_size,
     chunk_seconds_bucket,
+    decide_watch,
     merge_points,
     scoring_of,
     touched_points,
@@ -177,14 +181,14 @@ return 1
 """
 
 # KEYS: sweep hash, chunks, results, scores, points, ranking, point_scores, sweeps,
-# status:succeeded, status:failed, status:cancelled.
+# status:succeeded, status:failed, status:cancelled, watch.
 # ARGV: id, before.
 _DELETE_IF_FINISHED_BEFORE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'succeeded' and status ~= 'failed' and status ~= 'cancelled' then return 0 end
 local finished_at = tonumber(redis.call('HGET', KEYS[1], 'finished_at'))
 if finished_at == nil or finished_at >= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[12])
 for i = 8, 11 do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 1
 """
@@ -691,7 +695,8 @@ class RedisStore:
                                    self._sweep(sweep_id, "points"),
                                    self._sweep(sweep_id, "ranking"),
                                    self._sweep(sweep_id, "point_scores"), self._sweeps,
-                                   *(self._status(s) for s in _FINISHED)],
+                                   *(self._status(s) for s in _FINISHED),
+                                   self._sweep(sweep_id, "watch")],
                              args=[sweep_id, repr(float(before))], client=pipe)
             deleted += sum(int(n) for n in pipe.execute())
         return deleted
@@ -739,6 +744,29 @@ class RedisStore:
         names = cast(builtins.list[bytes],
                      self._redis.zrangebyscore(self._workers, repr(float(since)), "+inf"))
         return sorted(name.decode() for name in names)
+
+    @_translating
+    def watch_step(self, sweep_id: str, chunks_done: int, now: float, stuck_seconds: float,
+                   max_requeues: int, reset: bool) -> WatchStep:
+        """``decide_watch`` on the stored clocks: an optimistic transaction on the sweep's
+        ``watch`` key (WATCH, read, MULTI … EXEC; again if another replica wrote it)."""
+        key = self._sweep(sweep_id, "watch")
+        with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    blob = cast(bytes | None, pipe.get(key))
+                    stored = None if blob is None else WatchState(*orjson.loads(blob))
+                    step = decide_watch(stored, chunks_done, now, stuck_seconds, max_requeues,
+                                        reset)
+                    state = step.state
+                    pipe.multi()
+                    pipe.set(key, orjson.dumps([state.chunks_done, state.moved_at, state.since,
+                                                state.requeues]))
+                    pipe.execute()
+                    return step
+                except WatchError:
+                    continue
 
     # -- leases ------------------------------------------------------------------------------
 

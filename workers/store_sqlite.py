@@ -16,6 +16,8 @@ Layout (created if missing)::
     workers(name TEXT PRIMARY KEY, seen REAL)                              -- last heartbeat
     chunk_runs(bound REAL PRIMARY KEY,                                     -- run-time bucket
                chunks INTEGER, trials INTEGER, seconds REAL)               -- totals in it
+    watch(sweep_id TEXT PRIMARY KEY, chunks_done INTEGER,                  -- the watchdog's
+          moved_at REAL, since REAL, requeues INTEGER)                     -- clocks (WatchState)
     leases(sweep_id TEXT, chunk INTEGER, owner TEXT, expires_at REAL,      -- a running chunk's
            PRIMARY KEY (sweep_id, chunk))                                  -- lease (host clock)
         index (expires_at), index (owner)
@@ -63,9 +65,12 @@ from .store import (
     StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    WatchState,
+    WatchStep,
     best_of,
     check_value_size,
     chunk_seconds_bucket,
+    decide_watch,
     merge_points,
     over_limit,
     scoring_of,
@@ -119,6 +124,13 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 CREATE INDEX IF NOT EXISTS leases_expiry ON leases (expires_at);
 CREATE INDEX IF NOT EXISTS leases_owner ON leases (owner);
+CREATE TABLE IF NOT EXISTS watch (
+    sweep_id TEXT PRIMARY KEY,
+    chunks_done INTEGER NOT NULL,
+    moved_at REAL NOT NULL,
+    since REAL NOT NULL,
+    requeues INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS chunk_runs (
     bound REAL PRIMARY KEY,
     chunks INTEGER NOT NULL,
@@ -488,7 +500,7 @@ class SQLiteStore:
         condition = (f"status IN ({', '.join('?' * len(_FINISHED))}) AND finished_at < ?",
                      (*_FINISHED, before))
         with self._write() as db:
-            for table in ("chunks", "points"):
+            for table in ("chunks", "points", "watch", "leases"):
                 db.execute(f"DELETE FROM {table} WHERE sweep_id IN "
                            f"(SELECT id FROM sweeps WHERE {condition[0]})", condition[1])
             deleted = db.execute(f"DELETE FROM sweeps WHERE {condition[0]}",
@@ -532,6 +544,22 @@ class SQLiteStore:
         rows = self._db().execute("SELECT name FROM workers WHERE seen >= ? ORDER BY name",
                                   (since,)).fetchall()
         return [name for (name,) in rows]
+
+    @_translating
+    def watch_step(self, sweep_id: str, chunks_done: int, now: float, stuck_seconds: float,
+                   max_requeues: int, reset: bool) -> WatchStep:
+        """``decide_watch`` on the stored clocks, in one ``BEGIN IMMEDIATE`` transaction."""
+        with self._write() as db:
+            row = db.execute("SELECT chunks_done, moved_at, since, requeues FROM watch "
+                             "WHERE sweep_id = ?", (sweep_id,)).fetchone()
+            step = decide_watch(None if row is None else WatchState(*row), chunks_done, now,
+                                stuck_seconds, max_requeues, reset)
+            state = step.state
+            db.execute("INSERT OR REPLACE INTO watch (sweep_id, chunks_done, moved_at, since, "
+                       "requeues) VALUES (?, ?, ?, ?, ?)", (sweep_id, state.chunks_done,
+                                                            state.moved_at, state.since,
+                                                            state.requeues))
+        return step
 
     # -- leases (single statements: each is atomic; the claim is a conditional DELETE) -------
 

@@ -552,6 +552,33 @@ def test_watchdog_fails_a_sweep_that_cannot_progress_with_a_reason(tmp_path: Pat
         assert "Traceback" not in logs
 
 
+def test_two_api_replicas_one_killed_share_the_watchdog_clocks(tmp_path: Path) -> None:
+    """The watchdog's clocks are the store's: two API replicas re-queue a stuck sweep once per
+    period between them, not once each, and a replica SIGKILLed and replaced mid-way neither
+    starts the count again nor repeats a re-queue: 2 re-queues in all, then failed once."""
+    redis = redis_client()
+    with cluster(tmp_path, redis=True, **{**SETTINGS, "stuck_seconds": 2,
+                                          "stuck_requeues": 2}) as c:
+        first = c.start_server()
+        port = free_port()
+        second = c.start_server(port=port)
+        with c.client() as client:
+            sweep_id = submit(client, SMALL)  # and no worker ever runs: 4 messages wait
+        wait_until(lambda: redis.llen(c.queue) >= 8, 20, "a first re-queue", first)
+        first.stop(signal.SIGKILL)
+        third = c.start_server(port=free_port())  # its replacement
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            view = wait_for_status(client, sweep_id, {"succeeded", "failed"}, 30)
+            assert view["status"] == "failed", view
+            assert "queued again 2 time(s)" in view["error"], view["error"]
+            time.sleep(2.5)  # both replicas look again: nothing more happens
+            assert client.get(f"/v1/sweeps/{sweep_id}").json() == view
+        assert redis.llen(c.queue) == 4 + 2 * 4  # the first queueing and 2 re-queues, once
+        logs = first.output() + second.output() + third.output()
+        assert logs.count("missing chunk(s) again") == 2
+        assert logs.count(f"sweep {sweep_id} failed: stuck") == 1
+
+
 # -- an error inside the engine ---------------------------------------------------------------
 
 def test_a_chunk_whose_engine_raises_fails_its_trials_and_the_sweep_completes(
