@@ -605,6 +605,14 @@ class SQLiteStore:
         return [(str(sweep_id), int(chunk)) for sweep_id, chunk in rows]
 
     @_translating
+    def expired_leases(self) -> builtins.list[tuple[str, int, str]]:
+        """The (sweep, chunk, owner) of the leases past their expiry, not claimed (embedded
+        mode's supervisor: it knows the owners, its own pool processes)."""
+        rows = self._db().execute("SELECT sweep_id, chunk, owner FROM leases "
+                                  "WHERE expires_at < ?", (time.time(),)).fetchall()
+        return [(str(sweep_id), int(chunk), str(owner)) for sweep_id, chunk, owner in rows]
+
+    @_translating
     def claim_expired(self, limit: int = 1000) -> builtins.list[tuple[str, int]]:
         """Remove up to ``limit`` expired leases in one DELETE; their (sweep, chunk)."""
         rows = self._db().execute(
