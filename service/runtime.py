@@ -6,8 +6,9 @@
 - Cluster mode: the Redis store and Celery on the same Redis; workers run elsewhere. The
   housekeeping thread also queues again, every ``heartbeat_seconds``, the chunks whose lease
   expired (``workers.jobs.requeue_expired``: a dead worker's chunks run again even while no
-  worker is alive to notice, as soon as one starts), and runs the ``Watchdog`` that re-queues
-  (then fails) stuck sweeps.
+  worker is alive to notice, as soon as one starts) — and, at start and after an outage, the
+  chunks nothing holds any more (``requeue_orphans``) — and runs the ``Watchdog`` that
+  re-queues (then fails) stuck sweeps.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from threading import Event, Thread
 from prometheus_client import CollectorRegistry
 
 from workers.jobs import (
+    BrokerView,
     Executor,
     Watchdog,
     delete_expired,
     requeue_expired,
+    requeue_orphans,
     resume_unfinished,
 )
 from workers.store import JobStore, StoreUnavailable
@@ -112,6 +115,7 @@ class Runtime:
 
         def run() -> None:
             next_retention = next_watchdog = time.monotonic()
+            orphan_scan = True  # at start and after an outage: ``requeue_orphans``
             while not self._stop.is_set():
                 if time.monotonic() >= next_retention:
                     try:
@@ -124,8 +128,12 @@ class Runtime:
                 if self.watchdog is not None:
                     try:
                         requeue_expired(self.store, self.executor, who="the API")
+                        if orphan_scan and isinstance(self.executor, BrokerView):
+                            requeue_orphans(self.store, self.executor)
+                        orphan_scan = False
                     except StoreUnavailable as exc:
                         log.warning("job store unavailable; lease scan skipped: %s", exc)
+                        orphan_scan = True
                     except Exception:  # never let the housekeeping thread die
                         log.exception("lease scan failed")
                 if self.watchdog is not None and time.monotonic() >= next_watchdog:

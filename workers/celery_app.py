@@ -25,6 +25,8 @@ Settings that matter (DESIGN §8, RELIABILITY.md):
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from celery import Celery
@@ -103,6 +105,24 @@ def make_celery(settings: WorkerSettings) -> Celery:
     return app
 
 
+def _chunk_of(raw: bytes, routing_key: str | None) -> set[tuple[str, int]]:
+    """The (sweep, chunk) of a kombu message as the Redis transport stores it — the message
+    itself in a queue's list, ``[message, exchange, routing key]`` in ``unacked`` (kept only if
+    its routing key is ``routing_key``) — or nothing if it is not a chunk message."""
+    try:
+        data = json.loads(raw)
+        if routing_key is not None:
+            data, _, key = data
+            if key != routing_key:
+                return set()
+        if data.get("headers", {}).get("task") != RUN_CHUNK:
+            return set()
+        args = json.loads(base64.b64decode(data["body"]))[0]
+        return {(str(args[0]), int(args[1]))}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return set()
+
+
 class CeleryExecutor:
     """Cluster mode's executor: one Celery task per chunk, on the settings' queue.
 
@@ -141,6 +161,26 @@ class CeleryExecutor:
                 return int(client.llen(self.queue))
         except _BROKER_ERRORS as exc:
             raise QueueUnavailable(f"the broker cannot be reached: {exc}") from exc
+
+    def in_flight(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every chunk message the broker holds for this queue: waiting
+        in the queue's list, or delivered and not acknowledged (kombu's ``unacked`` hash, shared
+        by the database: filtered by routing key). O(messages): for the orphan scan, which
+        runs after an outage, not at every heartbeat."""
+        try:
+            with self.app.connection_for_write() as connection:
+                self._connected(connection)
+                client = connection.default_channel.client
+                queued = client.lrange(self.queue, 0, -1)
+                unacked = [raw for _, raw in client.hscan_iter("unacked", count=1000)]
+        except _BROKER_ERRORS as exc:
+            raise QueueUnavailable(f"the broker cannot be reached: {exc}") from exc
+        found = set()
+        for raw in queued:
+            found |= _chunk_of(raw, None)
+        for raw in unacked:
+            found |= _chunk_of(raw, self.queue)
+        return found
 
     def close(self) -> None:
         """Release the broker connections."""

@@ -41,7 +41,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -70,6 +70,9 @@ from .store import (
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.5
+#: Seconds after its creation before a sweep's chunks can count as orphans (``requeue_orphans``):
+#: the API may still be queueing them.
+ORPHAN_GRACE_SECONDS = 5.0
 #: Chunks whose score summaries ``csv_rows`` reads at a time (what a download holds at once).
 CSV_BATCH_CHUNKS = 64
 #: What a results.csv row takes from a trial's score summary (besides its index).
@@ -301,6 +304,50 @@ def requeue_chunks(store: JobStore, executor: Executor,
     return queued
 
 
+@runtime_checkable
+class BrokerView(Protocol):
+    """An executor that can say which chunk messages its broker holds (``CeleryExecutor``)."""
+
+    def submit(self, sweep_id: str, chunks: list[int]) -> None:
+        """Queue these chunks of the sweep."""
+
+    def in_flight(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every chunk message queued or delivered-not-acknowledged."""
+
+
+def requeue_orphans(store: JobStore, executor: BrokerView,
+                    now: float | None = None) -> list[tuple[str, int]]:
+    """Queue again the chunks of unfinished sweeps that nothing holds any more: not saved, not
+    leased, not in the broker (queued or delivered). Run after a broker outage (and when a
+    worker or the API starts): a message Redis popped for a worker just as it died is gone
+    from the queue without ever reaching kombu's ``unacked`` or a worker, so neither the
+    visibility timeout nor a lease brings it back. The (sweep, chunk) queued.
+
+    The broker is read before the leases and the leases before the saved chunks — the order a
+    chunk moves through them — so a chunk on its way is seen in one of them; what is caught in
+    between is queued twice, harmlessly (it counts once). Sweeps younger than
+    ``ORPHAN_GRACE_SECONDS`` are left alone: their chunks may still be being queued."""
+    now = time.time() if now is None else now
+    unfinished = [r for r in store.unfinished() if r.created_at <= now - ORPHAN_GRACE_SECONDS]
+    if not unfinished:
+        return []
+    in_flight = executor.in_flight()
+    leased = store.leased()
+    orphans: list[tuple[str, int]] = []
+    for record in unfinished:
+        held = {chunk for sweep_id, chunk in in_flight | leased if sweep_id == record.id}
+        missing = set(range(record.n_chunks)) - held
+        if missing:
+            missing -= store.saved_chunks(record.id)
+        if missing:
+            executor.submit(record.id, sorted(missing))
+            orphans += [(record.id, chunk) for chunk in sorted(missing)]
+    for sweep_id, chunk in orphans:
+        log.warning("chunk %d of sweep %s was held by nobody (a message lost by the broker); "
+                    "queued again", chunk, sweep_id)
+    return orphans
+
+
 def requeue_expired(store: JobStore, executor: Executor, who: str = "") -> list[tuple[str, int]]:
     """Claim the expired leases and queue their chunks again (those not saved, of unfinished
     sweeps); the (sweep, chunk) queued. Each expired lease is claimed by one caller only, so
@@ -517,8 +564,9 @@ def delete_expired(store: JobStore, retention_days: float, now: float | None = N
     return store.delete_finished_before(now - retention_days * 86_400)
 
 
-__all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "CSV_SUMMARY_KEYS", "Backlogged",
-           "Executor", "Lease", "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range",
-           "csv_rows", "delete_expired", "execute_chunk", "fail_chunk", "fail_sweep",
-           "new_sweep_id", "requeue_chunks", "requeue_expired", "results_document",
+__all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "CSV_SUMMARY_KEYS",
+           "ORPHAN_GRACE_SECONDS", "Backlogged", "BrokerView", "Executor", "Lease",
+           "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range", "csv_rows",
+           "delete_expired", "execute_chunk", "fail_chunk", "fail_sweep", "new_sweep_id",
+           "requeue_chunks", "requeue_expired", "requeue_orphans", "results_document",
            "resume_unfinished", "stored_spec", "submit_sweep"]

@@ -444,6 +444,9 @@ class JobStore(Protocol):
         """``owner`` holds the chunk's lease for ``seconds`` from now (taken over from any
         other owner: the last to start a chunk holds it)."""
 
+    def leased(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every lease (expired or not)."""
+
     def lease_owner(self, sweep_id: str, chunk: int) -> str | None:
         """Who holds the chunk's lease (even if expired but not claimed yet); None: nobody."""
 

@@ -784,6 +784,12 @@ class RedisStore:
                                              self._leases_of()])
 
     @_translating
+    def leased(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every lease (expired or not)."""
+        return {_unmember(m) for m in cast(builtins.list[bytes],
+                                           self._redis.hkeys(self._leases[1]))}
+
+    @_translating
     def lease_owner(self, sweep_id: str, chunk: int) -> str | None:
         """Who holds the chunk's lease; None: nobody."""
         owner = cast(bytes | None, self._redis.hget(self._leases[1], _member(sweep_id, chunk)))

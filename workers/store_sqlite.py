@@ -571,6 +571,12 @@ class SQLiteStore:
             "VALUES (?, ?, ?, ?)", (sweep_id, int(chunk), owner, time.time() + seconds))
 
     @_translating
+    def leased(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every lease (expired or not)."""
+        rows = self._db().execute("SELECT sweep_id, chunk FROM leases").fetchall()
+        return {(str(sweep_id), int(chunk)) for sweep_id, chunk in rows}
+
+    @_translating
     def lease_owner(self, sweep_id: str, chunk: int) -> str | None:
         """Who holds the chunk's lease; None: nobody."""
         row = self._db().execute("SELECT owner FROM leases WHERE sweep_id = ? AND chunk = ?",

@@ -28,7 +28,9 @@ while a chunk that runs for hours on a live worker keeps its lease and is never 
 twice. At a warm shutdown (SIGTERM) the node hands its chunks back at once: it releases its
 leases and queues those chunks again; its running tasks see the lease gone at their next cancel
 poll and stop (acknowledged: no second copy is queued). The broker's visibility timeout stays,
-long (an hour), as a last resort only.
+long (an hour), as a last resort only. At start and after every outage the heartbeat also
+queues again the chunks nothing holds any more (``workers.jobs.requeue_orphans``: a message
+Redis popped for a worker just as it died is in no queue, no ``unacked``, no lease).
 
 Any other error is permanent — a chunk or results document the store refuses
 (``StoreRejected``, which ``execute_chunk`` turns into a failed sweep itself), or a bug: the
@@ -52,7 +54,14 @@ from celery.signals import task_received, worker_ready, worker_shutdown, worker_
 from celery.worker import state as worker_state
 
 from .celery_app import RUN_CHUNK, CeleryExecutor, make_celery
-from .jobs import Lease, execute_chunk, fail_sweep, requeue_chunks, requeue_expired
+from .jobs import (
+    Lease,
+    execute_chunk,
+    fail_sweep,
+    requeue_chunks,
+    requeue_expired,
+    requeue_orphans,
+)
 from .memory import release_memory
 from .settings import get_settings
 from .store import StoreUnavailable
@@ -191,15 +200,23 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     settings = get_settings()
 
     def beat() -> None:
+        orphan_scan = True  # at start, and after every outage: see ``requeue_orphans``
         while not _stop_heartbeat.is_set():
+            started = time.monotonic()
             try:
                 store = worker_store()
                 store.heartbeat(name, time.time())
+                # a beat that waited for the store (retried through an outage) counts too
+                orphan_scan |= time.monotonic() - started > settings.heartbeat_seconds
                 if not _handing_back.is_set():
                     store.renew_leases(name, settings.lease_seconds, held_chunks())
                 requeue_expired(store, node_executor(), who=name)
+                if orphan_scan:
+                    requeue_orphans(store, node_executor())
+                    orphan_scan = False
             except StoreUnavailable as exc:
                 log.warning("job store unreachable; heartbeat skipped: %s", exc)
+                orphan_scan = True
             except Exception:  # noqa: BLE001 — never let the heartbeat thread die
                 log.exception("heartbeat failed")
             _stop_heartbeat.wait(settings.heartbeat_seconds)

@@ -45,9 +45,6 @@ SMALL: dict[str, Any] = {
     "name": "small", "objective": {"name": "rastrigin", "dim": 100}, "optimizer": "adam",
     "grid": {"lr": [1e-3, 1e-2, 0.1, 1e4]}, "seeds": 4, "steps": 10000, "record_every": 500,
 }  # 16 trials in 4 chunks of 4
-# A message Redis pops for a worker just before it dies can be lost by kombu (the pop is
-# durable, its delivery is not): the watchdog queues it again after this long.
-STUCK_AFTER_REDIS = 10
 #: The default settings but the chunk size: leases (10 s), heartbeats (2 s), the broker's
 #: visibility timeout (an hour) are the defaults an operator runs with.
 DEFAULTS: dict[str, Any] = {"chunk_work": 4e6}
@@ -379,8 +376,7 @@ def test_redis_sigkill_and_restart_loses_nothing(tmp_path: Path, store_retry: fl
 
     with private_redis(tmp_path) as redis_server, \
             cluster(tmp_path, redis=True, redis_url=redis_server.url,
-                    **{**SETTINGS, "store_retry_seconds": store_retry,
-                       "stuck_seconds": STUCK_AFTER_REDIS}) as c:
+                    **{**DEFAULTS, "store_retry_seconds": store_retry}) as c:
         server = c.start_server()
         worker = c.start_worker(concurrency=2)
         with c.client() as client:
@@ -388,6 +384,12 @@ def test_redis_sigkill_and_restart_loses_nothing(tmp_path: Path, store_retry: fl
             sweep_id = submit(client, SPEC)
             wait_until(lambda: done(client, sweep_id) >= 4, 60, "some progress", worker)
             at_kill = done(client, sweep_id)
+            # What kombu loses now and then when Redis dies (a message popped for a worker but
+            # never recorded in ``unacked`` nor delivered): one queued message, gone.
+            broker = redis_server.client()
+            lost = broker.rpop(c.queue)
+            broker.close()
+            assert lost is not None
             redis_server.kill()
             killed_at = time.monotonic()
 
@@ -442,6 +444,9 @@ def test_redis_sigkill_and_restart_loses_nothing(tmp_path: Path, store_retry: fl
     figure("Redis restart -> sweep finished", finished)
     rescued = server.output().count("missing chunk(s) again")
     print(f"FIGURE chunks re-queued by the watchdog: {rescued}")
+    orphans = "".join(p.output() for p in c.processes).count("held by nobody")
+    print(f"FIGURE chunks re-queued by the orphan scan after the outage: {orphans}")
+    assert rescued == 0 and orphans >= 1  # the lost message: back without the watchdog
     assert delivering < 40  # kombu's reconnect backoff is capped at 30 s
 
 
