@@ -31,6 +31,8 @@ from typing import Any
 
 from celery import Celery
 from kombu.exceptions import OperationalError
+from kombu.transport import redis as kombu_redis
+from kombu.transport.virtual.base import QoS as VirtualQoS
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -48,6 +50,43 @@ RESTORE_MUTEX_SECONDS = 30
 #: How many times a publish is retried (0.2 s apart) before the API gives up (503).
 PUBLISH_RETRIES = 3
 _BROKER_ERRORS = (OperationalError, RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class _QoS(kombu_redis.QoS):
+    """kombu's Redis QoS, but an acknowledgement (or reject) that cannot reach Redis still frees
+    the consumer's prefetch slot.
+
+    kombu 5.7 removes a message from its local ``_delivered`` only after the Redis side of the
+    ack succeeded; when Redis dies just as a chunk ends, the ack raises ("Couldn't ack"), the
+    slot stays taken, and once every slot is taken ``can_consume`` is False for good: the worker
+    reconnects but never consumes again (seen in ``test_redis_sigkill_and_restart_loses_nothing``
+    once chunks released their lease after saving, which moved the ack into the kill). The
+    message itself stays in Redis's ``unacked``: its chunk is saved (an ack) or its lease, no
+    longer renewed, expires and the chunk is queued again (a reject)."""
+
+    def ack(self, delivery_tag: Any) -> None:
+        try:
+            super().ack(delivery_tag)
+        except BaseException:
+            VirtualQoS.ack(self, delivery_tag)
+            raise
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        try:
+            super().reject(delivery_tag, requeue=requeue)
+        except BaseException:
+            VirtualQoS.ack(self, delivery_tag)
+            raise
+
+
+class _Channel(kombu_redis.Channel):
+    QoS = _QoS
+
+
+class RedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport with ``_QoS`` (``broker_transport``)."""
+
+    Channel = _Channel
 
 
 def transport_options(settings: WorkerSettings) -> dict[str, Any]:
@@ -74,6 +113,7 @@ def make_celery(settings: WorkerSettings) -> Celery:
         raise RuntimeError("cluster mode needs GRADSWEEP_REDIS_URL (redis://host:6379/0)")
     app = Celery("gradsweep", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
+        broker_transport=f"{__name__}:RedisTransport",
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
