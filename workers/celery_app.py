@@ -1,6 +1,6 @@
 """The Celery application of cluster mode, configured for at-least-once delivery of chunks.
 
-Settings that matter (DESIGN §8, RELIABILITY.md):
+Settings that matter (RELIABILITY.md):
 
 - ``task_acks_late`` + ``task_reject_on_worker_lost``: a chunk is acknowledged only after it ran;
   a pool process that dies mid-chunk makes the worker requeue its message at once.
@@ -10,9 +10,12 @@ Settings that matter (DESIGN §8, RELIABILITY.md):
   a delivered message waits in kombu's ``unacked`` hash until it is acknowledged. When the whole
   worker dies (SIGKILL, power loss) nobody requeues it; a surviving or new worker does, once it
   is older than ``visibility_timeout``, at its next periodic scan (every ``restore_seconds``).
-  So a chunk whose worker died runs again within about visibility_timeout + restore_seconds
-  of its delivery. The visibility timeout must stay above a chunk's run time, or healthy chunks
-  are delivered a second time (harmless — saving a chunk is idempotent — but wasted work).
+  That is the last resort only (an hour by default): a dead worker's chunks come back through
+  their leases within seconds (``workers.tasks``, ``workers.jobs.requeue_expired``). The
+  visibility timeout must stay above a chunk's run time, or healthy chunks are delivered a
+  second time (harmless — saving a chunk is idempotent — but wasted work).
+- ``broker_transport`` is ``RedisTransport``: kombu's, but an ack that cannot reach Redis
+  still frees its prefetch slot (see ``_QoS``).
 - ``worker_max_memory_per_child``: a pool process whose RSS is above
   ``GRADSWEEP_WORKER_MAX_MEMORY_MB`` after a chunk is replaced by a fresh one, so a worker's
   memory stays bounded between chunks (the task also trims the heap after every chunk).
@@ -66,16 +69,16 @@ class _QoS(kombu_redis.QoS):
 
     def ack(self, delivery_tag: Any) -> None:
         try:
-            super().ack(delivery_tag)
+            super().ack(delivery_tag)  # type: ignore[no-untyped-call]
         except BaseException:
-            VirtualQoS.ack(self, delivery_tag)
+            VirtualQoS.ack(self, delivery_tag)  # type: ignore[no-untyped-call]
             raise
 
     def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
         try:
-            super().reject(delivery_tag, requeue=requeue)
+            super().reject(delivery_tag, requeue=requeue)  # type: ignore[no-untyped-call]
         except BaseException:
-            VirtualQoS.ack(self, delivery_tag)
+            VirtualQoS.ack(self, delivery_tag)  # type: ignore[no-untyped-call]
             raise
 
 
@@ -145,16 +148,11 @@ def make_celery(settings: WorkerSettings) -> Celery:
     return app
 
 
-def _chunk_of(raw: bytes, routing_key: str | None) -> set[tuple[str, int]]:
-    """The (sweep, chunk) of a kombu message as the Redis transport stores it — the message
-    itself in a queue's list, ``[message, exchange, routing key]`` in ``unacked`` (kept only if
-    its routing key is ``routing_key``) — or nothing if it is not a chunk message."""
+def _chunk_of(raw: bytes) -> set[tuple[str, int]]:
+    """The (sweep, chunk) of a kombu message as the Redis transport keeps it in a queue's list,
+    or nothing if it is not a chunk message."""
     try:
         data = json.loads(raw)
-        if routing_key is not None:
-            data, _, key = data
-            if key != routing_key:
-                return set()
         if data.get("headers", {}).get("task") != RUN_CHUNK:
             return set()
         args = json.loads(base64.b64decode(data["body"]))[0]
@@ -202,25 +200,17 @@ class CeleryExecutor:
         except _BROKER_ERRORS as exc:
             raise QueueUnavailable(f"the broker cannot be reached: {exc}") from exc
 
-    def in_flight(self) -> set[tuple[str, int]]:
-        """The (sweep, chunk) of every chunk message the broker holds for this queue: waiting
-        in the queue's list, or delivered and not acknowledged (kombu's ``unacked`` hash, shared
-        by the database: filtered by routing key). O(messages): for the orphan scan, which
-        runs after an outage, not at every heartbeat."""
+    def queued_chunks(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every chunk message waiting in this queue's list. O(messages):
+        for the orphan scan, which runs after an outage and at start, not at every heartbeat."""
         try:
             with self.app.connection_for_write() as connection:
                 self._connected(connection)
                 client = connection.default_channel.client
                 queued = client.lrange(self.queue, 0, -1)
-                unacked = [raw for _, raw in client.hscan_iter("unacked", count=1000)]
         except _BROKER_ERRORS as exc:
             raise QueueUnavailable(f"the broker cannot be reached: {exc}") from exc
-        found = set()
-        for raw in queued:
-            found |= _chunk_of(raw, None)
-        for raw in unacked:
-            found |= _chunk_of(raw, self.queue)
-        return found
+        return {found for raw in queued for found in _chunk_of(raw)}
 
     def close(self) -> None:
         """Release the broker connections."""

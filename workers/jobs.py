@@ -306,36 +306,39 @@ def requeue_chunks(store: JobStore, executor: Executor,
 
 @runtime_checkable
 class BrokerView(Protocol):
-    """An executor that can say which chunk messages its broker holds (``CeleryExecutor``)."""
+    """An executor that can say which chunk messages wait in its queue (``CeleryExecutor``)."""
 
     def submit(self, sweep_id: str, chunks: list[int]) -> None:
         """Queue these chunks of the sweep."""
 
-    def in_flight(self) -> set[tuple[str, int]]:
-        """The (sweep, chunk) of every chunk message queued or delivered-not-acknowledged."""
+    def queued_chunks(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every chunk message waiting in the queue."""
 
 
 def requeue_orphans(store: JobStore, executor: BrokerView,
                     now: float | None = None) -> list[tuple[str, int]]:
     """Queue again the chunks of unfinished sweeps that nothing holds any more: not saved, not
-    leased, not in the broker (queued or delivered). Run after a broker outage (and when a
-    worker or the API starts): a message Redis popped for a worker just as it died is gone
-    from the queue without ever reaching kombu's ``unacked`` or a worker, so neither the
-    visibility timeout nor a lease brings it back. The (sweep, chunk) queued.
+    leased, not waiting in the queue. Run after a broker outage and when a worker or the API
+    starts: a message Redis popped for a worker just as it died is in no queue and reached no
+    worker; a message a worker handed back (or failed to acknowledge) while Redis was down stays
+    in kombu's ``unacked`` for the visibility timeout with no lease, if its lease could not be
+    written either. Neither would come back for an hour. The (sweep, chunk) queued.
 
-    The broker is read before the leases and the leases before the saved chunks — the order a
-    chunk moves through them — so a chunk on its way is seen in one of them; what is caught in
-    between is queued twice, harmlessly (it counts once). Sweeps younger than
-    ``ORPHAN_GRACE_SECONDS`` are left alone: their chunks may still be being queued."""
+    kombu's ``unacked`` is not consulted: what a live worker runs is leased, what a dead one
+    held has a lease that expires. The queue is read before the leases and the leases before
+    the saved chunks — the order a chunk moves through them — so a chunk on its way is seen in
+    one of them, but for the milliseconds between a worker's pop and its lease: such a chunk is
+    queued twice, harmlessly (it counts once). Sweeps younger than ``ORPHAN_GRACE_SECONDS`` are
+    left alone: their chunks may still be being queued."""
     now = time.time() if now is None else now
     unfinished = [r for r in store.unfinished() if r.created_at <= now - ORPHAN_GRACE_SECONDS]
     if not unfinished:
         return []
-    in_flight = executor.in_flight()
+    queued = executor.queued_chunks()
     leased = store.leased()
     orphans: list[tuple[str, int]] = []
     for record in unfinished:
-        held = {chunk for sweep_id, chunk in in_flight | leased if sweep_id == record.id}
+        held = {chunk for sweep_id, chunk in queued | leased if sweep_id == record.id}
         missing = set(range(record.n_chunks)) - held
         if missing:
             missing -= store.saved_chunks(record.id)
@@ -343,8 +346,8 @@ def requeue_orphans(store: JobStore, executor: BrokerView,
             executor.submit(record.id, sorted(missing))
             orphans += [(record.id, chunk) for chunk in sorted(missing)]
     for sweep_id, chunk in orphans:
-        log.warning("chunk %d of sweep %s was held by nobody (a message lost by the broker); "
-                    "queued again", chunk, sweep_id)
+        log.warning("chunk %d of sweep %s was held by nobody (its message lost or stranded by "
+                    "the broker); queued again", chunk, sweep_id)
     return orphans
 
 

@@ -44,12 +44,12 @@ The contract, which ``tests/workers/test_store.py`` checks on both:
   N replicas re-queue a stuck sweep once per period, and an API restart neither resets nor
   repeats them. ``decide_watch`` is the rule both stores apply.
 - A chunk being run holds a **lease**: (sweep, chunk) → owner (a worker node) and an expiry.
-  ``lease`` takes it (or takes it over), ``renew_leases`` extends the leases an owner still
-  holds of the chunks it names, ``release_lease`` drops one if its owner still holds it, ``release_owner`` drops all of
-  an owner's (its shutdown). ``claim_expired`` removes the leases past their expiry and returns
-  them, atomically: however many workers and API replicas scan at once, each expired lease is
-  claimed by exactly one of them, which queues the chunk again (``workers.jobs``). Redis
-  measures lease time on its own clock (one clock for every machine); SQLite on the host's.
+  ``lease`` takes it (or takes it over), ``renew_leases`` extends the leases an owner still holds of
+  the chunks it names, ``release_lease`` drops one if its owner still holds it, ``release_owner``
+  drops all of an owner's (its shutdown). ``claim_expired`` removes the leases past their expiry and
+  returns them, atomically: however many workers and API replicas scan at once, each expired lease
+  is claimed by exactly one of them, which queues the chunk again (``workers.jobs``). Redis measures
+  lease time on its own clock (one clock for every machine); SQLite on the host's.
 """
 
 from __future__ import annotations

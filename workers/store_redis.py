@@ -26,18 +26,18 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
     lease_owners          hash    "{sweep id}:{chunk}" → the owner of its lease
     leases_of:{owner}     set     the "{sweep id}:{chunk}" an owner leased (pruned on renewal)
 
-Every read-modify-write but one is a Lua script (create, mark_running, finish/cancel, the
+Every read-modify-write but two is a Lua script (create, mark_running, finish/cancel, the
 retention's delete, the read of the best grid point, and every lease operation: the claim of
-expired leases is one ZRANGEBYSCORE + ZREM in a script, so exactly one scanner gets each), so it is atomic however many API
-replicas and workers share the store; reads that span keys use pipelines. ``create`` with a limit
-sums the backlog over the sweeps in ``status:queued`` and ``status:running`` inside its script:
-one pass over the unfinished sweeps (at most about the limit's number of them, since each holds a
-chunk of the backlog). ``save_chunk`` is an optimistic
-transaction instead (WATCH, read, MULTI … EXEC, again on a conflict), because merging a chunk's
-trials into its grid points' scores is Python (``merge_points``, exact ``mean_std``): it reads
-the aggregates of the grid points the chunk touches, and writes the chunk, the counters, those
-aggregates, the ranking and the exact scores at once — or, if any watched key changed in
-between, nothing, and tries again.
+expired leases is one ZRANGEBYSCORE + ZREM in a script, so exactly one scanner gets each), so it
+is atomic however many API replicas and workers share the store; reads that span keys use
+pipelines. ``create`` with a limit sums the backlog over the sweeps in ``status:queued`` and
+``status:running`` inside its script: one pass over the unfinished sweeps (at most about the
+limit's number of them, since each holds a chunk of the backlog). ``save_chunk`` (and
+``watch_step``, whose rule is Python too) is an optimistic transaction instead (WATCH, read,
+MULTI … EXEC, again on a conflict), because merging a chunk's trials into its grid points'
+scores is Python (``merge_points``, exact ``mean_std``): it reads the aggregates of the grid
+points the chunk touches, and writes the chunk, the counters, those aggregates, the ranking and
+the exact scores at once — or, if any watched key changed in between, nothing, and tries again.
 
 The parsed specs a store has read are kept (``ByteBoundedCache``, ``SPEC_CACHE_BYTES`` of their
 JSON): a spec never changes, so a status poll reads only the small fields.

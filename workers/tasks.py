@@ -21,8 +21,9 @@ Leases: a chunk is leased to the worker *node* (its Celery hostname, shared by t
 and its prefork children) as soon as the main process receives its message (``task_received``
 — a prefetched message waits in kombu's ``unacked`` too, so leasing only at task start would
 leave it unprotected), and again by the child at task start. The node's heartbeat thread renews
-each ``heartbeat_seconds`` the leases of the chunks the node holds (``held_chunks``) and queues again the chunks whose lease
-expired (any node's: a dead or frozen worker's), as the API's housekeeping does. A chunk whose
+each ``heartbeat_seconds`` the leases of the chunks the node holds (``held_chunks``) and queues
+again the chunks whose lease expired (any node's: a dead or frozen worker's), as the API's
+housekeeping does. A chunk whose
 whole worker was SIGKILLed so runs again within about ``lease_seconds + heartbeat_seconds``,
 while a chunk that runs for hours on a live worker keeps its lease and is never delivered
 twice. At a warm shutdown (SIGTERM) the node hands its chunks back at once: it releases its
