@@ -252,10 +252,12 @@ def test_a_long_chunk_keeps_its_lease_and_sigterm_hands_it_back_at_once(
             wait_until(lambda: first.popen.poll() is not None, 15, "the first worker to exit",
                        first)
             exited = time.monotonic() - stopped_at
-            view = wait_for_status(client, sweep_id, {"succeeded", "failed"}, 90)
-            assert view["status"] == "succeeded" and view["progress"]["done"] == 1
-            assert saved_chunks(redis, c, sweep_id) == {0}
-            assert "gradsweep_trials_done_total 1.0" in client.get("/metrics").text
+            assert saved_chunks(redis, c, sweep_id) == set()  # the first copy stopped unsaved
+            # (not run to its end again here: the other tests show a re-run chunk counts once)
+            assert client.delete(f"/v1/sweeps/{sweep_id}").status_code == 200
+            wait_until(lambda: not unacked_chunks(redis, c.queue) and
+                       lease_owner(redis, c, sweep_id, 0) is None, 30,
+                       "the second copy to stop", second)
         assert "handed back 1 chunk(s)" in first.output()
         assert "lease lost" in first.output()  # its copy stopped: it did not run on
         assert received(first) == 1 and received(second) == 1
@@ -562,7 +564,7 @@ def test_two_api_replicas_one_killed_share_the_watchdog_clocks(tmp_path: Path) -
     period between them, not once each, and a replica SIGKILLed and replaced mid-way neither
     starts the count again nor repeats a re-queue: 2 re-queues in all, then failed once."""
     redis = redis_client()
-    with cluster(tmp_path, redis=True, **{**SETTINGS, "stuck_seconds": 2,
+    with cluster(tmp_path, redis=True, **{**SETTINGS, "stuck_seconds": 1.5,
                                           "stuck_requeues": 2}) as c:
         first = c.start_server()
         port = free_port()
@@ -576,7 +578,7 @@ def test_two_api_replicas_one_killed_share_the_watchdog_clocks(tmp_path: Path) -
             view = wait_for_status(client, sweep_id, {"succeeded", "failed"}, 30)
             assert view["status"] == "failed", view
             assert "queued again 2 time(s)" in view["error"], view["error"]
-            time.sleep(2.5)  # both replicas look again: nothing more happens
+            time.sleep(2.0)  # both replicas look again: nothing more happens
             assert client.get(f"/v1/sweeps/{sweep_id}").json() == view
         assert redis.llen(c.queue) == 4 + 2 * 4  # the first queueing and 2 re-queues, once
         logs = first.output() + second.output() + third.output()
