@@ -4,7 +4,11 @@
   process pool; sweeps interrupted by a restart are resumed at start-up (one that cannot be is
   marked failed, and the server comes up all the same).
 - Cluster mode: the Redis store and Celery on the same Redis; workers run elsewhere. The
-  housekeeping thread also runs the ``Watchdog`` that re-queues (then fails) stuck sweeps.
+  housekeeping thread also queues again, every ``heartbeat_seconds``, the chunks whose lease
+  expired (``workers.jobs.requeue_expired``: a dead worker's chunks run again even while no
+  worker is alive to notice, as soon as one starts) — and, at start and after an outage, the
+  chunks nothing holds any more (``requeue_orphans``) — and runs the ``Watchdog`` that
+  re-queues (then fails) stuck sweeps.
 """
 
 from __future__ import annotations
@@ -16,7 +20,15 @@ from threading import Event, Thread
 
 from prometheus_client import CollectorRegistry
 
-from workers.jobs import Executor, Watchdog, delete_expired, resume_unfinished
+from workers.jobs import (
+    BrokerView,
+    Executor,
+    Watchdog,
+    delete_expired,
+    requeue_expired,
+    requeue_orphans,
+    resume_unfinished,
+)
 from workers.store import JobStore, StoreUnavailable
 
 from .settings import ServiceSettings
@@ -62,11 +74,16 @@ class Runtime:
                                         stuck_seconds=settings.stuck_seconds,
                                         max_requeues=settings.stuck_requeues,
                                         worker_timeout=settings.worker_timeout)
-            redelivery = settings.visibility_timeout + settings.restore_seconds
+            redelivery = settings.lease_seconds + settings.heartbeat_seconds
             if settings.stuck_seconds <= redelivery:
-                log.warning("GRADSWEEP_STUCK_SECONDS (%g) is not above visibility_timeout + "
-                            "restore_seconds (%d): the watchdog may re-queue chunks that are "
-                            "only waiting for redelivery", settings.stuck_seconds, redelivery)
+                log.warning("GRADSWEEP_STUCK_SECONDS (%g) is not above lease_seconds + "
+                            "heartbeat_seconds (%g): the watchdog may re-queue chunks that are "
+                            "only waiting for their lease to expire", settings.stuck_seconds,
+                            redelivery)
+            if settings.lease_seconds < 2 * settings.heartbeat_seconds:
+                log.warning("GRADSWEEP_LEASE_SECONDS (%g) is under two heartbeats (%g s): a "
+                            "live worker's chunks may be queued twice", settings.lease_seconds,
+                            settings.heartbeat_seconds)
             runtime._start_housekeeping()
             return runtime
         from workers.local import LocalExecutor
@@ -87,15 +104,18 @@ class Runtime:
 
     def _start_housekeeping(self) -> None:
         """A thread that deletes sweeps past their retention now and then, and — in cluster
-        mode — runs the watchdog every ``stuck_seconds / WATCHDOG_CHECKS_PER_DEADLINE``."""
+        mode — queues again the chunks of expired leases every ``heartbeat_seconds`` and runs
+        the watchdog every ``stuck_seconds / WATCHDOG_CHECKS_PER_DEADLINE``."""
         retention_interval = min(HOUSEKEEPING_SECONDS, self.settings.retention_days * 86_400 / 4)
         interval = retention_interval
+        watchdog_interval = max(WATCHDOG_MIN_INTERVAL, min(
+            WATCHDOG_MAX_INTERVAL, self.settings.stuck_seconds / WATCHDOG_CHECKS_PER_DEADLINE))
         if self.watchdog is not None:
-            interval = min(interval, max(WATCHDOG_MIN_INTERVAL, min(
-                WATCHDOG_MAX_INTERVAL, self.settings.stuck_seconds / WATCHDOG_CHECKS_PER_DEADLINE)))
+            interval = min(interval, watchdog_interval, self.settings.heartbeat_seconds)
 
         def run() -> None:
-            next_retention = time.monotonic()
+            next_retention = next_watchdog = time.monotonic()
+            orphan_scan = True  # at start and after an outage: ``requeue_orphans``
             while not self._stop.is_set():
                 if time.monotonic() >= next_retention:
                     try:
@@ -106,6 +126,18 @@ class Runtime:
                     except StoreUnavailable:
                         log.warning("job store unavailable; retention check skipped")
                 if self.watchdog is not None:
+                    try:
+                        requeue_expired(self.store, self.executor, who="the API")
+                        if orphan_scan and isinstance(self.executor, BrokerView):
+                            requeue_orphans(self.store, self.executor)
+                        orphan_scan = False
+                    except StoreUnavailable as exc:
+                        log.warning("job store unavailable; lease scan skipped: %s", exc)
+                        orphan_scan = True
+                    except Exception:  # never let the housekeeping thread die
+                        log.exception("lease scan failed")
+                if self.watchdog is not None and time.monotonic() >= next_watchdog:
+                    next_watchdog = time.monotonic() + watchdog_interval
                     try:
                         self.watchdog.check()
                     except StoreUnavailable as exc:

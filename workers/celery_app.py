@@ -1,6 +1,6 @@
 """The Celery application of cluster mode, configured for at-least-once delivery of chunks.
 
-Settings that matter (DESIGN §8, RELIABILITY.md):
+Settings that matter (RELIABILITY.md):
 
 - ``task_acks_late`` + ``task_reject_on_worker_lost``: a chunk is acknowledged only after it ran;
   a pool process that dies mid-chunk makes the worker requeue its message at once.
@@ -10,9 +10,12 @@ Settings that matter (DESIGN §8, RELIABILITY.md):
   a delivered message waits in kombu's ``unacked`` hash until it is acknowledged. When the whole
   worker dies (SIGKILL, power loss) nobody requeues it; a surviving or new worker does, once it
   is older than ``visibility_timeout``, at its next periodic scan (every ``restore_seconds``).
-  So a chunk whose worker died runs again within about visibility_timeout + restore_seconds
-  of its delivery. The visibility timeout must stay above a chunk's run time, or healthy chunks
-  are delivered a second time (harmless — saving a chunk is idempotent — but wasted work).
+  That is the last resort only (an hour by default): a dead worker's chunks come back through
+  their leases within seconds (``workers.tasks``, ``workers.jobs.requeue_expired``). The
+  visibility timeout must stay above a chunk's run time, or healthy chunks are delivered a
+  second time (harmless — saving a chunk is idempotent — but wasted work).
+- ``broker_transport`` is ``RedisTransport``: kombu's, but an ack that cannot reach Redis
+  still frees its prefetch slot (see ``_QoS``).
 - ``worker_max_memory_per_child``: a pool process whose RSS is above
   ``GRADSWEEP_WORKER_MAX_MEMORY_MB`` after a chunk is replaced by a fresh one, so a worker's
   memory stays bounded between chunks (the task also trims the heap after every chunk).
@@ -25,10 +28,14 @@ Settings that matter (DESIGN §8, RELIABILITY.md):
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from celery import Celery
 from kombu.exceptions import OperationalError
+from kombu.transport import redis as kombu_redis
+from kombu.transport.virtual.base import QoS as VirtualQoS
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -46,6 +53,43 @@ RESTORE_MUTEX_SECONDS = 30
 #: How many times a publish is retried (0.2 s apart) before the API gives up (503).
 PUBLISH_RETRIES = 3
 _BROKER_ERRORS = (OperationalError, RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class _QoS(kombu_redis.QoS):
+    """kombu's Redis QoS, but an acknowledgement (or reject) that cannot reach Redis still frees
+    the consumer's prefetch slot.
+
+    kombu 5.7 removes a message from its local ``_delivered`` only after the Redis side of the
+    ack succeeded; when Redis dies just as a chunk ends, the ack raises ("Couldn't ack"), the
+    slot stays taken, and once every slot is taken ``can_consume`` is False for good: the worker
+    reconnects but never consumes again (seen in ``test_redis_sigkill_and_restart_loses_nothing``
+    once chunks released their lease after saving, which moved the ack into the kill). The
+    message itself stays in Redis's ``unacked``: its chunk is saved (an ack) or its lease, no
+    longer renewed, expires and the chunk is queued again (a reject)."""
+
+    def ack(self, delivery_tag: Any) -> None:
+        try:
+            super().ack(delivery_tag)  # type: ignore[no-untyped-call]
+        except BaseException:
+            VirtualQoS.ack(self, delivery_tag)  # type: ignore[no-untyped-call]
+            raise
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        try:
+            super().reject(delivery_tag, requeue=requeue)  # type: ignore[no-untyped-call]
+        except BaseException:
+            VirtualQoS.ack(self, delivery_tag)  # type: ignore[no-untyped-call]
+            raise
+
+
+class _Channel(kombu_redis.Channel):
+    QoS = _QoS
+
+
+class RedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport with ``_QoS`` (``broker_transport``)."""
+
+    Channel = _Channel
 
 
 def transport_options(settings: WorkerSettings) -> dict[str, Any]:
@@ -72,6 +116,7 @@ def make_celery(settings: WorkerSettings) -> Celery:
         raise RuntimeError("cluster mode needs GRADSWEEP_REDIS_URL (redis://host:6379/0)")
     app = Celery("gradsweep", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
+        broker_transport=f"{__name__}:RedisTransport",
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -101,6 +146,19 @@ def make_celery(settings: WorkerSettings) -> Celery:
         worker_hijack_root_logger=False,
     )
     return app
+
+
+def _chunk_of(raw: bytes) -> set[tuple[str, int]]:
+    """The (sweep, chunk) of a kombu message as the Redis transport keeps it in a queue's list,
+    or nothing if it is not a chunk message."""
+    try:
+        data = json.loads(raw)
+        if data.get("headers", {}).get("task") != RUN_CHUNK:
+            return set()
+        args = json.loads(base64.b64decode(data["body"]))[0]
+        return {(str(args[0]), int(args[1]))}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return set()
 
 
 class CeleryExecutor:
@@ -141,6 +199,18 @@ class CeleryExecutor:
                 return int(client.llen(self.queue))
         except _BROKER_ERRORS as exc:
             raise QueueUnavailable(f"the broker cannot be reached: {exc}") from exc
+
+    def queued_chunks(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every chunk message waiting in this queue's list. O(messages):
+        for the orphan scan, which runs after an outage and at start, not at every heartbeat."""
+        try:
+            with self.app.connection_for_write() as connection:
+                self._connected(connection)
+                client = connection.default_channel.client
+                queued = client.lrange(self.queue, 0, -1)
+        except _BROKER_ERRORS as exc:
+            raise QueueUnavailable(f"the broker cannot be reached: {exc}") from exc
+        return {found for raw in queued for found in _chunk_of(raw)}
 
     def close(self) -> None:
         """Release the broker connections."""

@@ -20,6 +20,14 @@ call ``execute_chunk``; the API calls ``submit_sweep``, ``results_document`` and
   stored spec that no longer parses — never a sweep left running, never a redelivery loop.
 - ``resume_unfinished`` (embedded mode's start-up) marks a sweep it cannot resume failed and
   goes on with the others.
+- Leases: ``execute_chunk`` given a ``Lease`` records it in the store before it runs the
+  chunk, gives up at its next cancel poll once the lease is no longer its own (expired and
+  queued again elsewhere, or handed back at shutdown: the other copy counts), and releases it
+  when it is done. Its owner renews it (a Celery worker node's heartbeat thread, for every
+  chunk the node holds). ``requeue_expired`` — run by every live worker's heartbeat and by the
+  API's housekeeping — claims the expired leases (each claimed by exactly one scanner) and
+  queues those chunks again unless they are saved: a chunk whose worker died or froze runs
+  again within about lease_seconds + heartbeat_seconds, whatever its length.
 - ``Watchdog`` (cluster mode, run by the API's housekeeping) finds unfinished sweeps whose
   progress has stopped, queues their missing chunks again and, if that does not help, marks
   them failed with a reason: no sweep stays queued or running forever.
@@ -28,11 +36,12 @@ call ``execute_chunk``; the API calls ``submit_sweep``, ``results_document`` and
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -56,10 +65,14 @@ from .store import (
     StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    WatchState,
 )
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.5
+#: Seconds after its creation before a sweep's chunks can count as orphans (``requeue_orphans``):
+#: the API may still be queueing them.
+ORPHAN_GRACE_SECONDS = 5.0
 #: Chunks whose score summaries ``csv_rows`` reads at a time (what a download holds at once).
 CSV_BATCH_CHUNKS = 64
 #: What a results.csv row takes from a trial's score summary (besides its index).
@@ -151,12 +164,48 @@ def fail_sweep(store: JobStore, sweep_id: str, reason: str) -> bool:
     return failed
 
 
-def execute_chunk(store: JobStore, sweep_id: str, chunk: int) -> int:
+@dataclass(frozen=True)
+class Lease:
+    """Who runs a chunk (a worker node's name) and how long its lease lives unrenewed."""
+
+    owner: str
+    seconds: float
+
+
+def execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | None = None) -> int:
     """Run one chunk of a sweep and save it; how many trials it ran (0 if skipped).
+
+    With ``lease``, the chunk's lease is taken first (in the store: its owner renews it), the
+    run stops at a cancel poll that finds the lease no longer ``lease.owner``'s (another copy
+    runs it), and the lease is released at the end — but not when ``StoreUnavailable`` escapes:
+    the chunk is handed back, and the lease, still renewed, covers it until it runs again.
 
     A chunk (or results document) the store rejects, or a stored spec that does not parse,
     fails the sweep with the reason; ``StoreUnavailable`` escapes (run the chunk again later).
     """
+    if lease is None:
+        return _execute_chunk(store, sweep_id, chunk, None)
+    store.lease(sweep_id, chunk, lease.owner, lease.seconds)
+    try:
+        ran = _execute_chunk(store, sweep_id, chunk, lease)
+    except StoreUnavailable:
+        raise
+    except BaseException:
+        _release(store, sweep_id, chunk, lease)
+        raise
+    _release(store, sweep_id, chunk, lease)
+    return ran
+
+
+def _release(store: JobStore, sweep_id: str, chunk: int, lease: Lease) -> None:
+    try:
+        store.release_lease(sweep_id, chunk, lease.owner)
+    except StoreUnavailable as exc:  # it expires by itself; a scanner finds the chunk saved
+        log.warning("chunk %d of sweep %s: its lease could not be released (%s)", chunk,
+                    sweep_id, exc)
+
+
+def _execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | None) -> int:
     record = store.get(sweep_id)
     if record is None or record.status.is_finished():
         return 0
@@ -172,7 +221,8 @@ def execute_chunk(store: JobStore, sweep_id: str, chunk: int) -> int:
     start, stop = chunk_range(record, chunk)
     started = time.perf_counter()
     try:
-        records = run_chunk(spec, start, stop, should_stop=_cancel_poll(store, sweep_id))
+        records = run_chunk(spec, start, stop,
+                            should_stop=_cancel_poll(store, sweep_id, chunk, lease))
     except SweepCancelled:
         return 0
     seconds = time.perf_counter() - started
@@ -210,8 +260,10 @@ def fail_chunk(store: JobStore, sweep_id: str, chunk: int, message: str) -> None
         _finish_if_complete(store, latest, chunks_done or latest.chunks_done)
 
 
-def _cancel_poll(store: JobStore, sweep_id: str) -> Callable[[], bool]:
-    """A ``should_stop`` that asks the store at most every ``CANCEL_POLL_SECONDS``."""
+def _cancel_poll(store: JobStore, sweep_id: str, chunk: int,
+                 lease: Lease | None) -> Callable[[], bool]:
+    """A ``should_stop`` that asks the store at most every ``CANCEL_POLL_SECONDS``: stop when
+    the sweep is cancelled (or gone), or when ``lease`` is no longer held by its owner."""
     next_poll = time.monotonic() + CANCEL_POLL_SECONDS
 
     def should_stop() -> bool:
@@ -220,9 +272,106 @@ def _cancel_poll(store: JobStore, sweep_id: str) -> Callable[[], bool]:
             return False
         next_poll = time.monotonic() + CANCEL_POLL_SECONDS
         record = store.get(sweep_id)
-        return record is None or record.status == SweepStatus.CANCELLED
+        if record is None or record.status == SweepStatus.CANCELLED:
+            return True
+        if lease is not None:
+            owner = store.lease_owner(sweep_id, chunk)
+            if owner != lease.owner:
+                log.warning("chunk %d of sweep %s: lease lost (now held by %s); stopping, the "
+                            "other copy runs it", chunk, sweep_id, owner or "nobody")
+                return True
+        return False
 
     return should_stop
+
+
+def requeue_chunks(store: JobStore, executor: Executor,
+                   chunks: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Queue again those of ``chunks`` (sweep, chunk) whose sweep is unfinished and which are
+    not saved yet; the ones queued. ``StoreUnavailable`` escapes."""
+    by_sweep: dict[str, list[int]] = {}
+    for sweep_id, chunk in chunks:
+        by_sweep.setdefault(sweep_id, []).append(chunk)
+    queued: list[tuple[str, int]] = []
+    for sweep_id, wanted in sorted(by_sweep.items()):
+        record = store.get(sweep_id)
+        if record is None or record.status.is_finished():
+            continue
+        missing = sorted(set(wanted) - store.saved_chunks(sweep_id))
+        if missing:
+            executor.submit(sweep_id, missing)
+            queued += [(sweep_id, chunk) for chunk in missing]
+    return queued
+
+
+@runtime_checkable
+class BrokerView(Protocol):
+    """An executor that can say which chunk messages wait in its queue (``CeleryExecutor``)."""
+
+    def submit(self, sweep_id: str, chunks: list[int]) -> None:
+        """Queue these chunks of the sweep."""
+
+    def queued_chunks(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every chunk message waiting in the queue."""
+
+
+def requeue_orphans(store: JobStore, executor: BrokerView,
+                    now: float | None = None) -> list[tuple[str, int]]:
+    """Queue again the chunks of unfinished sweeps that nothing holds any more: not saved, not
+    leased, not waiting in the queue. Run after a broker outage and when a worker or the API
+    starts: a message Redis popped for a worker just as it died is in no queue and reached no
+    worker; a message a worker handed back (or failed to acknowledge) while Redis was down stays
+    in kombu's ``unacked`` for the visibility timeout with no lease, if its lease could not be
+    written either. Neither would come back for an hour. The (sweep, chunk) queued.
+
+    kombu's ``unacked`` is not consulted: what a live worker runs is leased, what a dead one
+    held has a lease that expires. The queue is read before the leases and the leases before
+    the saved chunks — the order a chunk moves through them — so a chunk on its way is seen in
+    one of them, but for the milliseconds between a worker's pop and its lease: such a chunk is
+    queued twice, harmlessly (it counts once). Sweeps younger than ``ORPHAN_GRACE_SECONDS`` are
+    left alone: their chunks may still be being queued."""
+    now = time.time() if now is None else now
+    unfinished = [r for r in store.unfinished() if r.created_at <= now - ORPHAN_GRACE_SECONDS]
+    if not unfinished:
+        return []
+    queued = executor.queued_chunks()
+    leased = store.leased()
+    orphans: list[tuple[str, int]] = []
+    for record in unfinished:
+        held = {chunk for sweep_id, chunk in queued | leased if sweep_id == record.id}
+        missing = set(range(record.n_chunks)) - held
+        if missing:
+            missing -= store.saved_chunks(record.id)
+        if missing:
+            executor.submit(record.id, sorted(missing))
+            orphans += [(record.id, chunk) for chunk in sorted(missing)]
+    for sweep_id, chunk in orphans:
+        log.warning("chunk %d of sweep %s was held by nobody (its message lost or stranded by "
+                    "the broker); queued again", chunk, sweep_id)
+    return orphans
+
+
+def requeue_expired(store: JobStore, executor: Executor, who: str = "") -> list[tuple[str, int]]:
+    """Claim the expired leases and queue their chunks again (those not saved, of unfinished
+    sweeps); the (sweep, chunk) queued. Each expired lease is claimed by one caller only, so
+    any number of workers and API replicas may scan at once. If the chunks cannot be queued
+    (``QueueUnavailable``), their leases are put back already expired, for the next scan."""
+    claimed = store.claim_expired()
+    if not claimed:
+        return []
+    try:
+        queued = requeue_chunks(store, executor, claimed)
+    except StoreUnavailable:
+        for sweep_id, chunk in claimed:
+            try:
+                store.lease(sweep_id, chunk, "", 0.0)
+            except StoreUnavailable:
+                break  # the watchdog is the backstop
+        raise
+    for sweep_id, chunk in queued:
+        log.warning("chunk %d of sweep %s: its lease expired (its worker died or froze); "
+                    "queued again%s", chunk, sweep_id, f" by {who}" if who else "")
+    return queued
 
 
 def _finish_if_complete(store: JobStore, record: SweepRecord, chunks_done: int) -> None:
@@ -324,16 +473,6 @@ def resume_unfinished(store: JobStore, executor: Executor) -> list[str]:
 
 
 @dataclass
-class _Watched:
-    """What a watchdog last saw of one sweep."""
-
-    chunks_done: int
-    moved_at: float  # when chunks_done last changed (or when the watchdog first saw the sweep)
-    since: float  # start of the current wait: moved_at, the last re-queue, or the last busy check
-    requeues: int = 0
-
-
-@dataclass
 class WatchdogReport:
     """What one ``Watchdog.check`` did."""
 
@@ -343,7 +482,8 @@ class WatchdogReport:
 
 
 class Watchdog:
-    """Keeps unfinished sweeps moving (cluster mode; DESIGN §8, RELIABILITY.md).
+    """Keeps unfinished sweeps moving (cluster mode; RELIABILITY.md) — the backstop behind the
+    chunks' leases, for work lost in ways a lease does not see (a message the broker lost).
 
     Every ``check`` looks at each queued or running sweep. A sweep whose ``chunks_done`` has not
     changed for ``stuck_seconds`` gets its missing chunks queued again (safe: a chunk that runs
@@ -353,12 +493,13 @@ class Watchdog:
 
     While the cluster is busy — chunks waiting in the queue and chunks completed since the
     previous check — a sweep that does not move is waiting for its turn, not stuck: its clock
-    starts again. The first check of a watchdog only looks.
+    starts again. The first check of a watchdog cannot tell whether the cluster is busy, so it
+    does not act on a stuck sweep (nor reset its clock).
 
-    The state is this process's memory: several API replicas each run their own watchdog, which
-    at worst queues the same missing chunks more than once (counted once) and lets the first
-    replica to give up mark the sweep failed (``finish`` is atomic; the others change nothing).
-    An API restart starts the clocks again.
+    The clocks live in the store (``JobStore.watch_step``, wall-clock time, read and updated
+    atomically): any number of API replicas run a watchdog each, and a stuck sweep is re-queued
+    once per ``stuck_seconds`` by whichever checks first, and failed once; an API restart
+    neither resets the clocks nor repeats their re-queues.
     """
 
     def __init__(self, store: JobStore, executor: Executor, *, stuck_seconds: float,
@@ -368,37 +509,34 @@ class Watchdog:
         self.stuck_seconds = stuck_seconds
         self.max_requeues = max_requeues
         self.worker_timeout = worker_timeout
-        self._watched: dict[str, _Watched] = {}
         self._chunks_run: int | None = None  # the cluster's completed chunks at the last check
 
     def check(self, now: float | None = None) -> WatchdogReport:
-        """Look at every unfinished sweep once; act on the stuck ones."""
-        now = time.monotonic() if now is None else now
+        """Look at every unfinished sweep once; act on the stuck ones. ``now``: wall-clock
+        seconds (``time.time()``), the store's clocks' time base."""
+        now = time.time() if now is None else now
         report = WatchdogReport()
         first = self._chunks_run is None
         chunks_run = self.store.chunk_stats().chunks
         report.busy = (not first and chunks_run > (self._chunks_run or 0)
                        and self.executor.queue_depth() > 0)
         self._chunks_run = chunks_run
-        unfinished = self.store.unfinished()
-        self._watched = {r.id: self._watched[r.id] for r in unfinished if r.id in self._watched}
-        for record in unfinished:
-            seen = self._watched.get(record.id)
-            if seen is None or seen.chunks_done != record.chunks_done:
-                self._watched[record.id] = _Watched(record.chunks_done, now, now)
-            elif first or report.busy:
-                seen.since = now
-            elif now - seen.since >= self.stuck_seconds:
-                if seen.requeues < self.max_requeues:
-                    self._requeue(record, seen, now)
-                    report.requeued.append(record.id)
-                elif self._fail(record, seen, now):
-                    report.failed.append(record.id)
-                seen.since = now
+        for record in self.store.unfinished():
+            if first:  # only record the new and the progressed; act from the next check on
+                step = self.store.watch_step(record.id, record.chunks_done, now,
+                                             math.inf, self.max_requeues, reset=False)
+                continue
+            step = self.store.watch_step(record.id, record.chunks_done, now,
+                                         self.stuck_seconds, self.max_requeues,
+                                         reset=report.busy)
+            if step.action == "requeue":
+                self._requeue(record, step.state, now)
+                report.requeued.append(record.id)
+            elif step.action == "fail" and self._fail(record, step.state, now):
+                report.failed.append(record.id)
         return report
 
-    def _requeue(self, record: SweepRecord, seen: _Watched, now: float) -> None:
-        seen.requeues += 1
+    def _requeue(self, record: SweepRecord, seen: WatchState, now: float) -> None:
         missing = sorted(set(range(record.n_chunks)) - self.store.saved_chunks(record.id))
         if not missing:
             log.warning("sweep %s: every chunk is saved but it is not finished; finishing it",
@@ -411,7 +549,7 @@ class Watchdog:
                     self.max_requeues)
         self.executor.submit(record.id, missing)
 
-    def _fail(self, record: SweepRecord, seen: _Watched, now: float) -> bool:
+    def _fail(self, record: SweepRecord, seen: WatchState, now: float) -> bool:
         workers = self.store.live_workers(time.time() - self.worker_timeout)
         reason = (f"stuck: no progress for {now - seen.moved_at:.0f} s "
                   f"({record.chunks_done} of {record.n_chunks} chunks done) although its "
@@ -429,7 +567,9 @@ def delete_expired(store: JobStore, retention_days: float, now: float | None = N
     return store.delete_finished_before(now - retention_days * 86_400)
 
 
-__all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "CSV_SUMMARY_KEYS", "Backlogged",
-           "Executor", "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range", "csv_rows",
+__all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "CSV_SUMMARY_KEYS",
+           "ORPHAN_GRACE_SECONDS", "Backlogged", "BrokerView", "Executor", "Lease",
+           "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range", "csv_rows",
            "delete_expired", "execute_chunk", "fail_chunk", "fail_sweep", "new_sweep_id",
-           "results_document", "resume_unfinished", "stored_spec", "submit_sweep"]
+           "requeue_chunks", "requeue_expired", "requeue_orphans", "results_document",
+           "resume_unfinished", "stored_spec", "submit_sweep"]

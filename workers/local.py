@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -27,7 +29,7 @@ from typing import Any
 from optimizers import Limits, SweepSpec, assemble, chunk_bounds, parse_spec, run_chunk, run_sweep
 from optimizers.runner import Progress, StopCheck
 
-from .jobs import execute_chunk, fail_chunk, fail_sweep
+from .jobs import Lease, execute_chunk, fail_chunk, fail_sweep
 from .memory import release_memory, rss_bytes
 from .settings import get_settings
 from .store import StoreUnavailable
@@ -111,6 +113,15 @@ class LocalExecutor:
     run in the order they were submitted; the queue lives in this process, so after a restart
     ``workers.jobs.resume_unfinished`` queues again what was not saved.
 
+    A pool process that hangs (frozen, stopped, deadlocked) is bounded like one that dies: each
+    process leases its chunk in the store (owner ``local-{executor token}-{pid}``) and renews it
+    from a thread of its own every ``heartbeat_seconds``; the executor's supervisor thread looks
+    for expired leases as often and SIGKILLs the process that let its lease expire, which breaks
+    the pool: the recovery below starts a new pool and runs its chunks again. So a hung chunk
+    runs again within about ``lease_seconds + 2 × heartbeat_seconds``. (Leases left by the
+    processes of an earlier server run expire and are dropped; their token is not this
+    executor's, so no process of the new pool is ever mistaken for their owner.)
+
     No chunk's error is only logged: a store that was unavailable gets the chunk again after a
     pause (``MAX_STORE_RETRIES`` times), any other error fails the sweep with the reason (the
     store's refusals are already handled so by ``execute_chunk``). After each chunk the worker
@@ -130,13 +141,53 @@ class LocalExecutor:
         self._pending = 0
         self._crashes: Counter[tuple[str, int]] = Counter()
         self._unavailable: Counter[tuple[str, int]] = Counter()
+        self._token = uuid.uuid4().hex[:12]
+        settings = get_settings()
+        self._lease_seconds = settings.lease_seconds
+        self._heartbeat_seconds = settings.heartbeat_seconds
+        self._stop = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="gradsweep-supervisor",
+                                            daemon=True)
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        """Every heartbeat: kill the pool processes whose chunk lease expired (hung), drop
+        the expired leases of processes gone."""
+        store = SQLiteStore(self._store_path)
+        try:
+            while not self._stop.wait(self._heartbeat_seconds):
+                try:
+                    self._kill_hung(store)
+                except StoreUnavailable as exc:
+                    log.warning("lease check skipped: %s", exc)
+                except Exception:  # noqa: BLE001 — never let the supervisor die
+                    log.exception("lease check failed")
+        finally:
+            store.close()
+
+    def _kill_hung(self, store: SQLiteStore) -> None:
+        prefix = f"local-{self._token}-"
+        with self._lock:
+            pids = set(getattr(self._pool, "_processes", None) or {})
+        for sweep_id, chunk, owner in store.expired_leases():
+            pid = int(owner[len(prefix):]) if owner.startswith(prefix) else None
+            if pid is not None and pid in pids:
+                log.error("local worker process %d stopped renewing the lease of chunk %d of "
+                          "sweep %s (hung); killing it, its chunks run again", pid, chunk,
+                          sweep_id)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGCONT)  # a stopped process dies only once resumed
+                except ProcessLookupError:
+                    pass
+            store.release_lease(sweep_id, chunk, owner)
 
     def submit(self, sweep_id: str, chunks: list[int]) -> None:
         """Queue these chunks of the sweep."""
         for chunk in chunks:
             with self._lock:
                 future = self._pool.submit(_execute_stored_chunk, self._store_path, sweep_id,
-                                           chunk)
+                                           chunk, self._token)
                 self._pending += 1
                 generation = self._generation
             future.add_done_callback(partial(self._done, sweep_id, chunk, generation))
@@ -210,6 +261,8 @@ class LocalExecutor:
 
     def close(self) -> None:
         """Stop the pool: chunks not started are dropped (they resume at the next start)."""
+        self._stop.set()
+        self._supervisor.join()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -219,17 +272,34 @@ def _child_store(path: str) -> SQLiteStore:
     return SQLiteStore(path)
 
 
-def _execute_stored_chunk(store_path: str, sweep_id: str, chunk: int) -> int:
-    """Worker-process side of ``LocalExecutor``: run one chunk; how many trials ran. Then give
-    the memory back, and say so if the process stays over ``worker_max_memory_mb``.
+def _execute_stored_chunk(store_path: str, sweep_id: str, chunk: int, token: str) -> int:
+    """Worker-process side of ``LocalExecutor``: run one chunk under a lease renewed by a
+    thread of this process; how many trials ran. Then give the memory back, and say so if the
+    process stays over ``worker_max_memory_mb``.
 
     The store's connections are closed first: SQLite keeps the last value bound to each cached
     statement (the chunk's records, the results document) alive until the statement is used
     again, which would pin tens of MB per process; the next chunk opens a fresh connection."""
     store = _child_store(store_path)
+    settings = get_settings()
+    lease = Lease(f"local-{token}-{os.getpid()}", settings.lease_seconds)
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(settings.heartbeat_seconds):
+            try:
+                store.renew_leases(lease.owner, lease.seconds, [(sweep_id, chunk)])
+            except StoreUnavailable as exc:
+                log.warning("lease of chunk %d of sweep %s not renewed: %s", chunk, sweep_id,
+                            exc)
+
+    renewer = threading.Thread(target=renew, name="gradsweep-lease", daemon=True)
+    renewer.start()
     try:
-        return execute_chunk(store, sweep_id, chunk)
+        return execute_chunk(store, sweep_id, chunk, lease)
     finally:
+        done.set()
+        renewer.join()
         store.close()
         release_memory()
         rss, limit = rss_bytes(), get_settings().worker_max_memory_mb * 2**20

@@ -41,14 +41,21 @@ class WorkerSettings(BaseSettings):
                               "chunk (about a second of work at the default)")
     jobs: int | None = Field(None, ge=1, description="worker processes of the local pool "
                              "(default: one per core)")
-    visibility_timeout: int = Field(300, ge=2, description="seconds before a chunk whose worker "
-                                    "died unacknowledged is delivered again; keep it well above "
-                                    "a chunk's run time")
-    restore_seconds: int = Field(10, ge=1, description="how often each worker looks for chunks "
-                                 "past their visibility timeout and queues them again; a chunk "
-                                 "whose worker died runs again within visibility_timeout + this")
+    visibility_timeout: int = Field(3600, ge=2, description="last resort only: seconds before "
+                                    "the broker delivers again a chunk whose worker never "
+                                    "acknowledged it (a dead worker's chunks come back through "
+                                    "their leases long before); keep it above a chunk's run time")
+    restore_seconds: int = Field(10, ge=1, description="how often each worker looks for "
+                                 "messages past their visibility timeout and queues them again "
+                                 "(the last resort behind leases)")
     retention_days: float = Field(7.0, gt=0, description="finished sweeps are deleted after this")
-    heartbeat_seconds: float = Field(2.0, gt=0, description="how often a worker says it is alive")
+    heartbeat_seconds: float = Field(2.0, gt=0, description="how often a worker says it is "
+                                     "alive, renews the leases of the chunks it holds, and "
+                                     "(with the API) queues again the chunks whose lease expired")
+    lease_seconds: float = Field(10.0, gt=0, description="how long a chunk's lease lives without "
+                                 "being renewed: a chunk whose worker died (or froze) is queued "
+                                 "again within about lease_seconds + heartbeat_seconds; keep it "
+                                 "at least 2 heartbeats")
     worker_timeout: float = Field(10.0, gt=0, description="a worker silent this long counts as "
                                   "gone (/readyz)")
     store_retry_seconds: float = Field(60.0, ge=0, description="how long a store call retries "
@@ -56,8 +63,8 @@ class WorkerSettings(BaseSettings):
     stuck_seconds: float = Field(600.0, gt=0, description="cluster mode: an unfinished sweep "
                                  "whose progress has not moved for this long (time the cluster "
                                  "spends on other queued chunks does not count) gets its missing "
-                                 "chunks queued again; keep it well above visibility_timeout + "
-                                 "restore_seconds")
+                                 "chunks queued again; keep it well above lease_seconds + "
+                                 "heartbeat_seconds")
     max_value_bytes: int | None = Field(None, ge=1, le=MAX_VALUE_BYTES, description="most "
                                         "bytes of one stored value (a chunk's records, a "
                                         "results document); a bigger one fails its sweep with "

@@ -38,6 +38,18 @@ The contract, which ``tests/workers/test_store.py`` checks on both:
   ``best`` costs the same at 10 trials and at a million, on every API replica, and equals the
   ``best`` of ``optimizers.assemble`` over the saved records (``tests/workers/
   test_best_so_far.py``).
+- The watchdog's clocks are the store's (``watch_step``): per unfinished sweep, the
+  ``chunks_done`` it last saw, when that last moved, when its current wait started and how many
+  re-queues it made, read and updated in one atomic step by whichever API replica checks — so
+  N replicas re-queue a stuck sweep once per period, and an API restart neither resets nor
+  repeats them. ``decide_watch`` is the rule both stores apply.
+- A chunk being run holds a **lease**: (sweep, chunk) → owner (a worker node) and an expiry.
+  ``lease`` takes it (or takes it over), ``renew_leases`` extends the leases an owner still holds of
+  the chunks it names, ``release_lease`` drops one if its owner still holds it, ``release_owner``
+  drops all of an owner's (its shutdown). ``claim_expired`` removes the leases past their expiry and
+  returns them, atomically: however many workers and API replicas scan at once, each expired lease
+  is claimed by exactly one of them, which queues the chunk again (``workers.jobs``). Redis measures
+  lease time on its own clock (one clock for every machine); SQLite on the host's.
 """
 
 from __future__ import annotations
@@ -146,6 +158,44 @@ class ChunkStats:
     trials: int = 0
     seconds: float = 0.0
     buckets: dict[float, int] = field(default_factory=dict)  # bound → chunks in that bucket
+
+
+@dataclass(frozen=True)
+class WatchState:
+    """The watchdog's clocks of one sweep, as stored (wall-clock seconds)."""
+
+    chunks_done: int
+    moved_at: float  # when chunks_done last changed (or when a watchdog first saw the sweep)
+    since: float  # start of the current wait: moved_at, the last re-queue, or the last reset
+    requeues: int = 0
+
+
+@dataclass(frozen=True)
+class WatchStep:
+    """What ``watch_step`` decided: ``action`` "requeue", "fail" or None, and the clocks."""
+
+    action: str | None
+    state: WatchState
+
+
+def decide_watch(stored: WatchState | None, chunks_done: int, now: float, stuck_seconds: float,
+                 max_requeues: int, reset: bool) -> WatchStep:
+    """The watchdog's rule for one sweep, applied by the stores inside their atomic step.
+
+    New or progressed: the clocks start at ``now`` (no action). ``reset`` (the cluster is busy,
+    or this watchdog cannot tell yet): the wait starts again. Otherwise, once the wait reaches
+    ``stuck_seconds``: "requeue" while fewer than ``max_requeues`` were made, else "fail"; the
+    wait starts again either way (so another replica checking just after does nothing)."""
+    if stored is None or stored.chunks_done != chunks_done:
+        return WatchStep(None, WatchState(chunks_done, now, now, 0))
+    if reset:
+        return WatchStep(None, WatchState(chunks_done, stored.moved_at, now, stored.requeues))
+    if now - stored.since < stuck_seconds:
+        return WatchStep(None, stored)
+    if stored.requeues < max_requeues:
+        return WatchStep("requeue", WatchState(chunks_done, stored.moved_at, now,
+                                               stored.requeues + 1))
+    return WatchStep("fail", WatchState(chunks_done, stored.moved_at, now, stored.requeues))
 
 
 #: Trial indices ``JobStore.best`` returns at most, unless asked for more (a status view's share).
@@ -385,6 +435,37 @@ class JobStore(Protocol):
     def live_workers(self, since: float) -> builtins.list[str]:
         """Workers whose last heartbeat is at or after ``since``."""
 
+    def watch_step(self, sweep_id: str, chunks_done: int, now: float, stuck_seconds: float,
+                   max_requeues: int, reset: bool) -> WatchStep:
+        """Read the sweep's watchdog clocks, apply ``decide_watch`` and store the result, in
+        one atomic step; what it decided."""
+
+    def lease(self, sweep_id: str, chunk: int, owner: str, seconds: float) -> None:
+        """``owner`` holds the chunk's lease for ``seconds`` from now (taken over from any
+        other owner: the last to start a chunk holds it)."""
+
+    def leased(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every lease (expired or not)."""
+
+    def lease_owner(self, sweep_id: str, chunk: int) -> str | None:
+        """Who holds the chunk's lease (even if expired but not claimed yet); None: nobody."""
+
+    def renew_leases(self, owner: str, seconds: float,
+                     chunks: Iterable[tuple[str, int]]) -> int:
+        """Extend the leases of these (sweep, chunk) that ``owner`` still holds to ``seconds``
+        from now; how many. (Its other leases are left to expire: a chunk the owner handed
+        back while the broker was unreachable must not stay covered by its lease forever.)"""
+
+    def release_lease(self, sweep_id: str, chunk: int, owner: str) -> bool:
+        """Drop the chunk's lease if ``owner`` still holds it; whether it did."""
+
+    def release_owner(self, owner: str) -> builtins.list[tuple[str, int]]:
+        """Drop every lease ``owner`` holds; the (sweep, chunk) of each."""
+
+    def claim_expired(self, limit: int = 1000) -> builtins.list[tuple[str, int]]:
+        """Remove up to ``limit`` leases past their expiry and return their (sweep, chunk): one
+        atomic step, so two scanners never claim the same lease."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -397,6 +478,7 @@ def finished_statuses() -> Iterable[SweepStatus]:
 __all__ = ["BEST_TRIALS", "CHUNK_SECONDS_BUCKETS", "MAX_VALUE_BYTES", "SPEC_CACHE_BYTES",
            "Backlogged", "ByteBoundedCache", "ChunkStats", "JobStore", "MergedPoint",
            "PointValues", "StoreRejected", "StoreUnavailable", "StoredBest", "SweepRecord",
-           "best_of", "check_value_size", "chunk_seconds_bucket", "decode_point",
+           "WatchState", "WatchStep", "best_of", "check_value_size", "chunk_seconds_bucket",
+           "decide_watch", "decode_point",
            "encode_point", "finished_statuses", "max_value_bytes", "merge_points",
            "over_limit", "scoring_of", "touched_points"]

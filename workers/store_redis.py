@@ -14,24 +14,30 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
                                   scores order by index, so the first member is the best
     sweep:{id}:point_scores hash  scored grid point (zero-padded) → ``MergedPoint.summary``:
                                   its exact score and spread, trial count and first trials
+    sweep:{id}:watch      string  the watchdog's clocks (``WatchState`` as a JSON list)
     sweeps                zset    every sweep id, scored by created_at
     status:{status}       zset    the ids of the sweeps in that status, scored by created_at;
                                   kept in step with the hashes' status field
     workers               zset    worker name, scored by its last heartbeat
     chunk_stats           hash    chunks, trials, seconds: totals over every chunk run;
                                   bucket:{bound} → chunks whose run time fell in that bucket
+    leases                zset    "{sweep id}:{chunk}" of every leased chunk, by its expiry
+                                  (Redis's own clock, ``TIME``, in seconds)
+    lease_owners          hash    "{sweep id}:{chunk}" → the owner of its lease
+    leases_of:{owner}     set     the "{sweep id}:{chunk}" an owner leased (pruned on renewal)
 
-Every read-modify-write but one is a Lua script (create, mark_running, finish/cancel, the
-retention's delete, and the read of the best grid point), so it is atomic however many API
-replicas and workers share the store; reads that span keys use pipelines. ``create`` with a limit
-sums the backlog over the sweeps in ``status:queued`` and ``status:running`` inside its script:
-one pass over the unfinished sweeps (at most about the limit's number of them, since each holds a
-chunk of the backlog). ``save_chunk`` is an optimistic
-transaction instead (WATCH, read, MULTI … EXEC, again on a conflict), because merging a chunk's
-trials into its grid points' scores is Python (``merge_points``, exact ``mean_std``): it reads
-the aggregates of the grid points the chunk touches, and writes the chunk, the counters, those
-aggregates, the ranking and the exact scores at once — or, if any watched key changed in
-between, nothing, and tries again.
+Every read-modify-write but two is a Lua script (create, mark_running, finish/cancel, the
+retention's delete, the read of the best grid point, and every lease operation: the claim of
+expired leases is one ZRANGEBYSCORE + ZREM in a script, so exactly one scanner gets each), so it
+is atomic however many API replicas and workers share the store; reads that span keys use
+pipelines. ``create`` with a limit sums the backlog over the sweeps in ``status:queued`` and
+``status:running`` inside its script: one pass over the unfinished sweeps (at most about the
+limit's number of them, since each holds a chunk of the backlog). ``save_chunk`` (and
+``watch_step``, whose rule is Python too) is an optimistic transaction instead (WATCH, read,
+MULTI … EXEC, again on a conflict), because merging a chunk's trials into its grid points'
+scores is Python (``merge_points``, exact ``mean_std``): it reads the aggregates of the grid
+points the chunk touches, and writes the chunk, the counters, those aggregates, the ranking and
+the exact scores at once — or, if any watched key changed in between, nothing, and tries again.
 
 The parsed specs a store has read are kept (``ByteBoundedCache``, ``SPEC_CACHE_BYTES`` of their
 JSON): a spec never changes, so a status poll reads only the small fields.
@@ -82,9 +88,12 @@ from .store import (
     StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    WatchState,
+    WatchStep,
     best_of,
     check_value_size,
     chunk_seconds_bucket,
+    decide_watch,
     merge_points,
     scoring_of,
     touched_points,
@@ -172,16 +181,80 @@ return 1
 """
 
 # KEYS: sweep hash, chunks, results, scores, points, ranking, point_scores, sweeps,
-# status:succeeded, status:failed, status:cancelled.
+# status:succeeded, status:failed, status:cancelled, watch.
 # ARGV: id, before.
 _DELETE_IF_FINISHED_BEFORE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'succeeded' and status ~= 'failed' and status ~= 'cancelled' then return 0 end
 local finished_at = tonumber(redis.call('HGET', KEYS[1], 'finished_at'))
 if finished_at == nil or finished_at >= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[12])
 for i = 8, 11 do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 1
+"""
+
+# Lease scripts. The time is Redis's (``TIME``): one clock for every worker and API replica.
+_NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"
+
+# KEYS: leases, lease_owners. ARGV: member, owner, seconds, leases_of: prefix.
+_LEASE = _NOW + """
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old and old ~= ARGV[2] then redis.call('SREM', ARGV[4] .. old, ARGV[1]) end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('SADD', ARGV[4] .. ARGV[2], ARGV[1])
+return 1
+"""
+
+# KEYS: leases, lease_owners, leases_of:{owner}. ARGV: owner, seconds, member, member, …
+# → leases renewed (of the members named; the owner's set is pruned of leases taken over)
+_RENEW = _NOW + """
+local n = 0
+for i = 3, #ARGV do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[i])
+    n = n + 1
+  end
+end
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if redis.call('HGET', KEYS[2], member) ~= ARGV[1] then redis.call('SREM', KEYS[3], member) end
+end
+return n
+"""
+
+# KEYS: leases, lease_owners, leases_of:{owner}. ARGV: member, owner. → 1 released, 0 not held
+_RELEASE = """
+redis.call('SREM', KEYS[3], ARGV[1])
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: leases, lease_owners, leases_of:{owner}. ARGV: owner. → the members released
+_RELEASE_OWNER = """
+local released = {}
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if redis.call('HGET', KEYS[2], member) == ARGV[1] then
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('HDEL', KEYS[2], member)
+    released[#released + 1] = member
+  end
+end
+redis.call('DEL', KEYS[3])
+return released
+"""
+
+# KEYS: leases, lease_owners. ARGV: limit, leases_of: prefix. → the members claimed
+_CLAIM_EXPIRED = _NOW + """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, ARGV[1])
+for _, member in ipairs(expired) do
+  local owner = redis.call('HGET', KEYS[2], member)
+  if owner then redis.call('SREM', ARGV[2] .. owner, member) end
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('HDEL', KEYS[2], member)
+end
+return expired
 """
 
 P = ParamSpec("P")
@@ -322,6 +395,16 @@ def _parsed(spec: bytes | dict[str, Any]) -> dict[str, Any]:
     return orjson.loads(spec) if isinstance(spec, bytes) else spec
 
 
+def _member(sweep_id: str, chunk: int) -> str:
+    """A chunk's name in the lease keys."""
+    return f"{sweep_id}:{int(chunk)}"
+
+
+def _unmember(member: bytes) -> tuple[str, int]:
+    sweep_id, chunk = member.decode().rsplit(":", 1)
+    return sweep_id, int(chunk)
+
+
 class RedisStore:
     """The job store in Redis (see the module docstring for the key layout).
 
@@ -359,6 +442,11 @@ class RedisStore:
         self._mark_running = client.register_script(_MARK_RUNNING)
         self._finish = client.register_script(_FINISH)
         self._delete = client.register_script(_DELETE_IF_FINISHED_BEFORE)
+        self._lease = client.register_script(_LEASE)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+        self._release_owner = client.register_script(_RELEASE_OWNER)
+        self._claim_expired = client.register_script(_CLAIM_EXPIRED)
         self._specs: ByteBoundedCache[str, dict[str, Any]] = ByteBoundedCache(SPEC_CACHE_BYTES)
 
     # -- keys --------------------------------------------------------------------------------
@@ -607,7 +695,8 @@ class RedisStore:
                                    self._sweep(sweep_id, "points"),
                                    self._sweep(sweep_id, "ranking"),
                                    self._sweep(sweep_id, "point_scores"), self._sweeps,
-                                   *(self._status(s) for s in _FINISHED)],
+                                   *(self._status(s) for s in _FINISHED),
+                                   self._sweep(sweep_id, "watch")],
                              args=[sweep_id, repr(float(before))], client=pipe)
             deleted += sum(int(n) for n in pipe.execute())
         return deleted
@@ -655,6 +744,82 @@ class RedisStore:
         names = cast(builtins.list[bytes],
                      self._redis.zrangebyscore(self._workers, repr(float(since)), "+inf"))
         return sorted(name.decode() for name in names)
+
+    @_translating
+    def watch_step(self, sweep_id: str, chunks_done: int, now: float, stuck_seconds: float,
+                   max_requeues: int, reset: bool) -> WatchStep:
+        """``decide_watch`` on the stored clocks: an optimistic transaction on the sweep's
+        ``watch`` key (WATCH, read, MULTI … EXEC; again if another replica wrote it)."""
+        key = self._sweep(sweep_id, "watch")
+        with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    blob = cast(bytes | None, pipe.get(key))
+                    stored = None if blob is None else WatchState(*orjson.loads(blob))
+                    step = decide_watch(stored, chunks_done, now, stuck_seconds, max_requeues,
+                                        reset)
+                    state = step.state
+                    pipe.multi()
+                    pipe.set(key, orjson.dumps([state.chunks_done, state.moved_at, state.since,
+                                                state.requeues]))
+                    pipe.execute()
+                    return step
+                except WatchError:
+                    continue
+
+    # -- leases ------------------------------------------------------------------------------
+
+    @property
+    def _leases(self) -> builtins.list[str]:
+        return [f"{self.prefix}leases", f"{self.prefix}lease_owners"]
+
+    def _leases_of(self, owner: str = "") -> str:
+        return f"{self.prefix}leases_of:{owner}"
+
+    @_translating
+    def lease(self, sweep_id: str, chunk: int, owner: str, seconds: float) -> None:
+        """``owner`` holds the chunk's lease for ``seconds`` (Redis's clock)."""
+        self._lease(keys=self._leases, args=[_member(sweep_id, chunk), owner, repr(seconds),
+                                             self._leases_of()])
+
+    @_translating
+    def leased(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every lease (expired or not)."""
+        return {_unmember(m) for m in cast(builtins.list[bytes],
+                                           self._redis.hkeys(self._leases[1]))}
+
+    @_translating
+    def lease_owner(self, sweep_id: str, chunk: int) -> str | None:
+        """Who holds the chunk's lease; None: nobody."""
+        owner = cast(bytes | None, self._redis.hget(self._leases[1], _member(sweep_id, chunk)))
+        return None if owner is None else owner.decode()
+
+    @_translating
+    def renew_leases(self, owner: str, seconds: float,
+                     chunks: Iterable[tuple[str, int]]) -> int:
+        """Extend the leases of ``chunks`` that ``owner`` still holds; how many."""
+        return int(self._renew(keys=[*self._leases, self._leases_of(owner)],
+                               args=[owner, repr(seconds),
+                                     *(_member(sweep_id, chunk) for sweep_id, chunk in chunks)]))
+
+    @_translating
+    def release_lease(self, sweep_id: str, chunk: int, owner: str) -> bool:
+        """Drop the chunk's lease if ``owner`` still holds it."""
+        return bool(self._release(keys=[*self._leases, self._leases_of(owner)],
+                                  args=[_member(sweep_id, chunk), owner]))
+
+    @_translating
+    def release_owner(self, owner: str) -> builtins.list[tuple[str, int]]:
+        """Drop every lease ``owner`` holds; their (sweep, chunk)."""
+        members = self._release_owner(keys=[*self._leases, self._leases_of(owner)], args=[owner])
+        return [_unmember(m) for m in members]
+
+    @_translating
+    def claim_expired(self, limit: int = 1000) -> builtins.list[tuple[str, int]]:
+        """Remove up to ``limit`` expired leases, atomically; their (sweep, chunk)."""
+        members = self._claim_expired(keys=self._leases, args=[int(limit), self._leases_of()])
+        return [_unmember(m) for m in members]
 
     def close(self) -> None:
         """Close the connection pool (unless the client came from ``from_client``)."""

@@ -16,6 +16,11 @@ Layout (created if missing)::
     workers(name TEXT PRIMARY KEY, seen REAL)                              -- last heartbeat
     chunk_runs(bound REAL PRIMARY KEY,                                     -- run-time bucket
                chunks INTEGER, trials INTEGER, seconds REAL)               -- totals in it
+    watch(sweep_id TEXT PRIMARY KEY, chunks_done INTEGER,                  -- the watchdog's
+          moved_at REAL, since REAL, requeues INTEGER)                     -- clocks (WatchState)
+    leases(sweep_id TEXT, chunk INTEGER, owner TEXT, expires_at REAL,      -- a running chunk's
+           PRIMARY KEY (sweep_id, chunk))                                  -- lease (host clock)
+        index (expires_at), index (owner)
 
 The file is in WAL mode (readers never wait for the writer) with ``synchronous=NORMAL``. Every
 thread of every process has its own connection, with a busy timeout (10 s by default) during
@@ -39,6 +44,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,9 +65,12 @@ from .store import (
     StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    WatchState,
+    WatchStep,
     best_of,
     check_value_size,
     chunk_seconds_bucket,
+    decide_watch,
     merge_points,
     over_limit,
     scoring_of,
@@ -105,6 +114,22 @@ CREATE INDEX IF NOT EXISTS points_ranking ON points (sweep_id, score, setting);
 CREATE TABLE IF NOT EXISTS workers (
     name TEXT PRIMARY KEY,
     seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    sweep_id TEXT NOT NULL,
+    chunk INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (sweep_id, chunk)
+);
+CREATE INDEX IF NOT EXISTS leases_expiry ON leases (expires_at);
+CREATE INDEX IF NOT EXISTS leases_owner ON leases (owner);
+CREATE TABLE IF NOT EXISTS watch (
+    sweep_id TEXT PRIMARY KEY,
+    chunks_done INTEGER NOT NULL,
+    moved_at REAL NOT NULL,
+    since REAL NOT NULL,
+    requeues INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chunk_runs (
     bound REAL PRIMARY KEY,
@@ -475,7 +500,7 @@ class SQLiteStore:
         condition = (f"status IN ({', '.join('?' * len(_FINISHED))}) AND finished_at < ?",
                      (*_FINISHED, before))
         with self._write() as db:
-            for table in ("chunks", "points"):
+            for table in ("chunks", "points", "watch", "leases"):
                 db.execute(f"DELETE FROM {table} WHERE sweep_id IN "
                            f"(SELECT id FROM sweeps WHERE {condition[0]})", condition[1])
             deleted = db.execute(f"DELETE FROM sweeps WHERE {condition[0]}",
@@ -519,6 +544,87 @@ class SQLiteStore:
         rows = self._db().execute("SELECT name FROM workers WHERE seen >= ? ORDER BY name",
                                   (since,)).fetchall()
         return [name for (name,) in rows]
+
+    @_translating
+    def watch_step(self, sweep_id: str, chunks_done: int, now: float, stuck_seconds: float,
+                   max_requeues: int, reset: bool) -> WatchStep:
+        """``decide_watch`` on the stored clocks, in one ``BEGIN IMMEDIATE`` transaction."""
+        with self._write() as db:
+            row = db.execute("SELECT chunks_done, moved_at, since, requeues FROM watch "
+                             "WHERE sweep_id = ?", (sweep_id,)).fetchone()
+            step = decide_watch(None if row is None else WatchState(*row), chunks_done, now,
+                                stuck_seconds, max_requeues, reset)
+            state = step.state
+            db.execute("INSERT OR REPLACE INTO watch (sweep_id, chunks_done, moved_at, since, "
+                       "requeues) VALUES (?, ?, ?, ?, ?)", (sweep_id, state.chunks_done,
+                                                            state.moved_at, state.since,
+                                                            state.requeues))
+        return step
+
+    # -- leases (single statements: each is atomic; the claim is a conditional DELETE) -------
+
+    @_translating
+    def lease(self, sweep_id: str, chunk: int, owner: str, seconds: float) -> None:
+        """``owner`` holds the chunk's lease for ``seconds`` (this host's clock)."""
+        self._db().execute(
+            "INSERT OR REPLACE INTO leases (sweep_id, chunk, owner, expires_at) "
+            "VALUES (?, ?, ?, ?)", (sweep_id, int(chunk), owner, time.time() + seconds))
+
+    @_translating
+    def leased(self) -> set[tuple[str, int]]:
+        """The (sweep, chunk) of every lease (expired or not)."""
+        rows = self._db().execute("SELECT sweep_id, chunk FROM leases").fetchall()
+        return {(str(sweep_id), int(chunk)) for sweep_id, chunk in rows}
+
+    @_translating
+    def lease_owner(self, sweep_id: str, chunk: int) -> str | None:
+        """Who holds the chunk's lease; None: nobody."""
+        row = self._db().execute("SELECT owner FROM leases WHERE sweep_id = ? AND chunk = ?",
+                                 (sweep_id, int(chunk))).fetchone()
+        return None if row is None else str(row[0])
+
+    @_translating
+    def renew_leases(self, owner: str, seconds: float,
+                     chunks: Iterable[tuple[str, int]]) -> int:
+        """Extend the leases of ``chunks`` that ``owner`` still holds; how many."""
+        wanted = orjson.dumps([[sweep_id, int(chunk)] for sweep_id, chunk in chunks]).decode()
+        cursor = self._db().execute(
+            "UPDATE leases SET expires_at = ? WHERE owner = ? AND (sweep_id, chunk) IN "
+            "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+            "FROM json_each(?))",
+            (time.time() + seconds, owner, wanted))
+        return int(cursor.rowcount)
+
+    @_translating
+    def release_lease(self, sweep_id: str, chunk: int, owner: str) -> bool:
+        """Drop the chunk's lease if ``owner`` still holds it."""
+        cursor = self._db().execute(
+            "DELETE FROM leases WHERE sweep_id = ? AND chunk = ? AND owner = ?",
+            (sweep_id, int(chunk), owner))
+        return cursor.rowcount == 1
+
+    @_translating
+    def release_owner(self, owner: str) -> builtins.list[tuple[str, int]]:
+        """Drop every lease ``owner`` holds; their (sweep, chunk)."""
+        rows = self._db().execute("DELETE FROM leases WHERE owner = ? RETURNING sweep_id, chunk",
+                                  (owner,)).fetchall()
+        return [(str(sweep_id), int(chunk)) for sweep_id, chunk in rows]
+
+    @_translating
+    def expired_leases(self) -> builtins.list[tuple[str, int, str]]:
+        """The (sweep, chunk, owner) of the leases past their expiry, not claimed (embedded
+        mode's supervisor: it knows the owners, its own pool processes)."""
+        rows = self._db().execute("SELECT sweep_id, chunk, owner FROM leases "
+                                  "WHERE expires_at < ?", (time.time(),)).fetchall()
+        return [(str(sweep_id), int(chunk), str(owner)) for sweep_id, chunk, owner in rows]
+
+    @_translating
+    def claim_expired(self, limit: int = 1000) -> builtins.list[tuple[str, int]]:
+        """Remove up to ``limit`` expired leases in one DELETE; their (sweep, chunk)."""
+        rows = self._db().execute(
+            "DELETE FROM leases WHERE rowid IN (SELECT rowid FROM leases WHERE expires_at < ? "
+            "LIMIT ?) RETURNING sweep_id, chunk", (time.time(), int(limit))).fetchall()
+        return [(str(sweep_id), int(chunk)) for sweep_id, chunk in rows]
 
     def close(self) -> None:
         """Close every thread's connection (a later call opens a new one)."""

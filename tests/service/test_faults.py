@@ -45,14 +45,15 @@ SMALL: dict[str, Any] = {
     "name": "small", "objective": {"name": "rastrigin", "dim": 100}, "optimizer": "adam",
     "grid": {"lr": [1e-3, 1e-2, 0.1, 1e4]}, "seeds": 4, "steps": 10000, "record_every": 500,
 }  # 16 trials in 4 chunks of 4
-VISIBILITY = 6
-RESTORE = 1
-# A message Redis pops for a worker just before it dies can be lost by kombu (the pop is
-# durable, its delivery is not): the watchdog queues it again after this long.
-STUCK_AFTER_REDIS = 10
-SETTINGS: dict[str, Any] = {"chunk_work": 4e6, "worker_timeout": 3, "heartbeat_seconds": 0.5,
-                            "visibility_timeout": VISIBILITY, "restore_seconds": RESTORE,
+#: The default settings but the chunk size: leases (10 s), heartbeats (2 s), the broker's
+#: visibility timeout (an hour) are the defaults an operator runs with.
+DEFAULTS: dict[str, Any] = {"chunk_work": 4e6}
+#: Faster heartbeats for the tests that do not measure recovery (/readyz sees workers sooner).
+SETTINGS: dict[str, Any] = {**DEFAULTS, "worker_timeout": 3, "heartbeat_seconds": 0.5,
                             "stuck_seconds": 30}
+#: What the issue asks for at the defaults: a whole worker SIGKILLed → its chunks running on
+#: another worker within this, whatever their length.
+RECOVERY_BOUND = 30.0
 
 
 def figure(name: str, value: float) -> None:
@@ -102,6 +103,19 @@ def saved_chunks(redis: Any, c: Cluster, sweep_id: str) -> set[int]:
     return {int(k) for k in redis.hkeys(f"{c.prefix}sweep:{sweep_id}:chunks")}
 
 
+def lease_owner(redis: Any, c: Cluster, sweep_id: str, chunk: int) -> str | None:
+    """Who holds the chunk's lease in the store (None: nobody)."""
+    owner = redis.hget(f"{c.prefix}lease_owners", f"{sweep_id}:{chunk}")
+    return None if owner is None else str(owner.decode())
+
+
+def running_elsewhere(redis: Any, c: Cluster, sweep_id: str, chunk: int,
+                      dead: str | None) -> bool:
+    """The chunk is saved, or leased by another worker than ``dead`` (delivered to it)."""
+    owner = lease_owner(redis, c, sweep_id, chunk)
+    return chunk in saved_chunks(redis, c, sweep_id) or (owner is not None and owner != dead)
+
+
 def fresh_delivery(redis: Any, c: Cluster, client: httpx.Client, sweep_id: str,
                    worker: Any) -> tuple[bytes, int]:
     """Wait until some chunks are done and then a chunk has *just* been delivered to the
@@ -122,38 +136,45 @@ def fresh_delivery(redis: Any, c: Cluster, client: httpx.Client, sweep_id: str,
 
 # -- 1. a worker killed with SIGKILL mid-chunk -----------------------------------------------
 
-def test_worker_sigkill_mid_chunk_is_redelivered_within_the_visibility_timeout(
+def test_worker_sigkill_mid_chunk_runs_again_within_the_lease_bound_at_default_settings(
         tmp_path: Path) -> None:
+    """The whole worker (main process and prefork child) SIGKILLed just after a chunk was
+    delivered to it, a fresh worker started ½ s later, every setting at its default (visibility
+    timeout one hour): the chunk's lease expires and the chunk runs again within
+    ``RECOVERY_BOUND`` — long before kombu would deliver it again."""
     redis = redis_client()
-    with cluster(tmp_path, redis=True, **SETTINGS) as c:
+    with cluster(tmp_path, redis=True, **DEFAULTS) as c:
         c.start_server()
         worker = c.start_worker(concurrency=1)
         with c.client() as client:
             sweep_id = submit(client, SPEC)
             tag, chunk = fresh_delivery(redis, c, client, sweep_id, worker)
+            dead = wait_until(lambda: lease_owner(redis, c, sweep_id, chunk), 5,
+                              "the delivered chunk's lease", worker, interval=0.01)
             pids = [worker.popen.pid, *descendants(worker.popen.pid)]
             assert len(pids) >= 2  # the main process and its prefork child
             killed_at = time.monotonic()
             worker.stop(signal.SIGKILL)  # the whole process group, no chance to requeue
             wait_until(lambda: not any(alive(pid) for pid in pids), 5, "the processes to die")
             assert tag in unacked_chunks(redis, c.queue)  # nobody requeued it
-            before = done(client, sweep_id)
-            time.sleep(1.0)
-            assert done(client, sweep_id) == before  # nothing runs: the only worker is dead
+            time.sleep(max(0.0, 0.5 - (time.monotonic() - killed_at)))
 
             fresh = c.start_worker(concurrency=1)
-            wait_until(lambda: tag not in unacked_chunks(redis, c.queue), VISIBILITY + 30,
-                       "the killed chunk to be queued again", fresh)
-            restored = time.monotonic() - killed_at
+            wait_until(lambda: running_elsewhere(redis, c, sweep_id, chunk, dead),
+                       RECOVERY_BOUND + 15, "the killed chunk to run on the fresh worker", fresh,
+                       interval=0.05)
+            running = time.monotonic() - killed_at
             wait_until(lambda: chunk in saved_chunks(redis, c, sweep_id), 60,
                        "the killed chunk to be saved", fresh)
             saved = time.monotonic() - killed_at
             wait_for_status(client, sweep_id, {"succeeded", "failed"}, 60)
+            finished = time.monotonic() - killed_at
             assert_exact(client, sweep_id, SPEC)
-        figure("worker SIGKILL -> chunk queued again", restored)
-        figure("worker SIGKILL -> chunk saved", saved)
-        # bound: visibility timeout + one restore period (+ the new worker's start-up)
-        assert restored <= VISIBILITY + RESTORE + 10
+            assert tag in unacked_chunks(redis, c.queue)  # kombu's copy still waits (1 h)
+        figure("worker SIGKILL -> its chunk running on another worker (defaults)", running)
+        figure("worker SIGKILL -> its chunk saved (defaults)", saved)
+        figure("worker SIGKILL -> sweep finished (defaults)", finished)
+        assert running <= RECOVERY_BOUND
 
 
 def test_a_pool_process_killed_alone_is_requeued_by_its_worker(tmp_path: Path) -> None:
@@ -180,6 +201,164 @@ def test_a_pool_process_killed_alone_is_requeued_by_its_worker(tmp_path: Path) -
     assert requeued < 10  # billiard notices a dead child at once or within its 5 s timer
 
 
+# One chunk of one long trial (about 10-20 s on the 2-core VM): longer than a lease.
+LONG: dict[str, Any] = {
+    "name": "long", "objective": {"name": "rastrigin", "dim": 100}, "optimizer": "adam",
+    "grid": {"lr": [1e-3]}, "seeds": 1, "steps": 600000, "record_every": 20000,
+}
+
+
+def received(worker: Any) -> int:
+    """How many chunk messages the worker has received (Celery logs each at level info)."""
+    import re
+
+    return len(re.findall(r"Task gradsweep\.run_chunk\[[0-9a-f-]+\] received", worker.output()))
+
+
+def test_a_long_chunk_keeps_its_lease_and_sigterm_hands_it_back_at_once(
+        tmp_path: Path) -> None:
+    """At the defaults, a chunk running longer than a lease on a live worker keeps its lease
+    (renewed by the heartbeat: nobody else gets it); SIGTERM of that worker's main process (what
+    ``docker stop`` sends) hands it back at once: another worker runs it within seconds, not
+    when the long chunk would have ended, and the first worker stops without running it on."""
+    import os
+
+    redis = redis_client()
+    settings = get_settings_defaults()
+    with cluster(tmp_path, redis=True, **{**DEFAULTS, "chunk_work": 1e12}) as c:
+        c.start_server()
+        first = c.start_worker(concurrency=1)
+        with c.client() as client:
+            sweep_id = submit(client, LONG)
+            wait_until(lambda: lease_owner(redis, c, sweep_id, 0), 30, "the chunk's lease",
+                       first)
+            leased_at = time.monotonic()
+            owner = lease_owner(redis, c, sweep_id, 0)
+            second = c.start_worker(concurrency=1)
+            wait_until(lambda: "ready." in second.output(), 30, "the second worker", second)
+            # past a lease and two heartbeats: without renewal it would have been queued again
+            while time.monotonic() - leased_at < settings["lease"] + 2 * settings["heartbeat"]:
+                assert lease_owner(redis, c, sweep_id, 0) == owner
+                assert redis.llen(c.queue) == 0 and received(second) == 0
+                time.sleep(0.2)
+            assert saved_chunks(redis, c, sweep_id) == set(), "the chunk was not long enough"
+            assert "lease expired" not in first.output()
+
+            os.kill(first.popen.pid, signal.SIGTERM)  # the main process only
+            stopped_at = time.monotonic()
+            wait_until(lambda: running_elsewhere(redis, c, sweep_id, 0, owner), 10,
+                       "the chunk to run on the second worker", second, interval=0.02)
+            handed_back = time.monotonic() - stopped_at
+            wait_until(lambda: first.popen.poll() is not None, 15, "the first worker to exit",
+                       first)
+            exited = time.monotonic() - stopped_at
+            assert saved_chunks(redis, c, sweep_id) == set()  # the first copy stopped unsaved
+            # (not run to its end again here: the other tests show a re-run chunk counts once)
+            assert client.delete(f"/v1/sweeps/{sweep_id}").status_code == 200
+            wait_until(lambda: not unacked_chunks(redis, c.queue) and
+                       lease_owner(redis, c, sweep_id, 0) is None, 30,
+                       "the second copy to stop", second)
+        assert "handed back 1 chunk(s)" in first.output()
+        assert "lease lost" in first.output()  # its copy stopped: it did not run on
+        assert received(first) == 1 and received(second) == 1
+    figure("long chunk, worker SIGTERM -> chunk running on another worker", handed_back)
+    figure("long chunk, worker SIGTERM -> that worker exited", exited)
+    assert handed_back < 5 and exited < 10
+
+
+def test_a_frozen_worker_loses_its_chunk_and_its_late_save_counts_once(tmp_path: Path) -> None:
+    """SIGSTOP of a whole worker mid-chunk (a frozen VM, a stuck container): its leases expire
+    and another worker runs its chunk within the bound; after SIGCONT the frozen copy stops or
+    saves again, which changes nothing."""
+    redis = redis_client()
+    with cluster(tmp_path, redis=True, **DEFAULTS) as c:
+        c.start_server()
+        frozen = c.start_worker(concurrency=1)
+        with c.client() as client:
+            sweep_id = submit(client, SPEC)
+            _, chunk = fresh_delivery(redis, c, client, sweep_id, frozen)
+            owner = wait_until(lambda: lease_owner(redis, c, sweep_id, chunk), 5,
+                               "the chunk's lease", frozen, interval=0.01)
+            pids = [frozen.popen.pid, *descendants(frozen.popen.pid)]
+            for pid in pids:
+                os_kill(pid, signal.SIGSTOP)
+            stopped_at = time.monotonic()
+            try:
+                other = c.start_worker(concurrency=1)
+                wait_until(lambda: running_elsewhere(redis, c, sweep_id, chunk, owner),
+                           RECOVERY_BOUND + 15, "the frozen chunk to run elsewhere", other)
+                running = time.monotonic() - stopped_at
+                wait_for_status(client, sweep_id, {"succeeded", "failed"}, 60)
+                finished = time.monotonic() - stopped_at
+                view = assert_exact(client, sweep_id, SPEC)
+                document = client.get(f"/v1/sweeps/{sweep_id}/results").content
+            finally:
+                for pid in pids:
+                    os_kill(pid, signal.SIGCONT)
+            # the woken copy polls (lease lost: it stops) or saves (idempotent): nothing changes
+            wait_until(lambda: "lease lost" in frozen.output() or
+                       frozen.output().count("succeeded in") > 0, 30,
+                       "the frozen copy to wake up", frozen)
+            time.sleep(1.0)
+            assert client.get(f"/v1/sweeps/{sweep_id}").json() == view
+            assert client.get(f"/v1/sweeps/{sweep_id}/results").content == document
+            metrics = client.get("/metrics").text
+            assert "gradsweep_trials_done_total 24.0" in metrics  # each trial counted once
+        assert frozen.popen.poll() is None  # woken, alive, still a worker
+    figure("worker SIGSTOP -> its chunk running on another worker (defaults)", running)
+    figure("worker SIGSTOP -> sweep finished (defaults)", finished)
+    assert running <= RECOVERY_BOUND
+
+
+def test_two_workers_that_both_believe_they_own_a_chunk_count_it_once(tmp_path: Path) -> None:
+    """A chunk delivered twice at once (a duplicate message: the broker's last-resort
+    redelivery, a re-queue racing a slow worker) to two idle workers: both lease it, the last
+    one holds it, the other stops at its next poll or saves first; the chunk counts once."""
+    redis = redis_client()
+    one = {**SMALL, "grid": {"lr": [1e-3]}, "seeds": 4, "steps": 40000}  # 4 trials, 1 chunk
+    with cluster(tmp_path, redis=True, **{**DEFAULTS, "chunk_work": 1e12}) as c:
+        c.start_server()
+        app = c.celery()
+        try:
+            with c.client() as client:
+                sweep_id = submit(client, one)  # no worker yet: the message waits
+                app.send_task("gradsweep.run_chunk", args=[sweep_id, 0], queue=c.queue)
+                assert redis.llen(c.queue) == 2
+                workers = [c.start_worker(concurrency=1), c.start_worker(concurrency=1)]
+                wait_until(lambda: all(received(w) == 1 for w in workers), 60,
+                           "both workers to receive the chunk", workers[0])
+                view = wait_for_status(client, sweep_id, {"succeeded", "failed"}, 90)
+                assert view["progress"] == {"done": 4, "total": 4}
+                assert_exact(client, sweep_id, one)
+                wait_until(lambda: not unacked_chunks(redis, c.queue), 60,
+                           "both copies to end", workers[1])
+                assert "gradsweep_trials_done_total 4.0" in client.get("/metrics").text
+                assert "gradsweep_chunk_seconds_count 1.0" in client.get("/metrics").text
+        finally:
+            app.close()
+        logs = "".join(w.output() for w in workers)
+        assert logs.count("succeeded in") == 2  # both messages acknowledged
+        print(f"\nFIGURE duplicate copies stopped by a lost lease: {logs.count('lease lost')}")
+
+
+def os_kill(pid: int, sig: int) -> None:
+    import os
+
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def get_settings_defaults() -> dict[str, float]:
+    """The lease and heartbeat defaults (what the workers run with here)."""
+    from workers.settings import WorkerSettings
+
+    fields = WorkerSettings.model_fields
+    return {"lease": float(fields["lease_seconds"].default),
+            "heartbeat": float(fields["heartbeat_seconds"].default)}
+
+
 # -- 2. Redis killed with SIGKILL and started again ------------------------------------------
 
 def _timed(call: Any) -> tuple[httpx.Response, float]:
@@ -199,8 +378,7 @@ def test_redis_sigkill_and_restart_loses_nothing(tmp_path: Path, store_retry: fl
 
     with private_redis(tmp_path) as redis_server, \
             cluster(tmp_path, redis=True, redis_url=redis_server.url,
-                    **{**SETTINGS, "store_retry_seconds": store_retry,
-                       "stuck_seconds": STUCK_AFTER_REDIS}) as c:
+                    **{**DEFAULTS, "store_retry_seconds": store_retry}) as c:
         server = c.start_server()
         worker = c.start_worker(concurrency=2)
         with c.client() as client:
@@ -208,6 +386,12 @@ def test_redis_sigkill_and_restart_loses_nothing(tmp_path: Path, store_retry: fl
             sweep_id = submit(client, SPEC)
             wait_until(lambda: done(client, sweep_id) >= 4, 60, "some progress", worker)
             at_kill = done(client, sweep_id)
+            # What kombu loses now and then when Redis dies (a message popped for a worker but
+            # never recorded in ``unacked`` nor delivered): one queued message, gone.
+            broker = redis_server.client()
+            lost = broker.rpop(c.queue)
+            broker.close()
+            assert lost is not None
             redis_server.kill()
             killed_at = time.monotonic()
 
@@ -255,13 +439,16 @@ def test_redis_sigkill_and_restart_loses_nothing(tmp_path: Path, store_retry: fl
             # the POST that failed while Redis was down left nothing behind
             assert client.get("/v1/sweeps").json()["total"] == 2
         assert worker.popen.poll() is None  # the worker reconnected by itself
-        assert "Connected to redis" in worker.output().split("Connection to broker lost")[-1]
+        assert "Connected to " in worker.output().split("Connection to broker lost")[-1]
     figure("Redis down for", up_at - killed_at)
     figure("Redis restart -> API answers", api_back)
     figure("Redis restart -> new chunks delivered and saved", delivering)
     figure("Redis restart -> sweep finished", finished)
     rescued = server.output().count("missing chunk(s) again")
     print(f"FIGURE chunks re-queued by the watchdog: {rescued}")
+    orphans = "".join(p.output() for p in c.processes).count("held by nobody")
+    print(f"FIGURE chunks re-queued by the orphan scan after the outage: {orphans}")
+    assert rescued == 0 and orphans >= 1  # the lost message: back without the watchdog
     assert delivering < 40  # kombu's reconnect backoff is capped at 30 s
 
 
@@ -370,6 +557,33 @@ def test_watchdog_fails_a_sweep_that_cannot_progress_with_a_reason(tmp_path: Pat
         logs = first.output() + second.output()
         assert logs.count(f"sweep {sweep_id} failed: stuck") == 1  # marked failed once
         assert "Traceback" not in logs
+
+
+def test_two_api_replicas_one_killed_share_the_watchdog_clocks(tmp_path: Path) -> None:
+    """The watchdog's clocks are the store's: two API replicas re-queue a stuck sweep once per
+    period between them, not once each, and a replica SIGKILLed and replaced mid-way neither
+    starts the count again nor repeats a re-queue: 2 re-queues in all, then failed once."""
+    redis = redis_client()
+    with cluster(tmp_path, redis=True, **{**SETTINGS, "stuck_seconds": 1.5,
+                                          "stuck_requeues": 2}) as c:
+        first = c.start_server()
+        port = free_port()
+        second = c.start_server(port=port)
+        with c.client() as client:
+            sweep_id = submit(client, SMALL)  # and no worker ever runs: 4 messages wait
+        wait_until(lambda: redis.llen(c.queue) >= 8, 20, "a first re-queue", first)
+        first.stop(signal.SIGKILL)
+        third = c.start_server(port=free_port())  # its replacement
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            view = wait_for_status(client, sweep_id, {"succeeded", "failed"}, 30)
+            assert view["status"] == "failed", view
+            assert "queued again 2 time(s)" in view["error"], view["error"]
+            time.sleep(2.0)  # both replicas look again: nothing more happens
+            assert client.get(f"/v1/sweeps/{sweep_id}").json() == view
+        assert redis.llen(c.queue) == 4 + 2 * 4  # the first queueing and 2 re-queues, once
+        logs = first.output() + second.output() + third.output()
+        assert logs.count("missing chunk(s) again") == 2
+        assert logs.count(f"sweep {sweep_id} failed: stuck") == 1
 
 
 # -- an error inside the engine ---------------------------------------------------------------

@@ -98,3 +98,61 @@ def test_a_chunk_that_fails_outside_the_engine_fails_its_sweep(tmp_path: Path) -
     finally:
         executor.close()
         db.close()
+
+
+def test_a_hung_pool_process_is_killed_and_its_chunk_runs_again(tmp_path: Path) -> None:
+    """A pool process frozen mid-chunk (SIGSTOP: it neither dies nor answers) stops renewing its
+    chunk's lease; at the default lease and heartbeat the executor's supervisor kills it, the
+    pool is replaced and the chunk runs again: the sweep finishes, every number as one process
+    gives it. Before leases such a sweep waited for the frozen process for ever."""
+    import json
+    import os
+    import signal
+
+    from optimizers import Limits
+    from workers.jobs import results_document, submit_sweep
+
+    spec = parse_spec({"name": "hang", "objective": {"name": "rastrigin", "dim": 50},
+                       "optimizer": "adam", "grid": {"lr": [1e-3 * 1.3**i for i in range(8)]},
+                       "steps": 40000, "record_every": 1000}, Limits())
+    path = tmp_path / "sweeps.sqlite3"
+    store = SQLiteStore(path)
+    executor = LocalExecutor(path, jobs=2)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        record = submit_sweep(store, executor, spec, chunk_work=2e6)  # one trial per chunk
+        assert record.n_chunks == 8
+        deadline = time.monotonic() + 60
+        owner = None
+        while owner is None and time.monotonic() < deadline:
+            row = db.execute("SELECT chunk, owner FROM leases WHERE sweep_id = ?",
+                             (record.id,)).fetchone()
+            owner = row and (row[0], row[1])
+            time.sleep(0.02)
+        assert owner is not None
+        chunk, name = owner
+        pid = int(name.rsplit("-", 1)[1])
+        os.kill(pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        while time.monotonic() < stopped_at + 60:
+            if chunk in store.saved_chunks(record.id):
+                break
+            time.sleep(0.1)
+        again = time.monotonic() - stopped_at
+        assert chunk in store.saved_chunks(record.id), "the hung chunk never ran again"
+        while store.get(record.id).status != SweepStatus.SUCCEEDED:  # type: ignore[union-attr]
+            assert time.monotonic() < stopped_at + 90
+            time.sleep(0.1)
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
+            f"/proc/{pid}/status").read_text() or "(dead)" in Path(
+            f"/proc/{pid}/status").read_text()
+        document = json.loads(results_document(store, store.get(record.id)))  # type: ignore
+        assert document.pop("id") == record.id
+        assert json.dumps(document, sort_keys=True) == json.dumps(run_sweep(spec),
+                                                                  sort_keys=True)
+        print(f"\nFIGURE embedded: pool process SIGSTOP -> its chunk saved again: {again:.2f} s")
+        assert again < 30
+    finally:
+        db.close()
+        executor.close()
+        store.close()
