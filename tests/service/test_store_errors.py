@@ -14,11 +14,13 @@ import json
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from harness import (
     Cluster,
     cluster,
@@ -199,37 +201,28 @@ def _deliveries(worker_output: str) -> int:
     return len(re.findall(r"Task gradsweep\.run_chunk\[[^\]]+\] received", worker_output))
 
 
-def test_cluster_results_document_refused_fails_the_sweep_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("max_value_bytes", "refused"), [
+    (DOCUMENT_TOO_BIG, document_refused), (CHUNK_TOO_BIG, chunk_refused)],
+    ids=["results-document", "chunk"])
+def test_cluster_refused_value_fails_the_sweep_once(
+        tmp_path: Path, max_value_bytes: int, refused: Callable[[httpx.Client], str]) -> None:
+    """A results document, or a chunk, the store refuses fails the sweep once: each chunk is
+    delivered once (none handed back to the queue, none left in kombu's unacked) and the
+    cluster goes on with other sweeps."""
     redis = redis_client()
-    with cluster(tmp_path, redis=True, max_value_bytes=DOCUMENT_TOO_BIG, **SETTINGS) as c:
+    with cluster(tmp_path, redis=True, max_value_bytes=max_value_bytes, **SETTINGS) as c:
         c.start_server()
         worker = c.start_worker()
         with c.client() as client:
             wait_until(lambda: client.get("/readyz").status_code == 200, 30, "a live worker",
                        worker)
-            document_refused(client)
+            refused(client)
             time.sleep(3)  # a chunk handed back to the queue would be delivered again by now
             assert _deliveries(worker.output()) == N_CHUNKS, worker.tail()
             assert redis.llen(c.queue) == 0
             assert unacked_chunks(redis, c.queue) == {}
             ok = post(client, SMALL)
             assert wait_for_status(client, ok, {"succeeded", "failed"})["status"] == "succeeded"
-    redis.close()
-
-
-def test_cluster_chunk_refused_fails_the_sweep_once(tmp_path: Path) -> None:
-    redis = redis_client()
-    with cluster(tmp_path, redis=True, max_value_bytes=CHUNK_TOO_BIG, **SETTINGS) as c:
-        c.start_server()
-        worker = c.start_worker()
-        with c.client() as client:
-            wait_until(lambda: client.get("/readyz").status_code == 200, 30, "a live worker",
-                       worker)
-            chunk_refused(client)
-            time.sleep(3)
-            assert _deliveries(worker.output()) == N_CHUNKS, worker.tail()
-            assert redis.llen(c.queue) == 0
-            assert unacked_chunks(redis, c.queue) == {}
     redis.close()
 
 
