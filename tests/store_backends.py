@@ -52,6 +52,19 @@ def redis_test_client() -> redis.Redis:
                 pytrace=False)
 
 
+class Recorder:
+    """An executor that only records what it was asked to queue (tests of the store's side)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[int]]] = []
+
+    def submit(self, sweep_id: str, chunks: list[int]) -> None:
+        self.sent.append((sweep_id, list(chunks)))
+
+    def queue_depth(self) -> int:
+        return 0
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """Each store in turn: a fresh SQLite file, or a fresh key prefix (deleted afterwards)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from functools import cache
@@ -18,10 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-from optimizers import SweepStatus, run_sweep
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import (
     Cluster,
     cluster,
@@ -33,6 +28,8 @@ from harness import (
     wait_for_status,
     wait_until,
 )
+
+from optimizers import SweepStatus, run_sweep
 
 # 24 trials in 12 chunks of about half a second each (chunk_work 4e6 = 2 trials × 100 × 20000).
 SPEC: dict[str, Any] = {

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import sys
 import threading
 import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from store_backends import Backend
 
 from optimizers import SweepSpec, SweepStatus, assemble, parse_spec, run_chunk
 from workers.store import (
@@ -30,9 +29,6 @@ from workers.store import (
     StoredBest,
     SweepRecord,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from store_backends import Backend
 
 ALL = 10**9  # max_trials that returns every trial index
 

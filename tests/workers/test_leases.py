@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
+from store_backends import Backend, Recorder
+
 from optimizers import Limits, SweepStatus, parse_spec
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from store_backends import Backend, backend, store  # noqa: E402, F401 — fixtures
-
-from workers.jobs import Lease, execute_chunk, requeue_expired, submit_sweep  # noqa: E402
-from workers.store import JobStore  # noqa: E402
+from workers.jobs import Lease, execute_chunk, requeue_expired, submit_sweep
+from workers.store import JobStore
 
 SMALL: dict[str, Any] = {
     "name": "small", "objective": {"name": "sphere", "dim": 3}, "optimizer": "sgd",
     "grid": {"lr": [0.01, 0.1]}, "seeds": 2, "steps": 10, "record_every": 5,
 }  # 4 trials
-
-
-class Recorder:
-    """An executor that only records what it was asked to queue."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list[int]]] = []
-
-    def submit(self, sweep_id: str, chunks: list[int]) -> None:
-        self.sent.append((sweep_id, list(chunks)))
-
-    def queue_depth(self) -> int:
-        return 0
 
 
 def test_a_lease_is_held_renewed_and_released_by_its_owner_only(store: JobStore) -> None:

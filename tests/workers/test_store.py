@@ -10,7 +10,6 @@ import multiprocessing
 import random
 import socket
 import sqlite3
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,8 @@ from queue import Queue
 from typing import Any
 
 import pytest
+from harness import private_redis
+from store_backends import Backend
 
 from optimizers import SweepStatus
 from workers.store import (
@@ -31,10 +32,6 @@ from workers.store import (
 )
 from workers.store_redis import RedisStore
 from workers.store_sqlite import SQLiteStore
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import private_redis
-from store_backends import Backend
 
 N_PROCESSES = 4
 N_CHUNKS = 20

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
+from store_backends import Backend, Recorder
+
 from optimizers import Limits, SweepStatus, parse_spec
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from store_backends import Backend, backend, store  # noqa: E402, F401 — fixtures
-
-from workers.jobs import Watchdog, submit_sweep  # noqa: E402
-from workers.store import JobStore  # noqa: E402
+from workers.jobs import Watchdog, submit_sweep
+from workers.store import JobStore
 
 SMALL: dict[str, Any] = {
     "name": "small", "objective": {"name": "sphere", "dim": 3}, "optimizer": "sgd",
     "grid": {"lr": [0.01, 0.1]}, "seeds": 2, "steps": 10, "record_every": 5,
 }
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list[int]]] = []
-
-    def submit(self, sweep_id: str, chunks: list[int]) -> None:
-        self.sent.append((sweep_id, list(chunks)))
-
-    def queue_depth(self) -> int:
-        return 0
 
 
 def test_replicas_requeue_once_per_period_and_a_restart_keeps_the_count(
