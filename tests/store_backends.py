@@ -8,10 +8,12 @@ pickles, so processes started with ``spawn`` open the same store.
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -50,6 +52,25 @@ def redis_test_client() -> redis.Redis:
     client.close()
     pytest.fail(f"Redis is not reachable at {REDIS_URL} — start redis-server ({problem})",
                 pytrace=False)
+
+
+def at_once(target: Callable[..., None], args: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Run ``target(*a, barrier, out)`` in one spawned process per ``a`` of ``args``, all
+    released together by the barrier; each puts one answer on ``out``. The answers, in the
+    order they came; every process must exit cleanly."""
+    context = multiprocessing.get_context("spawn")
+    barrier, out = context.Barrier(len(args)), context.Queue()
+    processes = [context.Process(target=target, args=(*a, barrier, out)) for a in args]
+    for process in processes:
+        process.start()
+    try:
+        answers = [out.get(timeout=60) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+        out.close()
+    assert [process.exitcode for process in processes] == [0] * len(processes)
+    return answers
 
 
 class Recorder:

@@ -10,7 +10,6 @@ spread and trials as ``optimizers.assemble`` over the records saved so far (comp
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import threading
 import uuid
@@ -18,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from store_backends import Backend
+from store_backends import Backend, at_once
 
 from optimizers import SweepSpec, SweepStatus, assemble, parse_spec, run_chunk
 from workers.store import (
@@ -191,18 +190,7 @@ def _check_all_merged(store: JobStore, answers: list[list[int | None]]) -> None:
 
 def test_processes_saving_at_once_lose_no_trial(backend: Backend, store: JobStore) -> None:
     store.create(record_of(concurrent_spec(), N_CHUNKS))
-    context = multiprocessing.get_context("spawn")
-    barrier, out = context.Barrier(4), context.Queue()
-    processes = [context.Process(target=_save_all, args=(backend, seed, barrier, out))
-                 for seed in range(4)]
-    for process in processes:
-        process.start()
-    try:
-        answers = [out.get(timeout=60) for _ in processes]
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-    assert [process.exitcode for process in processes] == [0] * 4
+    answers = at_once(_save_all, [(backend, seed) for seed in range(4)])
     _check_all_merged(store, answers)
 
 

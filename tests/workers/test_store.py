@@ -6,7 +6,6 @@ whose keys are deleted afterwards; without a server those tests fail (they do no
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import socket
 import sqlite3
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 from harness import private_redis
-from store_backends import Backend
+from store_backends import Backend, at_once
 
 from optimizers import SweepStatus
 from workers.store import (
@@ -360,20 +359,7 @@ def _check_saved_once(store: JobStore, answers: list[list[tuple[int, int | None]
 def test_processes_saving_the_same_chunks_store_each_once(backend: Backend,
                                                           store: JobStore) -> None:
     store.create(sweep("a"))
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(N_PROCESSES)
-    out = context.Queue()
-    processes = [context.Process(target=_save_every_chunk, args=(backend, "a", seed, barrier, out))
-                 for seed in range(N_PROCESSES)]
-    for process in processes:
-        process.start()
-    try:
-        answers = [out.get(timeout=60) for _ in processes]
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-    assert [process.exitcode for process in processes] == [0] * N_PROCESSES
-    out.close()
+    answers = at_once(_save_every_chunk, [(backend, "a", seed) for seed in range(N_PROCESSES)])
     _check_saved_once(store, answers)
 
 
@@ -418,19 +404,8 @@ def _create_many(backend: Backend, first: int, barrier: Any, out: Any) -> None:
 
 def test_processes_creating_at_once_never_exceed_the_limit(backend: Backend,
                                                            store: JobStore) -> None:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(N_PROCESSES)
-    out = context.Queue()
-    processes = [context.Process(target=_create_many, args=(backend, 10 * n, barrier, out))
-                 for n in range(N_PROCESSES)]
-    for process in processes:
-        process.start()
-    try:
-        stored = [sweep_id for _ in processes for sweep_id in out.get(timeout=60)]
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-    assert [process.exitcode for process in processes] == [0] * N_PROCESSES
+    answers = at_once(_create_many, [(backend, 10 * n) for n in range(N_PROCESSES)])
+    stored = [sweep_id for answer in answers for sweep_id in answer]
     assert len(stored) == 10  # 10 × 3 = 30 of the 40 × 3 asked for
     assert sorted(r.id for r in store.unfinished()) == sorted(stored)
 
