@@ -199,8 +199,10 @@ def test_a_pool_process_killed_alone_is_requeued_by_its_worker(tmp_path: Path) -
 
 
 # One chunk of one long trial (about 10-20 s on the 2-core VM): longer than a lease.
+# one chunk of about a minute here (13 s at dim 100 was too close to a lease and two heartbeats
+# after a second worker's start-up); it is cancelled once handed back, so its length costs nothing
 LONG: dict[str, Any] = {
-    "name": "long", "objective": {"name": "rastrigin", "dim": 100}, "optimizer": "adam",
+    "name": "long", "objective": {"name": "rastrigin", "dim": 500}, "optimizer": "adam",
     "grid": {"lr": [1e-3]}, "seeds": 1, "steps": 600000, "record_every": 20000,
 }
 
