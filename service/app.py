@@ -34,7 +34,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.start(settings)
         runtime.registry = make_registry(runtime)
-        app.state.feeds = Feeds(runtime.store.get, partial(events.view_json, runtime),
+        app.state.feeds = Feeds(runtime.store.get, partial(events.view_json, runtime.sweeps),
                                 events.POLL_SECONDS)
         app.state.runtime = runtime
         try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 
 from .errors import Unauthorized
 from .feeds import Feeds
+from .models import SWEEP_ID_PATTERN
 from .runtime import Runtime
 
 
@@ -30,6 +31,10 @@ def get_feeds(request: Request) -> Feeds:
 FeedsDep = Annotated[Feeds, Depends(get_feeds)]
 
 
+#: The ``{sweep_id}`` of a path: 32 hex digits (any other text is a 422 before the store is read).
+SweepId = Annotated[str, Path(pattern=SWEEP_ID_PATTERN, description="the sweep's id")]
+
+
 def require_api_key(runtime: RuntimeDep,
                     authorization: Annotated[str | None, Header()] = None) -> None:
     """When API keys are configured, the request must carry one as a bearer token.
@@ -49,4 +54,4 @@ def require_api_key(runtime: RuntimeDep,
                            headers={"WWW-Authenticate": 'Bearer realm="gradsweep"'})
 
 
-__all__ = ["FeedsDep", "RuntimeDep", "get_feeds", "get_runtime", "require_api_key"]
+__all__ = ["FeedsDep", "RuntimeDep", "SweepId", "get_feeds", "get_runtime", "require_api_key"]

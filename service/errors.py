@@ -16,6 +16,10 @@
     └── ServiceUnavailable          503   unavailable        (the store cannot be reached, or the
                                                               connection cap; Retry-After)
 
+The sweep service's own exceptions (``workers.sweeps``) are mapped here, once:
+``SweepNotFound`` → NotFound, ``AlreadyFinished`` → Conflict, ``Backlogged`` → TooManyRequests,
+``StoreUnavailable`` → ServiceUnavailable.
+
 Each class fixes its status and code once; every error answer — the routes', the request and
 connection guards', FastAPI's own (unknown route 404, 405, request validation 422) and an
 unexpected exception's (500, logged, never shown) — is built from one of them
@@ -45,7 +49,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optimizers import describe_errors
 from optimizers.spec import error_field
-from workers.store import StoreUnavailable
+from workers.store import Backlogged, StoreUnavailable
+from workers.sweeps import AlreadyFinished, SweepNotFound
 
 from .responses import JSONBytes
 
@@ -216,6 +221,20 @@ def install_error_handlers(app: FastAPI) -> None:
             return _method_not_allowed(request, getattr(exc, "headers", None)).response()
         return error_of_status(exc.status_code, str(exc.detail),
                                getattr(exc, "headers", None)).response()
+
+    @app.exception_handler(SweepNotFound)
+    async def _not_found(request: Request, exc: SweepNotFound) -> JSONBytes:
+        return NotFound(str(exc)).response()
+
+    @app.exception_handler(AlreadyFinished)
+    async def _finished(request: Request, exc: AlreadyFinished) -> JSONBytes:
+        return Conflict(str(exc)).response()
+
+    @app.exception_handler(Backlogged)
+    async def _backlogged(request: Request, exc: Backlogged) -> JSONBytes:
+        return TooManyRequests(f"{exc.pending} chunks are waiting to run and this sweep has "
+                               f"{exc.n_chunks} more (the limit is {exc.limit}, "
+                               "GRADSWEEP_MAX_PENDING_CHUNKS); try again later").response()
 
     @app.exception_handler(StoreUnavailable)
     async def _store(request: Request, exc: StoreUnavailable) -> JSONBytes:

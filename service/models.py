@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 
 from optimizers import SweepResults, SweepStatus
 from optimizers.results import Best, Progress
-from workers.store import BEST_TRIALS, SweepRecord
+from workers.store import BEST_TRIALS
+from workers.sweeps import SweepState
 
 SWEEP_ID_PATTERN = r"^[0-9a-f]{32}$"
 
@@ -50,8 +51,10 @@ class SweepView(BaseModel):
     links: SweepLinks
 
     @classmethod
-    def of(cls, record: SweepRecord, best: BestSoFar | None) -> SweepView:
-        """The view of a store record."""
+    def of(cls, state: SweepState) -> SweepView:
+        """The view of a sweep's state (``workers.sweeps``): its record and best so far."""
+        record = state.record
+        best = None if state.best is None else BestSoFar(**state.best.model_dump())
         return cls(
             id=record.id, name=record.name, status=record.status,
             optimizer=record.spec["optimizer"]["name"], objective=record.spec["objective"]["name"],

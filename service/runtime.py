@@ -30,6 +30,7 @@ from workers.jobs import (
     resume_unfinished,
 )
 from workers.store import JobStore, StoreUnavailable
+from workers.sweeps import SweepService
 
 from .settings import ServiceSettings
 
@@ -44,7 +45,8 @@ WATCHDOG_MIN_INTERVAL = 0.2
 
 @dataclass
 class Runtime:
-    """The store, the executor and the settings of a running API."""
+    """The store, the executor and the settings of a running API, and the sweep service on
+    them (``sweeps``: what the routes call)."""
 
     settings: ServiceSettings
     store: JobStore
@@ -56,6 +58,13 @@ class Runtime:
     _stop: Event = field(default_factory=Event)
     _housekeeping: Thread | None = None
     watchdog: Watchdog | None = None
+    sweeps: SweepService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sweeps = SweepService(self.store, self.executor, mode=self.mode,
+                                   chunk_work=self.settings.chunk_work,
+                                   max_pending_chunks=self.settings.max_pending_chunks,
+                                   worker_timeout=self.settings.worker_timeout)
 
     @classmethod
     def start(cls, settings: ServiceSettings) -> Runtime:

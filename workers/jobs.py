@@ -1,7 +1,8 @@
 """A sweep's life in the store: submitted, cut into chunks, each chunk run and saved, finished.
 
 The same functions serve both modes: the Celery task and the local pool's worker processes both
-call ``execute_chunk``; the API calls ``submit_sweep``, ``results_document`` and ``cancel_sweep``.
+call ``execute_chunk``; the sweep service (``workers.sweeps``, what the API calls) builds on
+``submit_sweep``, ``results_document`` and ``csv_rows``.
 
 - ``submit_sweep`` stores the normalised spec and its chunking — unless the backlog is over the
   limit (``Backlogged``, checked by the store atomically with the insert) — then hands every

@@ -11,20 +11,18 @@ closes. Every stream of one sweep shares one poll of the store every ``POLL_SECO
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from workers.store import SweepRecord
+from workers.sweeps import SweepService
 
-from ..best import best_so_far
-from ..deps import FeedsDep, RuntimeDep, require_api_key
-from ..errors import ERROR_RESPONSES, NotFound
+from ..deps import FeedsDep, RuntimeDep, SweepId, require_api_key
+from ..errors import ERROR_RESPONSES
 from ..feeds import Feeds
-from ..models import SWEEP_ID_PATTERN, SweepView
-from ..runtime import Runtime
+from ..models import SweepView
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(require_api_key)])
@@ -37,7 +35,6 @@ EVENT_SCHEMA = {"type": "object", "required": ["event", "data"], "properties": {
     "event": {"type": "string", "enum": ["progress", "end"]},
     "data": {"type": "string", "contentMediaType": "application/json"},
     "retry": {"type": "integer", "minimum": 0}}}
-SweepId = Annotated[str, Path(pattern=SWEEP_ID_PATTERN, description="the sweep's id")]
 
 
 @router.get("/{sweep_id}/events", response_class=EventSourceResponse, responses={200: {
@@ -47,15 +44,13 @@ SweepId = Annotated[str, Path(pattern=SWEEP_ID_PATTERN, description="the sweep's
 async def sweep_events(sweep_id: SweepId, runtime: RuntimeDep,
                        feeds: FeedsDep) -> EventSourceResponse:
     """Stream the sweep's progress as server-sent events until it is finished."""
-    record = await run_in_threadpool(runtime.store.get, sweep_id)
-    if record is None:
-        raise NotFound(f"no sweep {sweep_id}")
+    record = await run_in_threadpool(runtime.sweeps.record, sweep_id)
     return EventSourceResponse(_events(feeds, record), ping=PING_SECONDS)
 
 
-def view_json(runtime: Runtime, record: SweepRecord) -> str:
+def view_json(sweeps: SweepService, record: SweepRecord) -> str:
     """The ``SweepView`` JSON of ``record``, with the best so far (blocking: reads the store)."""
-    return SweepView.of(record, best_so_far(runtime.store, record)).model_dump_json()
+    return SweepView.of(sweeps.state(record)).model_dump_json()
 
 
 async def _events(feeds: Feeds, record: SweepRecord) -> AsyncIterator[ServerSentEvent]:

@@ -7,7 +7,7 @@ back as the same floats); a null is an empty cell.
 
 The route never reads the results document: its curves are nearly all of it (a sweep may hold
 hundreds of MB of them) and a row needs none. It streams rows built from the chunks' score
-summaries (``workers.jobs.csv_rows``), a bounded batch of chunks at a time, in Starlette's
+summaries (``SweepService.csv``), a bounded batch of chunks at a time, in Starlette's
 threadpool — the same bytes as ``results_csv`` of the document, which stays as the reference.
 An unknown sweep (404) or an unreachable store (503) is answered before the first byte, as JSON.
 """
@@ -22,11 +22,8 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response, StreamingResponse
 
-from workers.jobs import csv_rows, stored_spec
-
-from ..deps import RuntimeDep, require_api_key
-from ..errors import ERROR_RESPONSES, NotFound
-from .sweeps import SweepId
+from ..deps import RuntimeDep, SweepId, require_api_key
+from ..errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(require_api_key)])
@@ -88,11 +85,7 @@ _JSON_ERRORS = {status: {"description": entry["description"], "content": {"appli
 def get_results_csv(sweep_id: SweepId, runtime: RuntimeDep) -> StreamingResponse:
     """The trials so far as CSV: index, seed, each hyperparameter, status, the three losses,
     diverged_at and error; empty cells for nulls."""
-    record = runtime.store.get(sweep_id)
-    if record is None:
-        raise NotFound(f"no sweep {sweep_id}")
-    rows = csv_rows(runtime.store, record)  # reads the saved chunks now: errors stay JSON
-    keys = list(stored_spec(record).grid)
+    keys, rows = runtime.sweeps.csv(sweep_id)  # reads the first chunks now: errors stay JSON
     # a sync iterator: Starlette runs each step in its threadpool, off the event loop
     return StreamingResponse(csv_chunks(keys, rows), media_type=CSVResponse.media_type, headers={
         "Content-Disposition": f'attachment; filename="{sweep_id}.csv"'})

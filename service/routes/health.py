@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
-
-from workers.store import StoreUnavailable
 
 from ..deps import RuntimeDep
 from ..responses import JSONBytes
@@ -30,26 +25,9 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"description": "not ready: the body says why"}})
 async def readyz(runtime: RuntimeDep) -> JSONBytes:
     """Ready: the job store answers and, in cluster mode, at least one worker is alive."""
-    checks: dict[str, Any] = {"mode": runtime.mode}
-    ready = True
-    try:
-        await run_in_threadpool(runtime.store.ping)
-        checks["store"] = "ok"
-    except StoreUnavailable as exc:
-        checks["store"] = f"unavailable: {exc}"
-        ready = False
-    if runtime.mode == "cluster" and ready:
-        since = time.time() - runtime.settings.worker_timeout
-        workers = await run_in_threadpool(runtime.store.live_workers, since)
-        checks["workers"] = len(workers)
-        if not workers:
-            checks["reason"] = (f"no worker has sent a heartbeat in the last "
-                                f"{runtime.settings.worker_timeout:g} s")
-            ready = False
-    elif not ready:
-        checks["reason"] = "the job store cannot be reached"
-    checks["status"] = "ready" if ready else "unavailable"
-    return JSONBytes(checks, status_code=200 if ready else 503)
+    readiness = await run_in_threadpool(runtime.sweeps.readiness)
+    body = {**readiness.checks, "status": "ready" if readiness.ready else "unavailable"}
+    return JSONBytes(body, status_code=200 if readiness.ready else 503)
 
 
 @router.get("/metrics", response_class=Response)

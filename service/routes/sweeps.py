@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
 from optimizers import Limits, SweepSpec, SweepStatus, parse_spec
-from workers.jobs import Backlogged, results_document, submit_sweep
-from workers.store import SweepRecord
+from workers.sweeps import SweepState
 
-from ..best import best_so_far
-from ..deps import RuntimeDep, require_api_key
-from ..errors import (
-    ERROR_RESPONSES,
-    Conflict,
-    ErrorDetail,
-    InvalidRequest,
-    NotFound,
-    TooManyRequests,
-    error_responses,
-)
-from ..models import SWEEP_ID_PATTERN, SweepPage, SweepResultsDocument, SweepView
+from ..deps import RuntimeDep, SweepId, require_api_key
+from ..errors import ERROR_RESPONSES, ErrorDetail, InvalidRequest, error_responses
+from ..models import SweepPage, SweepResultsDocument, SweepView
 from ..responses import JSONBytes
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(require_api_key)])
 DEFAULT_PAGE_SIZE = 20
-SweepId = Annotated[str, Path(pattern=SWEEP_ID_PATTERN, description="the sweep's id")]
 # Largest offset of GET /v1/sweeps: the largest integer every JSON client can hold; the stores
 # take offset + limit as a 64-bit integer (SQLite, Redis), so a larger one would be a 500.
 MAX_OFFSET = 2**53 - 1
@@ -69,19 +57,11 @@ SpecBody = Annotated[dict[str, Any],
              responses=error_responses(413, 415, 429))
 async def create_sweep(body: SpecBody, runtime: RuntimeDep, response: Response) -> SweepView:
     """Validate a sweep against the limits, store it and queue its chunks."""
-    settings = runtime.settings
     # off the event loop: a big body's validation (and its errors) must not stall other requests
-    spec = await run_in_threadpool(_validated, body, settings.limits())
-    try:  # the store checks the backlog and stores the sweep in one atomic step
-        record = await run_in_threadpool(submit_sweep, runtime.store, runtime.executor, spec,
-                                         chunk_work=settings.chunk_work,
-                                         max_pending_chunks=settings.max_pending_chunks)
-    except Backlogged as exc:
-        raise TooManyRequests(f"{exc.pending} chunks are waiting to run and this sweep has "
-                              f"{exc.n_chunks} more (the limit is {exc.limit}, "
-                              "GRADSWEEP_MAX_PENDING_CHUNKS); try again later") from None
+    spec = await run_in_threadpool(_validated, body, runtime.settings.limits())
+    record = await run_in_threadpool(runtime.sweeps.submit, spec)
     response.headers["Location"] = f"/v1/sweeps/{record.id}"
-    return SweepView.of(record, None)
+    return SweepView.of(SweepState(record, None))
 
 
 def _validated(body: dict[str, Any], limits: Limits) -> SweepSpec:
@@ -106,16 +86,15 @@ def list_sweeps(runtime: RuntimeDep,
     if limit > runtime.settings.page_size_max:
         message = f"at most {runtime.settings.page_size_max} (GRADSWEEP_PAGE_SIZE_MAX)"
         raise InvalidRequest(f"limit: {message}", [ErrorDetail(field="limit", message=message)])
-    records, total = runtime.store.list(status, limit, offset)
-    items = [SweepView.of(r, best_so_far(runtime.store, r)) for r in records]
-    return SweepPage(items=items, total=total, limit=limit, offset=offset)
+    states, total = runtime.sweeps.list(status, limit, offset)
+    return SweepPage(items=[SweepView.of(s) for s in states], total=total, limit=limit,
+                     offset=offset)
 
 
 @router.get("/{sweep_id}", response_model=SweepView)
 def get_sweep(sweep_id: SweepId, runtime: RuntimeDep) -> SweepView:
     """A sweep's status, progress, timestamps and best setting so far."""
-    record = _record(runtime, sweep_id)
-    return SweepView.of(record, best_so_far(runtime.store, record))
+    return SweepView.of(runtime.sweeps.get(sweep_id))
 
 
 # The handler returns its JSONBytes itself; naming it as response_class would make FastAPI
@@ -124,25 +103,11 @@ def get_sweep(sweep_id: SweepId, runtime: RuntimeDep) -> SweepView:
             responses={200: {"model": SweepResultsDocument}})
 def get_results(sweep_id: SweepId, runtime: RuntimeDep) -> JSONBytes:
     """Everything the sweep produced so far: every trial's curve, scores and the best."""
-    record = _record(runtime, sweep_id)
-    return JSONBytes(results_document(runtime.store, record))
+    return JSONBytes(runtime.sweeps.results(sweep_id))
 
 
 @router.delete("/{sweep_id}", response_model=SweepView, responses=error_responses(409))
 def cancel_sweep(sweep_id: SweepId, runtime: RuntimeDep) -> SweepView:
     """Cancel a queued or running sweep: chunks not started never run, running ones stop at
     their next check; the results of the chunks done so far are kept."""
-    record = _record(runtime, sweep_id)
-    if not runtime.store.cancel(sweep_id, time.time()):
-        record = _record(runtime, sweep_id)
-        if record.status != SweepStatus.CANCELLED:
-            raise Conflict(f"sweep {sweep_id} has already {record.status.value}")
-    record = _record(runtime, sweep_id)
-    return SweepView.of(record, best_so_far(runtime.store, record))
-
-
-def _record(runtime: RuntimeDep, sweep_id: str) -> SweepRecord:
-    record = runtime.store.get(sweep_id)
-    if record is None:
-        raise NotFound(f"no sweep {sweep_id}")
-    return record
+    return SweepView.of(runtime.sweeps.cancel(sweep_id))

@@ -1,0 +1,193 @@
+"""The sweep service: what can be done to sweeps, in one place, for the API, the CLI and tests.
+
+A route validates its input, calls one method here and turns the answer into its model; every
+rule about sweeps — the backlog limit, which sweeps may be cancelled, what the best so far is,
+when the service is ready — lives here, on top of the job store (``workers.store``) and the
+life cycle of ``workers.jobs``. The service raises its own exceptions, which the API maps to
+statuses once (``service.errors``):
+
+=====================  ======  ===============================================================
+exception              status  when
+=====================  ======  ===============================================================
+``SweepNotFound``      404     no sweep has this id (never existed, or deleted by retention)
+``AlreadyFinished``    409     cancel of a sweep that succeeded or failed
+``Backlogged``         429     submit while the chunks waiting to run would exceed the limit
+``StoreUnavailable``   503     the job store (or, in cluster mode, the broker) cannot be reached
+=====================  ======  ===============================================================
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from optimizers import SweepSpec, SweepStatus
+from optimizers.results import Best
+
+from .jobs import Executor, csv_rows, results_document, stored_spec, submit_sweep
+from .store import BEST_TRIALS, Backlogged, JobStore, StoreUnavailable, SweepRecord
+
+
+class SweepNotFound(LookupError):
+    """No sweep has this id."""
+
+    def __init__(self, sweep_id: str) -> None:
+        super().__init__(f"no sweep {sweep_id}")
+        self.sweep_id = sweep_id
+
+
+class AlreadyFinished(Exception):
+    """The sweep cannot be cancelled: it has already succeeded or failed."""
+
+    def __init__(self, record: SweepRecord) -> None:
+        super().__init__(f"sweep {record.id} has already {record.status.value}")
+        self.record = record
+
+
+@dataclass(frozen=True)
+class SweepState:
+    """A sweep's record and its best grid point so far (None before any chunk has a score),
+    with the best's first ``BEST_TRIALS`` trial indices and their count."""
+
+    record: SweepRecord
+    best: Best | None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether the service can do work, and the checks that say so (store, live workers)."""
+
+    ready: bool
+    checks: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SweepService:
+    """Sweeps on one job store and one executor.
+
+    Args:
+      store: the job store (SQLite in embedded mode, Redis in cluster mode).
+      executor: runs the chunks (the local pool, or Celery).
+      mode: "embedded" or "cluster"; a cluster is ready only with a live worker.
+      chunk_work: the work (trials × steps × dim) a chunk is cut to.
+      max_pending_chunks: the backlog limit of ``submit`` (None: no limit).
+      worker_timeout: seconds since its last heartbeat after which a worker counts as gone.
+      clock: the wall clock (tests pass their own).
+    """
+
+    store: JobStore
+    executor: Executor
+    mode: str = "embedded"
+    chunk_work: float = 1e7
+    max_pending_chunks: int | None = None
+    worker_timeout: float = 30.0
+    clock: Callable[[], float] = time.time
+
+    def submit(self, spec: SweepSpec) -> SweepRecord:
+        """Store a validated sweep and queue its chunks; its record (queued).
+
+        Raises:
+          Backlogged: the chunks waiting to run, with this sweep's, would exceed
+            ``max_pending_chunks``; nothing was stored.
+          StoreUnavailable: the store or the broker could not be reached.
+        """
+        return submit_sweep(self.store, self.executor, spec, chunk_work=self.chunk_work,
+                            max_pending_chunks=self.max_pending_chunks, now=self.clock())
+
+    def record(self, sweep_id: str) -> SweepRecord:
+        """The sweep's record; ``SweepNotFound`` if there is none."""
+        record = self.store.get(sweep_id)
+        if record is None:
+            raise SweepNotFound(sweep_id)
+        return record
+
+    def get(self, sweep_id: str) -> SweepState:
+        """The sweep's record and best so far; ``SweepNotFound`` if there is none."""
+        return self.state(self.record(sweep_id))
+
+    def state(self, record: SweepRecord) -> SweepState:
+        """``record`` with its best so far."""
+        return SweepState(record, self.best(record))
+
+    def list(self, status: SweepStatus | None, limit: int,
+             offset: int) -> tuple[builtins.list[SweepState], int]:
+        """A page of sweeps, newest first, each with its best so far; and how many match."""
+        records, total = self.store.list(status, limit, offset)
+        return [self.state(r) for r in records], total
+
+    def cancel(self, sweep_id: str) -> SweepState:
+        """Cancel a queued or running sweep (chunks not started never run, running ones stop at
+        their next check; the chunks done so far are kept); its state after.
+
+        Cancelling a cancelled sweep again is allowed and changes nothing.
+
+        Raises:
+          SweepNotFound: no such sweep.
+          AlreadyFinished: it has succeeded or failed.
+        """
+        record = self.record(sweep_id)
+        if not record.status.is_finished() and self.store.cancel(sweep_id, self.clock()):
+            return self.get(sweep_id)
+        record = self.record(sweep_id)  # it may have finished in between
+        if record.status != SweepStatus.CANCELLED:
+            raise AlreadyFinished(record)
+        return self.state(record)
+
+    def results(self, sweep_id: str) -> bytes:
+        """The results document as JSON: the stored one of a succeeded sweep, else one assembled
+        from the chunks saved so far."""
+        return results_document(self.store, self.record(sweep_id))
+
+    def csv(self, sweep_id: str) -> tuple[builtins.list[str], Iterator[dict[str, Any]]]:
+        """The grid's keys and the sweep's trials without curves, in index order, read from the
+        chunks' score summaries a bounded batch at a time (the first batch is read now, so a
+        missing sweep or an unreachable store is raised here, not while streaming)."""
+        record = self.record(sweep_id)
+        rows = csv_rows(self.store, record)
+        return list(stored_spec(record).grid), rows
+
+    def best(self, record: SweepRecord) -> Best | None:
+        """The best grid point among the chunks of ``record`` saved so far (None before any
+        has a score), with its first ``BEST_TRIALS`` trial indices and their count.
+
+        The store keeps it (merged in as each chunk is saved, read in one index step), so this
+        costs the same at 10 trials and at a million; the parsed spec that names the point's
+        hyperparameters is cached, bounded in bytes (``workers.jobs.stored_spec``)."""
+        if record.chunks_done == 0:
+            return None
+        best = self.store.best(record.id, BEST_TRIALS)
+        if best is None:
+            return None
+        try:
+            spec = stored_spec(record)
+        except ValueError:  # a spec that no longer parses: its sweep is failed, it still answers
+            return None
+        return Best(params=spec.setting(best.setting), score=best.score,
+                    score_std=best.score_std, trials=best.trials, n_trials=best.n_trials)
+
+    def readiness(self) -> Readiness:
+        """Ready: the job store answers and, in cluster mode, a worker sent a heartbeat within
+        ``worker_timeout`` seconds. The checks name the mode, the store's state, the live
+        workers and, when not ready, the reason."""
+        checks: dict[str, Any] = {"mode": self.mode}
+        try:
+            self.store.ping()
+        except StoreUnavailable as exc:
+            checks.update(store=f"unavailable: {exc}", reason="the job store cannot be reached")
+            return Readiness(False, checks)
+        checks["store"] = "ok"
+        if self.mode == "cluster":
+            workers = self.store.live_workers(self.clock() - self.worker_timeout)
+            checks["workers"] = len(workers)
+            if not workers:
+                checks["reason"] = (f"no worker has sent a heartbeat in the last "
+                                    f"{self.worker_timeout:g} s")
+                return Readiness(False, checks)
+        return Readiness(True, checks)
+
+
+__all__ = ["AlreadyFinished", "Backlogged", "Readiness", "SweepNotFound", "SweepService",
+           "SweepState"]
