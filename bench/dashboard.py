@@ -7,9 +7,10 @@ Playwright for Python installed; no Redis needed)::
     python bench/dashboard.py --reps 5
 
 A real ``gradsweep serve`` runs in embedded mode (``GRADSWEEP_JOBS=2``, a fresh data directory
-in a temporary directory), started as the integration tests start it (``tests/harness.py``). It
-runs one sweep: Adam on 2-D Rosenbrock, 1,000 lr values ``np.geomspace(1e-4, 1e-1, 1000)``, one
-seed, 500 steps, record_every 1 (501 curve points per trial; the page downsamples each to 200).
+in a temporary directory), started as the integration tests start it
+(``service.testing.cluster``). It runs one sweep: Adam on 2-D Rosenbrock, 1,000 lr values
+``np.geomspace(1e-4, 1e-1, 1000)``, one seed, 500 steps, record_every 1 (501 curve points per
+trial; the page downsamples each to 200).
 Then headless chromium (Playwright, ``--disable-gpu``: WebGL is software-rendered) opens
 ``/sweeps/{id}``, each repetition in a fresh browser context (empty cache: plotly.js and the
 results document are fetched again):
@@ -41,9 +42,8 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from harness import cluster, wait_for_status  # noqa: E402
+from service.testing.cluster import cluster, wait_for_status
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

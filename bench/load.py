@@ -9,8 +9,8 @@ Run from the project root, in the dev virtualenv, with Redis on 127.0.0.1:6379::
     python bench/load.py --mode viewers --quick   # the same for 8 s
 
 Cluster mode on real processes, started as the integration tests start them (the commands of
-``tests/commands.py``, settings as ``GRADSWEEP_*`` variables, each process in its own session,
-logs in a temporary directory): one ``gradsweep serve`` and two ``gradsweep worker
+``service.testing.commands``, settings as ``GRADSWEEP_*`` variables, each process in its own
+session, logs in a temporary directory): one ``gradsweep serve`` and two ``gradsweep worker
 --concurrency 1`` on Redis database 12 (``--redis-db``) with a fresh key prefix and queue. Only
 127.0.0.1 is ever contacted. Every process is stopped and every Redis key the run made is deleted
 at the end, on failure and on Ctrl-C too.
@@ -50,7 +50,6 @@ import argparse
 import asyncio
 import contextlib
 import importlib.metadata
-import importlib.util
 import math
 import os
 import random
@@ -64,36 +63,18 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-# `python bench/load.py` puts bench/ first on sys.path, where bench/service.py would shadow the
-# `service` package; the project root goes there instead.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
-sys.path.insert(0, str(ROOT))
-
+# bench/ is the first entry of sys.path when a script of it runs: its engine.py imports by name
+import engine  # machine facts, formatting
 import httpx
 import numpy as np
 import orjson
 import redis
 
 from optimizers import run_sweep
+from service.testing import commands, procs
 
-
-def _load(name: str, path: Path) -> ModuleType:
-    """A module from a file, without putting its directory on sys.path."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-engine = _load("gradsweep_bench_engine", BENCH / "engine.py")  # machine facts
-commands = _load("gradsweep_test_commands", ROOT / "tests" / "commands.py")  # SERVE, WORKER
-procs = _load("gradsweep_test_procs", ROOT / "tests" / "procs.py")  # processes, ports
 Process, free_port = procs.Process, procs.free_port
 
 HOST = "127.0.0.1"
@@ -109,7 +90,7 @@ class BenchError(RuntimeError):
     pass
 
 
-# --- processes (after tests/harness.py) ---------------------------------------------------------
+# --- processes (after service.testing.cluster) ----------------------------------------------
 
 
 class Cluster:

@@ -2,10 +2,10 @@
 marker.
 
 ``tests/`` itself is on ``sys.path``, so a test imports the helpers by name (``from harness
-import cluster``, ``from procs import Process``, ``from rawhttp import read_response``,
-``from store_backends import Backend``). A test module that uses real processes or a real Redis
-— one that imports from ``harness`` or ``store_backends`` — is marked ``integration``
-automatically, so ``pytest -m "not integration"`` runs the unit tests alone.
+import cluster``, ``from rawhttp import read_response``, ``from store_backends import
+Backend``); the processes behind ``harness`` are ``service.testing``'s, which the benchmarks use
+too. A test module that uses real processes or a real Redis — one that imports from ``harness``,
+``store_backends`` or ``service.testing.cluster`` — is marked ``integration`` automatically, so ``pytest -m "not integration"`` runs the unit tests alone.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 #: Helper modules whose use makes a test module an integration test.
-INTEGRATION_HELPERS = {"harness", "store_backends"}
+INTEGRATION_HELPERS = {"harness", "store_backends", "service.testing.cluster"}
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,102 +1,55 @@
 """Real processes for integration tests: `gradsweep serve` and `gradsweep worker`, and Redis.
 
-The commands are ``tests/commands.py``'s, the same the Dockerfile and docker-compose.yml run.
-Redis tests use database ``REDIS_DB`` with a fresh key prefix and queue per test, and delete
+The processes and their settings come from ``service.testing`` (the benchmarks use the same);
+this module adds what is pytest's: failing a test, not raising, when Redis is down or a wait
+times out, and a private ``redis-server`` a test may kill. The commands are
+``service.testing.commands``', the same the Dockerfile and docker-compose.yml run. Redis tests use database ``REDIS_DB`` with a fresh key prefix and queue per test, and delete
 what they made; they fail with a clear message when Redis is not running. ``private_redis``
 starts a ``redis-server`` of a test's own (for tests that kill Redis).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import shutil
 import signal
-import sys
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from commands import SERVE, WORKER
-from procs import Process, WaitFailed, command, free_port
-from procs import wait_until as procs_wait_until
-
-REDIS_URL = "redis://127.0.0.1:6379"
-REDIS_DB = 14
-
-
-class Cluster:
-    """Settings shared by one test's server and workers, and the processes it started."""
-
-    def __init__(self, tmp: Path, redis: bool, redis_url: str | None = None,
-                 **settings: Any) -> None:
-        self.tmp = tmp
-        self.redis_url = redis_url or f"{REDIS_URL}/{REDIS_DB}"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("GRADSWEEP_")}
-        self.env.update({"GRADSWEEP_DATA_DIR": str(tmp / "data"), "GRADSWEEP_PORT": str(self.port),
-                         "GRADSWEEP_HOST": "127.0.0.1", "GRADSWEEP_LOG_LEVEL": "warning"})
-        if redis:
-            tag = uuid.uuid4().hex[:12]
-            self.prefix = f"test-{tag}:"
-            self.queue = f"test-{tag}"
-            self.env.update({"GRADSWEEP_REDIS_URL": self.redis_url,
-                             "GRADSWEEP_KEY_PREFIX": self.prefix, "GRADSWEEP_QUEUE": self.queue})
-        self.env.update({f"GRADSWEEP_{k.upper()}": str(v) for k, v in settings.items()})
-        self.processes: list[Process] = []
-        self.server: Process | None = None
-
-    def start_server(self, port: int | None = None) -> Process:
-        """``gradsweep serve`` on this cluster's port (or on ``port``: another replica of the
-        API on the same store); returns once /healthz answers."""
-        env = self.env if port is None else {**self.env, "GRADSWEEP_PORT": str(port)}
-        url = self.url if port is None else f"http://127.0.0.1:{port}"
-        self.server = self._start(SERVE, f"serve-{len(self.processes)}.log", env)
-        wait_until(lambda: _answers(url + "/healthz"), 30, "the API to answer /healthz",
-                   self.server)
-        return self.server
-
-    def start_worker(self, concurrency: int = 1) -> Process:
-        """``gradsweep worker`` with ``concurrency`` processes."""
-        return self._start([*WORKER, "--concurrency", str(concurrency)],
-                           f"worker-{len(self.processes)}.log")
-
-    def celery(self) -> Any:
-        """A Celery app on this cluster's broker and queue (to send tasks as the API does)."""
-        from workers.celery_app import make_celery
-        from workers.settings import WorkerSettings
-
-        return make_celery(WorkerSettings(redis_url=self.redis_url, queue=self.queue,
-                                          key_prefix=self.prefix))
-
-    def _start(self, cmd: list[str], log: str, env: dict[str, str] | None = None) -> Process:
-        process = Process(command(cmd), self.env if env is None else env, self.tmp / log)
-        self.processes.append(process)
-        return process
-
-    def client(self) -> httpx.Client:
-        """An HTTP client on the API."""
-        return httpx.Client(base_url=self.url, timeout=30)
-
-    def stop(self) -> None:
-        """Stop every process this cluster started."""
-        for process in reversed(self.processes):
-            process.stop()
+from service.testing import cluster as testing_cluster
+from service.testing.cluster import (  # noqa: F401 — re-exported for the tests
+    REDIS_DB,
+    REDIS_URL,
+    Cluster,
+    RedisUnreachable,
+    forget_unacked,
+    unacked_chunks,
+    wait_for_status,
+)
+from service.testing.procs import Process, WaitFailed, free_port
+from service.testing.procs import wait_until as procs_wait_until
 
 
-def _answers(url: str) -> bool:
+def redis_client() -> Any:
+    """A client on the tests' Redis database; fails the test clearly if Redis is down."""
     try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+        return testing_cluster.redis_client()
+    except RedisUnreachable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@contextmanager
+def cluster(tmp: Path, redis: bool, redis_url: str | None = None,
+            **settings: Any) -> Iterator[Cluster]:
+    """``service.testing.cluster.cluster``, failing the test clearly when Redis is down."""
+    if redis and redis_url is None:
+        redis_client().close()
+    with testing_cluster.cluster(tmp, redis, redis_url, **settings) as c:
+        yield c
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str,
@@ -106,81 +59,6 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str,
         return procs_wait_until(check, timeout, what, process, interval)
     except WaitFailed as exc:
         pytest.fail(str(exc))
-
-
-def wait_for_status(client: httpx.Client, sweep_id: str, statuses: set[str],
-                    timeout: float = 60) -> dict[str, Any]:
-    """Poll the sweep until its status is one of ``statuses``; its last view."""
-    def check() -> dict[str, Any] | None:
-        view: dict[str, Any] = client.get(f"/v1/sweeps/{sweep_id}").json()
-        return view if view["status"] in statuses else None
-    result: dict[str, Any] = wait_until(check, timeout, f"sweep {sweep_id} to reach {statuses}")
-    return result
-
-
-def redis_client() -> Any:
-    """A client on the tests' Redis database; fails the test clearly if Redis is down."""
-    import redis
-
-    client = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}", socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}/{REDIS_DB} — start redis-server")
-    return client
-
-
-@contextmanager
-def cluster(tmp: Path, redis: bool, redis_url: str | None = None,
-            **settings: Any) -> Iterator[Cluster]:
-    """A cluster's settings; its processes stopped and its Redis keys deleted afterwards.
-
-    ``redis_url``: another Redis than the shared one (a ``private_redis``), whose keys are not
-    cleaned up (the server is thrown away).
-    """
-    client = redis_client() if redis and redis_url is None else None
-    c = Cluster(tmp, redis, redis_url, **settings)
-    try:
-        yield c
-    finally:
-        c.stop()
-        if client is not None:
-            # the store's keys, the queue, kombu's bindings (the exchange is named after the
-            # queue), and this queue's messages in kombu's unacked bookkeeping (shared by the
-            # whole database)
-            patterns = (f"{c.prefix}*", f"{c.queue}*", f"_kombu.binding.{c.queue}*",
-                        f"_kombu.binding_permanent.{c.queue}")
-            for pattern in patterns:
-                keys = list(client.scan_iter(match=pattern, count=1000))
-                if keys:
-                    client.delete(*keys)
-            forget_unacked(client, c.queue)
-            client.close()
-
-
-def unacked_chunks(client: Any, queue: str) -> dict[bytes, tuple[str, int]]:
-    """kombu's delivered-but-unacknowledged messages bound for ``queue``: delivery tag →
-    (sweep id, chunk). (kombu keeps them in the database-wide hash ``unacked`` as
-    ``[message, exchange, routing key]``; Celery's body is base64 JSON ``[args, kwargs, …]``.)"""
-    found = {}
-    for tag, raw in client.hscan_iter("unacked", count=1000):
-        try:
-            message, _, routing_key = json.loads(raw)
-            if routing_key != queue:
-                continue
-            args = json.loads(base64.b64decode(message["body"]))[0]
-            found[tag] = (str(args[0]), int(args[1]))
-        except (ValueError, KeyError, IndexError, TypeError):
-            continue
-    return found
-
-
-def forget_unacked(client: Any, queue: str) -> None:
-    """Delete ``queue``'s messages from kombu's unacked bookkeeping (not other tests')."""
-    tags = list(unacked_chunks(client, queue))
-    if tags:
-        client.hdel("unacked", *tags)
-        client.zrem("unacked_index", *tags)
 
 
 class RedisServer:

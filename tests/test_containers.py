@@ -1,12 +1,11 @@
 """The container files (Dockerfile, docker-compose.yml) read and checked against the project.
 
 Docker is not needed: both files are parsed and compared with pyproject.toml, the settings class
-and the commands the integration tests run (tests/commands.py).
+and the commands the integration tests run (service/testing/commands.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shlex
@@ -22,6 +21,7 @@ import pytest
 import yaml
 
 from service.settings import ServiceSettings
+from service.testing import commands
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "GRADSWEEP_"
@@ -185,14 +185,6 @@ def pyproject() -> dict[str, Any]:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-@cache
-def commands_module() -> Any:
-    spec = importlib.util.spec_from_file_location("commands", ROOT / "tests" / "commands.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 # ---- Dockerfile --------------------------------------------------------------------------------
 
@@ -285,7 +277,7 @@ def test_api_and_worker_are_built_from_this_dockerfile(name: str) -> None:
 
 @pytest.mark.parametrize(("name", "constant"), [("api", "SERVE"), ("worker", "WORKER")])
 def test_containers_run_what_the_integration_tests_run(name: str, constant: str) -> None:
-    assert effective_command(name) == getattr(commands_module(), constant)
+    assert effective_command(name) == getattr(commands, constant)
 
 
 def test_api_publishes_and_probes_its_configured_port() -> None:

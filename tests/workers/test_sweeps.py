@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from procs import free_port
+from service.testing.procs import free_port
 from store_backends import Recorder
 
 from optimizers import SweepStatus, parse_spec, run_sweep

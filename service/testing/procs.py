@@ -1,9 +1,5 @@
 """Child processes for integration tests and benchmarks: free ports, `gradsweep` commands and a
-process in its own session whose whole group is stopped together.
-
-No pytest here: ``tests/harness.py`` builds the tests' fixtures on it, and the scripts under
-``bench/`` load it by path.
-"""
+process in its own session whose whole group is stopped together."""
 
 from __future__ import annotations
 
@@ -18,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -37,11 +32,12 @@ def command(cmd: list[str]) -> list[str]:
 class Process:
     """A child process in its own session, output to a log file, stopped with its group."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path,
+                 cwd: Path | None = None) -> None:
         self.log_path = log
         self._log = log.open("ab")
         self.popen = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      cwd=ROOT, start_new_session=True)
+                                      cwd=cwd, start_new_session=True)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         """``sig`` to the whole process group, wait (SIGKILL after ``timeout``), then SIGKILL

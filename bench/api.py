@@ -2,12 +2,12 @@
 
 Run from the project root, in the dev virtualenv, with Redis on 127.0.0.1:6379::
 
-    python bench/service.py             # full run, about 2 minutes here (under 4)
-    python bench/service.py --quick     # smoke run with reduced sizes, about 20 s
+    python bench/api.py             # full run, about 2 minutes here (under 4)
+    python bench/api.py --quick     # smoke run with reduced sizes, about 20 s
 
-The real processes run, started as the integration tests start them (``tests/harness.py``: the
-commands of ``tests/commands.py``, settings as ``GRADSWEEP_*`` environment variables, each process
-in its own session, logs in a temporary directory): ``gradsweep serve`` and ``gradsweep worker``
+The real processes run, started as the integration tests start them (``service.testing``: its
+commands, settings as ``GRADSWEEP_*`` environment variables, each process in its own session,
+logs in a temporary directory): ``gradsweep serve`` and ``gradsweep worker``
 for cluster mode, on Redis database 13 (``--redis-db``) with a fresh key prefix and queue;
 ``gradsweep serve`` alone with ``GRADSWEEP_JOBS=2`` and a fresh data directory for embedded mode.
 Every process is stopped and every Redis key the run made is deleted at the end, on failure and
@@ -55,7 +55,6 @@ import argparse
 import contextlib
 import hashlib
 import importlib.metadata
-import importlib.util
 import os
 import shutil
 import signal
@@ -68,37 +67,20 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-# `python bench/service.py` puts bench/ first on sys.path, where this file would shadow the
-# `service` package; the project root goes there instead.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
-sys.path.insert(0, str(ROOT))
-
+# bench/ is the first entry of sys.path when a script of it runs: its engine.py imports by name
+import engine  # machine facts, formatting
 import httpx
 import numpy as np
 import orjson
 import redis
 
 from optimizers import run_sweep
+from service.testing import commands, procs
 from workers.local import run_local
 
-
-def _load(name: str, path: Path) -> ModuleType:
-    """A module from a file, without putting its directory on sys.path."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-engine = _load("gradsweep_bench_engine", BENCH / "engine.py")  # machine facts, formatting
-commands = _load("gradsweep_test_commands", ROOT / "tests" / "commands.py")  # SERVE, WORKER
-procs = _load("gradsweep_test_procs", ROOT / "tests" / "procs.py")  # processes, ports
+ROOT = Path(__file__).resolve().parents[1]
 Process, command, free_port, group_cpu = (procs.Process, procs.command, procs.free_port,
                                           procs.group_cpu)
 say, fmt_time, verdict = engine.say, engine.fmt_time, engine.verdict
@@ -118,7 +100,7 @@ TP_DIM, TP_STEPS, TP_RECORD = 20, 1000, 100
 RS_STEPS = 200
 
 
-# --- processes (after tests/harness.py) ---------------------------------------------------------
+# --- processes (after service.testing.cluster) ----------------------------------------------
 
 
 class BenchError(RuntimeError):
@@ -632,7 +614,7 @@ def service_facts(r: redis.Redis | None) -> dict[str, str]:
 def markdown(facts: dict[str, str], args: argparse.Namespace, rt: list[dict[str, Any]],
              tp: dict[str, Any] | None, tp_api: dict[str, Any] | None,
              rs: list[dict[str, Any]]) -> str:
-    lines = ["## Service (`python bench/service.py`)", ""]
+    lines = ["## Service (`python bench/api.py`)", ""]
     lines.append(f"Run: {time.strftime('%Y-%m-%d %H:%M')}, "
                  f"{'--quick (reduced sizes), ' if args.quick else ''}real `gradsweep serve` / "
                  "`gradsweep worker` processes on this machine, Redis on localhost; all figures "
