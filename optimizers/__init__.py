@@ -7,6 +7,7 @@ in-process and returns the results document; ``run_chunk`` runs one slice of its
 
 from .catalogue import objective_catalogue, optimizer_catalogue
 from .objectives import OBJECTIVES, Objective, ObjectiveSpec
+from .records import ResultsDocument, ScoreSummary, TrialRecord
 from .results import SweepResults, SweepStatus, TrialResult, assemble
 from .rules import RULE_NAMES, Hyperparameter, Rule, make_rule
 from .runner import SweepCancelled, chunk_bounds, run_chunk, run_sweep
@@ -14,8 +15,9 @@ from .spec import Limits, SweepSpec, describe_errors, parse_spec
 from .stepper import Stepper
 
 __all__ = [
-    "OBJECTIVES", "RULE_NAMES", "Hyperparameter", "Limits", "Objective", "ObjectiveSpec", "Rule",
-    "Stepper", "SweepCancelled", "SweepResults", "SweepSpec", "SweepStatus", "TrialResult",
+    "OBJECTIVES", "RULE_NAMES", "Hyperparameter", "Limits", "Objective", "ObjectiveSpec",
+    "ResultsDocument", "Rule", "ScoreSummary", "Stepper", "SweepCancelled", "SweepResults",
+    "SweepSpec", "SweepStatus", "TrialRecord", "TrialResult",
     "assemble", "chunk_bounds", "describe_errors", "make_rule", "objective_catalogue",
     "optimizer_catalogue", "parse_spec", "run_chunk", "run_sweep",
 ]
