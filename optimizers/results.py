@@ -138,10 +138,11 @@ class SweepResults(BaseModel):
 def score_summaries(records: Iterable[TrialRecord]) -> list[ScoreSummary]:
     """What scoring and a results.csv row need of each record (``ScoreSummary``: index,
     status, the three metrics, diverged_at and error) without the params (they follow from the
-    index and the spec) and the curve, which are most of a record's size."""
-    return [{"index": r["index"], "status": r["status"], "final_loss": r["final_loss"],
-             "min_loss": r["min_loss"], "mean_loss": r["mean_loss"],
-             "diverged_at": r["diverged_at"], "error": r["error"]} for r in records]
+    index and the spec) and the curve, which are most of a record's size. A value a record
+    lacks is None."""
+    return [{"index": r["index"], "status": r["status"], "final_loss": r.get("final_loss"),
+             "min_loss": r.get("min_loss"), "mean_loss": r.get("mean_loss"),
+             "diverged_at": r.get("diverged_at"), "error": r.get("error")} for r in records]
 
 
 def failed_records(trials: Iterable[Trial], message: str) -> list[TrialRecord]:
