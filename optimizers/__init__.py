@@ -1,8 +1,9 @@
 """gradsweep's engine: batched NumPy optimizers, objectives, the sweep spec and the runner.
 
 Pure NumPy and pydantic: no I/O, no web, no Celery. ``run_sweep(spec)`` runs a whole sweep
-in-process and returns the results document; ``run_chunk`` runs one slice of its trials and
-``assemble`` merges the records of any chunks into the same document.
+in-process and returns the results document (a ``ResultsDocument``); ``run_chunk`` runs one
+slice of its trials (``TrialRecord``s) and ``assemble`` merges the records of any chunks into
+the same document. Both are plain data, typed by the TypedDicts of ``optimizers.records``.
 """
 
 from .catalogue import objective_catalogue, optimizer_catalogue
