@@ -1,10 +1,12 @@
 """The results document (README's "The results"): its models, and how trial records become one.
 
-The runner emits one plain-dict *record* per trial; ``assemble`` gathers records from any number
-of chunks — in any order — into the document: the normalised spec, progress, a score per grid
-point (its metric's mean and standard deviation over seeds) and the best grid point. The models
-below describe that document for the API's schema and for typed clients; the engine builds the
-plain data directly, since a sweep may hold 100,000 trials.
+The runner emits one plain-dict *record* per trial (``optimizers.records.TrialRecord``);
+``assemble`` gathers records from any number of chunks — in any order — into the document
+(``ResultsDocument``): the normalised spec, progress, a score per grid point (its metric's mean
+and standard deviation over seeds) and the best grid point. The pydantic models below describe
+that document for the API's schema and for typed clients; the engine builds the plain data
+directly, since a sweep may hold 100,000 trials, and types it with the TypedDicts of
+``optimizers.records`` (kept in step with these models by ``tests/optimizers/test_records.py``).
 
 Numbers are always standard JSON: where a value is not finite there is ``null`` and a status.
 """
@@ -12,12 +14,22 @@ Numbers are always standard JSON: where a value is not finite there is ``null`` 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from enum import Enum
-from typing import Any, Literal, cast
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .spec import SweepSpec, Trial
+from .records import (
+    SCORE_KEYS,
+    BestRecord,
+    ResultsDocument,
+    ScoreSummary,
+    SettingRecord,
+    TrialRecord,
+    TrialStatus,
+)
+from .spec import Metric, SweepSpec, Trial
 
 
 class SweepStatus(str, Enum):
@@ -32,9 +44,6 @@ class SweepStatus(str, Enum):
     def is_finished(self) -> bool:
         """True for succeeded, failed and cancelled."""
         return self in (SweepStatus.SUCCEEDED, SweepStatus.FAILED, SweepStatus.CANCELLED)
-
-
-TrialStatus = Literal["ok", "diverged", "failed"]
 
 
 class Curve(BaseModel):
@@ -126,24 +135,24 @@ class SweepResults(BaseModel):
     trials: list[TrialResult]
 
 
-SCORE_KEYS = ("index", "status", "final_loss", "min_loss", "mean_loss", "diverged_at", "error")
+def score_summaries(records: Iterable[TrialRecord]) -> list[ScoreSummary]:
+    """What scoring and a results.csv row need of each record (``ScoreSummary``: index,
+    status, the three metrics, diverged_at and error) without the params (they follow from the
+    index and the spec) and the curve, which are most of a record's size. A value a record
+    lacks is None."""
+    return [{"index": r["index"], "status": r["status"], "final_loss": r.get("final_loss"),
+             "min_loss": r.get("min_loss"), "mean_loss": r.get("mean_loss"),
+             "diverged_at": r.get("diverged_at"), "error": r.get("error")} for r in records]
 
 
-def score_summaries(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What scoring and a results.csv row need of each record — index, status, the three
-    metrics, diverged_at and error — without the params (they follow from the index and the
-    spec) and the curve, which are most of a record's size."""
-    return [{key: record.get(key) for key in SCORE_KEYS} for record in records]
-
-
-def failed_records(trials: list[Trial], message: str) -> list[dict[str, Any]]:
+def failed_records(trials: Iterable[Trial], message: str) -> list[TrialRecord]:
     """Records for trials that could not run: status failed, with the message."""
     return [{"index": t.index, "params": t.params, "seed": t.seed, "status": "failed",
              "final_loss": None, "min_loss": None, "mean_loss": None, "diverged_at": None,
              "error": message, "curve": {"step": [], "loss": []}} for t in trials]
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and population standard deviation, summed exactly (``math.fsum``).
 
     Equal values give exactly that value and 0 — the usual case of a fixed start, where every
@@ -155,36 +164,37 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
 
 
-def trial_value(record: dict[str, Any], metric: str) -> float | None:
+def trial_value(record: ScoreSummary, metric: Metric) -> float | None:
     """A trial's contribution to its grid point's score: its metric if it ended ok, else None
-    (which makes the grid point no candidate)."""
+    (which makes the grid point no candidate). Takes a record or its summary."""
     value = record.get(metric)
     return value if record["status"] == "ok" and value is not None else None
 
 
-def point_score(values: list[float | None]) -> tuple[float, float] | None:
+def point_score(values: Sequence[float | None]) -> tuple[float, float] | None:
     """A grid point's score and spread from its trials' ``trial_value``s (in trial order):
     ``mean_std`` of them, or None if any is None."""
-    if any(v is None for v in values):
+    known = [v for v in values if v is not None]
+    if len(known) < len(values):
         return None
-    return mean_std(cast(list[float], values))
+    return mean_std(known)
 
 
-def _score(group: list[dict[str, Any]], metric: str) -> tuple[float | None, float | None]:
+def _score(group: Sequence[ScoreSummary], metric: Metric) -> tuple[float | None, float | None]:
     """A grid point's score and its spread over seeds; None unless every trial ended ok."""
     scored = point_score([trial_value(r, metric) for r in group])
     return (None, None) if scored is None else scored
 
 
-def score_settings(spec: SweepSpec, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A score per grid point that has any records, in grid order."""
+def score_settings(spec: SweepSpec, records: Iterable[ScoreSummary]) -> list[SettingRecord]:
+    """A score per grid point that has any records (or summaries), in grid order."""
     n = spec.n_settings
-    groups: dict[int, list[dict[str, Any]]] = {}
+    groups: dict[int, list[ScoreSummary]] = {}
     for record in records:
         groups.setdefault(record["index"] % n, []).append(record)
     params = spec.settings()
     metric = spec.metric
-    scores = []
+    scores: list[SettingRecord] = []
     for setting in sorted(groups):
         group = groups[setting]
         if len(group) == 1:  # one seed: its value and 0, as mean_std gives for one value
@@ -208,11 +218,11 @@ class ScoreBoard:
 
     def __init__(self, spec: SweepSpec) -> None:
         self.spec = spec
-        self._groups: dict[int, list[dict[str, Any]]] = {}
+        self._groups: dict[int, list[ScoreSummary]] = {}
         self._scores: dict[int, tuple[float, float]] = {}
         self._seen: set[int] = set()
 
-    def add(self, summaries: list[dict[str, Any]]) -> None:
+    def add(self, summaries: Iterable[ScoreSummary]) -> None:
         """Take in more trials' summaries (trials already taken in are skipped)."""
         n = self.spec.n_settings
         touched = set()
@@ -230,7 +240,7 @@ class ScoreBoard:
             else:
                 self._scores[setting] = (score, std)
 
-    def best(self) -> dict[str, Any] | None:
+    def best(self) -> BestRecord | None:
         """The lowest-scoring grid point so far (ties: the first in grid order), or None."""
         if not self._scores:
             return None
@@ -241,7 +251,7 @@ class ScoreBoard:
                 "trials": trials, "n_trials": len(trials)}
 
 
-def importance(spec: SweepSpec, settings: list[dict[str, Any]]) -> dict[str, float]:
+def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, float]:
     """Each swept hyperparameter's share of the scores' variance: its main effect.
 
     Over the grid points with a score (diverged or failed ones, score None, are left out), with
@@ -260,14 +270,14 @@ def importance(spec: SweepSpec, settings: list[dict[str, Any]]) -> dict[str, flo
     each share is clipped to [0, 1] against rounding.
     """
     swept = spec.swept
-    scored = [s for s in settings if s["score"] is not None]
+    scored = [(s["params"], y) for s in settings if (y := s["score"]) is not None]
     shares = dict.fromkeys(swept, 0.0)
     if not scored or not swept:
         return shares
-    scale = max(abs(s["score"]) for s in scored)
+    scale = max(abs(y) for _, y in scored)
     if scale == 0.0:
         return shares
-    ys = [s["score"] / scale for s in scored]
+    ys = [y / scale for _, y in scored]
     n = len(ys)
     mean = math.fsum(ys) / n
     total = math.fsum((y - mean) ** 2 for y in ys) / n
@@ -275,34 +285,42 @@ def importance(spec: SweepSpec, settings: list[dict[str, Any]]) -> dict[str, flo
         return shares
     for key in swept:
         groups: dict[float, list[float]] = {}
-        for setting, y in zip(scored, ys):
-            groups.setdefault(setting["params"][key], []).append(y)
+        for (params, _), y in zip(scored, ys, strict=True):
+            groups.setdefault(params[key], []).append(y)
         between = math.fsum(len(g) * (math.fsum(g) / len(g) - mean) ** 2
                             for g in groups.values()) / n
         shares[key] = min(1.0, max(0.0, between / total))
     return shares
 
 
-def assemble(spec: SweepSpec, records: list[dict[str, Any]],
-             status: SweepStatus | str = SweepStatus.SUCCEEDED) -> dict[str, Any]:
+def best_setting(settings: Iterable[SettingRecord]) -> BestRecord | None:
+    """The lowest-scoring of the scored grid points (ties: the lowest grid index), or None."""
+    candidates = [(score, s["index"], std, s) for s in settings
+                  if (score := s["score"]) is not None and (std := s["score_std"]) is not None]
+    if not candidates:
+        return None
+    score, _, std, best = min(candidates, key=lambda c: (c[0], c[1]))
+    return {"params": best["params"], "score": score, "score_std": std,
+            "trials": best["trials"], "n_trials": len(best["trials"])}
+
+
+def assemble(spec: SweepSpec, records: Iterable[TrialRecord],
+             status: SweepStatus | str = SweepStatus.SUCCEEDED) -> ResultsDocument:
     """The results document from trial records of any chunks, in any order."""
-    records = sorted(records, key=lambda r: r["index"])
-    settings = score_settings(spec, records)
-    candidates = [s for s in settings if s["score"] is not None]
-    best = min(candidates, key=lambda s: (s["score"], s["index"]), default=None)
+    trials = sorted(records, key=lambda r: r["index"])
+    settings = score_settings(spec, trials)
     return {
         "status": SweepStatus(status).value,
-        "spec": spec.model_dump(mode="json"),
-        "progress": {"done": len(records), "total": spec.n_trials},
-        "best": None if best is None else {
-            **{k: best[k] for k in ("params", "score", "score_std", "trials")},
-            "n_trials": len(best["trials"])},
+        "spec": spec.data(),
+        "progress": {"done": len(trials), "total": spec.n_trials},
+        "best": best_setting(settings),
         "summary": {"importance": importance(spec, settings)},
         "settings": settings,
-        "trials": records,
+        "trials": trials,
     }
 
 
 __all__ = ["SCORE_KEYS", "Best", "Curve", "Progress", "ScoreBoard", "SettingScore", "Summary",
-           "SweepResults", "SweepStatus", "TrialResult", "assemble", "failed_records", "importance",
-           "point_score", "score_settings", "score_summaries", "trial_value"]
+           "SweepResults", "SweepStatus", "TrialResult", "TrialStatus", "assemble", "best_setting",
+           "failed_records", "importance", "mean_std", "point_score", "score_settings",
+           "score_summaries", "trial_value"]

@@ -31,7 +31,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
-from .results import assemble, failed_records
+from .records import ResultsDocument, TrialRecord
+from .results import SweepStatus, assemble, failed_records
 from .rules import Array
 from .spec import Limits, SweepSpec, Trial, parse_spec
 from .stepper import Stepper
@@ -82,7 +83,7 @@ def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None, min_chunks: int
 
 def run_sweep(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, limits: Limits | None = None,
               progress: Progress | None = None, should_stop: StopCheck | None = None,
-              chunk_size: int | None = None, threads: int | None = None) -> dict[str, Any]:
+              chunk_size: int | None = None, threads: int | None = None) -> ResultsDocument:
     """Run every trial of a sweep in this process; return the results document.
 
     Args:
@@ -102,15 +103,15 @@ def run_sweep(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, limits: Limi
     """
     spec = parse_spec(spec, limits)
     threads = threads or os.cpu_count() or 1
-    records: list[dict[str, Any]] = []
-    status = "succeeded"
+    records: list[TrialRecord] = []
+    status = SweepStatus.SUCCEEDED
     for start, stop in chunk_bounds(spec, chunk_size):
         try:
             if should_stop is not None and should_stop():
                 raise SweepCancelled
             records += run_chunk(spec, start, stop, should_stop=should_stop, threads=threads)
         except SweepCancelled:
-            status = "cancelled"
+            status = SweepStatus.CANCELLED
             break
         if progress is not None:
             progress(len(records), spec.n_trials)
@@ -118,7 +119,7 @@ def run_sweep(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, limits: Limi
 
 
 def run_chunk(spec: SweepSpec, start: int, stop: int, *, should_stop: StopCheck | None = None,
-              threads: int = 1) -> list[dict[str, Any]]:
+              threads: int = 1) -> list[TrialRecord]:
     """Run trials ``start`` ≤ index < ``stop`` as one batch; their result records.
 
     An error inside the engine does not escape: the chunk's trials come back ``failed`` with
@@ -142,7 +143,7 @@ def recorded_steps(steps: int, record_every: int) -> list[int]:
 
 
 def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck | None = None,
-               threads: int = 1) -> list[dict[str, Any]]:
+               threads: int = 1) -> list[TrialRecord]:
     """Run ``trials`` of ``spec`` together as one (K, D) batch; their result records."""
     objective, rule = spec.objective, spec.rule
     k, steps = len(trials), spec.steps
@@ -243,15 +244,16 @@ class _Track:
             self.curve[lo:hi, at] = kept[self._recorded[lo:hi] - s0]
         return ~dead
 
-    def records(self, trials: list[Trial]) -> list[dict[str, Any]]:
-        """The trials' result records, standard JSON only (one pass over plain Python lists)."""
+    def records(self, trials: list[Trial]) -> list[TrialRecord]:
+        """The trials' result records, standard JSON only (one pass over plain Python lists:
+        ``TrialRecord`` is a type for mypy, the records are plain dicts)."""
         curves = self.curve.T.tolist()
         final = self.curve[-1].tolist()
         mean = (self.total / (self.steps + 1)).tolist()
         minimum = self.minimum.tolist()
         diverged = self.diverged_at.tolist()
         recorded, inf = self.recorded, math.inf
-        out: list[dict[str, Any]] = []
+        out: list[TrialRecord] = []
         append = out.append
         for trial, curve, last, mu, low, at in zip(trials, curves, final, mean, minimum, diverged,
                                                    strict=True):

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import numpy as np
 from pydantic import (
@@ -40,6 +40,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 too
 
 from .objectives import OBJECTIVES, Objective, ObjectiveSpec
 from .rules import RULE_NAMES, RULES_WITH_EPS, Array, Rule, make_rule
@@ -201,6 +202,38 @@ Seeds = Annotated[
     Annotated[int, Tag("scalar")] | Annotated[list[int], _FailFast(), Tag("list")],
     Discriminator(_scalar_or_list),
 ]
+
+
+class OptimizerData(TypedDict):
+    """``OptimizerSpec`` as JSON."""
+
+    name: str
+    eps_placement: Literal["inside", "outside"]
+
+
+class RandomInitData(TypedDict):
+    """``RandomInit`` as JSON."""
+
+    distribution: Literal["normal", "uniform"]
+    scale: float
+    center: list[float] | None
+
+
+class SpecData(TypedDict):
+    """The normalised spec as JSON (``SweepSpec.data()``, every default filled in): what a
+    store keeps and what the results document's ``spec`` holds. ``objective`` is its name, dim
+    and the objective's own parameters (a float each)."""
+
+    name: str
+    objective: dict[str, str | float]
+    optimizer: OptimizerData
+    init: list[float] | RandomInitData | None
+    grid: dict[str, float | list[float]]
+    steps: int
+    seeds: int | list[int]
+    record_every: int
+    metric: Metric
+    divergence_threshold: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +442,10 @@ class SweepSpec(BaseModel):
         lists = [v if isinstance(v, list) else [v] for v in self.grid.values()]
         return tuple(dict(zip(keys, combo)) for combo in itertools.product(*lists))
 
+    def data(self) -> SpecData:
+        """The normalised spec as JSON data (``model_dump(mode="json")``, typed)."""
+        return cast(SpecData, self.model_dump(mode="json"))
+
     @property
     def swept(self) -> list[str]:
         """The hyperparameters the grid sweeps (lists of two or more values), in grid order."""
@@ -468,10 +505,17 @@ class SweepSpec(BaseModel):
         return self.init.sample(seed, center)
 
 
-def swept_keys(grid: Mapping[str, Any]) -> list[str]:
+def swept_keys(grid: Mapping[str, float | list[float]]) -> list[str]:
     """The hyperparameters a grid sweeps — those whose value is a list of two or more — in grid
-    order (of a ``SweepSpec.grid`` or of a results document's ``spec["grid"]``)."""
+    order (of a ``SweepSpec.grid`` or of a results document's ``spec["grid"]``). The one place
+    this is decided: importance, the CLI's table and the plot all ask here."""
     return [key for key, value in grid.items() if isinstance(value, list) and len(value) >= 2]
+
+
+def shown_keys(grid: Mapping[str, float | list[float]]) -> list[str]:
+    """The hyperparameters a sweep's settings are told apart by, for a table or a plot: the
+    swept ones (``swept_keys``), or every grid key when the grid is a single point."""
+    return swept_keys(grid) or list(grid)
 
 
 def curve_length(steps: int, record_every: int) -> int:
@@ -543,7 +587,7 @@ def _is_union_tag(part: Any) -> bool:
 
 
 __all__ = [
-    "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerSpec", "RandomInit",
-    "SweepSpec",
-    "Trial", "describe_errors", "error_field", "parse_spec", "swept_keys",
+    "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerData", "OptimizerSpec",
+    "RandomInit", "RandomInitData", "SpecData", "SweepSpec", "Trial", "describe_errors",
+    "error_field", "parse_spec", "shown_keys", "swept_keys",
 ]

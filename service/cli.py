@@ -34,8 +34,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from optimizers import describe_errors, objective_catalogue, optimizer_catalogue, parse_spec
-from optimizers.spec import swept_keys
+from optimizers import (
+    SweepStatus,
+    describe_errors,
+    objective_catalogue,
+    optimizer_catalogue,
+    parse_spec,
+)
+from optimizers.records import ResultsDocument
+from optimizers.spec import shown_keys
 from workers.local import run_local
 from workers.settings import get_settings
 
@@ -92,9 +99,9 @@ def run(
         raise typer.Exit(1)
 
 
-def _print_summary(results: dict[str, Any], top: int) -> None:
+def _print_summary(results: ResultsDocument, top: int) -> None:
     spec = results["spec"]
-    shown = swept_keys(spec["grid"]) or list(spec["grid"])
+    shown = shown_keys(spec["grid"])
     ranked = sorted(results["settings"],
                     key=lambda s: (s["score"] is None, s["score"] or 0.0, s["index"]))
     seeds = spec["seeds"] if isinstance(spec["seeds"], int) else len(spec["seeds"])  # n or a list
@@ -173,20 +180,19 @@ def submit(
         err.print(f"[bold red]error:[/] cannot reach {url}: {exc}", highlight=False,
                   soft_wrap=True)
         raise typer.Exit(1) from None
-    results = document.model_dump(mode="json")
     if output is not None:
-        output.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+        output.write_bytes(orjson.dumps(document.model_dump(mode="json"),
+                                        option=orjson.OPT_INDENT_2) + b"\n")
         err.print(f"results written to {output}", highlight=False)
-    best = results["best"]
+    status, best, progress = document.status.value, document.best, document.progress
     if best is None:
-        out.print(f"{results['status']}: no setting has a score", highlight=False)
+        out.print(f"{status}: no setting has a score", highlight=False)
     else:
-        params = " ".join(f"{k}={v!r}" for k, v in best["params"].items())
-        out.print(f"best: {params} score={best['score']!r} ± {best['score_std']!r}",
+        params = " ".join(f"{k}={v!r}" for k, v in best.params.items())
+        out.print(f"best: {params} score={best.score!r} ± {best.score_std!r}",
                   highlight=False, soft_wrap=True)
-    out.print(f"{results['status']}: {results['progress']['done']}/"
-              f"{results['progress']['total']} trials", highlight=False)
-    if results["status"] != "succeeded":
+    out.print(f"{status}: {progress.done}/{progress.total} trials", highlight=False)
+    if document.status != SweepStatus.SUCCEEDED:
         raise typer.Exit(1)
 
 

@@ -11,18 +11,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from optimizers.spec import swept_keys
+from optimizers.records import ResultsDocument
+from optimizers.spec import shown_keys
 
 BEST_WIDTH = 2.5
 WIDTH = 0.8
 
 
-def swept(document: dict[str, Any]) -> list[str]:
-    """The hyperparameters the document's grid sweeps (lists of two or more values)."""
-    return swept_keys(document["spec"]["grid"])
-
-
-def plot_curves(document: dict[str, Any], color_by: str | None = None, log: bool = True) -> Any:
+def plot_curves(document: ResultsDocument, color_by: str | None = None,
+                log: bool = True) -> Any:
     """A matplotlib Figure of every trial's loss curve; one line per trial.
 
     Args:
@@ -36,9 +33,10 @@ def plot_curves(document: dict[str, Any], color_by: str | None = None, log: bool
     matplotlib.use("Agg")
     from matplotlib import colors, pyplot
 
-    choices = swept(document) or list(document["spec"]["grid"])
+    grid = document["spec"]["grid"]
+    choices = shown_keys(grid)
     key = color_by or choices[0]
-    if key not in document["spec"]["grid"]:
+    if key not in grid:
         raise ValueError(f"cannot colour by {key!r}; valid choices: {', '.join(choices)}")
     values = [t["params"][key] for t in document["trials"]]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
@@ -47,7 +45,8 @@ def plot_curves(document: dict[str, Any], color_by: str | None = None, log: bool
     else:
         scale = colors.Normalize(low, high if high > low else low + 1)
     cmap = matplotlib.colormaps["viridis"]
-    best = set((document.get("best") or {}).get("trials", []))
+    best_setting = document.get("best")
+    best = set(best_setting["trials"]) if best_setting else set()
 
     figure, axes = pyplot.subplots(figsize=(9, 5.5), dpi=110)
     for trial in document["trials"]:
@@ -70,14 +69,13 @@ def plot_curves(document: dict[str, Any], color_by: str | None = None, log: bool
     return figure
 
 
-def _best_text(document: dict[str, Any]) -> str:
+def _best_text(document: ResultsDocument) -> str:
     best = document.get("best")
     if not best:
         return ""
-    swept_keys = swept(document) or list(best["params"])
-    params = ", ".join(f"{k}={best['params'][k]:.4g}" for k in swept_keys)
+    params = ", ".join(f"{k}={best['params'][k]:.4g}" for k in shown_keys(document["spec"]["grid"]))
     score = best["score"]
     return f"; best {params}: {score:.4g}" if math.isfinite(score) else ""
 
 
-__all__ = ["plot_curves", "swept"]
+__all__ = ["plot_curves"]

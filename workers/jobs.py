@@ -40,9 +40,9 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import orjson
 
@@ -55,6 +55,7 @@ from optimizers import (
     parse_spec,
     run_chunk,
 )
+from optimizers.records import TrialRecord, TrialRow
 from optimizers.results import failed_records
 from optimizers.spec import UNLIMITED
 
@@ -65,6 +66,7 @@ from .store import (
     JobStore,
     StoreRejected,
     StoreUnavailable,
+    SweepDocument,
     SweepRecord,
     WatchState,
 )
@@ -76,8 +78,6 @@ CANCEL_POLL_SECONDS = 0.5
 ORPHAN_GRACE_SECONDS = 5.0
 #: Chunks whose score summaries ``csv_rows`` reads at a time (what a download holds at once).
 CSV_BATCH_CHUNKS = 64
-#: What a results.csv row takes from a trial's score summary (besides its index).
-CSV_SUMMARY_KEYS = ("status", "final_loss", "min_loss", "mean_loss", "diverged_at", "error")
 
 
 class QueueUnavailable(StoreUnavailable):
@@ -121,7 +121,7 @@ def submit_sweep(store: JobStore, executor: Executor, spec: SweepSpec, *, chunk_
     exceed it (an idle store takes any sweep): ``JobStore.create``'s check-and-reserve."""
     n_chunks = len(chunk_bounds(spec, min_chunks=min_chunks, target_work=chunk_work))
     record = SweepRecord(id=new_sweep_id(), name=spec.name, status=SweepStatus.QUEUED,
-                         spec=spec.model_dump(mode="json"), total=spec.n_trials, done=0,
+                         spec=spec.data(), total=spec.n_trials, done=0,
                          n_chunks=n_chunks, chunks_done=0,
                          created_at=time.time() if now is None else now)
     store.create(record, max_pending_chunks)
@@ -388,8 +388,8 @@ def _finish_if_complete(store: JobStore, record: SweepRecord, chunks_done: int) 
         fail_sweep(store, record.id, f"its results document could not be stored: {exc}")
 
 
-def _assemble(record: SweepRecord, records: list[dict[str, Any]],
-              status: SweepStatus) -> dict[str, Any]:
+def _assemble(record: SweepRecord, records: Sequence[TrialRecord],
+              status: SweepStatus) -> SweepDocument:
     return {"id": record.id, **assemble(stored_spec(record), records, status=status)}
 
 
@@ -405,15 +405,17 @@ def results_document(store: JobStore, record: SweepRecord) -> bytes:
     try:
         spec = stored_spec(record)
     except ValueError:  # a stored spec that does not parse (its sweep failed for that)
-        return orjson.dumps({
+        unscored: SweepDocument = {
             "id": record.id, "status": record.status.value, "spec": record.spec,
             "progress": {"done": len(records), "total": record.total}, "best": None,
-            "summary": {"importance": {}}, "settings": [], "trials": records})
-    return orjson.dumps({"id": record.id, **assemble(spec, records, status=record.status)})
+            "summary": {"importance": {}}, "settings": [], "trials": records}
+        return orjson.dumps(unscored)
+    document: SweepDocument = {"id": record.id, **assemble(spec, records, status=record.status)}
+    return orjson.dumps(document)
 
 
 def csv_rows(store: JobStore, record: SweepRecord,
-             batch_chunks: int = CSV_BATCH_CHUNKS) -> Iterator[dict[str, Any]]:
+             batch_chunks: int = CSV_BATCH_CHUNKS) -> Iterator[TrialRow]:
     """The trials saved so far as results.csv rows, in index order: each trial of the results
     document without its curve — index, seed, params, status, the three losses, diverged_at
     and error.
@@ -428,14 +430,16 @@ def csv_rows(store: JobStore, record: SweepRecord,
     spec = stored_spec(record)
     seeds, n_settings = spec.seed_list, spec.n_settings
 
-    def rows() -> Iterator[dict[str, Any]]:
+    def rows() -> Iterator[TrialRow]:
         for start in range(0, len(chunks), batch_chunks):
             summaries = store.chunk_scores(record.id, chunks[start:start + batch_chunks])
             for summary in sorted(summaries, key=lambda s: int(s["index"])):
                 index = int(summary["index"])
                 yield {"index": index, "seed": seeds[index // n_settings],
-                       "params": spec.setting(index % n_settings),
-                       **{key: summary.get(key) for key in CSV_SUMMARY_KEYS}}
+                       "params": spec.setting(index % n_settings), "status": summary["status"],
+                       "final_loss": summary.get("final_loss"),
+                       "min_loss": summary.get("min_loss"), "mean_loss": summary.get("mean_loss"),
+                       "diverged_at": summary.get("diverged_at"), "error": summary.get("error")}
 
     return rows()
 
@@ -568,8 +572,7 @@ def delete_expired(store: JobStore, retention_days: float, now: float | None = N
     return store.delete_finished_before(now - retention_days * 86_400)
 
 
-__all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "CSV_SUMMARY_KEYS",
-           "ORPHAN_GRACE_SECONDS", "Backlogged", "BrokerView", "Executor", "Lease",
+__all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "ORPHAN_GRACE_SECONDS", "Backlogged", "BrokerView", "Executor", "Lease",
            "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range", "csv_rows",
            "delete_expired", "execute_chunk", "fail_chunk", "fail_sweep", "new_sweep_id",
            "requeue_chunks", "requeue_expired", "requeue_orphans", "results_document",

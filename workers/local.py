@@ -26,8 +26,19 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from optimizers import Limits, SweepSpec, assemble, chunk_bounds, parse_spec, run_chunk, run_sweep
+from optimizers import (
+    Limits,
+    ResultsDocument,
+    SweepSpec,
+    TrialRecord,
+    assemble,
+    chunk_bounds,
+    parse_spec,
+    run_chunk,
+    run_sweep,
+)
 from optimizers.runner import Progress, StopCheck
+from optimizers.spec import SpecData
 
 from .jobs import Lease, execute_chunk, fail_chunk, fail_sweep
 from .memory import release_memory, rss_bytes
@@ -49,7 +60,7 @@ STORE_RETRY_PAUSE = 1.0
 def run_local(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, jobs: int | None = None,
               limits: Limits | None = None, progress: Progress | None = None,
               should_stop: StopCheck | None = None,
-              chunk_size: int | None = None) -> dict[str, Any]:
+              chunk_size: int | None = None) -> ResultsDocument:
     """Run a sweep on ``jobs`` local processes; return the results document.
 
     Args:
@@ -70,13 +81,13 @@ def run_local(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, jobs: int | 
     if jobs == 1 or len(bounds) == 1:
         return run_sweep(spec, limits=limits, progress=progress, should_stop=should_stop,
                          chunk_size=chunk_size)
-    data = spec.model_dump(mode="json")
-    records: list[dict[str, Any]] = []
+    data = spec.data()
+    records: list[TrialRecord] = []
     status = "succeeded"
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["optimizers"])
     with ProcessPoolExecutor(min(jobs, len(bounds)), mp_context=context) as pool:
-        pending: set[Future[list[dict[str, Any]]]] = {
+        pending: set[Future[list[TrialRecord]]] = {
             pool.submit(_run_chunk, data, limits, start, stop) for start, stop in bounds}
         try:
             while pending:
@@ -97,8 +108,8 @@ def run_local(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, jobs: int | 
     return assemble(spec, records, status=status)
 
 
-def _run_chunk(data: dict[str, Any], limits: Limits | None, start: int,
-               stop: int) -> list[dict[str, Any]]:
+def _run_chunk(data: SpecData, limits: Limits | None, start: int,
+               stop: int) -> list[TrialRecord]:
     """Worker-process side: rebuild the spec from data and run one chunk on one thread."""
     return run_chunk(parse_spec(data, limits), start, stop, threads=1)
 

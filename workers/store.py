@@ -58,14 +58,16 @@ import builtins
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import orjson
 
 from optimizers import SweepStatus
+from optimizers.records import ResultsDocument, ScoreSummary, TrialRecord
 from optimizers.results import point_score, trial_value
+from optimizers.spec import Metric, SpecData
 
 #: The most bytes of one stored value (a chunk's records, a results document): half of Redis's
 #: 512 MB string limit, a quarter of SQLite's 1 GB default. ``GRADSWEEP_MAX_VALUE_BYTES`` may
@@ -125,7 +127,7 @@ class SweepRecord:
     id: str
     name: str
     status: SweepStatus
-    spec: dict[str, Any]
+    spec: SpecData  # the normalised spec, as stored
     total: int
     done: int
     n_chunks: int
@@ -139,6 +141,13 @@ class SweepRecord:
     def chunk_size(self) -> int:
         """Trials per chunk (the last chunk may hold fewer)."""
         return -(-self.total // self.n_chunks) if self.n_chunks else 0
+
+
+class SweepDocument(ResultsDocument):
+    """The results document as the store keeps it and the API serves it: the engine's
+    (``optimizers.assemble``) with the sweep's id (``service.models.SweepResultsDocument``)."""
+
+    id: str
 
 
 CHUNK_SECONDS_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -240,12 +249,12 @@ class MergedPoint:
         return orjson.dumps([self.score, self.score_std, self.n_trials, self.head])
 
 
-def scoring_of(spec: Mapping[str, Any]) -> tuple[str, int]:
+def scoring_of(spec: SpecData) -> tuple[Metric, int]:
     """The metric and the number of grid points of a stored (normalised) spec: what merging
     trials into grid points needs, read off the JSON without parsing it as a ``SweepSpec``."""
     grid = spec.get("grid")
     values = grid.values() if isinstance(grid, Mapping) else ()
-    return (str(spec.get("metric", "final_loss")),
+    return (spec.get("metric", "final_loss"),
             max(1, math.prod(len(v) if isinstance(v, builtins.list) else 1 for v in values)))
 
 
@@ -259,13 +268,13 @@ def decode_point(blob: bytes | None) -> PointValues:
     return [] if blob is None else [(int(i), v) for i, v in orjson.loads(blob)]
 
 
-def touched_points(records: Iterable[Mapping[str, Any]], n_settings: int) -> builtins.list[int]:
-    """The grid points a chunk's records belong to, in order."""
+def touched_points(records: Iterable[ScoreSummary], n_settings: int) -> builtins.list[int]:
+    """The grid points a chunk's records (or their summaries) belong to, in order."""
     return sorted({int(r["index"]) % n_settings for r in records})
 
 
-def merge_points(stored: Mapping[int, bytes | None], records: Iterable[dict[str, Any]],
-                 metric: str, n_settings: int) -> builtins.list[MergedPoint]:
+def merge_points(stored: Mapping[int, bytes | None], records: Iterable[ScoreSummary],
+                 metric: Metric, n_settings: int) -> builtins.list[MergedPoint]:
     """Merge a chunk's records (or their score summaries) into the stored aggregates of the grid
     points they touch (``stored``: setting → its blob, None if it has none yet).
 
@@ -379,7 +388,7 @@ class JobStore(Protocol):
         """queued → running with ``started_at = now``; False if it was not queued."""
 
     def save_chunk(self, sweep_id: str, chunk: int,
-                   records: builtins.list[dict[str, Any]]) -> int | None:
+                   records: Sequence[TrialRecord]) -> int | None:
         """Store a chunk's trial records once; ``chunks_done`` after this save if it was the
         first save of that chunk, None if the chunk was already stored."""
 
@@ -387,15 +396,16 @@ class JobStore(Protocol):
         """The indices of the chunks stored so far."""
 
     def chunk_records(self, sweep_id: str,
-                      chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+                      chunks: Iterable[int]) -> builtins.list[TrialRecord]:
         """The trial records of these stored chunks (chunks not stored are skipped)."""
 
     def chunk_scores(self, sweep_id: str,
-                     chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+                     chunks: Iterable[int]) -> builtins.list[ScoreSummary]:
         """``optimizers.results.score_summaries`` of these stored chunks' records — kept beside
-        the records when the chunk is saved, so scoring never parses the curves."""
+        the records when the chunk is saved, so scoring never parses the curves. (Summaries
+        saved before they held diverged_at and error lack those two: read them with ``get``.)"""
 
-    def records(self, sweep_id: str) -> builtins.list[dict[str, Any]]:
+    def records(self, sweep_id: str) -> builtins.list[TrialRecord]:
         """Every trial record of every stored chunk, in no particular order."""
 
     def best(self, sweep_id: str, max_trials: int = BEST_TRIALS) -> StoredBest | None:
@@ -477,7 +487,8 @@ def finished_statuses() -> Iterable[SweepStatus]:
 
 __all__ = ["BEST_TRIALS", "CHUNK_SECONDS_BUCKETS", "MAX_VALUE_BYTES", "SPEC_CACHE_BYTES",
            "Backlogged", "ByteBoundedCache", "ChunkStats", "JobStore", "MergedPoint",
-           "PointValues", "StoreRejected", "StoreUnavailable", "StoredBest", "SweepRecord",
+           "PointValues", "StoreRejected", "StoreUnavailable", "StoredBest", "SweepDocument",
+           "SweepRecord",
            "WatchState", "WatchStep", "best_of", "check_value_size", "chunk_seconds_bucket",
            "decide_watch", "decode_point",
            "encode_point", "finished_statuses", "max_value_bytes", "merge_points",

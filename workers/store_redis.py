@@ -58,7 +58,7 @@ from __future__ import annotations
 import builtins
 import functools
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, cast
 
 import orjson
@@ -75,7 +75,9 @@ from redis.exceptions import (
 from redis.retry import Retry
 
 from optimizers import SweepStatus
+from optimizers.records import ScoreSummary, TrialRecord
 from optimizers.results import score_summaries
+from optimizers.spec import SpecData
 
 from .store import (
     BEST_TRIALS,
@@ -391,8 +393,8 @@ def _from_hash(fields: Mapping[bytes, Any]) -> SweepRecord:
         error=None if error is None else error.decode())
 
 
-def _parsed(spec: bytes | dict[str, Any]) -> dict[str, Any]:
-    return orjson.loads(spec) if isinstance(spec, bytes) else spec
+def _parsed(spec: bytes | SpecData) -> SpecData:
+    return cast(SpecData, orjson.loads(spec)) if isinstance(spec, bytes) else spec
 
 
 def _member(sweep_id: str, chunk: int) -> str:
@@ -447,7 +449,7 @@ class RedisStore:
         self._release = client.register_script(_RELEASE)
         self._release_owner = client.register_script(_RELEASE_OWNER)
         self._claim_expired = client.register_script(_CLAIM_EXPIRED)
-        self._specs: ByteBoundedCache[str, dict[str, Any]] = ByteBoundedCache(SPEC_CACHE_BYTES)
+        self._specs: ByteBoundedCache[str, SpecData] = ByteBoundedCache(SPEC_CACHE_BYTES)
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -476,19 +478,21 @@ class RedisStore:
         for sweep_id in ids:
             pipe.hmget(self._sweep(sweep_id.decode()), _FIELDS)
         rows = [dict(zip(_FIELDS, values)) for values in pipe.execute()]
-        return [_from_hash({**{k: v for k, v in row.items() if v is not None},
-                            b"spec": self._spec(row[b"id"].decode())})
-                for row in rows if row[b"id"] is not None]
+        found = [(row, self._spec(row[b"id"].decode())) for row in rows if row[b"id"] is not None]
+        return [_from_hash({**{k: v for k, v in row.items() if v is not None}, b"spec": spec})
+                for row, spec in found if spec is not None]
 
-    def _spec(self, sweep_id: str) -> dict[str, Any]:
-        """The sweep's parsed spec, from this store's cache or Redis (it never changes)."""
+    def _spec(self, sweep_id: str) -> SpecData | None:
+        """The sweep's parsed spec, from this store's cache or Redis (it never changes); None
+        if there is no such sweep (any more)."""
         spec = self._specs.get(sweep_id)
         if spec is not None:
             return spec
         blob = cast(bytes | None, self._redis.hget(self._sweep(sweep_id), "spec"))
-        spec = {} if blob is None else orjson.loads(blob)
-        if blob is not None:
-            self._specs.put(sweep_id, spec, len(blob))
+        if blob is None:
+            return None
+        spec = _parsed(blob)
+        self._specs.put(sweep_id, spec, len(blob))
         return spec
 
     # -- JobStore ----------------------------------------------------------------------------
@@ -523,7 +527,8 @@ class RedisStore:
         if values[0] is None:
             return None
         fields = {k: v for k, v in zip(_FIELDS, values) if v is not None}
-        return _from_hash({**fields, b"spec": self._spec(sweep_id)})
+        spec = self._spec(sweep_id)
+        return None if spec is None else _from_hash({**fields, b"spec": spec})
 
     @_translating
     def list(self, status: SweepStatus | None = None, limit: int = 50,
@@ -550,14 +555,17 @@ class RedisStore:
 
     @_translating
     def save_chunk(self, sweep_id: str, chunk: int,
-                   records: builtins.list[dict[str, Any]]) -> int | None:
+                   records: Sequence[TrialRecord]) -> int | None:
         """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
         sweep is unknown). One optimistic transaction (see the module docstring)."""
         sweep, chunks = self._sweep(sweep_id), self._sweep(sweep_id, "chunks")
         points = self._sweep(sweep_id, "points")
         blob, scores = orjson.dumps(records), orjson.dumps(score_summaries(records))
         check_value_size(f"chunk {chunk} of sweep {sweep_id}", blob)
-        metric, n_settings = scoring_of(self._spec(sweep_id))
+        spec = self._spec(sweep_id)
+        if spec is None:  # no such sweep (or deleted)
+            return None
+        metric, n_settings = scoring_of(spec)
         touched = touched_points(records, n_settings)
         with self._redis.pipeline(transaction=True) as pipe:
             while True:
@@ -618,18 +626,19 @@ class RedisStore:
 
     @_translating
     def chunk_records(self, sweep_id: str,
-                      chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+                      chunks: Iterable[int]) -> builtins.list[TrialRecord]:
         """The trial records of these stored chunks, in chunk order (others are skipped)."""
         return self._chunk_lists(self._sweep(sweep_id, "chunks"), chunks)
 
     @_translating
     def chunk_scores(self, sweep_id: str,
-                     chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+                     chunks: Iterable[int]) -> builtins.list[ScoreSummary]:
         """The score summaries of these stored chunks, in chunk order (others are skipped)."""
         return self._chunk_lists(self._sweep(sweep_id, "scores"), chunks)
 
-    def _chunk_lists(self, key: str, chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
-        """The lists stored in hash ``key`` under these chunks, concatenated in chunk order."""
+    def _chunk_lists(self, key: str, chunks: Iterable[int]) -> builtins.list[Any]:
+        """The lists stored in hash ``key`` under these chunks, concatenated in chunk order
+        (the JSON the store wrote: records or their summaries, as the caller's type says)."""
         wanted = sorted({int(chunk) for chunk in chunks})
         if not wanted:
             return []
@@ -637,7 +646,7 @@ class RedisStore:
         return [item for blob in blobs if blob is not None for item in orjson.loads(blob)]
 
     @_translating
-    def records(self, sweep_id: str) -> builtins.list[dict[str, Any]]:
+    def records(self, sweep_id: str) -> builtins.list[TrialRecord]:
         """Every trial record of every stored chunk (in chunk order)."""
         chunks = cast(dict[bytes, bytes], self._redis.hgetall(self._sweep(sweep_id, "chunks")))
         return [record for _, blob in sorted(chunks.items(), key=lambda item: int(item[0]))

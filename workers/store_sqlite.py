@@ -45,15 +45,17 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import orjson
 
 from optimizers import SweepStatus
+from optimizers.records import ScoreSummary, TrialRecord
 from optimizers.results import score_summaries
+from optimizers.spec import SpecData
 
 from .store import (
     BEST_TRIALS,
@@ -214,7 +216,7 @@ def _from_row(row: tuple[Any, ...]) -> SweepRecord:
                        error=error)
 
 
-def _from_bare_row(row: tuple[Any, ...], spec: dict[str, Any]) -> SweepRecord:
+def _from_bare_row(row: tuple[Any, ...], spec: SpecData) -> SweepRecord:
     """A row of ``_BARE_COLUMNS`` and the sweep's spec as a record."""
     return _from_row((*row[:3], spec, *row[3:]))
 
@@ -239,7 +241,7 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._connections: builtins.list[sqlite3.Connection] = []
         self._pid = os.getpid()
-        self._specs: ByteBoundedCache[str, dict[str, Any]] = ByteBoundedCache(SPEC_CACHE_BYTES)
+        self._specs: ByteBoundedCache[str, SpecData] = ByteBoundedCache(SPEC_CACHE_BYTES)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = self._db()
         if db.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
@@ -343,7 +345,7 @@ class SQLiteStore:
         return [_from_bare_row(row, spec) for row, spec in zip(rows, specs)
                 if spec is not None], total
 
-    def _spec(self, db: sqlite3.Connection, sweep_id: str) -> dict[str, Any] | None:
+    def _spec(self, db: sqlite3.Connection, sweep_id: str) -> SpecData | None:
         """The sweep's parsed spec, from this store's cache or the file (it never changes);
         None if there is no such sweep."""
         spec = self._specs.get(sweep_id)
@@ -351,7 +353,7 @@ class SQLiteStore:
             row = db.execute("SELECT spec FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
             if row is None:
                 return None
-            spec = orjson.loads(row[0])
+            spec = cast(SpecData, orjson.loads(row[0]))
             self._specs.put(sweep_id, spec, len(row[0]))
         return spec
 
@@ -365,7 +367,7 @@ class SQLiteStore:
 
     @_translating
     def save_chunk(self, sweep_id: str, chunk: int,
-                   records: builtins.list[dict[str, Any]]) -> int | None:
+                   records: Sequence[TrialRecord]) -> int | None:
         """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
         sweep is unknown)."""
         blob = orjson.dumps(records)
@@ -387,8 +389,8 @@ class SQLiteStore:
                 "RETURNING chunks_done", (len(records), sweep_id)).fetchone()
         return int(chunks_done)
 
-    def _merge_points(self, db: sqlite3.Connection, sweep_id: str, spec: dict[str, Any],
-                      records: builtins.list[dict[str, Any]]) -> None:
+    def _merge_points(self, db: sqlite3.Connection, sweep_id: str, spec: SpecData,
+                      records: Sequence[TrialRecord]) -> None:
         """Merge a chunk's trials into the ``points`` of the grid points they touch (inside
         ``save_chunk``'s transaction)."""
         metric, n_settings = scoring_of(spec)
@@ -433,19 +435,20 @@ class SQLiteStore:
 
     @_translating
     def chunk_records(self, sweep_id: str,
-                      chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+                      chunks: Iterable[int]) -> builtins.list[TrialRecord]:
         """The trial records of these stored chunks, in chunk order (others are skipped)."""
         return self._chunk_lists(sweep_id, chunks, "records")
 
     @_translating
     def chunk_scores(self, sweep_id: str,
-                     chunks: Iterable[int]) -> builtins.list[dict[str, Any]]:
+                     chunks: Iterable[int]) -> builtins.list[ScoreSummary]:
         """The score summaries of these stored chunks, in chunk order (others are skipped)."""
         return self._chunk_lists(sweep_id, chunks, "scores")
 
     def _chunk_lists(self, sweep_id: str, chunks: Iterable[int],
-                     column: str) -> builtins.list[dict[str, Any]]:
-        """The lists in ``column`` ("records" or "scores") of these chunks, concatenated."""
+                     column: str) -> builtins.list[Any]:
+        """The lists in ``column`` ("records" or "scores") of these chunks, concatenated (the
+        JSON the store wrote: records or their summaries, as the caller's type says)."""
         wanted = orjson.dumps(sorted({int(chunk) for chunk in chunks})).decode()
         rows = self._db().execute(
             f"SELECT {column} FROM chunks WHERE sweep_id = ? AND chunk IN "
@@ -453,7 +456,7 @@ class SQLiteStore:
         return [item for (blob,) in rows for item in orjson.loads(blob)]
 
     @_translating
-    def records(self, sweep_id: str) -> builtins.list[dict[str, Any]]:
+    def records(self, sweep_id: str) -> builtins.list[TrialRecord]:
         """Every trial record of every stored chunk (in chunk order)."""
         rows = self._db().execute("SELECT records FROM chunks WHERE sweep_id = ? ORDER BY chunk",
                                   (sweep_id,)).fetchall()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optimizers import SweepSpec, SweepStatus
+from optimizers.records import TrialRow
 from optimizers.results import Best
 
 from .jobs import Executor, csv_rows, results_document, stored_spec, submit_sweep
@@ -141,7 +142,7 @@ class SweepService:
         from the chunks saved so far."""
         return results_document(self.store, self.record(sweep_id))
 
-    def csv(self, sweep_id: str) -> tuple[builtins.list[str], Iterator[dict[str, Any]]]:
+    def csv(self, sweep_id: str) -> tuple[builtins.list[str], Iterator[TrialRow]]:
         """The grid's keys and the sweep's trials without curves, in index order, read from the
         chunks' score summaries a bounded batch at a time (the first batch is read now, so a
         missing sweep or an unreachable store is raised here, not while streaming)."""

@@ -17,10 +17,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response, StreamingResponse
+
+from optimizers.records import OUTCOME_KEYS, ResultsDocument, TrialRow
 
 from ..deps import RuntimeDep, SweepId, require_api_key
 from ..errors import ERROR_RESPONSES
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONS
                    dependencies=[Depends(require_api_key)])
 
 LEADING_COLUMNS = ("index", "seed")
-TRAILING_COLUMNS = ("status", "final_loss", "min_loss", "mean_loss", "diverged_at", "error")
+TRAILING_COLUMNS = OUTCOME_KEYS  # a trial's outcome, as its score summary holds it
 
 
 class CSVResponse(Response):
@@ -38,7 +39,7 @@ class CSVResponse(Response):
     media_type = "text/csv"
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
@@ -46,7 +47,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def results_csv(document: dict[str, Any]) -> str:
+def results_csv(document: ResultsDocument) -> str:
     """The trials of a results document as CSV text, one row per trial, in index order (the
     reference ``csv_chunks`` matches byte for byte)."""
     return "".join(csv_chunks(list(document["spec"]["grid"]), document["trials"]))
@@ -56,9 +57,10 @@ def results_csv(document: dict[str, Any]) -> str:
 ROWS_PER_PIECE = 1000
 
 
-def csv_chunks(keys: list[str], trials: Iterable[dict[str, Any]]) -> Iterator[str]:
+def csv_chunks(keys: list[str], trials: Iterable[TrialRow]) -> Iterator[str]:
     """The header and a row per trial (index, seed, ``params`` by ``keys``, the trailing
-    columns), as pieces of CSV text of up to ``ROWS_PER_PIECE`` rows each."""
+    columns), as pieces of CSV text of up to ``ROWS_PER_PIECE`` rows each. ``trials``: rows,
+    or the document's records (a ``TrialRecord`` is a row with a curve)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*LEADING_COLUMNS, *keys, *TRAILING_COLUMNS])
