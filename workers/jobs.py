@@ -572,8 +572,8 @@ def delete_expired(store: JobStore, retention_days: float, now: float | None = N
     return store.delete_finished_before(now - retention_days * 86_400)
 
 
-__all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "ORPHAN_GRACE_SECONDS", "Backlogged", "BrokerView", "Executor", "Lease",
-           "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range", "csv_rows",
+__all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "ORPHAN_GRACE_SECONDS", "Backlogged",
+           "BrokerView", "Executor", "Lease", "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range", "csv_rows",
            "delete_expired", "execute_chunk", "fail_chunk", "fail_sweep", "new_sweep_id",
            "requeue_chunks", "requeue_expired", "requeue_orphans", "results_document",
            "resume_unfinished", "stored_spec", "submit_sweep"]
