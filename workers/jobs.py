@@ -112,14 +112,15 @@ def chunk_range(record: SweepRecord, chunk: int) -> tuple[int, int]:
 
 
 def submit_sweep(store: JobStore, executor: Executor, spec: SweepSpec, *, chunk_work: float,
-                 min_chunks: int = 1, now: float | None = None,
+                 min_chunks: int = 1, chunk_size: int | None = None, now: float | None = None,
                  max_pending_chunks: int | None = None) -> SweepRecord:
     """Store a validated sweep as queued and queue all its chunks; its record.
 
     With ``max_pending_chunks``, the store refuses the sweep — ``Backlogged``, nothing stored
     or queued — when the chunks not yet done of the unfinished sweeps, plus this sweep's, would
     exceed it (an idle store takes any sweep): ``JobStore.create``'s check-and-reserve."""
-    n_chunks = len(chunk_bounds(spec, min_chunks=min_chunks, target_work=chunk_work))
+    n_chunks = len(chunk_bounds(spec, chunk_size, min_chunks=min_chunks,
+                                target_work=chunk_work))
     record = SweepRecord(id=new_sweep_id(), name=spec.name, status=SweepStatus.QUEUED,
                          spec=spec.data(), total=spec.n_trials, done=0,
                          n_chunks=n_chunks, chunks_done=0,

@@ -1,56 +1,51 @@
 """Embedded execution: a sweep's chunks spread over a local pool of processes.
 
-``run_local`` runs one sweep to completion for the CLI; ``LocalExecutor`` runs the chunks of
-sweeps stored in the SQLite job store for ``gradsweep serve`` in embedded mode.
-
-The sweep is validated once, cut into chunks (``optimizers.chunk_bounds``), and each chunk runs
-in a worker process through ``optimizers.run_chunk`` — the same code path as the Celery workers —
-with the spec passed as JSON-ready data. The records come back as chunks finish and
-``optimizers.assemble`` merges them into the document that ``optimizers.run_sweep`` would have
+``LocalExecutor`` runs the chunks of sweeps stored in a SQLite job store: those of
+``gradsweep serve`` in embedded mode, and — in a private store of its own — the one sweep of
+``run_local`` (``gradsweep run``). So both run a chunk the same way, with the same recovery: each
+pool process runs ``workers.jobs.execute_chunk`` (what a Celery worker runs) under a lease it
+renews, a hung process is killed, a dead one's chunks run again in a new pool. The last chunk's
+save assembles the document (``optimizers.assemble``) that ``optimizers.run_sweep`` would have
 produced in one process, to the last digit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
+import tempfile
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from optimizers import (
-    Limits,
-    ResultsDocument,
-    SweepSpec,
-    TrialRecord,
-    assemble,
-    chunk_bounds,
-    parse_spec,
-    run_chunk,
-    run_sweep,
-)
+import orjson
+
+from optimizers import Limits, ResultsDocument, SweepSpec, chunk_bounds, parse_spec, run_sweep
 from optimizers.runner import Progress, StopCheck
-from optimizers.spec import SpecData
 
 from .jobs import Lease, execute_chunk, fail_chunk, fail_sweep
 from .memory import release_memory, rss_bytes
 from .settings import get_settings
 from .store import StoreUnavailable
 from .store_sqlite import SQLiteStore
+from .sweeps import SweepService
 
 log = logging.getLogger(__name__)
 
 MAX_CRASHES = 3  # broken pools a chunk may be caught in before its trials are marked failed
 CHUNKS_PER_JOB = 4  # more chunks than processes: an even finish and a smooth progress bar
-STOP_POLL_SECONDS = 0.2
+#: How often ``run_local`` reads its sweep's record (progress, the end, a stop request).
+WAIT_POLL_SECONDS = 0.02
 #: Times a chunk whose store was unavailable (locked past its busy timeout) is run again, each
 #: after ``STORE_RETRY_PAUSE`` seconds, before its sweep is marked failed.
 MAX_STORE_RETRIES = 5
@@ -63,57 +58,73 @@ def run_local(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, jobs: int | 
               chunk_size: int | None = None) -> ResultsDocument:
     """Run a sweep on ``jobs`` local processes; return the results document.
 
+    The chunks run exactly as embedded ``gradsweep serve`` runs them: the sweep is stored in a
+    private SQLite job store (in a temporary directory, deleted afterwards) and its chunks go
+    to a ``LocalExecutor`` on it — the same leases, the same supervisor of hung processes, the
+    same recovery when a pool process dies (a new pool, the lost chunks run again; a chunk
+    caught in ``MAX_CRASHES`` broken pools ends as failed trials). With one job, or one
+    chunk, the sweep runs in this process (``optimizers.run_sweep``, the engine's own loop):
+    there is no pool to recover and no process to start.
+
     Args:
       spec: the sweep (model, dict or JSON text); validated against ``limits`` first.
-      jobs: worker processes (default: one per core). With one job, or one chunk, the sweep
-        runs in this process.
+      jobs: worker processes (default: one per core).
       progress: called as ``progress(done, total)`` in trials as chunks finish.
-      should_stop: polled while chunks run; when it returns True the chunks not yet started are
-        dropped, and the document has status "cancelled" with the trials finished so far.
-      chunk_size: trials per chunk (default: ``chunk_bounds``'s choice).
+      should_stop: polled while chunks run; when it returns True the sweep is cancelled:
+        chunks not started never run, running ones stop at their next cancel poll, and the
+        document has status "cancelled" with the trials finished so far.
+      chunk_size: trials per chunk (default: ``chunk_bounds``'s choice, at least
+        ``CHUNKS_PER_JOB`` chunks per job).
 
     Raises:
       pydantic.ValidationError: the spec is invalid.
     """
     spec = parse_spec(spec, limits)
     jobs = jobs or os.cpu_count() or 1
-    bounds = chunk_bounds(spec, chunk_size, min_chunks=jobs * CHUNKS_PER_JOB)
-    if jobs == 1 or len(bounds) == 1:
+    n_chunks = len(chunk_bounds(spec, chunk_size, min_chunks=jobs * CHUNKS_PER_JOB))
+    if jobs == 1 or n_chunks == 1:
         return run_sweep(spec, limits=limits, progress=progress, should_stop=should_stop,
                          chunk_size=chunk_size)
-    data = spec.data()
-    records: list[TrialRecord] = []
-    status = "succeeded"
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["optimizers"])
-    with ProcessPoolExecutor(min(jobs, len(bounds)), mp_context=context) as pool:
-        pending: set[Future[list[TrialRecord]]] = {
-            pool.submit(_run_chunk, data, limits, start, stop) for start, stop in bounds}
+    with tempfile.TemporaryDirectory(prefix="gradsweep-run-") as tmp:
+        path = Path(tmp) / "sweeps.sqlite3"
+        store = SQLiteStore(path)
+        executor = LocalExecutor(path, min(jobs, n_chunks))
+        sweeps = SweepService(store, executor, chunk_size=chunk_size,
+                              min_chunks=jobs * CHUNKS_PER_JOB)
+        sweep_id: str | None = None
         try:
-            while pending:
-                done, pending = wait(pending, timeout=STOP_POLL_SECONDS,
-                                     return_when=FIRST_COMPLETED)
-                for future in done:
-                    records += future.result()
-                if done and progress is not None:
-                    progress(len(records), spec.n_trials)
-                if pending and should_stop is not None and should_stop():
-                    status = "cancelled"
-                    break
+            sweep_id = sweeps.submit(spec).id
+            _wait(sweeps, sweep_id, progress, should_stop)
+            executor.close()  # chunks still running after a cancel stop at their next poll
+            document = orjson.loads(sweeps.results(sweep_id))
+        except BaseException:
+            if sweep_id is not None:  # Ctrl-C: running chunks stop at their next poll
+                with contextlib.suppress(Exception):
+                    store.cancel(sweep_id, time.time())
+            raise
         finally:
-            for future in pending:
-                future.cancel()
-    if status == "cancelled":  # chunks already running when asked to stop still count
-        records += [r for f in pending if f.done() and not f.cancelled() for r in f.result()]
-    return assemble(spec, records, status=status)
+            executor.close()
+            store.close()
+    del document["id"]
+    return cast(ResultsDocument, document)
 
 
-def _run_chunk(data: SpecData, limits: Limits | None, start: int,
-               stop: int) -> list[TrialRecord]:
-    """Worker-process side: rebuild the spec from data and run one chunk on one thread."""
-    return run_chunk(parse_spec(data, limits), start, stop, threads=1)
-
-
+def _wait(sweeps: SweepService, sweep_id: str, progress: Progress | None,
+          should_stop: StopCheck | None) -> None:
+    """Poll the sweep every ``WAIT_POLL_SECONDS`` until it is finished (cancelling it once
+    ``should_stop`` says so), reporting progress as it changes."""
+    done = -1
+    while True:
+        record = sweeps.record(sweep_id)
+        if progress is not None and record.done != done:
+            done = record.done
+            progress(done, record.total)
+        if record.status.is_finished():
+            return
+        if should_stop is not None and should_stop():
+            sweeps.cancel(sweep_id)
+            return
+        time.sleep(WAIT_POLL_SECONDS)
 
 
 class LocalExecutor:

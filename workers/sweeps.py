@@ -27,6 +27,7 @@ from typing import Any
 from optimizers import SweepSpec, SweepStatus
 from optimizers.records import TrialRow
 from optimizers.results import Best
+from optimizers.runner import TARGET_CHUNK_WORK
 
 from .jobs import Executor, csv_rows, results_document, stored_spec, submit_sweep
 from .store import BEST_TRIALS, Backlogged, JobStore, StoreUnavailable, SweepRecord
@@ -74,6 +75,9 @@ class SweepService:
       executor: runs the chunks (the local pool, or Celery).
       mode: "embedded" or "cluster"; a cluster is ready only with a live worker.
       chunk_work: the work (trials × steps × dim) a chunk is cut to.
+      min_chunks: cut a sweep into at least this many chunks where that leaves them big enough
+        (``optimizers.chunk_bounds``).
+      chunk_size: trials per chunk, whatever the work (None: cut by ``chunk_work``).
       max_pending_chunks: the backlog limit of ``submit`` (None: no limit).
       worker_timeout: seconds since its last heartbeat after which a worker counts as gone.
       clock: the wall clock (tests pass their own).
@@ -82,7 +86,9 @@ class SweepService:
     store: JobStore
     executor: Executor
     mode: str = "embedded"
-    chunk_work: float = 1e7
+    chunk_work: float = TARGET_CHUNK_WORK
+    min_chunks: int = 1
+    chunk_size: int | None = None
     max_pending_chunks: int | None = None
     worker_timeout: float = 30.0
     clock: Callable[[], float] = time.time
@@ -96,6 +102,7 @@ class SweepService:
           StoreUnavailable: the store or the broker could not be reached.
         """
         return submit_sweep(self.store, self.executor, spec, chunk_work=self.chunk_work,
+                            min_chunks=self.min_chunks, chunk_size=self.chunk_size,
                             max_pending_chunks=self.max_pending_chunks, now=self.clock())
 
     def record(self, sweep_id: str) -> SweepRecord:
