@@ -163,8 +163,11 @@ def test_errors_before_the_first_byte_stay_json(tmp_path: Path) -> None:
     """A CSV that cannot start — no such sweep, or the store unreachable — is a JSON error with
     its status, not a 200 whose stream breaks off."""
     small = {**LONG, "grid": {"lr": LRS[:4]}, "steps": 20}
+    # the private Redis fsyncs every write: on a loaded machine a first write can outlast the
+    # API's default 2 s wait for the store, which is not what this test is about
     with private_redis(tmp_path) as redis_server, \
-            cluster(tmp_path, redis=True, redis_url=redis_server.url) as c:
+            cluster(tmp_path, redis=True, redis_url=redis_server.url,
+                    api_store_retry_seconds=10) as c:
         c.start_server()
         with c.client() as client:
             response = client.post("/v1/sweeps", json=small)
