@@ -45,14 +45,16 @@ def objective_catalogue() -> list[dict[str, Any]]:
     """One entry per objective: name, formula, summary, dimensions and parameters."""
     entries = []
     for name, cls in OBJECTIVES.items():
-        example = cls(name=name, dim=max(2, cls.min_dim) if cls.max_dim != 1 else 1)
+        example = cls.example()
         parameters = []
         for field_name, field in cls.model_fields.items():
             if field_name == "name":
                 continue
             bounds = {type(m).__name__.lower(): getattr(m, type(m).__name__.lower())
                       for m in field.metadata if type(m).__name__ in ("Gt", "Ge", "Lt", "Le")}
-            parameters.append({"name": field_name, "default": field.default,
+            parameters.append({"name": field_name,
+                               "default": None if field.is_required() else field.default,
+                               "required": field.is_required(),
                                "description": field.description, **bounds})
         entries.append({
             "name": name,

@@ -21,15 +21,25 @@ reuse preallocated buffers and make no call that the formula does not need.
 
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import Annotated, ClassVar, Literal, Self, get_args
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from .expression import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, Tape, parse
 
 __all__ = [
-    "OBJECTIVES", "Ackley", "Beale", "Booth", "Himmelblau", "Objective", "ObjectiveSpec",
-    "Quadratic", "Rastrigin", "Rosenbrock", "Sphere", "StyblinskiTang",
+    "OBJECTIVES", "Ackley", "Beale", "Booth", "Expression", "Himmelblau", "Objective",
+    "ObjectiveSpec", "Quadratic", "Rastrigin", "Rosenbrock", "Sphere", "StyblinskiTang",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -122,9 +132,14 @@ class Objective(BaseModel):
         """The customary starting point, shape ``(D,)`` (a fresh array)."""
         return np.resize(np.array(self.start_pattern), self.dim)
 
-    def minimum(self) -> float:
-        """The known global minimum value ``f*`` at this ``dim``."""
+    def minimum(self) -> float | None:
+        """The known global minimum value ``f*`` at this ``dim`` (None: not known)."""
         return 0.0
+
+    @classmethod
+    def example(cls) -> Self:
+        """An instance for the catalogue: the smallest dim of at least 2 it allows."""
+        return cls.model_validate({"dim": max(2, cls.min_dim) if cls.max_dim != 1 else 1})
 
 
 class Rosenbrock(Objective):
@@ -502,9 +517,65 @@ class Himmelblau(Objective):
         return t1 * t1 + t2 * t2, _columns(gx, gy)
 
 
+class Expression(Objective):
+    """A formula of the user's own, with exact gradients (reverse mode over its parse tree).
+
+    ``f(x)`` is ``expr`` over the variables ``x0 … x{dim−1}``: numbers, ``+ - * / **``, unary
+    minus, parentheses, the functions sin cos tan exp log sqrt tanh abs and the constants pi
+    and e — nothing else (``optimizers.expression`` has the grammar; the text is parsed by
+    the project's own parser, never evaluated as code). At most 10,000 characters and 100
+    levels of nesting. A value that is not finite (``log`` of a negative number, an overflow)
+    makes the trial diverge.
+
+    Args:
+      expr: the formula, e.g. ``(1 - x0)**2 + 100*(x1 - x0**2)**2``.
+      dim: number of coordinates ``D``; every variable is below it.
+
+    Start at the origin, unless the spec gives ``init``. Its minimum is not known.
+
+    Reference: Griewank and Walther, *Evaluating Derivatives: Principles and Techniques of
+    Algorithmic Differentiation*, 2nd ed., SIAM, 2008 (reverse mode).
+    """
+
+    name: Literal["expression"] = Field(default="expression", description="objective identifier")
+    expr: str = Field(min_length=1, max_length=MAX_LENGTH, description=f"the formula over x0 … x{{dim-1}}: numbers, "
+                      f"+ - * / **, unary -, parentheses, {' '.join(FUNCTIONS)}, pi, e "
+                      f"(at most {MAX_LENGTH:,} characters, {MAX_DEPTH} levels of nesting)")
+
+    formula: ClassVar[str] = "f(x) = expr, the user's formula over x0 … x{D−1}"
+    start_pattern: ClassVar[tuple[float, ...]] = (0.0,)
+    _tape: Tape = PrivateAttr()
+
+    @field_validator("expr")
+    @classmethod
+    def _parses(cls, expr: str, info: ValidationInfo) -> str:
+        """An ``expr`` outside the grammar is an error of this field, naming the position."""
+        dim = info.data.get("dim")
+        if isinstance(dim, int):
+            parse(expr, dim)
+        return expr
+
+    def model_post_init(self, context: Any, /) -> None:
+        """The tape of ``expr``, made once per objective."""
+        self._tape = Tape(self.expr, self.dim)
+
+    def minimum(self) -> float | None:
+        return None
+
+    @classmethod
+    def example(cls) -> Self:
+        return cls(expr="(1 - x0)**2 + 100*(x1 - x0**2)**2", dim=2)
+
+    def _value(self, x: FloatArray) -> FloatArray:
+        return self._tape.value(x)
+
+    def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        return self._tape.value_and_grad(x)
+
+
 ObjectiveSpec = Annotated[
     Rosenbrock | Sphere | Quadratic | Rastrigin | Ackley | StyblinskiTang | Beale | Booth
-    | Himmelblau,
+    | Himmelblau | Expression,
     Field(discriminator="name"),
 ]
 """Discriminated union of all objectives; validate with ``TypeAdapter(ObjectiveSpec)``."""

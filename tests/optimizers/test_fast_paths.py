@@ -130,7 +130,7 @@ def _points(obj: Objective, k: int, seed: int) -> FloatArray:
     return obj.start() + np.random.default_rng(seed).uniform(-0.5, 0.5, size=(k, obj.dim))
 
 
-EVALUATED = [cls.model_validate({}) for cls in OBJECTIVES.values()] + [
+EVALUATED = [cls.example() for cls in OBJECTIVES.values()] + [
     Rosenbrock(dim=5), Rosenbrock(dim=2, a=0.5, b=3.0)]
 
 

@@ -206,6 +206,28 @@ def test_the_form_shows_422_messages_next_to_their_fields(page: Any) -> None:
 
 
 @needs_chromium
+def test_a_formula_of_ones_own_from_the_form_with_its_422_then_its_sweep(
+        page: Any, server: Cluster) -> None:
+    page.goto("/new")
+    page.wait_for_selector("form[data-ready='1']")
+    assert not page.is_visible("#f-expr")  # only the expression objective has a formula
+    page.select_option("#f-objective", "expression")
+    assert page.is_visible("#f-expr")
+    page.fill("#f-expr", "x0**2 + foo(x1)")
+    page.fill("#f-grid-lr", "0.01, 0.1")
+    page.click("#submit")
+    page.wait_for_function(
+        "document.querySelector(\"[data-error-for='objective.expr']\").textContent")
+    assert "position 8: unknown name 'foo'" in (
+        page.text_content("[data-error-for='objective.expr']") or "")
+    page.fill("#f-expr", "x0**2 + 3*x1**2")
+    assert '"expr": "x0**2 + 3*x1**2"' in (page.text_content("#spec-json") or "")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/sweeps/[0-9a-f]{32}$"))
+    page.wait_for_selector("#status [data-status='succeeded']")
+
+
+@needs_chromium
 def test_cancel_a_running_sweep_from_its_page(page: Any, server: Cluster) -> None:
     with server.client() as client:
         created = client.post("/v1/sweeps", json=LONG)

@@ -32,6 +32,7 @@
     s.objective = {name: $("f-objective").value};
     const dim = parseInteger($("f-dim").value);
     if (dim !== undefined) s.objective.dim = dim;
+    if (s.objective.name === "expression") s.objective.expr = $("f-expr").value;
     s.optimizer = $("f-optimizer").value;
     s.grid = {};
     for (const input of document.querySelectorAll("#hyperparameters input")) {
@@ -73,6 +74,7 @@
     const obj = objective();
     if (!obj) return;
     $("objective-summary").textContent = obj.summary;
+    $("expr-field").hidden = obj.name !== "expression";  // the one objective with a formula
     const dim = $("f-dim");
     dim.min = obj.min_dim;
     if (obj.max_dim !== null && obj.max_dim !== undefined) dim.max = obj.max_dim; else dim.removeAttribute("max");
