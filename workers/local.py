@@ -144,6 +144,11 @@ class LocalExecutor:
     processes of an earlier server run expire and are dropped; their token is not this
     executor's, so no process of the new pool is ever mistaken for their owner.)
 
+    Pool processes ignore SIGINT (a terminal's Ctrl-C reaches the whole process group): an
+    interrupt is this process's to act on — ``gradsweep run`` cancels its sweep, ``gradsweep
+    serve`` shuts down — and a chunk interrupted in a pool process would otherwise count as a
+    chunk failed outside the engine, which fails its sweep.
+
     No chunk's error is only logged: a store that was unavailable gets the chunk again after a
     pause (``MAX_STORE_RETRIES`` times), any other error fails the sweep with the reason (the
     store's refusals are already handled so by ``execute_chunk``). After each chunk the worker
@@ -156,7 +161,7 @@ class LocalExecutor:
         self._context.set_forkserver_preload(["optimizers", "workers.jobs",
                                               "workers.store_sqlite"])
         self._jobs = jobs or os.cpu_count() or 1
-        self._pool = ProcessPoolExecutor(self._jobs, mp_context=self._context)
+        self._pool = self._new_pool()
         self._generation = 0
         self._store_path = str(store_path)
         self._lock = threading.Lock()
@@ -171,6 +176,10 @@ class LocalExecutor:
         self._supervisor = threading.Thread(target=self._supervise, name="gradsweep-supervisor",
                                             daemon=True)
         self._supervisor.start()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self._jobs, mp_context=self._context,
+                                   initializer=_ignore_interrupts)
 
     def _supervise(self) -> None:
         """Every heartbeat: kill the pool processes whose chunk lease expired (hung), drop
@@ -236,7 +245,7 @@ class LocalExecutor:
             if generation == self._generation:
                 log.error("a local worker process died; starting a new pool")
                 self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = ProcessPoolExecutor(self._jobs, mp_context=self._context)
+                self._pool = self._new_pool()
                 self._generation += 1
             self._crashes[(sweep_id, chunk)] += 1
             crashes = self._crashes[(sweep_id, chunk)]
@@ -286,6 +295,15 @@ class LocalExecutor:
         self._stop.set()
         self._supervisor.join()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_interrupts() -> None:
+    """Pool-process start: ignore SIGINT. Ctrl-C in a terminal reaches the whole process
+    group, and is the parent's to handle: ``gradsweep run`` cancels its sweep, so running chunks
+    stop at their next cancel poll; ``gradsweep serve`` shuts down, letting running chunks save.
+    Were a pool process to raise KeyboardInterrupt inside a chunk instead, the executor would
+    take it for a chunk that failed outside the engine and fail the sweep."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @lru_cache(maxsize=4)
