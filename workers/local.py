@@ -4,9 +4,11 @@
 ``gradsweep serve`` in embedded mode, and — in a private store of its own — the one sweep of
 ``run_local`` (``gradsweep run``). So both run a chunk the same way, with the same recovery: each
 pool process runs ``workers.jobs.execute_chunk`` (what a Celery worker runs) under a lease it
-renews, a hung process is killed, a dead one's chunks run again in a new pool. The last chunk's
-save assembles the document (``optimizers.assemble``) that ``optimizers.run_sweep`` would have
-produced in one process, to the last digit.
+renews, a hung process is killed, a dead one's chunks run again in a new pool (a chunk caught
+in ``MAX_CRASHES`` broken pools is saved as failed trials), and an interrupt is the parent's to
+handle (pool processes ignore SIGINT). The last chunk's save assembles the document
+(``optimizers.assemble``) that ``optimizers.run_sweep`` would have produced in one process, to
+the last digit.
 """
 
 from __future__ import annotations
