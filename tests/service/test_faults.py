@@ -198,11 +198,11 @@ def test_a_pool_process_killed_alone_is_requeued_by_its_worker(tmp_path: Path) -
     assert requeued < 10  # billiard notices a dead child at once or within its 5 s timer
 
 
-# One chunk of one long trial (about 10-20 s on the 2-core VM): longer than a lease.
-# one chunk of about a minute here (13 s at dim 100 was too close to a lease and two heartbeats
-# after a second worker's start-up); it is cancelled once handed back, so its length costs nothing
+# One chunk of one long trial, far longer than a lease, a second worker's start-up and two
+# heartbeats together: about 2.5 minutes here (dim 500, about 30 s, ended inside that window once
+# on an idle machine). It is cancelled once handed back, so its length costs nothing.
 LONG: dict[str, Any] = {
-    "name": "long", "objective": {"name": "rastrigin", "dim": 500}, "optimizer": "adam",
+    "name": "long", "objective": {"name": "rastrigin", "dim": 5000}, "optimizer": "adam",
     "grid": {"lr": [1e-3]}, "seeds": 1, "steps": 600000, "record_every": 20000,
 }
 
