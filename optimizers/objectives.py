@@ -20,7 +20,7 @@ reuse preallocated buffers and make no call that the formula does not need.
 """
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 import numpy as np
@@ -38,7 +38,7 @@ from pydantic import (
 from .expression import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, Tape, parse
 
 __all__ = [
-    "OBJECTIVES", "Ackley", "Beale", "Booth", "Expression", "Himmelblau", "Objective",
+    "OBJECTIVES", "Ackley", "Beale", "Binding", "Booth", "Expression", "Himmelblau", "Objective",
     "ObjectiveSpec", "Quadratic", "Rastrigin", "Rosenbrock", "Sphere", "StyblinskiTang",
 ]
 
@@ -128,9 +128,27 @@ class Objective(BaseModel):
     def _value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """:meth:`value_and_grad` for a C-contiguous ``x``."""
 
-    def start(self) -> FloatArray:
-        """The customary starting point, shape ``(D,)`` (a fresh array)."""
+    def start(self, seed: int = 0) -> FloatArray:
+        """The customary starting point, shape ``(D,)`` (a fresh array); a model objective
+        draws its start from the trial's ``seed``."""
         return np.resize(np.array(self.start_pattern), self.dim)
+
+    def work(self, trials: int, steps: int, recorded: int) -> float:
+        """The cost of ``trials`` trials of ``steps`` updates recording ``recorded`` steps, in
+        element operations: trials × dim × steps (what the work limit and chunk sizes count)."""
+        return float(trials) * self.dim * steps
+
+    def metrics(self) -> tuple[str, ...]:
+        """The metrics a sweep of this objective can rank by."""
+        return ("final_loss", "min_loss", "mean_loss")
+
+    def curves(self) -> tuple[str, ...]:
+        """The values a curve records beside ``loss`` (validation metrics of a model)."""
+        return ()
+
+    def bind(self, seeds: Sequence[int], recorded: Sequence[int]) -> "Binding":
+        """How the runner evaluates this objective over a chunk of trials with these seeds."""
+        return Binding(self)
 
     def minimum(self) -> float | None:
         """The known global minimum value ``f*`` at this ``dim`` (None: not known)."""
@@ -140,6 +158,46 @@ class Objective(BaseModel):
     def example(cls) -> Self:
         """An instance for the catalogue: the smallest dim of at least 2 it allows."""
         return cls.model_validate({"dim": max(2, cls.min_dim) if cls.max_dim != 1 else 1})
+
+
+class Binding:
+    """An objective bound to a chunk of trials: what the runner calls each step.
+
+    The analytic objectives need nothing per chunk: every step evaluates the objective at the
+    current points. A model objective (``optimizers.models``) binds each trial's mini-batches
+    and its validation set; then ``curve_stats`` is True (the curve's values, the full training
+    loss at the recorded steps, give ``min_loss`` and ``mean_loss``) and ``extra_curves`` holds
+    what it records beside the loss.
+    """
+
+    curve_stats: bool = False
+    extras: tuple[str, ...] = ()
+
+    def __init__(self, objective: Objective) -> None:
+        self.objective = objective
+
+    def evaluator(self, x: FloatArray, rows: npt.NDArray[np.intp], s0: int,
+                  at: Callable[[], FloatArray] | None = None) -> Evaluate:
+        """``evaluate(loss) -> grad`` for steps s0, s0 + 1, … of the trials ``rows`` (their
+        places in the chunk), at the current contents of ``x``; with ``at``, the gradient is
+        taken at the point ``at()`` returns (nesterov's look-ahead) and the loss at ``x``."""
+        objective = self.objective
+        if at is None:
+            return objective.evaluator(x)
+
+        def evaluate(loss: FloatArray) -> FloatArray:
+            loss[:, 0] = objective.value(x)
+            return objective.grad(at())
+
+        return evaluate
+
+    def final(self, x: FloatArray, rows: npt.NDArray[np.intp], step: int) -> FloatArray:
+        """The losses (K,) after the last update, at ``step``."""
+        return self.objective.value(x)
+
+    def extra_curves(self) -> dict[str, FloatArray]:
+        """Name → (recorded steps, K) values recorded beside the loss."""
+        return {}
 
 
 class Rosenbrock(Objective):
@@ -573,12 +631,15 @@ class Expression(Objective):
         return self._tape.value_and_grad(x)
 
 
+from .models import MLP, LinearRegression, LogisticRegression, SoftmaxRegression
+
 ObjectiveSpec = Annotated[
     Rosenbrock | Sphere | Quadratic | Rastrigin | Ackley | StyblinskiTang | Beale | Booth
-    | Himmelblau | Expression,
+    | Himmelblau | Expression | LinearRegression | LogisticRegression | SoftmaxRegression | MLP,
     Field(discriminator="name"),
 ]
-"""Discriminated union of all objectives; validate with ``TypeAdapter(ObjectiveSpec)``."""
+"""Discriminated union of all objectives; validate with ``TypeAdapter(ObjectiveSpec)``.
+(The model objectives live in ``optimizers.models``, which builds on the base class above.)"""
 
 OBJECTIVES: dict[str, type[Objective]] = {
     cls.model_fields["name"].default: cls for cls in get_args(get_args(ObjectiveSpec)[0])

@@ -31,7 +31,17 @@ from .spec import SpecData
 TrialStatus = Literal["ok", "diverged", "failed"]
 
 
-class ScoreSummary(TypedDict):
+class ValidationMetrics(TypedDict, total=False):
+    """A model objective with validation (``optimizers.models``): its metrics, the final ones
+    None unless the trial ended ok; the accuracies for a class target only. Absent otherwise."""
+
+    final_val_loss: float | None
+    min_val_loss: float | None
+    final_val_accuracy: float | None
+    max_val_accuracy: float | None
+
+
+class ScoreSummary(ValidationMetrics):
     """A trial's index and outcome, without its seed, params (they follow from the index and
     the spec) and curve — most of a record's size."""
 
@@ -51,7 +61,14 @@ class TrialRow(ScoreSummary):
     params: dict[str, float]
 
 
-class CurveRecord(TypedDict):
+class ValidationCurves(TypedDict, total=False):
+    """With validation: the held-out rows' loss and, for classes, their accuracy."""
+
+    val_loss: list[float]
+    val_accuracy: list[float]
+
+
+class CurveRecord(ValidationCurves):
     """The loss at the recorded steps: 0, r, 2r, … and the last step (before divergence)."""
 
     step: list[int]
@@ -111,12 +128,17 @@ class ResultsDocument(TypedDict):
     trials: list[TrialRecord]
 
 
-#: A ``ScoreSummary``'s keys, in the order ``score_summaries`` writes them.
-SCORE_KEYS: tuple[str, ...] = tuple(ScoreSummary.__annotations__)
+#: The validation metrics a record of a model with validation adds (``ScoreSummary``'s optional
+#: keys), in the document's order.
+VALIDATION_KEYS: tuple[str, ...] = ("final_val_loss", "min_val_loss", "final_val_accuracy",
+                                    "max_val_accuracy")
+#: A ``ScoreSummary``'s keys that every record has, in the order ``score_summaries`` writes them.
+SCORE_KEYS: tuple[str, ...] = tuple(k for k in ScoreSummary.__annotations__
+                                    if k not in VALIDATION_KEYS)
 #: A trial's outcome: its summary's keys after the index (results.csv's trailing columns).
 OUTCOME_KEYS: tuple[str, ...] = SCORE_KEYS[1:]
 
 
-__all__ = ["OUTCOME_KEYS", "SCORE_KEYS", "BestRecord", "CurveRecord", "ProgressRecord",
+__all__ = ["OUTCOME_KEYS", "SCORE_KEYS", "VALIDATION_KEYS", "BestRecord", "CurveRecord", "ProgressRecord",
            "ResultsDocument", "ScoreSummary", "SettingRecord", "SummaryRecord", "TrialRecord",
-           "TrialRow", "TrialStatus"]
+           "TrialRow", "TrialStatus", "ValidationCurves", "ValidationMetrics"]

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .records import (
     SCORE_KEYS,
+    VALIDATION_KEYS,
     BestRecord,
     ResultsDocument,
     ScoreSummary,
@@ -29,7 +30,7 @@ from .records import (
     TrialRecord,
     TrialStatus,
 )
-from .spec import Metric, SweepSpec, Trial
+from .spec import Metric, SweepSpec, Trial, rank_key
 
 
 class SweepStatus(str, Enum):
@@ -51,6 +52,10 @@ class Curve(BaseModel):
 
     step: list[int]
     loss: list[float]
+    val_loss: list[float] | None = Field(None, description="with validation: the held-out "
+                                         "rows' loss at the same steps")
+    val_accuracy: list[float] | None = Field(None, description="with validation and a class "
+                                             "target: the held-out rows' accuracy")
 
 
 class TrialResult(BaseModel):
@@ -65,6 +70,12 @@ class TrialResult(BaseModel):
     final_loss: float | None = Field(description="loss after the last step; null unless ok")
     min_loss: float | None = Field(description="lowest loss over all steps (before divergence)")
     mean_loss: float | None = Field(description="mean loss over steps 0..steps; null unless ok")
+    final_val_loss: float | None = Field(None, description="with validation: the held-out loss "
+                                         "after the last step; null unless ok")
+    min_val_loss: float | None = Field(None, description="its lowest recorded value")
+    final_val_accuracy: float | None = Field(None, description="for classes: the held-out "
+                                             "accuracy after the last step; null unless ok")
+    max_val_accuracy: float | None = Field(None, description="its highest recorded value")
     diverged_at: int | None = Field(description="first step whose loss was non-finite or over "
                                     "the threshold")
     error: str | None = Field(description="why the trial failed")
@@ -140,9 +151,17 @@ def score_summaries(records: Iterable[TrialRecord]) -> list[ScoreSummary]:
     status, the three metrics, diverged_at and error) without the params (they follow from the
     index and the spec) and the curve, which are most of a record's size. A value a record
     lacks is None."""
-    return [{"index": r["index"], "status": r["status"], "final_loss": r.get("final_loss"),
-             "min_loss": r.get("min_loss"), "mean_loss": r.get("mean_loss"),
-             "diverged_at": r.get("diverged_at"), "error": r.get("error")} for r in records]
+    summaries: list[ScoreSummary] = []
+    for r in records:
+        summary: ScoreSummary = {
+            "index": r["index"], "status": r["status"], "final_loss": r.get("final_loss"),
+            "min_loss": r.get("min_loss"), "mean_loss": r.get("mean_loss"),
+            "diverged_at": r.get("diverged_at"), "error": r.get("error")}
+        for key in VALIDATION_KEYS:  # a model with validation: its metrics too
+            if key in r:
+                summary[key] = r[key]  # type: ignore[literal-required]
+        summaries.append(summary)
+    return summaries
 
 
 def failed_records(trials: Iterable[Trial], message: str) -> list[TrialRecord]:
@@ -241,10 +260,12 @@ class ScoreBoard:
                 self._scores[setting] = (score, std)
 
     def best(self) -> BestRecord | None:
-        """The lowest-scoring grid point so far (ties: the first in grid order), or None."""
+        """The best-scoring grid point so far (the lowest score, or the highest for a metric
+        where higher is better; ties: the first in grid order), or None."""
         if not self._scores:
             return None
-        setting = min(self._scores, key=lambda s: (self._scores[s][0], s))
+        metric = self.spec.metric
+        setting = min(self._scores, key=lambda s: (rank_key(self._scores[s][0], metric), s))
         score, std = self._scores[setting]
         trials = sorted(r["index"] for r in self._groups[setting])
         return {"params": self.spec.setting(setting), "score": score, "score_std": std,
@@ -293,13 +314,15 @@ def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, 
     return shares
 
 
-def best_setting(settings: Iterable[SettingRecord]) -> BestRecord | None:
-    """The lowest-scoring of the scored grid points (ties: the lowest grid index), or None."""
+def best_setting(settings: Iterable[SettingRecord],
+                 metric: str = "final_loss") -> BestRecord | None:
+    """The best of the scored grid points — the lowest score, or the highest for a metric where
+    higher is better (``spec.higher_is_better``); ties: the lowest grid index — or None."""
     candidates = [(score, s["index"], std, s) for s in settings
                   if (score := s["score"]) is not None and (std := s["score_std"]) is not None]
     if not candidates:
         return None
-    score, _, std, best = min(candidates, key=lambda c: (c[0], c[1]))
+    score, _, std, best = min(candidates, key=lambda c: (rank_key(c[0], metric), c[1]))
     return {"params": best["params"], "score": score, "score_std": std,
             "trials": best["trials"], "n_trials": len(best["trials"])}
 
@@ -313,7 +336,7 @@ def assemble(spec: SweepSpec, records: Iterable[TrialRecord],
         "status": SweepStatus(status).value,
         "spec": spec.data(),
         "progress": {"done": len(trials), "total": spec.n_trials},
-        "best": best_setting(settings),
+        "best": best_setting(settings, spec.metric),
         "summary": {"importance": importance(spec, settings)},
         "settings": settings,
         "trials": trials,

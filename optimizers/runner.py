@@ -22,6 +22,7 @@ into the results document.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -57,7 +58,8 @@ def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None, min_chunks: int
                  target_work: float = TARGET_CHUNK_WORK) -> list[tuple[int, int]]:
     """Cut the sweep's trials into ``(start, stop)`` chunks.
 
-    By default a chunk holds about ``target_work`` trials × dim × steps (a second or so), and
+    By default a chunk holds about ``target_work`` of work (``Objective.work``: trials × dim ×
+    steps for an analytic objective; a second or so), and
     never more than ``MAX_CHUNK_POINTS`` recorded curve points (unless a single trial records
     more): a chunk's records are one stored value, kept small however long the curves.
     ``min_chunks`` asks for at least that many chunks (a few per worker process) where that
@@ -71,7 +73,8 @@ def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None, min_chunks: int
     n = spec.n_trials
     dim = spec.objective.dim
     if chunk_size is None:
-        chunk_size = int(min(MAX_CHUNK_TRIALS, max(1, target_work // (dim * spec.steps)),
+        per_trial = spec.objective.work(1, spec.steps, spec.curve_length)
+        chunk_size = int(min(MAX_CHUNK_TRIALS, max(1, target_work // per_trial),
                              max(1, MAX_CHUNK_POINTS // spec.curve_length)))
         if min_chunks > 1:
             spread = max(-(-n // min_chunks), -(-MIN_CHUNK_ELEMENTS // dim))
@@ -156,7 +159,9 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
     settings = [t.params for t in trials]
     hp = {h.name: np.array([p[h.name] for p in settings], dtype=np.float64).reshape(k, 1)
           for h in rule.hyperparameters}
-    track = _Track(k, recorded_steps(steps, spec.record_every), spec.divergence_threshold)
+    recorded = recorded_steps(steps, spec.record_every)
+    binding = objective.bind(seeds, recorded)
+    track = _Track(k, recorded, spec.divergence_threshold, binding.curve_stats)
     rows = np.arange(k)  # which trials the arrays' rows hold
     lookahead = rule.lookahead
     window = np.empty((0, 0))
@@ -172,15 +177,14 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
                 losses = window[:n]
                 x = stepper.params
                 if lookahead is None:  # the hot loop: an objective call and a kernel call a step
-                    stepper.run(objective.evaluator(x), columns[:updates])
+                    stepper.run(binding.evaluator(x, rows, s0), columns[:updates])
                 else:
-                    point = np.empty_like(x)
-                    for loss in losses[:updates]:
-                        loss[:] = objective.value(x)
-                        stepper.advance(objective.grad(lookahead(stepper.state, x, stepper.hp,
-                                                                 point)))
+                    evaluate = binding.evaluator(x, rows, s0, functools.partial(
+                        _lookahead_point, lookahead, stepper, np.empty_like(x)))
+                    for loss in columns[:updates]:
+                        stepper.advance(evaluate(loss))
                 if updates < n:
-                    losses[updates] = objective.value(x)
+                    losses[updates] = binding.final(x, rows, steps)
                 alive = track.absorb(s0, losses, rows)
                 if not alive.all():
                     rows = rows[alive]
@@ -192,7 +196,13 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
                     break
         finally:
             stepper.close()
-    return track.records(trials)
+    return track.records(trials, binding.extra_curves())
+
+
+def _lookahead_point(lookahead: Callable[..., Array], stepper: Stepper, out: Array) -> Array:
+    """Where the rule takes its next gradient (nesterov's θ − momentum·v), written into
+    ``out``."""
+    return lookahead(stepper.state, stepper.params, stepper.hp, out)
 
 
 def _compact(stepper: Stepper, alive: npt.NDArray[np.bool_], threads: int) -> Stepper:
@@ -205,12 +215,19 @@ def _compact(stepper: Stepper, alive: npt.NDArray[np.bool_], threads: int) -> St
 
 
 class _Track:
-    """Per-trial bookkeeping: running sum and minimum of the loss, the curve, divergence."""
+    """Per-trial bookkeeping: running sum and minimum of the loss, the curve, divergence.
 
-    def __init__(self, k: int, recorded: list[int], threshold: float) -> None:
+    With ``curve_stats`` (a model objective, whose step losses are mini-batch losses but whose
+    curve holds the full training loss) ``min_loss`` and ``mean_loss`` are taken over the
+    curve's values instead of every step's.
+    """
+
+    def __init__(self, k: int, recorded: list[int], threshold: float,
+                 curve_stats: bool = False) -> None:
         self.recorded = recorded
         self.steps = recorded[-1]
         self.threshold = threshold
+        self.curve_stats = curve_stats
         self.curve = np.full((len(recorded), k), np.nan)
         self.total = np.zeros(k)
         self.minimum = np.full(k, np.inf)
@@ -244,13 +261,21 @@ class _Track:
             self.curve[lo:hi, at] = kept[self._recorded[lo:hi] - s0]
         return ~dead
 
-    def records(self, trials: list[Trial]) -> list[TrialRecord]:
+    def records(self, trials: list[Trial],
+                extras: Mapping[str, Array] | None = None) -> list[TrialRecord]:
         """The trials' result records, standard JSON only (one pass over plain Python lists:
-        ``TrialRecord`` is a type for mypy, the records are plain dicts)."""
+        ``TrialRecord`` is a type for mypy, the records are plain dicts). ``extras``: curves
+        recorded beside the loss (name → (recorded steps, K)), with their metrics."""
         curves = self.curve.T.tolist()
         final = self.curve[-1].tolist()
-        mean = (self.total / (self.steps + 1)).tolist()
-        minimum = self.minimum.tolist()
+        if self.curve_stats:
+            by_trial = np.ascontiguousarray(self.curve.T)
+            mean = (by_trial.sum(axis=1) / len(self.recorded)).tolist()
+            minimum = np.where(np.isnan(low := np.fmin.reduce(by_trial, axis=1)), np.inf,
+                               low).tolist()
+        else:
+            mean = (self.total / (self.steps + 1)).tolist()
+            minimum = self.minimum.tolist()
         diverged = self.diverged_at.tolist()
         recorded, inf = self.recorded, math.inf
         out: list[TrialRecord] = []
@@ -270,7 +295,40 @@ class _Track:
                         "min_loss": low if low != inf else None, "mean_loss": None,
                         "diverged_at": at, "error": None,
                         "curve": {"step": recorded[:kept], "loss": curve[:kept]}})
+        if extras:
+            _add_extras(out, extras)
         return out
+
+
+#: A recorded value → its metrics: (name, reduction) with ``final`` the value at the last step.
+EXTRA_METRICS: dict[str, tuple[tuple[str, str], ...]] = {
+    "val_loss": (("final_val_loss", "final"), ("min_val_loss", "min")),
+    "val_accuracy": (("final_val_accuracy", "final"), ("max_val_accuracy", "max")),
+}
+
+
+def _add_extras(records: list[TrialRecord], extras: Mapping[str, Array]) -> None:
+    """Put each recorded extra into its record's curve (cut where the loss curve stops) and
+    its metrics beside the loss's (``final_*`` only for a trial that ended ok)."""
+    lists = {name: values.T.tolist() for name, values in extras.items()}
+    for i, record in enumerate(records):
+        kept = len(record["curve"]["step"])
+        ok = record["status"] == "ok"
+        metrics: dict[str, float | None] = {}
+        for name, values in lists.items():
+            curve = values[i][:kept]
+            record["curve"][name] = curve  # type: ignore[literal-required]
+            for metric, how in EXTRA_METRICS[name]:
+                if how == "final":
+                    metrics[metric] = curve[-1] if ok and curve else None
+                else:
+                    known = [v for v in curve if not math.isnan(v)]
+                    metrics[metric] = (min(known) if how == "min" else max(known)) if known else None
+        # the document's order: the loss metrics, the extras' metrics, then diverged_at, error
+        tail = {"diverged_at": record.pop("diverged_at"), "error": record.pop("error"),  # type: ignore[misc]
+                "curve": record.pop("curve")}  # type: ignore[misc]
+        record.update(metrics)  # type: ignore[typeddict-item]
+        record.update(tail)  # type: ignore[typeddict-item]
 
 
 __all__ = [

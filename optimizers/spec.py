@@ -23,7 +23,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, cast, get_args
 
 import numpy as np
 from pydantic import (
@@ -46,8 +46,21 @@ from .objectives import OBJECTIVES, Objective, ObjectiveSpec
 from .rules import RULE_NAMES, RULES_WITH_EPS, Array, Rule, make_rule
 
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
-Metric = Literal["final_loss", "min_loss", "mean_loss"]
-METRICS: tuple[str, ...] = ("final_loss", "min_loss", "mean_loss")
+Metric = Literal["final_loss", "min_loss", "mean_loss", "final_val_loss", "min_val_loss",
+                 "final_val_accuracy", "max_val_accuracy"]
+METRICS: tuple[str, ...] = get_args(Metric)
+#: The metrics for which higher is better; lower is better for every other one.
+HIGHER_IS_BETTER: frozenset[str] = frozenset({"final_val_accuracy", "max_val_accuracy"})
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a higher score of ``metric`` is the better one (the accuracies)."""
+    return metric in HIGHER_IS_BETTER
+
+
+def rank_key(score: float, metric: str) -> float:
+    """What ranks a score, lowest first: the score, or its negation where higher is better."""
+    return -score if metric in HIGHER_IS_BETTER else score
 MAX_SEED = 2**32 - 1
 # Every integer of a spec fits a signed 64-bit integer whatever the limits: the stores and the JSON
 # encoder (orjson) take nothing wider, so a wider one would be a 500 after validation.
@@ -280,7 +293,11 @@ class SweepSpec(BaseModel):
     record_every: int = Field(1, ge=1, description="the curve holds the loss every "
                               "this many steps, at step 0 and at the last step (at most "
                               "max_steps)")
-    metric: Metric = Field("final_loss", description="the score of a trial; lower is better")
+    metric: Metric = Field("final_loss", description="the score of a trial: the loss metrics "
+                           "(final_loss, min_loss, mean_loss) on every objective, and with a "
+                           "model's validation final_val_loss and min_val_loss (lower is "
+                           "better) and, for classes, final_val_accuracy and max_val_accuracy "
+                           "(higher is better)")
     divergence_threshold: float = Field(
         1e12, gt=0, description="a trial whose loss is non-finite or above this is diverged")
 
@@ -399,10 +416,17 @@ class SweepSpec(BaseModel):
         if n > limits.max_trials:
             raise _error("limit", "grid × seeds gives {n} trials, over the limit max_trials = "
                          "{limit}", n=n, limit=limits.max_trials)
-        work = n * self.objective.dim * self.steps
+        allowed = self.objective.metrics()
+        if self.metric not in allowed:
+            raise _error("metric", "metric {metric} does not apply to this objective (it needs a "
+                         "model with validation{classes}); valid choices: {choices}",
+                         metric=self.metric, choices=", ".join(allowed),
+                         classes=" and classes" if "accuracy" in self.metric else "")
+        work = self.objective.work(n, self.steps, self.curve_length)
         if work > limits.max_work:
-            raise _error("limit", "trials × dim × steps = {work} is over the limit max_work = "
-                         "{limit}", work=f"{work:.3g}", limit=f"{limits.max_work:.3g}")
+            raise _error("limit", "the sweep's work, {work} (trials × dim × steps, a model's in "
+                         "element-operation equivalents), is over the limit max_work = {limit}",
+                         work=f"{work:.3g}", limit=f"{limits.max_work:.3g}")
         points = self.curve_points
         if points > limits.max_curve_points:
             raise _error("limit", "trials × recorded steps = {n} × {m} = {points} curve points is "
@@ -497,10 +521,10 @@ class SweepSpec(BaseModel):
     def start_point(self, seed: int) -> Array:
         """θ₀ for a trial with ``seed``, (D,)."""
         if self.init is None:
-            return self.objective.start()
+            return self.objective.start(seed)
         if isinstance(self.init, list):
             return np.array(self.init, dtype=np.float64)
-        center = (self.objective.start() if self.init.center is None
+        center = (self.objective.start(seed) if self.init.center is None
                   else np.array(self.init.center, dtype=np.float64))
         return self.init.sample(seed, center)
 
@@ -587,7 +611,8 @@ def _is_union_tag(part: Any) -> bool:
 
 
 __all__ = [
-    "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerData", "OptimizerSpec",
+    "HIGHER_IS_BETTER", "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerData", "OptimizerSpec",
     "RandomInit", "RandomInitData", "SpecData", "SweepSpec", "Trial", "describe_errors",
-    "error_field", "parse_spec", "shown_keys", "swept_keys",
+    "error_field", "higher_is_better", "parse_spec", "rank_key", "shown_keys",
+    "swept_keys",
 ]

@@ -67,7 +67,7 @@ import orjson
 from optimizers import SweepStatus
 from optimizers.records import ResultsDocument, ScoreSummary, TrialRecord
 from optimizers.results import point_score, trial_value
-from optimizers.spec import Metric, SpecData
+from optimizers.spec import Metric, SpecData, rank_key
 
 #: The most bytes of one stored value (a chunk's records, a results document): half of Redis's
 #: 512 MB string limit, a quarter of SQLite's 1 GB default. ``GRADSWEEP_MAX_VALUE_BYTES`` may
@@ -238,6 +238,7 @@ class MergedPoint:
     blob: bytes  # ``encode_point`` of its values: what the next merge reads
     score: float | None  # None: not a candidate (a trial not ok)
     score_std: float | None
+    rank: float | None  # what the ranking orders by, lowest first (``optimizers.spec.rank_key``)
     n_trials: int
     head: builtins.list[int]  # its first ``BEST_TRIALS`` trial indices: what a view reads
 
@@ -294,6 +295,7 @@ def merge_points(stored: Mapping[int, bytes | None], records: Iterable[ScoreSumm
         points.append(MergedPoint(setting, encode_point(values),
                                   None if scored is None else scored[0],
                                   None if scored is None else scored[1],
+                                  None if scored is None else rank_key(scored[0], metric),
                                   len(values), [i for i, _ in values[:BEST_TRIALS]]))
     return points
 

@@ -10,8 +10,9 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
     sweep:{id}:results    string  the results document stored by ``finish``
     sweep:{id}:points     hash    grid point (zero-padded index) → its aggregate: every saved
                                   trial's (index, trial_value), ``encode_point``
-    sweep:{id}:ranking    zset    the scored grid points (zero-padded index), by score: equal
-                                  scores order by index, so the first member is the best
+    sweep:{id}:ranking    zset    the scored grid points (zero-padded index), by rank (the
+                                  score, negated where higher is better): equal ranks order
+                                  by index, so the first member is the best
     sweep:{id}:point_scores hash  scored grid point (zero-padded) → ``MergedPoint.summary``:
                                   its exact score and spread, trial count and first trials
     sweep:{id}:watch      string  the watchdog's clocks (``WatchState`` as a JSON list)
@@ -597,7 +598,7 @@ class RedisStore:
         scored = [p for p in merged if p.score is not None]
         unscored = [_point(p.setting) for p in merged if p.score is None]
         if scored:
-            pipe.zadd(ranking, {_point(p.setting): cast(float, p.score) for p in scored})
+            pipe.zadd(ranking, {_point(p.setting): cast(float, p.rank) for p in scored})
             pipe.hset(exact, mapping={_point(p.setting): p.summary for p in scored})
         if unscored:
             pipe.zrem(ranking, *unscored)

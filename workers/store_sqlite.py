@@ -108,7 +108,7 @@ CREATE TABLE IF NOT EXISTS points (
     sweep_id TEXT NOT NULL,
     setting INTEGER NOT NULL,
     vals BLOB NOT NULL,
-    score REAL,
+    score REAL,  -- the rank: the score, negated where higher is better (None: not scored)
     summary BLOB,
     PRIMARY KEY (sweep_id, setting)
 );
@@ -405,12 +405,13 @@ class SQLiteStore:
         db.executemany(
             "INSERT OR REPLACE INTO points (sweep_id, setting, vals, score, summary) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(sweep_id, p.setting, p.blob, p.score, None if p.score is None else p.summary)
+            [(sweep_id, p.setting, p.blob, p.rank, None if p.score is None else p.summary)
              for p in merge_points(stored, records, metric, n_settings)])
 
     @_translating
     def best(self, sweep_id: str, max_trials: int = BEST_TRIALS) -> StoredBest | None:
-        """The lowest-scoring grid point so far (ties: the lowest index): one index step."""
+        """The best grid point so far (the lowest rank: the score, negated where higher is
+        better; ties: the lowest index): one index step."""
         db = self._db()
         row = db.execute(
             "SELECT setting, summary FROM points WHERE sweep_id = ? AND score IS NOT NULL "

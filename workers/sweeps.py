@@ -149,13 +149,16 @@ class SweepService:
         from the chunks saved so far."""
         return results_document(self.store, self.record(sweep_id))
 
-    def csv(self, sweep_id: str) -> tuple[builtins.list[str], Iterator[TrialRow]]:
-        """The grid's keys and the sweep's trials without curves, in index order, read from the
-        chunks' score summaries a bounded batch at a time (the first batch is read now, so a
-        missing sweep or an unreachable store is raised here, not while streaming)."""
+    def csv(self, sweep_id: str) -> tuple[builtins.list[str], tuple[str, ...],
+                                          Iterator[TrialRow]]:
+        """The grid's keys, the metrics its objective records, and the sweep's trials without
+        curves, in index order, read from the chunks' score summaries a bounded batch at a time
+        (the first batch is read now, so a missing sweep or an unreachable store is raised
+        here, not while streaming)."""
         record = self.record(sweep_id)
         rows = csv_rows(self.store, record)
-        return list(stored_spec(record).grid), rows
+        spec = stored_spec(record)
+        return list(spec.grid), spec.objective.metrics(), rows
 
     def best(self, record: SweepRecord) -> Best | None:
         """The best grid point among the chunks of ``record`` saved so far (None before any

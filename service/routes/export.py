@@ -1,7 +1,8 @@
 """Exports of a sweep's results in other formats (CSV).
 
 ``GET /v1/sweeps/{id}/results.csv``: one row per trial — index, seed, each hyperparameter (the
-columns named as the grid's keys), status, final_loss, min_loss, mean_loss, diverged_at, error —
+columns named as the grid's keys), status, final_loss, min_loss, mean_loss (then a model's
+validation metrics), diverged_at, error —
 the same trials as ``GET /v1/sweeps/{id}/results``. Numbers are written with ``repr`` (they read
 back as the same floats); a null is an empty cell.
 
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response, StreamingResponse
 
-from optimizers.records import OUTCOME_KEYS, ResultsDocument, TrialRow
+from optimizers.records import OUTCOME_KEYS, VALIDATION_KEYS, ResultsDocument, TrialRow
 
 from ..deps import RuntimeDep, SweepId, require_api_key
 from ..errors import ERROR_RESPONSES
@@ -31,6 +32,14 @@ router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONS
 
 LEADING_COLUMNS = ("index", "seed")
 TRAILING_COLUMNS = OUTCOME_KEYS  # a trial's outcome, as its score summary holds it
+
+
+def outcome_columns(validation: Iterable[str]) -> tuple[str, ...]:
+    """The trailing columns: the outcome, with a model's validation metrics (those of
+    ``validation`` it records) after mean_loss."""
+    extra = tuple(k for k in VALIDATION_KEYS if k in set(validation))
+    at = TRAILING_COLUMNS.index("mean_loss") + 1
+    return TRAILING_COLUMNS[:at] + extra + TRAILING_COLUMNS[at:]
 
 
 class CSVResponse(Response):
@@ -50,24 +59,27 @@ def _cell(value: object) -> str:
 def results_csv(document: ResultsDocument) -> str:
     """The trials of a results document as CSV text, one row per trial, in index order (the
     reference ``csv_chunks`` matches byte for byte)."""
-    return "".join(csv_chunks(list(document["spec"]["grid"]), document["trials"]))
+    recorded = {k for trial in document["trials"] for k in VALIDATION_KEYS if k in trial}
+    return "".join(csv_chunks(list(document["spec"]["grid"]), document["trials"],
+                              outcome_columns(recorded)))
 
 
 #: Rows ``csv_chunks`` writes into one piece of the response.
 ROWS_PER_PIECE = 1000
 
 
-def csv_chunks(keys: list[str], trials: Iterable[TrialRow]) -> Iterator[str]:
-    """The header and a row per trial (index, seed, ``params`` by ``keys``, the trailing
+def csv_chunks(keys: list[str], trials: Iterable[TrialRow],
+               trailing: tuple[str, ...] = TRAILING_COLUMNS) -> Iterator[str]:
+    """The header and a row per trial (index, seed, ``params`` by ``keys``, the ``trailing``
     columns), as pieces of CSV text of up to ``ROWS_PER_PIECE`` rows each. ``trials``: rows,
     or the document's records (a ``TrialRecord`` is a row with a curve)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*LEADING_COLUMNS, *keys, *TRAILING_COLUMNS])
+    writer.writerow([*LEADING_COLUMNS, *keys, *trailing])
     for n, trial in enumerate(trials, 1):
         writer.writerow([_cell(trial["index"]), _cell(trial["seed"]),
                          *(_cell(trial["params"].get(k)) for k in keys),
-                         *(_cell(trial.get(c)) for c in TRAILING_COLUMNS)])
+                         *(_cell(trial.get(c)) for c in trailing)])
         if n % ROWS_PER_PIECE == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -85,12 +97,12 @@ _JSON_ERRORS = {status: {"description": entry["description"], "content": {"appli
 @router.get("/{sweep_id}/results.csv", response_class=CSVResponse,
             responses={200: {"description": "one row per trial"}, **_JSON_ERRORS})
 def get_results_csv(sweep_id: SweepId, runtime: RuntimeDep) -> StreamingResponse:
-    """The trials so far as CSV: index, seed, each hyperparameter, status, the three losses,
-    diverged_at and error; empty cells for nulls."""
-    keys, rows = runtime.sweeps.csv(sweep_id)  # reads the first chunks now: errors stay JSON
-    # a sync iterator: Starlette runs each step in its threadpool, off the event loop
-    return StreamingResponse(csv_chunks(keys, rows), media_type=CSVResponse.media_type, headers={
+    """The trials so far as CSV: index, seed, each hyperparameter, status, the three losses (and
+    a model's validation metrics), diverged_at and error; empty cells for nulls."""
+    keys, metrics, rows = runtime.sweeps.csv(sweep_id)  # reads the first chunks now: errors
+    # stay JSON; a sync iterator: Starlette runs each step in its threadpool, off the event loop
+    return StreamingResponse(csv_chunks(keys, rows, outcome_columns(metrics)), media_type=CSVResponse.media_type, headers={
         "Content-Disposition": f'attachment; filename="{sweep_id}.csv"'})
 
 
-__all__ = ["CSVResponse", "csv_chunks", "results_csv", "router"]
+__all__ = ["CSVResponse", "csv_chunks", "outcome_columns", "results_csv", "router"]

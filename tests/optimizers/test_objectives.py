@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from optimizers.models import Model
 from optimizers.objectives import (
     OBJECTIVES,
     Ackley,
@@ -31,8 +32,9 @@ SPEC: TypeAdapter[Any] = TypeAdapter(ObjectiveSpec)
 
 
 #: The analytic test functions (each has a reference implementation and known minimisers below);
-#: the user's own ``expression`` is tested in test_expression.py.
-FUNCTIONS = {name: cls for name, cls in OBJECTIVES.items() if name != "expression"}
+#: the user's own ``expression`` is tested in test_expression.py, the models in test_models.py.
+FUNCTIONS = {name: cls for name, cls in OBJECTIVES.items()
+             if name != "expression" and not issubclass(cls, Model)}
 
 
 def _valid_dims(cls: type[Objective]) -> list[int]:
@@ -133,6 +135,7 @@ def test_catalogue_order_and_names() -> None:
     assert list(OBJECTIVES) == [
         "rosenbrock", "sphere", "quadratic", "rastrigin", "ackley",
         "styblinski_tang", "beale", "booth", "himmelblau", "expression",
+        "linear_regression", "logistic_regression", "softmax_regression", "mlp",
     ]  # fmt: skip
     assert set(REFERENCE) == set(FUNCTIONS) == set(MINIMISERS)
     for name, cls in OBJECTIVES.items():

@@ -15,6 +15,7 @@ from optimizers import assemble, parse_spec, run_chunk, run_sweep
 from optimizers.records import (
     OUTCOME_KEYS,
     SCORE_KEYS,
+    VALIDATION_KEYS,
     BestRecord,
     CurveRecord,
     ProgressRecord,
@@ -76,16 +77,24 @@ def test_each_typed_dict_has_its_models_fields_and_nulls(typed: type,
                                                          model: type[BaseModel]) -> None:
     hints = get_type_hints(typed)
     assert set(hints) == set(model.model_fields)
-    assert typing.cast(Any, typed).__required_keys__ == set(hints)  # every key always there
+    # every key always there, but a model's validation metrics and curves (absent otherwise;
+    # the model's field then defaults to None)
+    optional = typing.cast(Any, typed).__optional_keys__
+    assert optional <= set(VALIDATION_KEYS) | {"val_loss", "val_accuracy"}
+    assert typing.cast(Any, typed).__required_keys__ == set(hints) - optional
     for key, hint in hints.items():
-        assert nullable(hint) == nullable(model.model_fields[key].annotation), key
+        if key in optional:
+            assert model.model_fields[key].default is None, key
+        else:
+            assert nullable(hint) == nullable(model.model_fields[key].annotation), key
 
 
 def test_a_record_is_a_row_is_a_summary() -> None:
-    trial_fields = set(TrialResult.model_fields)
-    assert set(get_type_hints(TrialRow)) == trial_fields - {"curve"}
+    trial_fields = set(TrialResult.model_fields) - set(VALIDATION_KEYS)
+    assert set(get_type_hints(TrialRow)) - set(VALIDATION_KEYS) == trial_fields - {"curve"}
     assert set(SCORE_KEYS) == trial_fields - {"curve", "params", "seed"}
-    assert SCORE_KEYS == tuple(get_type_hints(ScoreSummary)) == ("index", *OUTCOME_KEYS)
+    assert SCORE_KEYS == tuple(k for k in get_type_hints(ScoreSummary)
+                               if k not in VALIDATION_KEYS) == ("index", *OUTCOME_KEYS)
     assert OUTCOME_KEYS == ("status", "final_loss", "min_loss", "mean_loss", "diverged_at",
                             "error")
 
@@ -110,7 +119,8 @@ def test_real_documents_are_the_typed_dict_and_the_model(spec_data: dict[str, An
     document = run_sweep(spec_data)
     STRICT_DOCUMENTS.validate_python([document])
     model = SweepResults.model_validate(document)
-    assert model.model_dump(mode="json") == document  # nothing the model adds, drops or changes
+    # nothing the model adds, drops or changes (unset: a model's metrics, absent here)
+    assert model.model_dump(mode="json", exclude_unset=True) == document
 
 
 def test_partial_documents_with_failed_trials_are_both_too() -> None:
@@ -118,7 +128,8 @@ def test_partial_documents_with_failed_trials_are_both_too() -> None:
     records = run_chunk(spec, 0, 5) + failed_records(spec.trials(9, 12), "ValueError: broke")
     document = assemble(spec, records, status=SweepStatus.CANCELLED)
     STRICT_DOCUMENTS.validate_python([document])
-    assert SweepResults.model_validate(document).model_dump(mode="json") == document
+    assert SweepResults.model_validate(document).model_dump(mode="json",
+                                                            exclude_unset=True) == document
     assert [t["status"] for t in document["trials"]][-3:] == ["failed"] * 3
     empty = assemble(spec, [], status=SweepStatus.CANCELLED)
     assert empty["best"] is None and empty["trials"] == []

@@ -97,7 +97,7 @@ MALFORMED = [
     ("zero steps", spec_with(steps=0), "steps: Input should be greater than or equal to 1"),
     ("zero record_every", spec_with(record_every=0), "record_every: Input should be greater"),
     ("bad metric", spec_with(metric="max_loss"),
-     "metric: Input should be 'final_loss', 'min_loss' or 'mean_loss'"),
+     "metric: Input should be 'final_loss', 'min_loss', 'mean_loss', 'final_val_loss'"),
     ("init of the wrong length", spec_with(init=[1.0, 2.0, 3.0]),
      "init: init has 3 numbers but the objective has dim = 2"),
     ("unknown init distribution", spec_with(init={"distribution": "cauchy"}),

@@ -51,7 +51,7 @@ def test_post_returns_202_with_location_and_a_status_view(client: TestClient) ->
     ({**GOOD, "steps": 1.5}, ("steps", "valid integer")),
     ({**GOOD, "steps": 0}, ("steps", "greater than or equal to 1")),
     ({**GOOD, "grid": {"lr": "0.1"}}, ("grid.lr", "valid number")),
-    ({**GOOD, "metric": "best"}, ("metric", "'final_loss', 'min_loss' or 'mean_loss'")),
+    ({**GOOD, "metric": "best"}, ("metric", "'final_loss', 'min_loss', 'mean_loss', 'final_val_loss', 'min_val_loss', 'final_val_accuracy' or 'max_val_accuracy'")),
     ({**GOOD, "extra": 1}, ("extra", "Extra inputs are not permitted")),
     ({**GOOD, "seeds": 100}, ("over the limit max_trials = 50",)),
     ({"optimizer": "adam", "grid": {"lr": 0.1}}, ("objective", "Field required")),

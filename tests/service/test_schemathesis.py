@@ -14,7 +14,8 @@ with a 4xx. Generation is derandomized: a run is reproducible.
   per-sweep operations are checked too, not only their 404s. DELETE is left out of the sequences:
   whether it answers 200 (cancelled) or 409 (already finished) depends on how fast the pool ran
   the sweep, and Hypothesis needs a sequence to replay the same way each time. Its 404/422/405
-  answers are covered by ``test_each_operation``, its 200/409 by ``test_errors.py``.
+  answers are covered by ``test_each_operation``, its 200/409 by ``test_errors.py``. The list
+  (``GET /v1/sweeps``) is left out for the same reason: it holds the earlier sequences' sweeps.
 
 Not checked, on purpose: ``positive_data_acceptance`` (a schema-valid request must get a 2xx). The
 document cannot say everything the spec's validation does — which grid keys an optimizer takes,
@@ -72,7 +73,13 @@ def test_each_operation(case: Any) -> None:
     case.call_and_validate(checks=CHECKS)
 
 
-class _Workflow(schema.exclude(method="DELETE").as_state_machine()):  # type: ignore[misc]
+# The list (GET /v1/sweeps) is left out too: it holds every sweep of the earlier sequences, so
+# a step drawn from it differs from one run to the next (Hypothesis then stops the test with
+# FlakyStrategyDefinition: "data generation behaved differently between test cases").
+_SEQUENCED = schema.exclude(method="DELETE").exclude(method="GET", path="/v1/sweeps")
+
+
+class _Workflow(_SEQUENCED.as_state_machine()):  # type: ignore[misc]
     def validate_response(self, response: Any, case: Any, additional_checks: Any = None,
                           **kwargs: Any) -> None:
         case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None,
