@@ -6,7 +6,7 @@ slice of its trials (``TrialRecord``s) and ``assemble`` merges the records of an
 the same document. Both are plain data, typed by the TypedDicts of ``optimizers.records``.
 """
 
-from .catalogue import objective_catalogue, optimizer_catalogue
+from .catalogue import dataset_catalogue, objective_catalogue, optimizer_catalogue
 from .objectives import OBJECTIVES, Objective, ObjectiveSpec
 from .records import ResultsDocument, ScoreSummary, TrialRecord
 from .results import SweepResults, SweepStatus, TrialResult, assemble
@@ -19,6 +19,6 @@ __all__ = [
     "OBJECTIVES", "RULE_NAMES", "Hyperparameter", "Limits", "Objective", "ObjectiveSpec",
     "ResultsDocument", "Rule", "ScoreSummary", "Stepper", "SweepCancelled", "SweepResults",
     "SweepSpec", "SweepStatus", "TrialRecord", "TrialResult",
-    "assemble", "chunk_bounds", "describe_errors", "make_rule", "objective_catalogue",
+    "assemble", "chunk_bounds", "dataset_catalogue", "describe_errors", "make_rule", "objective_catalogue",
     "optimizer_catalogue", "parse_spec", "run_chunk", "run_sweep",
 ]

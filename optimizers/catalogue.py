@@ -10,8 +10,11 @@ import inspect
 import math
 from typing import Any
 
+from .datasets import BUILTIN_SHAPES
+from .models import Model
 from .objectives import OBJECTIVES
 from .rules import RULE_NAMES, RULES_WITH_EPS, make_rule
+from .spec import higher_is_better
 
 
 def optimizer_catalogue() -> list[dict[str, Any]]:
@@ -41,8 +44,16 @@ def optimizer_catalogue() -> list[dict[str, Any]]:
     return entries
 
 
+def dataset_catalogue() -> list[dict[str, Any]]:
+    """The built-in datasets: name, rows, features, classes (0 for a real target) and task."""
+    return [{"name": name, "rows": rows, "features": features, "classes": classes, "task": task}
+            for name, (rows, features, classes, task) in BUILTIN_SHAPES.items()]
+
+
 def objective_catalogue() -> list[dict[str, Any]]:
-    """One entry per objective: name, formula, summary, dimensions and parameters."""
+    """One entry per objective: name, formula, summary, dimensions, parameters, the metrics a
+    sweep of it can rank by (each with its direction) and, for a model, the built-in datasets
+    it takes (``dim`` is then derived, not given)."""
     entries = []
     for name, cls in OBJECTIVES.items():
         example = cls.example()
@@ -50,13 +61,16 @@ def objective_catalogue() -> list[dict[str, Any]]:
         for field_name, field in cls.model_fields.items():
             if field_name == "name":
                 continue
+            if field_name == "dim" and issubclass(cls, Model):
+                continue  # derived from the dataset and the layers
             bounds = {type(m).__name__.lower(): getattr(m, type(m).__name__.lower())
                       for m in field.metadata if type(m).__name__ in ("Gt", "Ge", "Lt", "Le")}
+            default = None if field.is_required() else field.get_default(call_default_factory=True)
             parameters.append({"name": field_name,
-                               "default": None if field.is_required() else field.default,
+                               "default": list(default) if isinstance(default, tuple) else default,
                                "required": field.is_required(),
                                "description": field.description, **bounds})
-        entries.append({
+        entry: dict[str, Any] = {
             "name": name,
             "summary": (inspect.getdoc(cls) or "").splitlines()[0],
             "formula": cls.formula,
@@ -65,8 +79,23 @@ def objective_catalogue() -> list[dict[str, Any]]:
             "parameters": parameters,
             "start": example.start().tolist(),
             "minimum": example.minimum(),
-        })
+            "metrics": [{"name": m, "goal": "max" if higher_is_better(m) else "min"}
+                        for m in _metrics(cls)],
+        }
+        if issubclass(cls, Model):
+            entry["datasets"] = [d for d in dataset_catalogue() if d["task"] in cls.tasks and (
+                name != "logistic_regression" or d["classes"] == 2)]
+        entries.append(entry)
     return entries
 
 
-__all__ = ["objective_catalogue", "optimizer_catalogue"]
+def _metrics(cls: type[Any]) -> tuple[str, ...]:
+    """Every metric some spec of ``cls`` can rank by: a model's with validation and classes."""
+    if not issubclass(cls, Model):
+        return tuple(cls.example().metrics())
+    probe = {"dataset": "breast_cancer" if "classification" in cls.tasks else "diabetes",
+             "validation": 0.2}
+    return cls.model_validate(probe).metrics()
+
+
+__all__ = ["dataset_catalogue", "objective_catalogue", "optimizer_catalogue"]

@@ -70,7 +70,7 @@ from .datasets import (
     held_out,
     split,
 )
-from .objectives import Binding, Evaluate, FloatArray, Objective
+from .objective_base import Binding, Evaluate, FloatArray, Objective
 
 Output = Literal["mse", "binary", "softmax"]
 #: Elements of the largest intermediate (trials × rows × width) a forward pass makes at once:

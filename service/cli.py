@@ -36,13 +36,14 @@ from rich.table import Table
 
 from optimizers import (
     SweepStatus,
+    dataset_catalogue,
     describe_errors,
     objective_catalogue,
     optimizer_catalogue,
     parse_spec,
 )
 from optimizers.records import ResultsDocument
-from optimizers.spec import shown_keys
+from optimizers.spec import higher_is_better, rank_key, shown_keys
 from workers.local import run_local
 from workers.settings import get_settings
 
@@ -102,11 +103,14 @@ def run(
 def _print_summary(results: ResultsDocument, top: int) -> None:
     spec = results["spec"]
     shown = shown_keys(spec["grid"])
-    ranked = sorted(results["settings"],
-                    key=lambda s: (s["score"] is None, s["score"] or 0.0, s["index"]))
+    metric = spec["metric"]
+    ranked = sorted(results["settings"], key=lambda s: (
+        s["score"] is None, rank_key(s["score"] or 0.0, metric), s["index"]))
     seeds = spec["seeds"] if isinstance(spec["seeds"], int) else len(spec["seeds"])  # n or a list
+    goal = "higher" if higher_is_better(metric) else "lower"
     out.print(f"[bold]{spec['name']}[/]: best {min(top, len(ranked))} of {len(ranked)} settings "
-              f"by {spec['metric']}, mean ± std over {seeds} seed(s)", highlight=False)
+              f"by {metric} ({goal} is better), mean ± std over {seeds} seed(s)",
+              highlight=False)
     table = Table()
     for key in shown:
         table.add_column(key, justify="right")
@@ -258,13 +262,21 @@ def objectives(
     for column in ("name", "f(x)", "dim", "parameters (default)"):
         table.add_column(column)
     for entry in entries:
-        dims = (f"{entry['min_dim']}" if entry["min_dim"] == entry["max_dim"]
+        dims = ("from the dataset" if "datasets" in entry
+                else f"{entry['min_dim']}" if entry["min_dim"] == entry["max_dim"]
                 else f"≥ {entry['min_dim']}" if entry["max_dim"] is None
                 else f"{entry['min_dim']}..{entry['max_dim']}")
-        params = "\n".join(f"{p['name']} ({_number(p['default'])})" for p in entry["parameters"]
-                           if p["name"] != "dim")
+        params = "\n".join(f"{p['name']} ({'required' if p['required'] else _number(p['default'])})"
+                           for p in entry["parameters"] if p["name"] != "dim")
         table.add_row(entry["name"], entry["formula"], dims, params)
     out.print(table)
+    datasets = Table(title="built-in datasets (for the models' dataset)")
+    for column in ("name", "rows", "features", "classes", "task"):
+        datasets.add_column(column, justify="left" if column in ("name", "task") else "right")
+    for d in dataset_catalogue():
+        datasets.add_row(d["name"], str(d["rows"]), str(d["features"]),
+                         str(d["classes"] or "—"), d["task"])
+    out.print(datasets)
 
 
 def _print_json(data: Any) -> None:
