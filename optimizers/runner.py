@@ -30,8 +30,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 from pydantic import ValidationError
 
+from .python_objective import BatchedObjective, PythonObjective
 from .records import ResultsDocument, TrialRecord
 from .results import SweepStatus, assemble, failed_records
 from .rules import Array
@@ -86,11 +88,15 @@ def chunk_bounds(spec: SweepSpec, chunk_size: int | None = None, min_chunks: int
 
 def run_sweep(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, limits: Limits | None = None,
               progress: Progress | None = None, should_stop: StopCheck | None = None,
-              chunk_size: int | None = None, threads: int | None = None) -> ResultsDocument:
+              chunk_size: int | None = None, threads: int | None = None,
+              objective: BatchedObjective | None = None) -> ResultsDocument:
     """Run every trial of a sweep in this process; return the results document.
 
     Args:
       spec: the sweep, as a ``SweepSpec``, a dict or JSON text.
+      objective: a Python object to sweep instead of a named objective (the spec then names
+        none): anything with ``value_and_grad(x) -> (f, g)`` over a (K, D) batch, optionally
+        ``dim``, ``value(x)`` and ``start(seed)`` (``optimizers.python_objective``).
       limits: size limits for validation (defaults: ``Limits()``).
       progress: called as ``progress(done, total)`` in trials after each chunk.
       should_stop: polled between chunks and every ``WINDOW`` steps; when it returns True the
@@ -104,6 +110,8 @@ def run_sweep(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, limits: Limi
     Raises:
       pydantic.ValidationError: the spec is invalid.
     """
+    if objective is not None:
+        spec = _with_objective(spec, objective)
     spec = parse_spec(spec, limits)
     threads = threads or os.cpu_count() or 1
     records: list[TrialRecord] = []
@@ -119,6 +127,22 @@ def run_sweep(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, limits: Limi
         if progress is not None:
             progress(len(records), spec.n_trials)
     return assemble(spec, records, status=status)
+
+
+def _with_objective(spec: SweepSpec | Mapping[str, Any] | str | bytes,
+                    objective: BatchedObjective) -> dict[str, Any]:
+    """The spec as data, with the Python ``objective`` in it (the spec must name none)."""
+    if isinstance(spec, SweepSpec):
+        data: dict[str, Any] = spec.model_dump(exclude={"objective"})
+    elif isinstance(spec, (str, bytes)):
+        data = orjson.loads(spec)
+    else:
+        data = dict(spec)
+    if data.get("objective") is not None:
+        raise ValueError("give the objective either in the spec or as objective=, not both")
+    init = data.get("init")
+    dim = len(init) if isinstance(init, list) else None
+    return {**data, "objective": PythonObjective.wrap(objective, dim)}
 
 
 def run_chunk(spec: SweepSpec, start: int, stop: int, *, should_stop: StopCheck | None = None,

@@ -33,16 +33,19 @@ from pydantic import (
     Discriminator,
     FailFast,
     Field,
+    InstanceOf,
     Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 too
 
 from .objectives import OBJECTIVES, Objective, ObjectiveSpec
+from .python_objective import PythonObjective
 from .rules import RULE_NAMES, RULES_WITH_EPS, Array, Rule, make_rule
 
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
@@ -273,10 +276,15 @@ class SweepSpec(BaseModel):
                       "<objective>'")
     # json_schema_input_type: the JSON schema (and so the OpenAPI document) shows that a bare
     # name is accepted too, as README's own example writes it
-    objective: Annotated[ObjectiveSpec, BeforeValidator(
-        _objective_to_object, json_schema_input_type=str | ObjectiveSpec)] = Field(
-        description=f"a name ({', '.join(OBJECTIVES)}) or an object with name, dim and the "
-        "objective's own parameters")
+    # a live PythonObjective (``run_sweep(spec, objective=obj)``) takes its own branch: JSON or
+    # a dict never reaches it, and it is not in the JSON schema, so the service never runs code
+    objective: Annotated[
+        Annotated[Annotated[ObjectiveSpec, BeforeValidator(
+            _objective_to_object, json_schema_input_type=str | ObjectiveSpec)], Tag("spec")]
+        | SkipJsonSchema[Annotated[InstanceOf[PythonObjective], Tag("python")]],
+        Discriminator(lambda v: "python" if isinstance(v, PythonObjective) else "spec"),
+    ] = Field(description=f"a name ({', '.join(OBJECTIVES)}) or an object with name, dim and "
+              "the objective's own parameters")
     optimizer: Annotated[OptimizerSpec, BeforeValidator(
         _optimizer_to_object, json_schema_input_type=str | OptimizerSpec)] = Field(
         description=f"a name ({', '.join(RULE_NAMES)}) or an object with name and eps_placement")
@@ -587,8 +595,8 @@ def parse_spec(data: SweepSpec | Mapping[str, Any] | str | bytes,
       pydantic.ValidationError: the spec is invalid; ``describe_errors`` words it.
     """
     context = {"limits": limits or Limits()}
-    if isinstance(data, SweepSpec):
-        data = data.model_dump()
+    if isinstance(data, SweepSpec):  # checked again against these limits; the objective is kept
+        data = {**data.model_dump(exclude={"objective"}), "objective": data.objective}
     if isinstance(data, (str, bytes)):
         return SweepSpec.model_validate_json(data, context=context)
     return SweepSpec.model_validate(data, context=context)
@@ -607,7 +615,8 @@ def error_field(loc: tuple[int | str, ...] | list[int | str]) -> str:
 
 
 def _is_union_tag(part: Any) -> bool:
-    return part in ("list", "scalar", "random") or (isinstance(part, str) and part in OBJECTIVES)
+    return part in ("list", "scalar", "random", "spec", "python") or (
+        isinstance(part, str) and part in OBJECTIVES)
 
 
 __all__ = [

@@ -210,7 +210,7 @@ def test_the_spec_names_objective_expr_and_the_position() -> None:
         parse_spec({"objective": {"name": "expression", "expr": "x0 + __import__", "dim": 1},
                     "optimizer": "sgd", "grid": {"lr": 0.1}})
     (problem,) = error.value.errors()
-    assert problem["loc"] == ("objective", "expression", "expr")
+    assert problem["loc"] == ("objective", "spec", "expression", "expr")  # the union tags
     assert "position 5: unknown name '__import__'" in problem["msg"]
 
 
