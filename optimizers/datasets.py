@@ -101,6 +101,21 @@ def canonical_bytes(data: Dataset) -> bytes:
     return header + data.X.astype("<f8").tobytes() + y.tobytes()
 
 
+def from_canonical(blob: bytes) -> Dataset:
+    """``canonical_bytes`` read back: the dataset it was made from."""
+    header, _, body = blob.partition(b"\n")
+    magic, task, rows, features = header.decode().split(" ")
+    if magic != "gradsweep-dataset-v1" or task not in ("classification", "regression"):
+        raise DatasetError("not a stored dataset")
+    n, p = int(rows), int(features)
+    x = np.frombuffer(body, dtype="<f8", count=n * p).reshape(n, p).astype(np.float64)
+    if task == "regression":
+        return Dataset(np.ascontiguousarray(x), np.frombuffer(body, "<f8", n, 8 * n * p).copy(),
+                       "regression")
+    y = np.frombuffer(body, "<i8", n, 8 * n * p).astype(np.int64)
+    return Dataset(np.ascontiguousarray(x), y, "classification", int(y.max()) + 1)
+
+
 @cache
 def builtin(name: str) -> Dataset:
     """A built-in dataset, preprocessed (cached: each is loaded once per process)."""
@@ -266,5 +281,5 @@ def parse_npz(body: bytes, task: Task | None = None) -> Dataset:
 
 
 __all__ = ["BUILTIN_NAMES", "BUILTIN_SHAPES", "Dataset", "DatasetError", "DatasetInfo", "Task",
-           "builtin", "canonical_bytes", "from_arrays", "held_out", "parse_csv", "parse_npz",
+           "builtin", "canonical_bytes", "from_arrays", "from_canonical", "held_out", "parse_csv", "parse_npz",
            "split"]

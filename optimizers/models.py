@@ -58,6 +58,7 @@ from pydantic import (
     Tag,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from .datasets import (
     BUILTIN_NAMES,
@@ -77,8 +78,10 @@ Output = Literal["mse", "binary", "softmax"]
 #: a full-set evaluation is cut into blocks of rows under this (32 MiB per array).
 BLOCK_ELEMENTS = 1 << 22
 #: What a multiply-add of a matrix product counts for in ``work``, against an element-wise
-#: operation of the analytic objectives (BLAS runs them about this much faster here).
-GEMM_WEIGHT = 1 / 8
+#: operation of the analytic objectives: measured on the 2-core VM, a digits MLP 64-32-10 at
+#: batch 64 runs a chunk of ``runner.TARGET_CHUNK_WORK`` in about the second an analytic
+#: chunk takes (BLAS does a multiply-add far faster than NumPy an element-wise ufunc call).
+GEMM_WEIGHT = 1 / 64
 
 
 class DatasetSource(Protocol):
@@ -111,9 +114,12 @@ class LocalDataset(BaseModel):
 
 
 def _dataset_kind(value: Any) -> str:
+    """The branch of ``DatasetRef`` for input data or a model instance (when serialising)."""
     if isinstance(value, str):
         return "builtin"
-    return "path" if isinstance(value, dict) and "path" in value else "id"
+    if isinstance(value, LocalDataset) or (isinstance(value, dict) and "path" in value):
+        return "path"
+    return "id"
 
 
 DatasetRef = Annotated[
@@ -137,6 +143,8 @@ class Model(Objective):
     l2: float = Field(0.0, ge=0.0, description="adds ½·l2·‖W‖² over the weight matrices")
 
     formula: ClassVar[str] = ""
+    work_text: ClassVar[str] = ("the model's work (trials × steps × its multiply-adds / 64, "
+                                "plus trials × dim × steps)")
     start_pattern: ClassVar[tuple[float, ...]] = (0.0,)
     tasks: ClassVar[tuple[Task, ...]] = ("classification", "regression")
     _info: DatasetInfo = PrivateAttr()
@@ -155,25 +163,25 @@ class Model(Objective):
         if shape is None:
             return value  # the field's own validation names what is wrong with it
         if shape.task not in cls.tasks:
-            raise ValueError(f"{cls.model_fields['name'].default} needs a "
-                             f"{' or '.join(cls.tasks)} dataset; this one is {shape.task}")
+            raise _error(f"{cls.model_fields['name'].default} needs a "
+                         f"{' or '.join(cls.tasks)} dataset; this one is {shape.task}")
         if cls.model_fields["name"].default == "logistic_regression" and shape.classes != 2:
-            raise ValueError(f"logistic_regression is binary: the dataset has {shape.classes} "
-                             "classes (use softmax_regression or mlp)")
+            raise _error(f"logistic_regression is binary: the dataset has {shape.classes} "
+                         "classes (use softmax_regression or mlp)")
         layers = cls._widths(value, shape)
         dim = sum(a * b + b for a, b in itertools.pairwise(layers))
         given = value.get("dim")
         if given is not None and given != dim:
-            raise ValueError(f"dim is derived from the dataset and the layers: {dim}, not "
-                             f"{given}; leave it out")
+            raise _error(f"dim is derived from the dataset and the layers: {dim}, not "
+                         f"{given}; leave it out")
         validation = value.get("validation", 0.0)
         if isinstance(validation, (int, float)) and 0 <= validation < 1:
             train = shape.rows - held_out(shape.rows, validation)
             if train < 1:
-                raise ValueError(f"validation = {validation} leaves no training rows")
+                raise _error(f"validation = {validation} leaves no training rows")
             batch = value.get("batch_size")
             if isinstance(batch, int) and batch > train:
-                raise ValueError(f"batch_size = {batch} is over the {train} training rows")
+                raise _error(f"batch_size = {batch} is over the {train} training rows")
         return {**value, "dim": dim}
 
     def model_post_init(self, context: Any, /) -> None:
@@ -226,6 +234,11 @@ class Model(Objective):
             whole = builtin(ref) if isinstance(ref, str) else self._require_source().load(ref)
             self._parts = split(whole, self.validation)
         return self._parts
+
+    @property
+    def source(self) -> DatasetSource:
+        """Where this objective's uploaded or local dataset comes from."""
+        return self._require_source()
 
     def _require_source(self) -> DatasetSource:
         if self._source is None:
@@ -315,11 +328,16 @@ def _dataset_info(ref: Any, source: DatasetSource | None) -> DatasetInfo | None:
         return None
     if source is None:
         kind = "a local file" if isinstance(parsed, LocalDataset) else "an uploaded dataset"
-        raise ValueError(f"dataset: {kind} is not available here")
+        raise _error(f"dataset: {kind} is not available here")
     try:
         return source.info(parsed)
     except DatasetError as exc:
-        raise ValueError(f"dataset: {exc}") from None
+        raise _error(f"dataset: {exc}") from None
+
+
+def _error(message: str) -> PydanticCustomError:
+    """A validation error with ``message`` as it is (no "Value error, " before it)."""
+    return PydanticCustomError("objective", "{message}", {"message": message})
 
 
 class LinearRegression(Model):

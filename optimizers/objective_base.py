@@ -35,6 +35,7 @@ class Objective(BaseModel):
     dim: int = Field(default=2, ge=1, le=2**63 - 1, description="number of coordinates D")
 
     formula: ClassVar[str]
+    work_text: ClassVar[str] = "trials × dim × steps"  # what ``work`` counts, for its limit
     min_dim: ClassVar[int] = 1
     max_dim: ClassVar[int | None] = None
     start_pattern: ClassVar[tuple[float, ...]]  # repeated cyclically to length D

@@ -44,6 +44,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 too
 
+from .models import DatasetSource
 from .objectives import OBJECTIVES, Objective, ObjectiveSpec
 from .python_objective import PythonObjective
 from .rules import RULE_NAMES, RULES_WITH_EPS, Array, Rule, make_rule
@@ -432,9 +433,9 @@ class SweepSpec(BaseModel):
                          classes=" and classes" if "accuracy" in self.metric else "")
         work = self.objective.work(n, self.steps, self.curve_length)
         if work > limits.max_work:
-            raise _error("limit", "the sweep's work, {work} (trials × dim × steps, a model's in "
-                         "element-operation equivalents), is over the limit max_work = {limit}",
-                         work=f"{work:.3g}", limit=f"{limits.max_work:.3g}")
+            raise _error("limit", "{what} = {work} is over the limit max_work = {limit}",
+                         what=self.objective.work_text, work=f"{work:.3g}",
+                         limit=f"{limits.max_work:.3g}")
         points = self.curve_points
         if points > limits.max_curve_points:
             raise _error("limit", "trials × recorded steps = {n} × {m} = {points} curve points is "
@@ -588,13 +589,15 @@ def _limits(info: ValidationInfo) -> Limits:
 
 
 def parse_spec(data: SweepSpec | Mapping[str, Any] | str | bytes,
-               limits: Limits | None = None) -> SweepSpec:
-    """Validate and normalise a spec given as a model, a dict or JSON text.
+               limits: Limits | None = None, datasets: DatasetSource | None = None) -> SweepSpec:
+    """Validate and normalise a spec given as a model, a dict or JSON text; ``datasets`` is
+    where a model objective's uploaded (``{"id"}``) or local (``{"path"}``) dataset comes from
+    (built-in ones need none).
 
     Raises:
       pydantic.ValidationError: the spec is invalid; ``describe_errors`` words it.
     """
-    context = {"limits": limits or Limits()}
+    context: dict[str, Any] = {"limits": limits or Limits(), "datasets": datasets}
     if isinstance(data, SweepSpec):  # checked again against these limits; the objective is kept
         data = {**data.model_dump(exclude={"objective"}), "objective": data.objective}
     if isinstance(data, (str, bytes)):

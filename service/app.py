@@ -19,7 +19,7 @@ from .errors import install_error_handlers
 from .feeds import Feeds
 from .guards import RequestGuard
 from .metrics import make_registry
-from .routes import catalogue, events, export, health, sweeps
+from .routes import catalogue, datasets, events, export, health, sweeps
 from .runtime import Runtime
 from .settings import ServiceSettings, get_settings
 
@@ -45,10 +45,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = FastAPI(title="gradsweep", version=VERSION, lifespan=lifespan,
                   summary="Hyperparameter sweeps for gradient-descent optimizers.")
     install_error_handlers(app)
-    for router in (sweeps.router, export.router, events.router, catalogue.router, health.router,
-                   dashboard_router):
+    for router in (sweeps.router, export.router, events.router, datasets.router,
+                   catalogue.router, health.router, dashboard_router):
         app.include_router(router)
-    app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes,
+                       uploads={"/v1/datasets": settings.max_dataset_bytes})
     app.add_middleware(HeadAsGet)
     return app
 

@@ -14,11 +14,13 @@ failed or could not be reached), 2 a bad spec (the API's 4xx) or an unreadable f
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -44,8 +46,12 @@ from optimizers import (
 )
 from optimizers.records import ResultsDocument
 from optimizers.spec import higher_is_better, rank_key, shown_keys
+from workers.datasets import FileDatasets
 from workers.local import run_local
 from workers.settings import get_settings
+
+if TYPE_CHECKING:
+    from service.client import Client
 
 app = typer.Typer(help="Hyperparameter sweeps for gradient-descent optimizers.",
                   no_args_is_help=True, add_completion=False)
@@ -77,8 +83,10 @@ def run(
     except OSError as exc:
         raise _fail(f"cannot read {spec_file}: {exc.strerror or exc}") from None
     settings = get_settings()
+    # a dataset {"path": …} is read relative to the spec file (the working directory for -)
+    files = FileDatasets(Path.cwd() if spec_file == "-" else Path(spec_file).resolve().parent)
     try:
-        spec = parse_spec(raw, settings.limits())
+        spec = parse_spec(raw, settings.limits(), files)
     except ValidationError as exc:
         first = describe_errors(exc)[0]
         count = exc.error_count()
@@ -145,47 +153,20 @@ def submit(
                                                 "document here (JSON; implies --wait)")] = None,
 ) -> None:
     """Submit a sweep to a gradsweep API; print its id (and, with --wait, its best setting)."""
-    import httpx
-
-    from service.client import Client, ClientError
-    from service.settings import ClientSettings
-
-    client_settings = ClientSettings()
-    url = url or client_settings.url
-    if not url:
-        raise _fail("give the API's URL with --url or GRADSWEEP_URL")
-    if api_key is None and client_settings.api_key is not None:
-        api_key = client_settings.api_key.get_secret_value()
     try:
         raw = sys.stdin.buffer.read() if spec_file == "-" else Path(spec_file).read_bytes()
     except OSError as exc:
         raise _fail(f"cannot read {spec_file}: {exc.strerror or exc}") from None
-    try:
-        with Client(url, api_key=api_key) as client:
-            view, location = client.create(raw)
-            out.print(view.id, highlight=False)
-            err.print(f"submitted: {location}", highlight=False, soft_wrap=True)
-            if not (wait or output is not None):
-                return
-            view = client.wait(view.id, progress=True)
-            document = client.results(view.id)
-    except ClientError as exc:
-        if exc.status >= 500:
-            err.print(f"[bold red]error:[/] the API answered {exc.status}: {exc.message}",
-                      highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        what = "invalid spec" if exc.status == 422 else f"{exc.status} {exc.code}"
-        if not exc.details:
-            raise _fail(f"{what}: {exc.message}") from None
-        first = exc.details[0]  # the first problem, and a count of all the others
-        more = f" (and {exc.problems - 1:,} more)" if exc.problems > 1 else ""
-        raise _fail(f"{what}: {first.field}: {first.message}{more}") from None
-    except httpx.HTTPError as exc:
-        err.print(f"[bold red]error:[/] cannot reach {url}: {exc}", highlight=False,
-                  soft_wrap=True)
-        raise typer.Exit(1) from None
+    with _api(url, api_key, "invalid spec") as client:
+        view, location = client.create(raw)
+        out.print(view.id, highlight=False)
+        err.print(f"submitted: {location}", highlight=False, soft_wrap=True)
+        if not (wait or output is not None):
+            return
+        view = client.wait(view.id, progress=True)
+        document = client.results(view.id)
     if output is not None:
-        output.write_bytes(orjson.dumps(document.model_dump(mode="json"),
+        output.write_bytes(orjson.dumps(document.model_dump(mode="json", exclude_unset=True),
                                         option=orjson.OPT_INDENT_2) + b"\n")
         err.print(f"results written to {output}", highlight=False)
     status, best, progress = document.status.value, document.best, document.progress
@@ -198,6 +179,69 @@ def submit(
     out.print(f"{status}: {progress.done}/{progress.total} trials", highlight=False)
     if document.status != SweepStatus.SUCCEEDED:
         raise typer.Exit(1)
+
+
+@app.command()
+def upload(
+    data_file: Annotated[Path, typer.Argument(metavar="DATA", help="a CSV file (give --target) "
+                                              "or an .npz archive with arrays X and y")],
+    target: Annotated[str | None, typer.Option(help="the CSV column to predict")] = None,
+    task: Annotated[str | None, typer.Option(help="classification or regression (default: "
+                                             "classification when the target holds integers "
+                                             "only)")] = None,
+    url: Annotated[str | None, typer.Option(help="the API's base URL (default: GRADSWEEP_URL)")
+                   ] = None,
+    api_key: Annotated[str | None, typer.Option(help="sent as 'Authorization: Bearer KEY' "
+                                                "(default: GRADSWEEP_API_KEY)")] = None,
+) -> None:
+    """Upload a dataset to a gradsweep API; print its id (name it in a spec as
+    "dataset": {"id": ID})."""
+    try:
+        body = data_file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {data_file}: {exc.strerror or exc}") from None
+    with _api(url, api_key, "invalid dataset") as client:
+        view = client.upload_dataset(body, target=target, task=task)
+    out.print(view.id, highlight=False)
+    classes = f", {view.classes} classes" if view.classes else ""
+    err.print(f"{view.rows} rows × {view.features} features, {view.task}{classes}",
+              highlight=False)
+
+
+@contextlib.contextmanager
+def _api(url: str | None, api_key: str | None, invalid: str) -> Iterator[Client]:
+    """A client of the API at ``url`` (or GRADSWEEP_URL); its errors end the command with one
+    line: ``invalid`` and the first problem for a 422, the status otherwise, and exit 1 for a
+    5xx or an unreachable API."""
+    import httpx
+
+    from service.client import Client, ClientError
+    from service.settings import ClientSettings
+
+    client_settings = ClientSettings()
+    url = url or client_settings.url
+    if not url:
+        raise _fail("give the API's URL with --url or GRADSWEEP_URL")
+    if api_key is None and client_settings.api_key is not None:
+        api_key = client_settings.api_key.get_secret_value()
+    try:
+        with Client(url, api_key=api_key) as client:
+            yield client
+    except ClientError as exc:
+        if exc.status >= 500:
+            err.print(f"[bold red]error:[/] the API answered {exc.status}: {exc.message}",
+                      highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        what = invalid if exc.status == 422 else f"{exc.status} {exc.code}"
+        if not exc.details:
+            raise _fail(f"{what}: {exc.message}") from None
+        first = exc.details[0]  # the first problem, and a count of all the others
+        more = f" (and {exc.problems - 1:,} more)" if exc.problems > 1 else ""
+        raise _fail(f"{what}: {first.field}: {first.message}{more}") from None
+    except httpx.HTTPError as exc:
+        err.print(f"[bold red]error:[/] cannot reach {url}: {exc}", highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -18,8 +18,10 @@ field); a network failure raises httpx's own ``httpx.HTTPError``.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -30,7 +32,7 @@ from pydantic import BaseModel
 
 from optimizers import SweepSpec, SweepStatus
 
-from .models import SweepPage, SweepResultsDocument, SweepView
+from .models import DatasetList, DatasetView, SweepPage, SweepResultsDocument, SweepView
 
 
 class ErrorDetail(BaseModel):
@@ -162,6 +164,34 @@ class Client:
             params["status"] = SweepStatus(status).value
         return SweepPage.model_validate_json(
             self._request("GET", "/v1/sweeps", params=params).content)
+
+    # -- datasets -----------------------------------------------------------------------------
+
+    def upload_dataset(self, data: bytes | str | Path, target: str | None = None,
+                       task: str | None = None) -> DatasetView:
+        """Upload a CSV (with its ``target`` column) or NPZ dataset — bytes or a file's path —
+        and return its id and shape (the same data gives the same id)."""
+        body = Path(data).read_bytes() if isinstance(data, (str, Path)) else data
+        params = {k: v for k, v in (("target", target), ("task", task)) if v is not None}
+        kind = "application/octet-stream" if body[:4] == b"PK\x03\x04" else "text/csv"
+        response = self._request("POST", "/v1/datasets", content=body, params=params,
+                                 headers={"content-type": kind})
+        return DatasetView.model_validate_json(response.content)
+
+    def datasets(self) -> builtins.list[DatasetView]:
+        """Every uploaded dataset, oldest first."""
+        return DatasetList.model_validate_json(
+            self._request("GET", "/v1/datasets").content).items
+
+    def dataset(self, dataset_id: str) -> DatasetView:
+        """One uploaded dataset."""
+        return DatasetView.model_validate_json(
+            self._request("GET", f"/v1/datasets/{quote(dataset_id, safe='')}").content)
+
+    def delete_dataset(self, dataset_id: str) -> DatasetView:
+        """Delete an uploaded dataset (409 ``ClientError`` while a running sweep uses it)."""
+        return DatasetView.model_validate_json(
+            self._request("DELETE", f"/v1/datasets/{quote(dataset_id, safe='')}").content)
 
     # -- plumbing -----------------------------------------------------------------------------
 

@@ -33,6 +33,8 @@ FeedsDep = Annotated[Feeds, Depends(get_feeds)]
 
 #: The ``{sweep_id}`` of a path: 32 hex digits (any other text is a 422 before the store is read).
 SweepId = Annotated[str, Path(pattern=SWEEP_ID_PATTERN, description="the sweep's id")]
+DatasetId = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="the dataset's id "
+                                "(a sha256)")]
 
 
 def require_api_key(runtime: RuntimeDep,
@@ -54,4 +56,4 @@ def require_api_key(runtime: RuntimeDep,
                            headers={"WWW-Authenticate": 'Bearer realm="gradsweep"'})
 
 
-__all__ = ["FeedsDep", "RuntimeDep", "SweepId", "get_feeds", "get_runtime", "require_api_key"]
+__all__ = ["DatasetId", "FeedsDep", "RuntimeDep", "SweepId", "get_feeds", "get_runtime", "require_api_key"]

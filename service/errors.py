@@ -18,7 +18,8 @@
 
 The sweep service's own exceptions (``workers.sweeps``) are mapped here, once:
 ``SweepNotFound`` → NotFound, ``AlreadyFinished`` → Conflict, ``Backlogged`` → TooManyRequests,
-``StoreUnavailable`` → ServiceUnavailable.
+``StoreUnavailable`` → ServiceUnavailable; and the dataset catalogue's (``workers.datasets``):
+``DatasetNotFound`` → NotFound, ``DatasetInUse`` → Conflict.
 
 Each class fixes its status and code once; every error answer — the routes', the request and
 connection guards', FastAPI's own (unknown route 404, 405, request validation 422) and an
@@ -50,6 +51,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from optimizers import describe_errors
 from optimizers.spec import error_field
 from workers.store import Backlogged, StoreUnavailable
+from workers.datasets import DatasetInUse, DatasetNotFound
 from workers.sweeps import AlreadyFinished, SweepNotFound
 
 from .responses import JSONBytes
@@ -225,6 +227,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SweepNotFound)
     async def _not_found(request: Request, exc: SweepNotFound) -> JSONBytes:
         return NotFound(str(exc)).response()
+
+    @app.exception_handler(DatasetNotFound)
+    async def _no_dataset(request: Request, exc: DatasetNotFound) -> JSONBytes:
+        return NotFound(str(exc)).response()
+
+    @app.exception_handler(DatasetInUse)
+    async def _dataset_in_use(request: Request, exc: DatasetInUse) -> JSONBytes:
+        return Conflict(str(exc)).response()
 
     @app.exception_handler(AlreadyFinished)
     async def _finished(request: Request, exc: AlreadyFinished) -> JSONBytes:

@@ -53,19 +53,23 @@ BODY_SECONDS = 30.0
 class RequestGuard:
     """ASGI middleware: refuse oversized, slow, non-JSON and malformed bodies."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, body_seconds: float = BODY_SECONDS) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, body_seconds: float = BODY_SECONDS,
+                 uploads: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.body_seconds = body_seconds
+        self.uploads = uploads or {}  # POST path → its own body limit, a body of any type
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        upload = self.uploads.get(scope["path"]) if scope["method"] == "POST" else None
+        limit = self.max_bytes if upload is None else upload
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        if declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, limit, upload is not None)
             return
         chunks: list[bytes] = []
         size, more = 0, True
@@ -76,8 +80,8 @@ class RequestGuard:
                     return  # the client went away before its body was complete
                 chunk = message.get("body", b"")
                 size += len(chunk)
-                if size > self.max_bytes:
-                    await self._too_large(scope, receive, send)
+                if size > limit:
+                    await self._too_large(scope, receive, send, limit, upload is not None)
                     return
                 chunks.append(chunk)
                 more = message.get("more_body", False)
@@ -88,16 +92,19 @@ class RequestGuard:
             await response(scope, receive, send)
             return
         body = b"".join(chunks)
-        if body and scope["method"] in BODY_METHODS and scope["path"].startswith("/v1/"):
+        if (body and upload is None and scope["method"] in BODY_METHODS
+                and scope["path"].startswith("/v1/")):
             problem = _json_problem(headers.get(b"content-type", b""), body)
             if problem is not None:
                 await problem(scope, receive, send)
                 return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = PayloadTooLarge(f"the request body is over {self.max_bytes} bytes "
-                                   "(GRADSWEEP_MAX_BODY_BYTES)").response()
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int,
+                         upload: bool) -> None:
+        setting = "GRADSWEEP_MAX_DATASET_BYTES" if upload else "GRADSWEEP_MAX_BODY_BYTES"
+        response = PayloadTooLarge(f"the request body is over {limit} bytes "
+                                   f"({setting})").response()
         await response(scope, receive, send)
 
 

@@ -1,4 +1,5 @@
-"""The API's own envelopes around the engine's models: a sweep's status, a page of sweeps.
+"""The API's own envelopes around the engine's models: a sweep's status, a page of sweeps, an
+uploaded dataset.
 
 The sweep spec (``optimizers.SweepSpec``) and the results document (``optimizers.SweepResults``)
 are the engine's; the API adds the id, timestamps and links.
@@ -7,6 +8,7 @@ are the engine's; the API adds the id, timestamps and links.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -84,5 +86,24 @@ def _time(stamp: float | None) -> datetime | None:
     return None if stamp is None else datetime.fromtimestamp(stamp, tz=UTC)
 
 
-__all__ = ["SWEEP_ID_PATTERN", "BestSoFar", "SweepLinks", "SweepPage", "SweepResultsDocument",
+class DatasetView(BaseModel):
+    """An uploaded dataset: its id and shape."""
+
+    id: str = Field(description="the sha256 of the canonical data: give it as "
+                    "{\"id\": …} in a model objective's dataset")
+    rows: int
+    features: int
+    task: Literal["classification", "regression"]
+    classes: int = Field(description="distinct classes (0 for a real target)")
+    bytes: int = Field(description="the size of the data as stored")
+    created_at: float
+
+
+class DatasetList(BaseModel):
+    """Every uploaded dataset, oldest first."""
+
+    items: list[DatasetView]
+
+
+__all__ = ["SWEEP_ID_PATTERN", "BestSoFar", "DatasetList", "DatasetView", "SweepLinks", "SweepPage", "SweepResultsDocument",
            "SweepView"]

@@ -30,6 +30,7 @@ from workers.jobs import (
     resume_unfinished,
 )
 from workers.store import JobStore, StoreUnavailable
+from workers.datasets import DatasetCatalog
 from workers.sweeps import SweepService
 
 from .settings import ServiceSettings
@@ -59,8 +60,10 @@ class Runtime:
     _housekeeping: Thread | None = None
     watchdog: Watchdog | None = None
     sweeps: SweepService = field(init=False)
+    datasets: DatasetCatalog = field(init=False)
 
     def __post_init__(self) -> None:
+        self.datasets = DatasetCatalog(self.store)
         self.sweeps = SweepService(self.store, self.executor, mode=self.mode,
                                    chunk_work=self.settings.chunk_work,
                                    max_pending_chunks=self.settings.max_pending_chunks,

@@ -25,6 +25,8 @@ class ServiceSettings(WorkerSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="uvicorn's log level")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="largest request body (413 above)")
+    max_dataset_bytes: int = Field(64 << 20, ge=1024, description="largest dataset upload, "
+                                   "POST /v1/datasets's own body limit (413 above)")
     api_store_retry_seconds: float = Field(
         2.0, ge=0, description="how long an API call waits for an unreachable store before it "
         "answers 503")

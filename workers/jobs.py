@@ -55,10 +55,11 @@ from optimizers import (
     parse_spec,
     run_chunk,
 )
-from optimizers.records import TrialRecord, TrialRow
+from optimizers.records import VALIDATION_KEYS, TrialRecord, TrialRow
 from optimizers.results import failed_records
 from optimizers.spec import UNLIMITED
 
+from .datasets import StoreDatasets
 from .store import (
     SPEC_CACHE_BYTES,
     Backlogged,
@@ -146,13 +147,14 @@ def submit_sweep(store: JobStore, executor: Executor, spec: SweepSpec, *, chunk_
 _SPECS: ByteBoundedCache[tuple[str, float, int], SweepSpec] = ByteBoundedCache(SPEC_CACHE_BYTES)
 
 
-def stored_spec(record: SweepRecord) -> SweepSpec:
+def stored_spec(record: SweepRecord, store: JobStore) -> SweepSpec:
     """The sweep's spec, as normalised and checked against the limits when it was submitted
-    (parsed once per process while it stays in the cache)."""
+    (parsed once per process while it stays in the cache); an uploaded dataset it names is
+    read from ``store``."""
     key = (record.id, record.created_at, record.total)
     spec = _SPECS.get(key)
     if spec is None:
-        spec = parse_spec(record.spec, UNLIMITED)
+        spec = parse_spec(record.spec, UNLIMITED, datasets=StoreDatasets(store))
         _SPECS.put(key, spec, len(orjson.dumps(record.spec)))
     return spec
 
@@ -215,7 +217,7 @@ def _execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | No
         _finish_if_complete(store, record, record.chunks_done)
         return 0
     try:
-        spec = stored_spec(record)
+        spec = stored_spec(record, store)
     except ValueError as exc:  # pydantic's ValidationError: stored by another version?
         fail_sweep(store, sweep_id, f"its stored spec no longer parses: {exc}")
         return 0
@@ -252,7 +254,7 @@ def fail_chunk(store: JobStore, sweep_id: str, chunk: int, message: str) -> None
     start, stop = chunk_range(record, chunk)
     try:
         chunks_done = store.save_chunk(
-            sweep_id, chunk, failed_records(stored_spec(record).trials(start, stop), message))
+            sweep_id, chunk, failed_records(stored_spec(record, store).trials(start, stop), message))
     except (StoreRejected, ValueError) as exc:  # ValueError: the stored spec does not parse
         fail_sweep(store, sweep_id, f"chunk {chunk} failed ({message}) and could not be "
                    f"stored as failed trials: {exc}")
@@ -381,7 +383,7 @@ def _finish_if_complete(store: JobStore, record: SweepRecord, chunks_done: int) 
     store rejects it (too big), the sweep fails with the reason instead."""
     if chunks_done < record.n_chunks:
         return
-    document = orjson.dumps(_assemble(record, store.records(record.id), SweepStatus.SUCCEEDED))
+    document = orjson.dumps(_assemble(store, record, store.records(record.id), SweepStatus.SUCCEEDED))
     try:
         store.finish(record.id, SweepStatus.SUCCEEDED, time.time(), results=document)
     except StoreRejected as exc:
@@ -389,9 +391,9 @@ def _finish_if_complete(store: JobStore, record: SweepRecord, chunks_done: int) 
         fail_sweep(store, record.id, f"its results document could not be stored: {exc}")
 
 
-def _assemble(record: SweepRecord, records: Sequence[TrialRecord],
+def _assemble(store: JobStore, record: SweepRecord, records: Sequence[TrialRecord],
               status: SweepStatus) -> SweepDocument:
-    return {"id": record.id, **assemble(stored_spec(record), records, status=status)}
+    return {"id": record.id, **assemble(stored_spec(record, store), records, status=status)}
 
 
 def results_document(store: JobStore, record: SweepRecord) -> bytes:
@@ -404,7 +406,7 @@ def results_document(store: JobStore, record: SweepRecord) -> bytes:
             return stored
     records = store.records(record.id)
     try:
-        spec = stored_spec(record)
+        spec = stored_spec(record, store)
     except ValueError:  # a stored spec that does not parse (its sweep failed for that)
         unscored: SweepDocument = {
             "id": record.id, "status": record.status.value, "spec": record.spec,
@@ -418,8 +420,8 @@ def results_document(store: JobStore, record: SweepRecord) -> bytes:
 def csv_rows(store: JobStore, record: SweepRecord,
              batch_chunks: int = CSV_BATCH_CHUNKS) -> Iterator[TrialRow]:
     """The trials saved so far as results.csv rows, in index order: each trial of the results
-    document without its curve — index, seed, params, status, the three losses, diverged_at
-    and error.
+    document without its curve — index, seed, params, status, the three losses (and a model's
+    validation metrics), diverged_at and error.
 
     Built from the chunks' score summaries (``JobStore.chunk_scores``), ``batch_chunks`` chunks
     at a time, with the seed and params from the spec (trial i is grid point i % n_settings with
@@ -428,7 +430,7 @@ def csv_rows(store: JobStore, record: SweepRecord,
     iterated. Summaries saved before they held diverged_at and error give None for them.
     """
     chunks = sorted(store.saved_chunks(record.id))
-    spec = stored_spec(record)
+    spec = stored_spec(record, store)
     seeds, n_settings = spec.seed_list, spec.n_settings
 
     def rows() -> Iterator[TrialRow]:
@@ -436,11 +438,16 @@ def csv_rows(store: JobStore, record: SweepRecord,
             summaries = store.chunk_scores(record.id, chunks[start:start + batch_chunks])
             for summary in sorted(summaries, key=lambda s: int(s["index"])):
                 index = int(summary["index"])
-                yield {"index": index, "seed": seeds[index // n_settings],
-                       "params": spec.setting(index % n_settings), "status": summary["status"],
-                       "final_loss": summary.get("final_loss"),
-                       "min_loss": summary.get("min_loss"), "mean_loss": summary.get("mean_loss"),
-                       "diverged_at": summary.get("diverged_at"), "error": summary.get("error")}
+                row: TrialRow = {
+                    "index": index, "seed": seeds[index // n_settings],
+                    "params": spec.setting(index % n_settings), "status": summary["status"],
+                    "final_loss": summary.get("final_loss"),
+                    "min_loss": summary.get("min_loss"), "mean_loss": summary.get("mean_loss"),
+                    "diverged_at": summary.get("diverged_at"), "error": summary.get("error")}
+                for key in VALIDATION_KEYS:  # a model with validation: its metrics too
+                    if key in summary:
+                        row[key] = summary[key]  # type: ignore[literal-required]
+                yield row
 
     return rows()
 
@@ -456,7 +463,7 @@ def resume_unfinished(store: JobStore, executor: Executor) -> list[str]:
     resumed = []
     for record in store.unfinished():
         try:
-            stored_spec(record)
+            stored_spec(record, store)
             missing = sorted(set(range(record.n_chunks)) - store.saved_chunks(record.id))
             if missing:
                 executor.submit(record.id, missing)

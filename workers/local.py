@@ -33,8 +33,10 @@ from typing import Any, cast
 import orjson
 
 from optimizers import Limits, ResultsDocument, SweepSpec, chunk_bounds, parse_spec, run_sweep
+from optimizers.models import LocalDataset, Model
 from optimizers.runner import Progress, StopCheck
 
+from .datasets import DatasetCatalog, local_alias
 from .jobs import Lease, execute_chunk, fail_chunk, fail_sweep
 from .memory import release_memory, rss_bytes
 from .settings import get_settings
@@ -95,6 +97,7 @@ def run_local(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, jobs: int | 
                               min_chunks=jobs * CHUNKS_PER_JOB)
         sweep_id: str | None = None
         try:
+            _store_local_dataset(store, spec)
             sweep_id = sweeps.submit(spec).id
             _wait(sweeps, sweep_id, progress, should_stop)
             executor.close()  # chunks still running after a cancel stop at their next poll
@@ -109,6 +112,15 @@ def run_local(spec: SweepSpec | Mapping[str, Any] | str | bytes, *, jobs: int | 
             store.close()
     del document["id"]
     return cast(ResultsDocument, document)
+
+
+def _store_local_dataset(store: SQLiteStore, spec: SweepSpec) -> None:
+    """A model's local file (``{"path": …}``), read once here, goes into the private store under
+    its alias, where the pool processes read it (``workers.datasets.StoreDatasets``)."""
+    objective = spec.objective
+    if isinstance(objective, Model) and isinstance(objective.dataset, LocalDataset):
+        data = objective.source.load(objective.dataset)
+        DatasetCatalog(store).put(data, local_alias(objective.dataset), time.time())
 
 
 def _wait(sweeps: SweepService, sweep_id: str, progress: Progress | None,

@@ -435,6 +435,22 @@ class JobStore(Protocol):
     def count_by_status(self) -> dict[SweepStatus, int]:
         """How many sweeps there are of each status (statuses with none may be left out)."""
 
+    def put_dataset(self, dataset_id: str, meta: bytes, data: bytes, now: float) -> bool:
+        """Store an uploaded dataset once: its description (JSON) and its data
+        (``optimizers.datasets.canonical_bytes``); False, and no change, if its id is stored."""
+
+    def dataset_meta(self, dataset_id: str) -> bytes | None:
+        """A stored dataset's description, or None if there is no such dataset."""
+
+    def dataset_data(self, dataset_id: str) -> bytes | None:
+        """A stored dataset's data, or None if there is no such dataset."""
+
+    def datasets(self) -> builtins.list[bytes]:
+        """Every stored dataset's description, oldest first."""
+
+    def delete_dataset(self, dataset_id: str) -> bool:
+        """Delete a stored dataset; False if there was none."""
+
     def record_chunk_run(self, seconds: float, trials: int) -> None:
         """Add one chunk's run time (to its ``chunk_seconds_bucket``) and trial count."""
 

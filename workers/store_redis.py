@@ -20,6 +20,9 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
     status:{status}       zset    the ids of the sweeps in that status, scored by created_at;
                                   kept in step with the hashes' status field
     workers               zset    worker name, scored by its last heartbeat
+    dataset:{id}          hash    an uploaded dataset: meta (its JSON description), data
+                                  (``optimizers.datasets.canonical_bytes``)
+    datasets              zset    every dataset id, scored by its upload time
     chunk_stats           hash    chunks, trials, seconds: totals over every chunk run;
                                   bucket:{bound} → chunks whose run time fell in that bucket
     leases                zset    "{sweep id}:{chunk}" of every leased chunk, by its expiry
@@ -710,6 +713,49 @@ class RedisStore:
                              args=[sweep_id, repr(float(before))], client=pipe)
             deleted += sum(int(n) for n in pipe.execute())
         return deleted
+
+    def _dataset(self, dataset_id: str) -> str:
+        return f"{self.prefix}dataset:{dataset_id}"
+
+    @_translating
+    def put_dataset(self, dataset_id: str, meta: bytes, data: bytes, now: float) -> bool:
+        """Store a dataset once (its meta and data in one hash ``dataset:{id}``, its id in the
+        ``datasets`` zset by time); False (and no change) if one with its id is stored."""
+        check_value_size(f"dataset {dataset_id}", data)
+        key = self._dataset(dataset_id)
+        pipe = self._redis.pipeline(transaction=True)  # MULTI: the meta and data together
+        pipe.hsetnx(key, "meta", meta)
+        pipe.hsetnx(key, "data", data)
+        pipe.zadd(f"{self.prefix}datasets", {dataset_id: now}, nx=True)
+        return bool(pipe.execute()[0])
+
+    @_translating
+    def dataset_meta(self, dataset_id: str) -> bytes | None:
+        """A stored dataset's description (JSON), or None."""
+        return cast(bytes | None, self._redis.hget(self._dataset(dataset_id), "meta"))
+
+    @_translating
+    def dataset_data(self, dataset_id: str) -> bytes | None:
+        """A stored dataset's data (``optimizers.datasets.canonical_bytes``), or None."""
+        return cast(bytes | None, self._redis.hget(self._dataset(dataset_id), "data"))
+
+    @_translating
+    def datasets(self) -> builtins.list[bytes]:
+        """Every stored dataset's description, oldest first."""
+        ids = [i.decode() for i in cast(builtins.list[bytes],
+                                        self._redis.zrange(f"{self.prefix}datasets", 0, -1))]
+        pipe = self._redis.pipeline(transaction=False)
+        for dataset_id in ids:
+            pipe.hget(self._dataset(dataset_id), "meta")
+        return [bytes(meta) for meta in pipe.execute() if meta is not None]
+
+    @_translating
+    def delete_dataset(self, dataset_id: str) -> bool:
+        """Delete a stored dataset; False if there was none."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(self._dataset(dataset_id))
+        pipe.zrem(f"{self.prefix}datasets", dataset_id)
+        return bool(pipe.execute()[0])
 
     @_translating
     def count_by_status(self) -> dict[SweepStatus, int]:

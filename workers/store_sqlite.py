@@ -133,6 +133,12 @@ CREATE TABLE IF NOT EXISTS watch (
     since REAL NOT NULL,
     requeues INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY,
+    meta BLOB NOT NULL,
+    data BLOB NOT NULL,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS chunk_runs (
     bound REAL PRIMARY KEY,
     chunks INTEGER NOT NULL,
@@ -510,6 +516,41 @@ class SQLiteStore:
             deleted = db.execute(f"DELETE FROM sweeps WHERE {condition[0]}",
                                  condition[1]).rowcount
         return int(deleted)
+
+    @_translating
+    def put_dataset(self, dataset_id: str, meta: bytes, data: bytes, now: float) -> bool:
+        """Store a dataset once; False (and no change) if one with its id is stored."""
+        check_value_size(f"dataset {dataset_id}", data)
+        with self._write() as db:
+            return bool(db.execute(
+                "INSERT OR IGNORE INTO datasets (id, meta, data, created_at) VALUES (?, ?, ?, ?)",
+                (dataset_id, meta, data, now)).rowcount)
+
+    @_translating
+    def dataset_meta(self, dataset_id: str) -> bytes | None:
+        """A stored dataset's description (JSON), or None."""
+        row = self._db().execute("SELECT meta FROM datasets WHERE id = ?",
+                                 (dataset_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    @_translating
+    def dataset_data(self, dataset_id: str) -> bytes | None:
+        """A stored dataset's data (``optimizers.datasets.canonical_bytes``), or None."""
+        row = self._db().execute("SELECT data FROM datasets WHERE id = ?",
+                                 (dataset_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    @_translating
+    def datasets(self) -> builtins.list[bytes]:
+        """Every stored dataset's description, oldest first."""
+        return [bytes(meta) for (meta,) in self._db().execute(
+            "SELECT meta FROM datasets ORDER BY created_at, id")]
+
+    @_translating
+    def delete_dataset(self, dataset_id: str) -> bool:
+        """Delete a stored dataset; False if there was none."""
+        with self._write() as db:
+            return bool(db.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,)).rowcount)
 
     @_translating
     def count_by_status(self) -> dict[SweepStatus, int]:

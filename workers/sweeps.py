@@ -157,7 +157,7 @@ class SweepService:
         here, not while streaming)."""
         record = self.record(sweep_id)
         rows = csv_rows(self.store, record)
-        spec = stored_spec(record)
+        spec = stored_spec(record, self.store)
         return list(spec.grid), spec.objective.metrics(), rows
 
     def best(self, record: SweepRecord) -> Best | None:
@@ -173,7 +173,7 @@ class SweepService:
         if best is None:
             return None
         try:
-            spec = stored_spec(record)
+            spec = stored_spec(record, self.store)
         except ValueError:  # a spec that no longer parses: its sweep is failed, it still answers
             return None
         return Best(params=spec.setting(best.setting), score=best.score,

@@ -10,6 +10,7 @@ from pydantic import PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
 from optimizers import Limits, SweepSpec, SweepStatus, parse_spec
+from workers.datasets import StoreDatasets
 from workers.sweeps import SweepState
 
 from ..deps import RuntimeDep, SweepId, require_api_key
@@ -58,16 +59,18 @@ SpecBody = Annotated[dict[str, Any],
 async def create_sweep(body: SpecBody, runtime: RuntimeDep, response: Response) -> SweepView:
     """Validate a sweep against the limits, store it and queue its chunks."""
     # off the event loop: a big body's validation (and its errors) must not stall other requests
-    spec = await run_in_threadpool(_validated, body, runtime.settings.limits())
+    spec = await run_in_threadpool(_validated, body, runtime.settings.limits(),
+                                   StoreDatasets(runtime.store))
     record = await run_in_threadpool(runtime.sweeps.submit, spec)
     response.headers["Location"] = f"/v1/sweeps/{record.id}"
     return SweepView.of(SweepState(record, None))
 
 
-def _validated(body: dict[str, Any], limits: Limits) -> SweepSpec:
-    """The spec of ``body`` under ``limits``, or InvalidRequest with its (bounded) errors."""
+def _validated(body: dict[str, Any], limits: Limits, datasets: StoreDatasets) -> SweepSpec:
+    """The spec of ``body`` under ``limits`` (an uploaded dataset read from ``datasets``), or
+    InvalidRequest with its (bounded) errors."""
     try:
-        return parse_spec(body, limits)
+        return parse_spec(body, limits, datasets)
     except ValidationError as exc:
         raise InvalidRequest.from_validation(exc) from None
 

@@ -42,7 +42,7 @@ def client(server: Cluster) -> Iterator[Client]:
 
 
 def without_id(document: SweepResultsDocument) -> dict[str, Any]:
-    data = document.model_dump(mode="json")
+    data = document.model_dump(mode="json", exclude_unset=True)
     data.pop("id")
     return data
 

@@ -59,4 +59,4 @@ def test_what_the_stores_return_is_the_typed_data(store: JobStore) -> None:  # n
     strict(SweepDocument, [document])
     assert document["id"] == record.id
     model = SweepResultsDocument.model_validate(document)
-    assert model.model_dump(mode="json") == document
+    assert model.model_dump(mode="json", exclude_unset=True) == document

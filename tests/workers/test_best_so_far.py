@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from workers.store import (
     StoredBest,
     SweepRecord,
 )
+from workers.store_sqlite import SQLiteStore
 
 ALL = 10**9  # max_trials that returns every trial index
 
@@ -242,16 +244,17 @@ def test_a_store_caches_specs_within_its_byte_bound(store: JobStore) -> None:
 
 
 def test_stored_spec_is_parsed_once_and_its_cache_bounded_in_bytes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from workers import jobs
 
     spec = real_spec()
     record = record_of(spec, 1, sweep_id=uuid.uuid4().hex)
-    assert jobs.stored_spec(record) is jobs.stored_spec(record) == spec
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    assert jobs.stored_spec(record, store) is jobs.stored_spec(record, store) == spec
     size = len(orjson.dumps(record.spec))
     monkeypatch.setattr(jobs, "_SPECS", ByteBoundedCache(50 * size))
     for _ in range(200):  # many sweeps: the cache stays within its bytes
-        jobs.stored_spec(record_of(spec, 1, sweep_id=uuid.uuid4().hex))
+        jobs.stored_spec(record_of(spec, 1, sweep_id=uuid.uuid4().hex), store)
     assert len(jobs._SPECS) == 50 and jobs._SPECS.size_bytes == 50 * size
 
 

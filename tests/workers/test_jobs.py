@@ -88,7 +88,7 @@ def test_a_stored_spec_that_no_longer_parses_fails_the_sweep_with_the_reason(
     broken = SweepRecord(**{**record.__dict__, "id": "b" * 32,
                             "spec": {**record.spec, "optimizer": {"name": "nonexistent"}}})
     with pytest.raises(ValueError):
-        stored_spec(broken)
+        stored_spec(broken, store)
     store.create(broken)
     assert execute_chunk(store, broken.id, 0) == 0
     failed = store.get(broken.id)
