@@ -50,8 +50,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optimizers import describe_errors
 from optimizers.spec import error_field
-from workers.store import Backlogged, StoreUnavailable
 from workers.datasets import DatasetInUse, DatasetNotFound
+from workers.store import Backlogged, StoreUnavailable
 from workers.sweeps import AlreadyFinished, SweepNotFound
 
 from .responses import JSONBytes

@@ -20,6 +20,7 @@ from threading import Event, Thread
 
 from prometheus_client import CollectorRegistry
 
+from workers.datasets import DatasetCatalog
 from workers.jobs import (
     BrokerView,
     Executor,
@@ -30,7 +31,6 @@ from workers.jobs import (
     resume_unfinished,
 )
 from workers.store import JobStore, StoreUnavailable
-from workers.datasets import DatasetCatalog
 from workers.sweeps import SweepService
 
 from .settings import ServiceSettings

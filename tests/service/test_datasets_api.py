@@ -151,7 +151,7 @@ def test_a_dataset_in_use_is_kept_and_a_local_path_is_refused(api: Cluster) -> N
 def gradsweep(*args: str, env: dict[str, str] | None = None,
               cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "service.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300,
+                          check=False, text=True, cwd=cwd, timeout=300,
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 def test_gradsweep_upload_and_run_on_a_local_file(tmp_path: Path) -> None:
