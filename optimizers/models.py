@@ -546,11 +546,11 @@ class Network:
 
     def _row_losses(self, z: FloatArray, y: npt.NDArray[Any]) -> FloatArray:
         """Per-row losses (K, n) of outputs z (K, n, n_out)."""
-        if self.output == "softmax":
-            top = z.max(axis=2, keepdims=True)
-            lse = np.log(np.exp(z - top).sum(axis=2)) + top[:, :, 0]
-            picked = np.take_along_axis(z, y[None, :, None], axis=2)[:, :, 0]
-            out: FloatArray = lse - picked
+        if self.output == "softmax":  # log Σ e^(z − max) − (z_y − max): as _loss_and_delta
+            k, n, c = z.shape
+            e = z - z.max(axis=2, keepdims=True)
+            picked = e.reshape(k, n * c)[:, np.arange(n) * c + y]
+            out: FloatArray = np.log(np.exp(e).sum(axis=2)) - picked
             return out
         z1 = z[:, :, 0]
         if self.output == "binary":
