@@ -103,6 +103,7 @@ TRAINING = [
     ({"name": "mlp", "dataset": "wine", "hidden": [6, 5], "activation": "relu"}, "sgd"),
     ({"name": "logistic_regression", "dataset": "breast_cancer"}, "momentum"),
     ({"name": "linear_regression", "dataset": "diabetes"}, "rmsprop"),
+    ({"name": "mlp", "dataset": "diabetes", "hidden": [6], "l2": 0.1}, "adam"),
 ]
 
 
@@ -169,11 +170,13 @@ def test_training_matches_torch_step_by_step(data: dict[str, Any], rule: str,
     np.testing.assert_allclose(result["curve"]["val_loss"], val_losses, rtol=1e-10, atol=1e-12)
 
 
-def test_every_trial_with_a_seed_sees_the_same_batches_whatever_its_neighbours() -> None:
+@pytest.mark.parametrize("rule", ["adam", "nesterov"])
+def test_every_trial_with_a_seed_sees_the_same_batches_whatever_its_neighbours(rule: str) -> None:
     """Common random numbers: a trial's numbers depend on its seed and hyperparameters only —
-    not on which trials share its chunk, nor on the chunk's size."""
+    not on which trials share its chunk, nor on the chunk's size (nesterov: the look-ahead
+    gradient on the same batch)."""
     spec = {"objective": {"name": "mlp", "dataset": "iris", "hidden": [4], "batch_size": 10,
-                          "validation": 0.2}, "optimizer": "adam",
+                          "validation": 0.2}, "optimizer": rule,
             "grid": {"lr": [0.001, 0.01, 0.1]}, "seeds": 3, "steps": 50, "record_every": 10}
     together = run_sweep(spec)["trials"]
     alone = run_sweep(spec, chunk_size=1)["trials"]
