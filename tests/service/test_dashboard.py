@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from importlib.resources import files
@@ -249,3 +250,66 @@ def test_unknown_sweep_page_says_so(server: Cluster) -> None:
     # browser: the JSON the script reads)
     response = httpx.get(f"{server.url}/v1/sweeps/{'f' * 32}")
     assert response.status_code == 404
+
+
+@needs_chromium
+def test_a_model_sweep_from_the_form_then_its_validation_curves(page: Any,
+                                                                server: Cluster) -> None:
+    """The form hides dim for a model and offers its dataset, layers, batches, validation and
+    the metrics that apply (the accuracies marked higher is better); the sweep page then plots
+    the chosen curve — val_accuracy here, the results' own numbers — and shows the best, the
+    highest score."""
+    page.goto("/new")
+    page.wait_for_selector("form[data-ready='1']")
+    assert page.is_visible("#f-dim") and not page.is_visible("#f-dataset")
+    page.select_option("#f-objective", "mlp")
+    assert not page.is_visible("#f-dim") and page.is_visible("#f-dataset")
+    page.select_option("#f-dataset", "iris")
+    page.fill("#f-hidden", "8")
+    page.fill("#f-batch-size", "16")
+    page.fill("#f-validation", "0.2")
+    page.fill("#f-grid-lr", "0.003, 0.03")
+    page.fill("#f-steps", "120")
+    page.fill("#f-record-every", "20")
+    labels = page.eval_on_selector_all("#f-metric option", "os => os.map(o => o.textContent)")
+    assert "max_val_accuracy (higher is better)" in labels and "final_val_loss" in labels
+    page.select_option("#f-metric", "max_val_accuracy")
+    spec = page.text_content("#spec-json")
+    assert spec is not None and '"dim"' not in spec
+    sent = json.loads(spec)
+    assert sent["objective"] == {"name": "mlp", "dataset": "iris", "batch_size": 16,
+                                 "validation": 0.2, "l2": 0, "hidden": [8],
+                                 "activation": "tanh"}
+    assert sent["metric"] == "max_val_accuracy" and sent["record_every"] == 20
+    page.fill("#f-validation", "0")  # no validation: no validation metrics to choose
+    labels = page.eval_on_selector_all("#f-metric option", "os => os.map(o => o.value)")
+    assert labels == ["final_loss", "min_loss", "mean_loss"]
+    page.fill("#f-validation", "0.2")
+    page.select_option("#f-metric", "max_val_accuracy")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/sweeps/[0-9a-f]{32}$"))
+    sweep_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("#status [data-status='succeeded']")
+    page.wait_for_function("document.getElementById('curves').data && "
+                           "document.getElementById('curves').data.length === 2")
+    with server.client() as client:
+        results = client.get(f"/v1/sweeps/{sweep_id}/results").json()
+    assert page.is_visible("#curve-choice")
+    choices = page.eval_on_selector_all("#curve-choice option", "os => os.map(o => o.value)")
+    assert choices == ["loss", "val_loss", "val_accuracy"]
+    page.select_option("#curve-choice", "val_accuracy")
+    page.wait_for_function("document.getElementById('curves').layout.yaxis.title.text "
+                           "=== 'val_accuracy'")
+    plotted = page.evaluate("document.getElementById('curves').data.map(d => "
+                            "[d.name, Array.from(d.y)])")
+    by_name = {name: ys for name, ys in plotted}
+    for trial in results["trials"]:
+        assert by_name[f"#{trial['index']}"] == trial["curve"]["val_accuracy"]
+    assert page.evaluate("document.getElementById('curves').layout.yaxis.type") == "linear"
+    best = results["best"]
+    assert best["score"] == max(s["score"] for s in results["settings"])
+    assert number(page.get_attribute("#best-score", "data-value")) == best["score"]
+    assert page.text_content("#best-metric") == "by max_val_accuracy (higher is better)"
+    headers = page.eval_on_selector_all("#trials thead th", "hs => hs.map(h => h.textContent)")
+    assert "max val accuracy" in headers and "final val loss" in headers
+    screenshot(page, "model-sweep.png")

@@ -30,8 +30,12 @@
     const name = $("f-name").value.trim();
     if (name) s.name = name;
     s.objective = {name: $("f-objective").value};
-    const dim = parseInteger($("f-dim").value);
-    if (dim !== undefined) s.objective.dim = dim;
+    if (isModel()) {
+      Object.assign(s.objective, modelFields());
+    } else {
+      const dim = parseInteger($("f-dim").value);
+      if (dim !== undefined) s.objective.dim = dim;
+    }
     if (s.objective.name === "expression") s.objective.expr = $("f-expr").value;
     s.optimizer = $("f-optimizer").value;
     s.grid = {};
@@ -39,8 +43,9 @@
       const v = parseValues(input.value);
       if (v !== undefined) s.grid[input.dataset.param] = v;
     }
-    for (const key of ["steps", "seeds"]) {
-      const v = parseInteger($("f-" + key).value);
+    for (const [key, id] of [["steps", "f-steps"], ["record_every", "f-record-every"],
+                             ["seeds", "f-seeds"]]) {
+      const v = parseInteger($(id).value);
       if (v !== undefined) s[key] = v;
     }
     s.metric = $("f-metric").value;
@@ -70,11 +75,59 @@
     }));
   }
 
+  // A model objective (its catalogue entry lists the datasets it takes): dim is derived.
+  const isModel = () => { const o = objective(); return !!(o && o.datasets); };
+  const dataset = () => { const o = objective(); return o && o.datasets ? o.datasets.find((d) => d.name === $("f-dataset").value) : null; };
+
+  // The model's own fields; empty ones are left to their defaults.
+  function modelFields() {
+    const o = {dataset: $("f-dataset").value};
+    const batch = parseInteger($("f-batch-size").value);
+    if (batch !== undefined) o.batch_size = batch;
+    for (const key of ["validation", "l2"]) {
+      const v = parseValues($("f-" + key).value);
+      if (v !== undefined) o[key] = v;
+    }
+    if ($("f-objective").value === "mlp") {
+      o.hidden = $("f-hidden").value.split(",").map((x) => x.trim()).filter((x) => x !== "")
+        .map((x) => (isFinite(Number(x)) ? Number(x) : x));
+      o.activation = $("f-activation").value;
+    }
+    return o;
+  }
+
+  // The metrics the objective's entry lists that apply to what the form holds: a model's
+  // validation metrics only with a validation share, its accuracies only for classes; each
+  // labelled with its direction.
+  function buildMetrics() {
+    const obj = objective();
+    const select = $("f-metric");
+    const before = select.value;
+    const validation = Number($("f-validation").value) > 0;
+    const classes = dataset() ? dataset().task === "classification" : false;
+    const metrics = (obj && obj.metrics ? obj.metrics : [{name: "final_loss", goal: "min"}])
+      .filter((m) => !m.name.includes("val_") || (isModel() && validation &&
+                                                   (!m.name.includes("accuracy") || classes)));
+    select.replaceChildren(...metrics.map((m) => el("option", {
+      value: m.name, text: m.name + (m.goal === "max" ? " (higher is better)" : "")})));
+    if (metrics.some((m) => m.name === before)) select.value = before;
+  }
+
   function objectiveChanged() {
     const obj = objective();
     if (!obj) return;
     $("objective-summary").textContent = obj.summary;
     $("expr-field").hidden = obj.name !== "expression";  // the one objective with a formula
+    $("dim-field").hidden = isModel();
+    $("model-fields").hidden = !isModel();
+    $("hidden-field").hidden = obj.name !== "mlp";
+    if (isModel()) {
+      const before = $("f-dataset").value;
+      $("f-dataset").replaceChildren(...obj.datasets.map((d) => el("option", {value: d.name,
+        text: `${d.name} (${d.rows} × ${d.features}, ${d.classes ? d.classes + " classes" : "real target"})`})));
+      if (obj.datasets.some((d) => d.name === before)) $("f-dataset").value = before;
+    }
+    buildMetrics();
     const dim = $("f-dim");
     dim.min = obj.min_dim;
     if (obj.max_dim !== null && obj.max_dim !== undefined) dim.max = obj.max_dim; else dim.removeAttribute("max");
@@ -143,6 +196,10 @@
     objectiveChanged();
     $("f-optimizer").addEventListener("change", () => { buildHyperparameters(); showSpec(); });
     $("f-objective").addEventListener("change", () => { objectiveChanged(); showSpec(); });
+    for (const id of ["f-dataset", "f-validation"]) {
+      $(id).addEventListener("input", () => { buildMetrics(); showSpec(); });
+      $(id).addEventListener("change", () => { buildMetrics(); showSpec(); });
+    }
     form.addEventListener("input", showSpec);
     form.addEventListener("change", showSpec);
     form.addEventListener("submit", submit);

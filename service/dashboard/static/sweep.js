@@ -1,5 +1,6 @@
 "use strict";
-// One sweep: header and progress, best setting, loss curves, score plots, sortable trials.
+// One sweep: header and progress, best setting, curves (the loss, or a model's val_loss or
+// val_accuracy), score plots, sortable trials; scores ranked by the metric's direction.
 // Live over /v1/sweeps/{id}/events; polling every 2 s when the stream is unavailable.
 (() => {
   const {el} = GS;
@@ -13,6 +14,10 @@
   const $ = (x) => document.getElementById(x);
   let view = null, results = null, sortKey = "index", sortDir = 1;
   let resultsAt = 0, resultsTimer = null, plotted = "";
+  // the metrics where a higher score is the better one (every other metric: lower)
+  const HIGHER_IS_BETTER = new Set(["final_val_accuracy", "max_val_accuracy"]);
+  const higherIsBetter = () => !!results && HIGHER_IS_BETTER.has(results.spec.metric);
+  const better = (a, b) => (higherIsBetter() ? a > b : a < b);
 
   function fail(message) { $("load-error").textContent = message; }
 
@@ -40,7 +45,14 @@
       el("table", {id: "best-params", style: "width:auto"}, el("tbody", {}, ...rows)),
       el("p", {}, "score ", el("strong", {id: "best-score", "data-value": best.score,
                                           text: GS.num(best.score)}),
-         " ± " + GS.num(best.score_std) + " over " + trialsText(best)));
+         " ± " + GS.num(best.score_std) + " over " + trialsText(best)),
+      el("p", {id: "best-metric", class: "muted", text: metricText()}));
+  }
+
+  // "by max_val_accuracy (higher is better)", once the results say which metric ranks
+  function metricText() {
+    if (!results) return "";
+    return `by ${results.spec.metric} (${higherIsBetter() ? "higher" : "lower"} is better)`;
   }
 
   // a status view lists a best point's first trials only; n_trials counts them all
@@ -100,17 +112,28 @@
     return {distinct, colour};
   }
 
+  // The values a curve records: loss, and with a model's validation val_loss, val_accuracy.
+  function seriesOf(doc) {
+    const first = doc.trials.find((t) => t.curve && t.curve.step.length);
+    return first ? ["loss", "val_loss", "val_accuracy"].filter((k) => Array.isArray(first.curve[k]))
+      : ["loss"];
+  }
+
+  // log scale for losses; an accuracy, a share in [0, 1], is drawn on a linear axis
+  const logScale = (series) => $("log-y").checked && series !== "val_accuracy";
+
   function drawCurves(force) {
     if (!results || !window.Plotly) return;
     const by = $("color-by").value;
-    const logY = $("log-y").checked;
-    const key = [results.trials.length, results.progress.done, by, logY].join("|");
+    const series = $("curve-choice").value || "loss";
+    const logY = logScale(series);
+    const key = [results.trials.length, results.progress.done, by, series, logY].join("|");
     if (key === plotted && !force) return;
     plotted = key;
     const best = new Set(results.best ? results.best.trials : []);
     const {distinct, colour} = colourScale(results.trials.map((t) => t.params[by]));
     const traces = results.trials.map((t) => {
-      let [xs, ys] = downsample(t.curve.step, t.curve.loss);
+      let [xs, ys] = downsample(t.curve.step, t.curve[series] || []);
       const sizes = xs.map(() => 0);
       const diverged = t.status === "diverged" && t.diverged_at !== null;
       if (diverged) {  // an x at the divergence step, at the last finite loss
@@ -126,7 +149,7 @@
         marker: {size: sizes, symbol: "x", color: "#b91c1c"},
         opacity: best.size && !isBest ? 0.45 : 1,
         hovertemplate: `trial ${t.index} (seed ${t.seed}, ${t.status})<br>${label}` +
-                       "<br>step %{x}<br>loss %{y:.4g}<extra></extra>",
+                       `<br>step %{x}<br>${series} %{y:.4g}<extra></extra>`,
       };
     });
     // the best setting's trials last, so they are drawn on top
@@ -134,7 +157,7 @@
       (best.has(results.trials[a].index) ? 1 : 0) - (best.has(results.trials[b].index) ? 1 : 0));
     const layout = {
       margin: {l: 60, r: 20, t: 10, b: 45}, hovermode: "closest",
-      xaxis: {title: {text: "step"}}, yaxis: {title: {text: "loss"}, type: logY ? "log" : "linear"},
+      xaxis: {title: {text: "step"}}, yaxis: {title: {text: series}, type: logY ? "log" : "linear"},
     };
     Plotly.react("curves", order.map((i) => traces[i]), layout, {responsive: true, displaylogo: false});
     $("legend").replaceChildren(el("span", {class: "muted", text: by + ":"}),
@@ -151,7 +174,7 @@
   function toggleLog() {
     const div = $("curves");
     if (!window.Plotly || !div.data) { drawCurves(true); return; }
-    const logY = $("log-y").checked;
+    const logY = logScale($("curve-choice").value || "loss");
     plotted = plotted.replace(/\|(true|false)$/, "|" + logY);
     Plotly.relayout(div, {"yaxis.type": logY ? "log" : "linear"});
   }
@@ -173,7 +196,7 @@
       const div = ensurePlot(box, "score-heatmap");
       box.replaceChildren(div);
       Plotly.react(div, [{type: "heatmap", x: xs.map(String), y: ys.map(String), z,
-                          colorscale: "Viridis", reversescale: true,
+                          colorscale: "Viridis", reversescale: !higherIsBetter(),
                           hovertemplate: `${a}=%{x}<br>${b}=%{y}<br>score %{z:.4g}<extra></extra>`}],
                    Object.assign(layout(a, b), {yaxis: {title: {text: b}, type: "category"}}),
                    {responsive: true, displaylogo: false});
@@ -184,7 +207,7 @@
       const byValue = new Map();
       for (const s of scored) {
         const v = s.params[name];
-        if (!byValue.has(v) || s.score < byValue.get(v).score) byValue.set(v, s);
+        if (!byValue.has(v) || better(s.score, byValue.get(v).score)) byValue.set(v, s);
       }
       const values = [...byValue.keys()].sort((p, q) => p - q);
       const div = ensurePlot(box, "score-" + name);
@@ -207,14 +230,22 @@
   }
 
   // --- trials table ---------------------------------------------------------------------------
+  // a model's validation metrics, shown when the trials have them
+  const VALIDATION = [
+    ["final_val_loss", "final val loss", (t) => t.final_val_loss],
+    ["min_val_loss", "min val loss", (t) => t.min_val_loss],
+    ["final_val_accuracy", "final val accuracy", (t) => t.final_val_accuracy],
+    ["max_val_accuracy", "max val accuracy", (t) => t.max_val_accuracy]];
+
   function columns() {
     const params = results.trials.length ? Object.keys(results.trials[0].params) : [];
     return [["index", "trial", (t) => t.index], ...params.map((p) => [
       "param:" + p, p, (t) => t.params[p]]),
       ["seed", "seed", (t) => t.seed], ["status", "status", (t) => t.status],
       ["final_loss", "final loss", (t) => t.final_loss], ["min_loss", "min loss", (t) => t.min_loss],
-      ["mean_loss", "mean loss", (t) => t.mean_loss], ["diverged_at", "diverged at", (t) => t.diverged_at],
-      ["error", "error", (t) => t.error]];
+      ["mean_loss", "mean loss", (t) => t.mean_loss],
+      ...VALIDATION.filter(([key]) => results.trials.some((t) => key in t)),
+      ["diverged_at", "diverged at", (t) => t.diverged_at], ["error", "error", (t) => t.error]];
   }
 
   function drawTable() {
@@ -256,6 +287,14 @@
       select.replaceChildren(...names.map((n) => el("option", {value: n, text: n})));
       if (names.includes(chosen)) select.value = chosen;
     }
+    const series = seriesOf(results);
+    const choice = $("curve-choice");
+    if (choice.options.length !== series.length) {
+      const chosen = choice.value || "loss";
+      choice.replaceChildren(...series.map((n) => el("option", {value: n, text: n})));
+      choice.value = series.includes(chosen) ? chosen : "loss";
+    }
+    $("curve-choice-label").hidden = series.length < 2;
     if (results.best) showBest(results.best);
     showImportance(results);
     drawCurves(false); drawScores(); drawTable();
@@ -322,6 +361,7 @@
     $("download-csv").setAttribute("download", `${id}.csv`);
     $("cancel").addEventListener("click", cancel);
     $("color-by").addEventListener("change", () => drawCurves(true));
+    $("curve-choice").addEventListener("change", () => drawCurves(true));
     $("log-y").addEventListener("change", toggleLog);
     let v;
     try {
