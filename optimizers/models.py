@@ -78,10 +78,12 @@ Output = Literal["mse", "binary", "softmax"]
 #: a full-set evaluation is cut into blocks of rows under this (32 MiB per array).
 BLOCK_ELEMENTS = 1 << 22
 #: What a multiply-add of a matrix product counts for in ``work``, against an element-wise
-#: operation of the analytic objectives: measured on the 2-core VM, a digits MLP 64-32-10 at
-#: batch 64 runs a chunk of ``runner.TARGET_CHUNK_WORK`` in about the second an analytic
-#: chunk takes (BLAS does a multiply-add far faster than NumPy an element-wise ufunc call).
-GEMM_WEIGHT = 1 / 64
+#: operation of the analytic objectives. Measured on the 2-core VM for a digits MLP 64-32-10
+#: at batch 64: a trial costs about 0.04 s of a K = 100 chunk, about what its rule's update
+#: alone (trials × dim × steps, 1.2·10⁶ element operations) costs at the analytic rate; its
+#: 2.3·10⁸ multiply-adds run in BLAS about 256 times faster per operation. (At 1/8 a chunk of
+#: this sweep held one trial and ran 9 times slower than batched.)
+GEMM_WEIGHT = 1 / 256
 
 
 class DatasetSource(Protocol):
@@ -143,7 +145,7 @@ class Model(Objective):
     l2: float = Field(0.0, ge=0.0, description="adds ½·l2·‖W‖² over the weight matrices")
 
     formula: ClassVar[str] = ""
-    work_text: ClassVar[str] = ("the model's work (trials × steps × its multiply-adds / 64, "
+    work_text: ClassVar[str] = ("the model's work (trials × steps × its multiply-adds / 256, "
                                 "plus trials × dim × steps)")
     start_pattern: ClassVar[tuple[float, ...]] = (0.0,)
     tasks: ClassVar[tuple[Task, ...]] = ("classification", "regression")
