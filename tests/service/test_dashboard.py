@@ -228,6 +228,167 @@ def test_a_formula_of_ones_own_from_the_form_with_its_422_then_its_sweep(
     page.wait_for_selector("#status [data-status='succeeded']")
 
 
+def metric_options(page: Any) -> dict[str, str]:
+    """The metric select's options: value → label."""
+    return dict(page.eval_on_selector_all("#f-metric option",
+                                          "os => os.map(o => [o.value, o.textContent])"))
+
+
+@needs_chromium
+def test_the_form_takes_a_model_s_fields_instead_of_dim(page: Any) -> None:
+    page.goto("/new")
+    page.wait_for_selector("form[data-ready='1']")
+    assert page.input_value("#f-objective") == "rosenbrock"
+    assert page.is_visible("#f-dim") and not page.is_visible("#f-dataset")
+    assert list(metric_options(page)) == ["final_loss", "min_loss", "mean_loss"]
+
+    page.select_option("#f-objective", "mlp")
+    assert not page.is_visible("#f-dim")
+    for field in ("#f-dataset", "#f-hidden", "#f-activation", "#f-batch-size", "#f-validation",
+                  "#f-l2"):
+        assert page.is_visible(field), field
+    datasets = page.eval_on_selector_all("#f-dataset option",
+                                         "os => os.map(o => [o.value, o.textContent])")
+    assert dict(datasets)["iris"] == "iris — 150 rows, 4 features, 3 classes"
+    assert "diabetes" in dict(datasets)
+    # no validation rows, no validation metrics; the accuracies only with classes
+    assert list(metric_options(page)) == ["final_loss", "min_loss", "mean_loss"]
+    page.select_option("#f-dataset", "iris")
+    page.fill("#f-validation", "0.25")
+    options = metric_options(page)
+    assert list(options) == ["final_loss", "min_loss", "mean_loss", "final_val_loss",
+                             "min_val_loss", "final_val_accuracy", "max_val_accuracy"]
+    assert options["max_val_accuracy"] == "max_val_accuracy (higher is better)"
+    assert options["min_val_loss"] == "min_val_loss"
+    page.select_option("#f-metric", "final_val_accuracy")
+    page.select_option("#f-dataset", "diabetes")  # a real target: no accuracy
+    assert "final_val_accuracy" not in metric_options(page)
+    assert page.input_value("#f-metric") == "final_loss"
+    page.select_option("#f-dataset", "wine")  # the choice comes back with the classes
+    assert page.input_value("#f-metric") == "final_val_accuracy"
+    page.fill("#f-hidden", "16, 8")
+    page.select_option("#f-activation", "relu")
+    spec = json.loads(page.text_content("#spec-json") or "")
+    assert spec["objective"] == {"name": "mlp", "dataset": "wine", "validation": 0.25,
+                                 "hidden": [16, 8], "activation": "relu"}  # no dim
+    assert spec["metric"] == "final_val_accuracy"
+    # a linear model has no layers
+    page.select_option("#f-objective", "softmax_regression")
+    assert not page.is_visible("#f-hidden") and not page.is_visible("#f-activation")
+    assert page.is_visible("#f-batch-size") and not page.is_visible("#f-dim")
+    assert "hidden" not in json.loads(page.text_content("#spec-json") or "")["objective"]
+
+    # the API's 422s next to the model's fields: its own bounds, and the checks across fields
+    # the API reports on the objective as a whole
+    page.select_option("#f-objective", "mlp")
+    page.select_option("#f-dataset", "iris")
+    page.fill("#f-validation", "1.5")
+    page.fill("#f-l2", "-1")
+    page.fill("#f-hidden", "8, 0")
+    page.click("#submit")
+    page.wait_for_function(
+        "document.querySelector(\"[data-error-for='objective.validation']\").textContent")
+    assert "less than 1" in (page.text_content("[data-error-for='objective.validation']") or "")
+    assert "greater than or equal to 0" in (
+        page.text_content("[data-error-for='objective.l2']") or "")
+    assert "greater than or equal to 1" in (
+        page.text_content("[data-error-for='objective.hidden']") or "")
+    page.fill("#f-validation", "0.2")
+    page.fill("#f-l2", "")
+    page.fill("#f-hidden", "8")
+    page.fill("#f-batch-size", "1000")
+    page.click("#submit")
+    page.wait_for_function(
+        "document.querySelector(\"[data-error-for='objective.batch_size']\").textContent")
+    assert page.text_content("[data-error-for='objective.batch_size']") == (
+        "batch_size = 1000 is over the 120 training rows")
+    assert page.text_content("[data-error-for='objective']") == ""
+    assert page.text_content("#form-error") == ""
+    screenshot(page, "new-sweep-model.png")
+
+    page.select_option("#f-objective", "rosenbrock")
+    assert page.is_visible("#f-dim") and not page.is_visible("#f-dataset")
+    assert list(metric_options(page)) == ["final_loss", "min_loss", "mean_loss"]
+    assert json.loads(page.text_content("#spec-json") or "")["objective"] == {
+        "name": "rosenbrock", "dim": 2}
+
+
+@needs_chromium
+def test_an_mlp_sweep_from_the_form_with_its_validation_curves(
+        page: Any, server: Cluster) -> None:
+    page.goto("/new")
+    page.wait_for_selector("form[data-ready='1']")
+    page.select_option("#f-objective", "mlp")
+    page.select_option("#f-dataset", "iris")
+    page.fill("#f-hidden", "8")
+    page.fill("#f-batch-size", "16")
+    page.fill("#f-validation", "0.2")
+    page.select_option("#f-metric", "max_val_accuracy")
+    page.fill("#f-grid-lr", "0.003, 0.03, 0.3")
+    page.fill("#f-steps", "60")
+    shown = json.loads(page.text_content("#spec-json") or "")
+    assert shown["objective"] == {"name": "mlp", "dataset": "iris", "batch_size": 16,
+                                  "validation": 0.2, "hidden": [8], "activation": "tanh"}
+    assert shown["metric"] == "max_val_accuracy"
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/v1/sweeps")) as sent:
+        page.click("#submit")
+    assert json.loads(sent.value.post_data or "") == shown  # what is posted is what is shown
+    page.wait_for_url(re.compile(r"/sweeps/[0-9a-f]{32}$"))
+    sweep_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("#status [data-status='succeeded']")
+    page.wait_for_function("document.getElementById('curves').data && "
+                           "document.getElementById('curves').data.length === 3")
+    with server.client() as client:
+        results = client.get(f"/v1/sweeps/{sweep_id}/results").json()
+    assert results["spec"]["metric"] == "max_val_accuracy"
+    curves = {f"#{t['index']}": t["curve"] for t in results["trials"]}
+
+    # the chooser offers the validation curves; val_accuracy is plotted linear
+    assert page.eval_on_selector_all("#curve-choice option", "os => os.map(o => o.value)") == [
+        "loss", "val_loss", "val_accuracy"]
+    assert page.evaluate("document.getElementById('curves').layout.yaxis.title.text") == "loss"
+    page.select_option("#curve-choice", "val_accuracy")
+    page.wait_for_function(
+        "document.getElementById('curves').layout.yaxis.title.text === 'val_accuracy'")
+    assert page.evaluate("document.getElementById('curves').layout.yaxis.type") == "linear"
+    assert not page.is_checked("#log-y")
+    plotted = page.evaluate("document.getElementById('curves').data.map("
+                            "t => [t.name, Array.from(t.x), Array.from(t.y)])")
+    assert {name for name, _, _ in plotted} == set(curves)
+    for name, xs, ys in plotted:
+        assert xs == curves[name]["step"]
+        assert ys == pytest.approx(curves[name]["val_accuracy"])
+    assert any(ys != pytest.approx(curves[name]["loss"]) for name, _, ys in plotted)
+    page.select_option("#curve-choice", "loss")  # the loss keeps its log scale
+    page.wait_for_function("document.getElementById('curves').layout.yaxis.type === 'log'")
+    assert page.is_checked("#log-y")
+
+    # the best is the highest score, and the page says so
+    best = results["best"]
+    assert best["score"] == max(s["score"] for s in results["settings"])
+    page.wait_for_selector("#best-metric")
+    assert number(page.get_attribute("#best-score", "data-value")) == pytest.approx(best["score"])
+    assert page.get_attribute("#best-metric", "data-goal") == "max"
+    assert "max_val_accuracy: higher is better" in (page.text_content("#best-metric") or "")
+    best_rows = [int(r) for r in page.eval_on_selector_all(
+        "#trials tbody tr.best", "rows => rows.map(r => r.dataset.index)")]
+    assert best_rows == best["trials"]
+    # the validation columns; an accuracy sorts highest first
+    keys = page.eval_on_selector_all("#trials th", "ths => ths.map(th => th.dataset.key)")
+    for key in ("final_val_loss", "min_val_loss", "final_val_accuracy", "max_val_accuracy"):
+        assert key in keys
+    page.click("#trials th[data-key='max_val_accuracy']")
+    assert page.get_attribute("#trials th[data-key='max_val_accuracy']", "data-dir") == "desc"
+    column = keys.index("max_val_accuracy")
+    accuracies = [number(c) for c in page.eval_on_selector_all(
+        "#trials tbody tr", f"rows => rows.map(r => r.children[{column}].dataset.value)")]
+    assert accuracies == sorted(accuracies, reverse=True)
+    assert accuracies[0] == pytest.approx(best["score"])
+    page.click("#trials th[data-key='final_val_loss']")  # a loss: lowest first
+    assert page.get_attribute("#trials th[data-key='final_val_loss']", "data-dir") == "asc"
+    screenshot(page, "sweep-mlp.png")
+
+
 @needs_chromium
 def test_cancel_a_running_sweep_from_its_page(page: Any, server: Cluster) -> None:
     with server.client() as client:
@@ -250,66 +411,3 @@ def test_unknown_sweep_page_says_so(server: Cluster) -> None:
     # browser: the JSON the script reads)
     response = httpx.get(f"{server.url}/v1/sweeps/{'f' * 32}")
     assert response.status_code == 404
-
-
-@needs_chromium
-def test_a_model_sweep_from_the_form_then_its_validation_curves(page: Any,
-                                                                server: Cluster) -> None:
-    """The form hides dim for a model and offers its dataset, layers, batches, validation and
-    the metrics that apply (the accuracies marked higher is better); the sweep page then plots
-    the chosen curve — val_accuracy here, the results' own numbers — and shows the best, the
-    highest score."""
-    page.goto("/new")
-    page.wait_for_selector("form[data-ready='1']")
-    assert page.is_visible("#f-dim") and not page.is_visible("#f-dataset")
-    page.select_option("#f-objective", "mlp")
-    assert not page.is_visible("#f-dim") and page.is_visible("#f-dataset")
-    page.select_option("#f-dataset", "iris")
-    page.fill("#f-hidden", "8")
-    page.fill("#f-batch-size", "16")
-    page.fill("#f-validation", "0.2")
-    page.fill("#f-grid-lr", "0.003, 0.03")
-    page.fill("#f-steps", "120")
-    page.fill("#f-record-every", "20")
-    labels = page.eval_on_selector_all("#f-metric option", "os => os.map(o => o.textContent)")
-    assert "max_val_accuracy (higher is better)" in labels and "final_val_loss" in labels
-    page.select_option("#f-metric", "max_val_accuracy")
-    spec = page.text_content("#spec-json")
-    assert spec is not None and '"dim"' not in spec
-    sent = json.loads(spec)
-    assert sent["objective"] == {"name": "mlp", "dataset": "iris", "batch_size": 16,
-                                 "validation": 0.2, "l2": 0, "hidden": [8],
-                                 "activation": "tanh"}
-    assert sent["metric"] == "max_val_accuracy" and sent["record_every"] == 20
-    page.fill("#f-validation", "0")  # no validation: no validation metrics to choose
-    labels = page.eval_on_selector_all("#f-metric option", "os => os.map(o => o.value)")
-    assert labels == ["final_loss", "min_loss", "mean_loss"]
-    page.fill("#f-validation", "0.2")
-    page.select_option("#f-metric", "max_val_accuracy")
-    page.click("#submit")
-    page.wait_for_url(re.compile(r"/sweeps/[0-9a-f]{32}$"))
-    sweep_id = page.url.rsplit("/", 1)[1]
-    page.wait_for_selector("#status [data-status='succeeded']")
-    page.wait_for_function("document.getElementById('curves').data && "
-                           "document.getElementById('curves').data.length === 2")
-    with server.client() as client:
-        results = client.get(f"/v1/sweeps/{sweep_id}/results").json()
-    assert page.is_visible("#curve-choice")
-    choices = page.eval_on_selector_all("#curve-choice option", "os => os.map(o => o.value)")
-    assert choices == ["loss", "val_loss", "val_accuracy"]
-    page.select_option("#curve-choice", "val_accuracy")
-    page.wait_for_function("document.getElementById('curves').layout.yaxis.title.text "
-                           "=== 'val_accuracy'")
-    plotted = page.evaluate("document.getElementById('curves').data.map(d => "
-                            "[d.name, Array.from(d.y)])")
-    by_name = {name: ys for name, ys in plotted}
-    for trial in results["trials"]:
-        assert by_name[f"#{trial['index']}"] == trial["curve"]["val_accuracy"]
-    assert page.evaluate("document.getElementById('curves').layout.yaxis.type") == "linear"
-    best = results["best"]
-    assert best["score"] == max(s["score"] for s in results["settings"])
-    assert number(page.get_attribute("#best-score", "data-value")) == best["score"]
-    assert page.text_content("#best-metric") == "by max_val_accuracy (higher is better)"
-    headers = page.eval_on_selector_all("#trials thead th", "hs => hs.map(h => h.textContent)")
-    assert "max val accuracy" in headers and "final val loss" in headers
-    screenshot(page, "model-sweep.png")

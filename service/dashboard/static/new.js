@@ -1,14 +1,22 @@
 "use strict";
 // The new-sweep form: built from GET /v1/optimizers and /v1/objectives, shows the spec it will
-// POST, and shows the API's 422 details next to the fields they name.
+// POST, and shows the API's 422 details next to the fields they name. An objective with datasets
+// (a model) takes a dataset and its training fields instead of dim, which the API derives.
 (() => {
   const {el} = GS;
   const $ = (x) => document.getElementById(x);
   const form = $("spec-form");
   let optimizers = [], objectives = [];
+  let wantedMetric = null;  // the metric last chosen, chosen again when it is offered again
 
   const optimizer = () => optimizers.find((o) => o.name === $("f-optimizer").value);
   const objective = () => objectives.find((o) => o.name === $("f-objective").value);
+  const isModel = (obj) => Boolean(obj && obj.datasets);
+  const parameter = (obj, name) => (obj ? obj.parameters.find((p) => p.name === name) : undefined);
+  const dataset = () => {
+    const obj = objective();
+    return isModel(obj) ? obj.datasets.find((d) => d.name === $("f-dataset").value) : undefined;
+  };
 
   // "0.01, 0.1" → [0.01, 0.1]; "0.1" → 0.1; "" → undefined. What is not a number is sent as
   // typed, for the API to name in its 422.
@@ -19,21 +27,45 @@
     return values.length === 1 ? values[0] : values;
   }
 
-  function parseInteger(text) {
+  function parseNumber(text) {
     const t = text.trim();
     if (t === "") return undefined;
     return isFinite(Number(t)) ? Number(t) : t;
   }
+
+  // the hidden widths: a list even of one ("32" → [32]); "" → undefined (the default layers)
+  function parseList(text) {
+    const v = parseValues(text);
+    return v === undefined ? undefined : [].concat(v);
+  }
+
+  // A model's fields, by parameter: the input and how its text becomes the spec's value (a
+  // select's value is always sent: it is what the form shows).
+  const MODEL_FIELDS = {
+    dataset: ["f-dataset", (t) => t],
+    hidden: ["f-hidden", parseList],
+    activation: ["f-activation", (t) => t],
+    batch_size: ["f-batch-size", parseNumber],
+    validation: ["f-validation", parseNumber],
+    l2: ["f-l2", parseNumber],
+  };
 
   function spec() {
     const s = {};
     const name = $("f-name").value.trim();
     if (name) s.name = name;
     s.objective = {name: $("f-objective").value};
-    if (isModel()) {
-      Object.assign(s.objective, modelFields());
+    const obj = objective();
+    if (isModel(obj)) {
+      // in the catalogue's order; dim is derived, so never sent
+      for (const p of obj.parameters) {
+        if (!MODEL_FIELDS[p.name]) continue;
+        const [input, parse] = MODEL_FIELDS[p.name];
+        const v = parse($(input).value);
+        if (v !== undefined) s.objective[p.name] = v;
+      }
     } else {
-      const dim = parseInteger($("f-dim").value);
+      const dim = parseNumber($("f-dim").value);
       if (dim !== undefined) s.objective.dim = dim;
     }
     if (s.objective.name === "expression") s.objective.expr = $("f-expr").value;
@@ -43,9 +75,8 @@
       const v = parseValues(input.value);
       if (v !== undefined) s.grid[input.dataset.param] = v;
     }
-    for (const [key, id] of [["steps", "f-steps"], ["record_every", "f-record-every"],
-                             ["seeds", "f-seeds"]]) {
-      const v = parseInteger($(id).value);
+    for (const key of ["steps", "seeds"]) {
+      const v = parseNumber($("f-" + key).value);
       if (v !== undefined) s[key] = v;
     }
     s.metric = $("f-metric").value;
@@ -75,63 +106,70 @@
     }));
   }
 
-  // A model objective (its catalogue entry lists the datasets it takes): dim is derived.
-  const isModel = () => { const o = objective(); return !!(o && o.datasets); };
-  const dataset = () => { const o = objective(); return o && o.datasets ? o.datasets.find((d) => d.name === $("f-dataset").value) : null; };
-
-  // The model's own fields; empty ones are left to their defaults.
-  function modelFields() {
-    const o = {dataset: $("f-dataset").value};
-    const batch = parseInteger($("f-batch-size").value);
-    if (batch !== undefined) o.batch_size = batch;
-    for (const key of ["validation", "l2"]) {
-      const v = parseValues($("f-" + key).value);
-      if (v !== undefined) o[key] = v;
-    }
-    if ($("f-objective").value === "mlp") {
-      o.hidden = $("f-hidden").value.split(",").map((x) => x.trim()).filter((x) => x !== "")
-        .map((x) => (isFinite(Number(x)) ? Number(x) : x));
-      o.activation = $("f-activation").value;
-    }
-    return o;
-  }
-
-  // The metrics the objective's entry lists that apply to what the form holds: a model's
-  // validation metrics only with a validation share, its accuracies only for classes; each
-  // labelled with its direction.
-  function buildMetrics() {
-    const obj = objective();
-    const select = $("f-metric");
-    const before = select.value;
-    const validation = Number($("f-validation").value) > 0;
-    const classes = dataset() ? dataset().task === "classification" : false;
-    const metrics = (obj && obj.metrics ? obj.metrics : [{name: "final_loss", goal: "min"}])
-      .filter((m) => !m.name.includes("val_") || (isModel() && validation &&
-                                                   (!m.name.includes("accuracy") || classes)));
-    select.replaceChildren(...metrics.map((m) => el("option", {
-      value: m.name, text: m.name + (m.goal === "max" ? " (higher is better)" : "")})));
-    if (metrics.some((m) => m.name === before)) select.value = before;
-  }
-
   function objectiveChanged() {
     const obj = objective();
     if (!obj) return;
     $("objective-summary").textContent = obj.summary;
     $("expr-field").hidden = obj.name !== "expression";  // the one objective with a formula
-    $("dim-field").hidden = isModel();
-    $("model-fields").hidden = !isModel();
-    $("hidden-field").hidden = obj.name !== "mlp";
-    if (isModel()) {
-      const before = $("f-dataset").value;
-      $("f-dataset").replaceChildren(...obj.datasets.map((d) => el("option", {value: d.name,
-        text: `${d.name} (${d.rows} × ${d.features}, ${d.classes ? d.classes + " classes" : "real target"})`})));
-      if (obj.datasets.some((d) => d.name === before)) $("f-dataset").value = before;
+    $("dim-field").hidden = isModel(obj);
+    $("model-fields").hidden = !isModel(obj);
+    if (isModel(obj)) {
+      modelFields(obj);
+    } else {
+      const dim = $("f-dim");
+      dim.min = obj.min_dim;
+      if (obj.max_dim !== null && obj.max_dim !== undefined) dim.max = obj.max_dim; else dim.removeAttribute("max");
+      dim.value = obj.max_dim === 1 ? 1 : Math.max(2, obj.min_dim);
     }
-    buildMetrics();
-    const dim = $("f-dim");
-    dim.min = obj.min_dim;
-    if (obj.max_dim !== null && obj.max_dim !== undefined) dim.max = obj.max_dim; else dim.removeAttribute("max");
-    dim.value = obj.max_dim === 1 ? 1 : Math.max(2, obj.min_dim);
+    updateMetrics();
+  }
+
+  // The fields this model has, its datasets (the one chosen kept when this model takes it too)
+  // and the catalogue's defaults as placeholders: an empty field takes the default.
+  function modelFields(obj) {
+    for (const div of document.querySelectorAll("#model-fields .model-field")) {
+      div.hidden = !parameter(obj, div.dataset.param);
+    }
+    const select = $("f-dataset");
+    const chosen = select.value;
+    select.replaceChildren(...obj.datasets.map((d) => el("option", {value: d.name,
+      text: `${d.name} — ${d.rows} rows, ${d.features} features, ` +
+            (d.task === "classification" ? `${d.classes} classes` : "a real target")})));
+    if (obj.datasets.some((d) => d.name === chosen)) select.value = chosen;
+    const hidden = parameter(obj, "hidden");
+    if (hidden && Array.isArray(hidden.default)) $("f-hidden").placeholder = "default " + hidden.default.join(", ");
+    for (const name of ["validation", "l2"]) {
+      const p = parameter(obj, name);
+      if (p && p.default !== null && p.default !== undefined) $(MODEL_FIELDS[name][0]).placeholder = "default " + p.default;
+    }
+  }
+
+  // The chosen objective's metrics as the form stands: the validation ones only with validation
+  // over 0, the accuracies only on a classification dataset (as the API checks).
+  function metricsOffered() {
+    const obj = objective();
+    const all = obj && obj.metrics ? obj.metrics : [{name: "final_loss", goal: "min"}];
+    if (!isModel(obj)) return all;
+    const v = parseNumber($("f-validation").value);
+    const validation = typeof v === "number" && v > 0;
+    const ds = dataset();
+    const classes = Boolean(ds && ds.task === "classification");
+    return all.filter((m) => !m.name.includes("val_") ||
+                             (validation && (!m.name.includes("accuracy") || classes)));
+  }
+
+  function updateMetrics() {
+    const select = $("f-metric");
+    const offered = metricsOffered();
+    const names = offered.map((m) => m.name);
+    if (select.dataset.offered !== names.join()) {
+      const chosen = select.value;
+      select.replaceChildren(...offered.map((m) => el("option", {value: m.name, "data-goal": m.goal,
+        text: m.goal === "max" ? `${m.name} (higher is better)` : m.name})));
+      select.dataset.offered = names.join();
+      if (names.includes(chosen)) select.value = chosen;
+    }
+    if (wantedMetric && names.includes(wantedMetric)) select.value = wantedMetric;
   }
 
   function clearErrors() {
@@ -139,11 +177,21 @@
   }
 
   // The error slot of a field: the exact one, else that of its longest named prefix
-  // (grid.lr.0 → grid.lr, objective.name → objective), else the form's.
-  function slotFor(field) {
+  // (grid.lr.0 → grid.lr, objective.dataset.builtin → objective.dataset, objective.name →
+  // objective), else the form's. A check across fields is reported on the object it spans
+  // (objective, spec) with the field it is about first ("batch_size = 1000 is over the 120
+  // training rows", "metric … does not apply"): that field's slot, when it is shown.
+  function slotFor(field, message) {
     const slots = new Map([...document.querySelectorAll("[data-error-for]")]
       .map((n) => [n.dataset.errorFor, n]));
+    const shown = (path) => slots.has(path) && !slots.get(path).closest("[hidden]");
     if (field === "objective.name") return slots.get("objective");
+    if (["objective", "spec", ""].includes(field)) {
+      const word = (/^([a-z][a-z0-9_]*)\b/.exec(message) || [])[1];
+      const named = field === "objective" ? ["objective." + word] : [word, "objective." + word];
+      const path = word && named.find(shown);
+      if (path) return slots.get(path);
+    }
     let path = field;
     while (path) {
       if (slots.has(path) && path !== "") return slots.get(path);
@@ -156,8 +204,9 @@
     const details = error && error.details && error.details.length ? error.details
       : [{field: "", message: error ? error.message : "the request failed"}];
     for (const d of details) {
-      const slot = slotFor(d.field || "");
-      const text = slot.id === "form-error" && d.field ? `${d.field}: ${d.message}` : d.message;
+      const message = String(d.message || "").replace(/^Value error, /, "");  // pydantic's prefix
+      const slot = slotFor(d.field || "", message);
+      const text = slot.id === "form-error" && d.field ? `${d.field}: ${message}` : message;
       slot.textContent = slot.textContent ? slot.textContent + "; " + text : text;
     }
   }
@@ -196,12 +245,11 @@
     objectiveChanged();
     $("f-optimizer").addEventListener("change", () => { buildHyperparameters(); showSpec(); });
     $("f-objective").addEventListener("change", () => { objectiveChanged(); showSpec(); });
-    for (const id of ["f-dataset", "f-validation"]) {
-      $(id).addEventListener("input", () => { buildMetrics(); showSpec(); });
-      $(id).addEventListener("change", () => { buildMetrics(); showSpec(); });
-    }
-    form.addEventListener("input", showSpec);
-    form.addEventListener("change", showSpec);
+    $("f-metric").addEventListener("change", () => { wantedMetric = $("f-metric").value; });
+    // the metrics offered follow the validation share and the dataset
+    const refresh = () => { updateMetrics(); showSpec(); };
+    form.addEventListener("input", refresh);
+    form.addEventListener("change", refresh);
     form.addEventListener("submit", submit);
     showSpec();
     form.dataset.ready = "1";

@@ -1,7 +1,8 @@
 "use strict";
-// One sweep: header and progress, best setting, curves (the loss, or a model's val_loss or
-// val_accuracy), score plots, sortable trials; scores ranked by the metric's direction.
-// Live over /v1/sweeps/{id}/events; polling every 2 s when the stream is unavailable.
+// One sweep: header and progress, best setting, curves (loss, and a model's val_loss and
+// val_accuracy), score plots, sortable trials. A metric's direction (lower or higher is better)
+// is the catalogue's. Live over /v1/sweeps/{id}/events; polling every 2 s when the stream is
+// unavailable.
 (() => {
   const {el} = GS;
   const MAX_POINTS = 200;          // per trial curve, after downsampling
@@ -14,10 +15,17 @@
   const $ = (x) => document.getElementById(x);
   let view = null, results = null, sortKey = "index", sortDir = 1;
   let resultsAt = 0, resultsTimer = null, plotted = "";
-  // the metrics where a higher score is the better one (every other metric: lower)
-  const HIGHER_IS_BETTER = new Set(["final_val_accuracy", "max_val_accuracy"]);
-  const higherIsBetter = () => !!results && HIGHER_IS_BETTER.has(results.spec.metric);
-  const better = (a, b) => (higherIsBetter() ? a > b : a < b);
+  let goals = new Map();           // metric → "min" | "max", from GET /v1/objectives
+  const logFor = {};               // the log-scale choice per curve, once the user made one
+
+  // what ranks best: "max" for a metric where higher is better; the accuracies are, should the
+  // catalogue be unreadable
+  function goal(metric) {
+    return goals.get(metric) || (/accuracy/.test(metric || "") ? "max" : "min");
+  }
+  const metric = () => (results ? results.spec.metric : null);
+  // an accuracy lies in [0, 1]: linear unless the user asks for log
+  const logDefault = (series) => (series in logFor ? logFor[series] : !/accuracy/.test(series));
 
   function fail(message) { $("load-error").textContent = message; }
 
@@ -41,18 +49,15 @@
     const rows = Object.entries(best.params).map(([name, value]) =>
       el("tr", {}, el("th", {text: name}),
          el("td", {class: "num", "data-param": name, "data-value": value, text: GS.num(value)})));
+    const m = metric();
     $("best").replaceChildren(
       el("table", {id: "best-params", style: "width:auto"}, el("tbody", {}, ...rows)),
       el("p", {}, "score ", el("strong", {id: "best-score", "data-value": best.score,
                                           text: GS.num(best.score)}),
          " ± " + GS.num(best.score_std) + " over " + trialsText(best)),
-      el("p", {id: "best-metric", class: "muted", text: metricText()}));
-  }
-
-  // "by max_val_accuracy (higher is better)", once the results say which metric ranks
-  function metricText() {
-    if (!results) return "";
-    return `by ${results.spec.metric} (${higherIsBetter() ? "higher" : "lower"} is better)`;
+      m ? el("p", {id: "best-metric", class: "muted", "data-metric": m, "data-goal": goal(m),
+                   text: `metric ${m}: ${goal(m) === "max" ? "higher" : "lower"} is better`})
+        : null);
   }
 
   // a status view lists a best point's first trials only; n_trials counts them all
@@ -112,31 +117,34 @@
     return {distinct, colour};
   }
 
-  // The values a curve records: loss, and with a model's validation val_loss, val_accuracy.
-  function seriesOf(doc) {
-    const first = doc.trials.find((t) => t.curve && t.curve.step.length);
-    return first ? ["loss", "val_loss", "val_accuracy"].filter((k) => Array.isArray(first.curve[k]))
-      : ["loss"];
+  // The series the trials' curves hold beside step: loss, and a model's val_loss and
+  // val_accuracy when it holds out validation rows.
+  function curveSeries(doc) {
+    const names = ["loss"];
+    for (const t of doc.trials) {
+      for (const [k, v] of Object.entries(t.curve || {})) {
+        if (k !== "step" && Array.isArray(v) && !names.includes(k)) names.push(k);
+      }
+    }
+    return names;
   }
-
-  // log scale for losses; an accuracy, a share in [0, 1], is drawn on a linear axis
-  const logScale = (series) => $("log-y").checked && series !== "val_accuracy";
 
   function drawCurves(force) {
     if (!results || !window.Plotly) return;
     const by = $("color-by").value;
     const series = $("curve-choice").value || "loss";
-    const logY = logScale(series);
+    const logY = $("log-y").checked;
     const key = [results.trials.length, results.progress.done, by, series, logY].join("|");
     if (key === plotted && !force) return;
     plotted = key;
     const best = new Set(results.best ? results.best.trials : []);
     const {distinct, colour} = colourScale(results.trials.map((t) => t.params[by]));
     const traces = results.trials.map((t) => {
-      let [xs, ys] = downsample(t.curve.step, t.curve[series] || []);
+      const curve = t.curve || {};
+      let [xs, ys] = downsample(curve.step || [], curve[series] || []);
       const sizes = xs.map(() => 0);
       const diverged = t.status === "diverged" && t.diverged_at !== null;
-      if (diverged) {  // an x at the divergence step, at the last finite loss
+      if (diverged) {  // an x at the divergence step, at the series' last value
         xs = xs.concat([t.diverged_at]); ys = ys.concat([ys.length ? ys[ys.length - 1] : null]);
         sizes.push(12);
       }
@@ -174,7 +182,8 @@
   function toggleLog() {
     const div = $("curves");
     if (!window.Plotly || !div.data) { drawCurves(true); return; }
-    const logY = logScale($("curve-choice").value || "loss");
+    const logY = $("log-y").checked;
+    logFor[$("curve-choice").value || "loss"] = logY;
     plotted = plotted.replace(/\|(true|false)$/, "|" + logY);
     Plotly.relayout(div, {"yaxis.type": logY ? "log" : "linear"});
   }
@@ -184,6 +193,9 @@
     if (!results || !window.Plotly) return;
     const names = swept(results);
     const scored = results.settings.filter((s) => s.score !== null);
+    const max = goal(metric()) === "max";
+    const better = (a, b) => (max ? a > b : a < b);
+    const scoreTitle = `score (${metric()}, ${max ? "higher" : "lower"} is better)`;
     const box = $("scores");
     const layout = (x, y) => ({margin: {l: 60, r: 20, t: 30, b: 45},
                               xaxis: {title: {text: x}, type: "category"}, yaxis: {title: {text: y}}});
@@ -196,13 +208,18 @@
       const div = ensurePlot(box, "score-heatmap");
       box.replaceChildren(div);
       Plotly.react(div, [{type: "heatmap", x: xs.map(String), y: ys.map(String), z,
-                          colorscale: "Viridis", reversescale: !higherIsBetter(),
+                          colorscale: "Viridis", reversescale: !max,  // the best is yellow
+                          colorbar: {title: {text: metric(), side: "right"}},
                           hovertemplate: `${a}=%{x}<br>${b}=%{y}<br>score %{z:.4g}<extra></extra>`}],
                    Object.assign(layout(a, b), {yaxis: {title: {text: b}, type: "category"}}),
                    {responsive: true, displaylogo: false});
       return;
     }
-    const divs = names.map((name) => {
+    // in the page before Plotly draws them: a detached div has no size, and Plotly then draws
+    // at its default 700 × 450 over the panel's edge
+    const divs = names.map((name) => ensurePlot(box, "score-" + name));
+    box.replaceChildren(...divs);
+    names.forEach((name, i) => {
       // per value of `name`: the best score over the other hyperparameters (± its std)
       const byValue = new Map();
       for (const s of scored) {
@@ -210,18 +227,16 @@
         if (!byValue.has(v) || better(s.score, byValue.get(v).score)) byValue.set(v, s);
       }
       const values = [...byValue.keys()].sort((p, q) => p - q);
-      const div = ensurePlot(box, "score-" + name);
       const title = names.length === 1 ? "score" : "best score";
-      Plotly.react(div, [{type: "scatter", mode: "lines+markers", x: values.map(String),
-                          y: values.map((v) => byValue.get(v).score),
-                          error_y: {type: "data", array: values.map((v) => byValue.get(v).score_std),
-                                    visible: true},
-                          hovertemplate: `${name}=%{x}<br>score %{y:.4g}<extra></extra>`}],
-                   Object.assign(layout(name, title), {title: {text: `${title} by ${name}`, font: {size: 13}}}),
+      Plotly.react(divs[i], [{type: "scatter", mode: "lines+markers", x: values.map(String),
+                              y: values.map((v) => byValue.get(v).score),
+                              error_y: {type: "data", array: values.map((v) => byValue.get(v).score_std),
+                                        visible: true},
+                              hovertemplate: `${name}=%{x}<br>score %{y:.4g}<extra></extra>`}],
+                   Object.assign(layout(name, scoreTitle),
+                                 {title: {text: `${title} by ${name}`, font: {size: 13}}}),
                    {responsive: true, displaylogo: false});
-      return div;
     });
-    box.replaceChildren(...divs);
   }
 
   function ensurePlot(box, name) {
@@ -230,23 +245,26 @@
   }
 
   // --- trials table ---------------------------------------------------------------------------
-  // a model's validation metrics, shown when the trials have them
-  const VALIDATION = [
-    ["final_val_loss", "final val loss", (t) => t.final_val_loss],
-    ["min_val_loss", "min val loss", (t) => t.min_val_loss],
-    ["final_val_accuracy", "final val accuracy", (t) => t.final_val_accuracy],
-    ["max_val_accuracy", "max val accuracy", (t) => t.max_val_accuracy]];
+  // a model's validation metrics, columns when some trial has them
+  const VALIDATION = [["final_val_loss", "final val loss"], ["min_val_loss", "min val loss"],
+                      ["final_val_accuracy", "final val accuracy"], ["max_val_accuracy", "max val accuracy"]];
 
   function columns() {
     const params = results.trials.length ? Object.keys(results.trials[0].params) : [];
+    const validation = VALIDATION.filter(([key]) =>
+      results.trials.some((t) => t[key] !== null && t[key] !== undefined));
     return [["index", "trial", (t) => t.index], ...params.map((p) => [
       "param:" + p, p, (t) => t.params[p]]),
       ["seed", "seed", (t) => t.seed], ["status", "status", (t) => t.status],
       ["final_loss", "final loss", (t) => t.final_loss], ["min_loss", "min loss", (t) => t.min_loss],
       ["mean_loss", "mean loss", (t) => t.mean_loss],
-      ...VALIDATION.filter(([key]) => results.trials.some((t) => key in t)),
-      ["diverged_at", "diverged at", (t) => t.diverged_at], ["error", "error", (t) => t.error]];
+      ...validation.map(([key, label]) => [key, label, (t) => t[key]]),
+      ["diverged_at", "diverged at", (t) => t.diverged_at],
+      ["error", "error", (t) => t.error]];
   }
+
+  // a column's first click sorts best first: descending for a metric where higher is better
+  const firstDir = (key) => (goal(key) === "max" ? -1 : 1);
 
   function drawTable() {
     if (!results) return;
@@ -263,7 +281,8 @@
     $("trials").querySelector("thead").replaceChildren(el("tr", {}, ...cols.map(([key, label]) =>
       el("th", {class: "sortable", "data-key": key,
                 "data-dir": key === sortKey ? (sortDir > 0 ? "asc" : "desc") : null,
-                onclick: () => { sortDir = key === sortKey ? -sortDir : 1; sortKey = key; drawTable(); },
+                title: goals.has(key) ? `${goal(key) === "max" ? "higher" : "lower"} is better` : null,
+                onclick: () => { sortDir = key === sortKey ? -sortDir : firstDir(key); sortKey = key; drawTable(); },
                 text: label}))));
     $("trials").querySelector("tbody").replaceChildren(...rows.map((t) =>
       el("tr", {class: best.has(t.index) ? "best" : null, "data-index": t.index},
@@ -287,14 +306,13 @@
       select.replaceChildren(...names.map((n) => el("option", {value: n, text: n})));
       if (names.includes(chosen)) select.value = chosen;
     }
-    const series = seriesOf(results);
+    const series = curveSeries(results);
     const choice = $("curve-choice");
-    if (choice.options.length !== series.length) {
-      const chosen = choice.value || "loss";
+    if ([...choice.options].map((o) => o.value).join() !== series.join()) {
+      const chosen = choice.value;
       choice.replaceChildren(...series.map((n) => el("option", {value: n, text: n})));
-      choice.value = series.includes(chosen) ? chosen : "loss";
+      if (series.includes(chosen)) choice.value = chosen;
     }
-    $("curve-choice-label").hidden = series.length < 2;
     if (results.best) showBest(results.best);
     showImportance(results);
     drawCurves(false); drawScores(); drawTable();
@@ -361,11 +379,18 @@
     $("download-csv").setAttribute("download", `${id}.csv`);
     $("cancel").addEventListener("click", cancel);
     $("color-by").addEventListener("change", () => drawCurves(true));
-    $("curve-choice").addEventListener("change", () => drawCurves(true));
     $("log-y").addEventListener("change", toggleLog);
+    $("curve-choice").addEventListener("change", () => {
+      $("log-y").checked = logDefault($("curve-choice").value);
+      drawCurves(true);
+    });
+    // the catalogue says which metrics are better higher; without it, the accuracies are
+    const catalogue = GS.json("/v1/objectives").then((entries) => {
+      goals = new Map(entries.flatMap((e) => (e.metrics || []).map((m) => [m.name, m.goal])));
+    }).catch(() => {});
     let v;
     try {
-      v = await GS.json(`/v1/sweeps/${id}`);
+      [v] = await Promise.all([GS.json(`/v1/sweeps/${id}`), catalogue]);
     } catch (e) {
       fail(e.status === 404 ? `There is no sweep ${id}.` : "Could not load the sweep: " + e.message);
       return;
