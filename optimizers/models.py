@@ -583,12 +583,7 @@ class Network:
 
     def loss(self, theta: FloatArray, x: FloatArray, y: npt.NDArray[Any]) -> FloatArray:
         """Mean loss over the rows (plus the penalty), (K,); in blocks of rows for a big set."""
-        total = np.zeros(len(theta))
-        for rows in self._blocks(len(theta), len(x)):
-            z = self.forward(theta, x[rows])[-1]
-            total += self._row_losses(z, y[rows]).sum(axis=1)
-        out: FloatArray = total / len(x) + self._penalty(theta)
-        return out
+        return self.loss_and_accuracy(theta, x, y, accuracy=False)[0]
 
     def loss_and_grad(self, theta: FloatArray, x: FloatArray,
                       y: npt.NDArray[Any]) -> tuple[FloatArray, FloatArray]:
@@ -637,30 +632,24 @@ class Network:
         e /= n
         return loss, e
 
-    def accuracy(self, theta: FloatArray, x: FloatArray, y: npt.NDArray[Any]) -> FloatArray:
-        """The share of rows classified right, (K,): argmax of z, or z > 0 for a binary
-        output."""
-        right = np.zeros(len(theta))
-        for rows in self._blocks(len(theta), len(x)):
+    def loss_and_accuracy(self, theta: FloatArray, x: FloatArray, y: npt.NDArray[Any],
+                          accuracy: bool = True) -> tuple[FloatArray, FloatArray]:
+        """``loss`` and the share of rows classified right (argmax of z, or z > 0 for a binary
+        output; zeros unless ``accuracy``), from one forward pass in blocks of rows. Each
+        trial's row losses are summed as one contiguous row, so the sum's rounding does not
+        depend on the blocks, whose size depends on how many trials share the chunk."""
+        k, n = len(theta), len(x)
+        per_row = np.empty((k, n))
+        right = np.zeros(k)
+        for rows in self._blocks(k, n):
             z = self.forward(theta, x[rows])[-1]
-            guess = z.argmax(axis=2) if self.output == "softmax" else (z[:, :, 0] > 0.0)
-            right += (guess == y[rows]).sum(axis=1)
-        out: FloatArray = right / len(x)
-        return out
-
-    def loss_and_accuracy(self, theta: FloatArray, x: FloatArray,
-                          y: npt.NDArray[Any]) -> tuple[FloatArray, FloatArray]:
-        """``loss`` and ``accuracy`` from one forward pass."""
-        total = np.zeros(len(theta))
-        right = np.zeros(len(theta))
-        for rows in self._blocks(len(theta), len(x)):
-            z = self.forward(theta, x[rows])[-1]
-            total += self._row_losses(z, y[rows]).sum(axis=1)
-            guess = z.argmax(axis=2) if self.output == "softmax" else (z[:, :, 0] > 0.0)
-            right += (guess == y[rows]).sum(axis=1)
-        loss: FloatArray = total / len(x) + self._penalty(theta)
-        accuracy: FloatArray = right / len(x)
-        return loss, accuracy
+            per_row[:, rows] = self._row_losses(z, y[rows])
+            if accuracy:
+                guess = z.argmax(axis=2) if self.output == "softmax" else (z[:, :, 0] > 0.0)
+                right += (guess == y[rows]).sum(axis=1)
+        loss: FloatArray = per_row.sum(axis=1) / n + self._penalty(theta)
+        share: FloatArray = right / n
+        return loss, share
 
     def _blocks(self, k: int, n: int) -> list[slice]:
         """Row blocks whose intermediates stay under ``BLOCK_ELEMENTS``."""

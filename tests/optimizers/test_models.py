@@ -325,3 +325,16 @@ def test_work_counts_a_model_by_its_matrix_products() -> None:
     parse_spec(small)
     big = {**small, "objective": {"name": "mlp", "dataset": "digits"}, "steps": 10_000}
     assert "over the limit max_work" in errors(big)
+
+
+def test_a_trials_recorded_losses_do_not_depend_on_its_chunk(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full-set losses are computed in row blocks sized by the chunk's K; each trial's row
+    losses are still summed as one row, so its numbers are the same alone or in company."""
+    from optimizers import models
+
+    monkeypatch.setattr(models, "BLOCK_ELEMENTS", 2048)  # several blocks, sized by K
+    spec = {"objective": {"name": "mlp", "dataset": "digits", "hidden": [8], "batch_size": 32,
+                          "validation": 0.2}, "optimizer": "adam",
+            "grid": {"lr": [0.001, 0.003, 0.01, 0.03, 0.1]}, "steps": 20, "record_every": 5}
+    assert run_sweep(spec, chunk_size=1)["trials"] == run_sweep(spec)["trials"]
