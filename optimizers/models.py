@@ -75,8 +75,10 @@ from .objective_base import Binding, Evaluate, FloatArray, Objective
 
 Output = Literal["mse", "binary", "softmax"]
 #: Elements of the largest intermediate (trials × rows × width) a forward pass makes at once:
-#: a full-set evaluation is cut into blocks of rows under this (32 MiB per array).
+#: a full-set evaluation is cut into blocks of ``ROW_BLOCK`` rows and as many trials as keep
+#: it under this (32 MiB per array).
 BLOCK_ELEMENTS = 1 << 22
+ROW_BLOCK = 512
 #: What a multiply-add of a matrix product counts for in ``work``, against an element-wise
 #: operation of the analytic objectives. Measured on the 2-core VM for a digits MLP 64-32-10
 #: at batch 64: a trial costs about 0.04 s of a K = 100 chunk, about what its rule's update
@@ -635,26 +637,27 @@ class Network:
     def loss_and_accuracy(self, theta: FloatArray, x: FloatArray, y: npt.NDArray[Any],
                           accuracy: bool = True) -> tuple[FloatArray, FloatArray]:
         """``loss`` and the share of rows classified right (argmax of z, or z > 0 for a binary
-        output; zeros unless ``accuracy``), from one forward pass in blocks of rows. Each
-        trial's row losses are summed as one contiguous row, so the sum's rounding does not
-        depend on the blocks, whose size depends on how many trials share the chunk."""
+        output; zeros unless ``accuracy``), from one forward pass in blocks. The blocks are
+        ``ROW_BLOCK`` rows of as many trials as ``BLOCK_ELEMENTS`` allows: a trial's products
+        have the same shapes whatever the chunk's K (BLAS may round a product of another shape
+        differently), and its row losses are summed as one contiguous row, so its numbers do
+        not depend on the trials beside it."""
         k, n = len(theta), len(x)
         per_row = np.empty((k, n))
         right = np.zeros(k)
-        for rows in self._blocks(k, n):
-            z = self.forward(theta, x[rows])[-1]
-            per_row[:, rows] = self._row_losses(z, y[rows])
-            if accuracy:
-                guess = z.argmax(axis=2) if self.output == "softmax" else (z[:, :, 0] > 0.0)
-                right += (guess == y[rows]).sum(axis=1)
+        trials = max(1, BLOCK_ELEMENTS // (ROW_BLOCK * max(self.widths[1:])))
+        for t in range(0, k, trials):
+            at = slice(t, t + trials)
+            for r in range(0, n, ROW_BLOCK):
+                rows = slice(r, r + ROW_BLOCK)
+                z = self.forward(theta[at], x[rows])[-1]
+                per_row[at, rows] = self._row_losses(z, y[rows])
+                if accuracy:
+                    guess = z.argmax(axis=2) if self.output == "softmax" else (z[:, :, 0] > 0.0)
+                    right[at] += (guess == y[rows]).sum(axis=1)
         loss: FloatArray = per_row.sum(axis=1) / n + self._penalty(theta)
         share: FloatArray = right / n
         return loss, share
-
-    def _blocks(self, k: int, n: int) -> list[slice]:
-        """Row blocks whose intermediates stay under ``BLOCK_ELEMENTS``."""
-        rows = max(1, BLOCK_ELEMENTS // max(1, k * max(self.widths[1:])))
-        return [slice(r, r + rows) for r in range(0, n, rows)]
 
 
 class ModelBinding(Binding):

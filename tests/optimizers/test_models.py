@@ -333,7 +333,7 @@ def test_a_trials_recorded_losses_do_not_depend_on_its_chunk(
     losses are still summed as one row, so its numbers are the same alone or in company."""
     from optimizers import models
 
-    monkeypatch.setattr(models, "BLOCK_ELEMENTS", 2048)  # several blocks, sized by K
+    monkeypatch.setattr(models, "BLOCK_ELEMENTS", 2048)  # a trial a block: several blocks
     spec = {"objective": {"name": "mlp", "dataset": "digits", "hidden": [8], "batch_size": 32,
                           "validation": 0.2}, "optimizer": "adam",
             "grid": {"lr": [0.001, 0.003, 0.01, 0.03, 0.1]}, "steps": 20, "record_every": 5}
