@@ -65,6 +65,8 @@ def higher_is_better(metric: str) -> bool:
 def rank_key(score: float, metric: str) -> float:
     """What ranks a score, lowest first: the score, or its negation where higher is better."""
     return -score if metric in HIGHER_IS_BETTER else score
+
+
 MAX_SEED = 2**32 - 1
 # Every integer of a spec fits a signed 64-bit integer whatever the limits: the stores and the JSON
 # encoder (orjson) take nothing wider, so a wider one would be a 500 after validation.
