@@ -235,16 +235,13 @@ class Model(Objective):
         """``(train, validation)``, loaded and split once."""
         if self._parts is None:
             ref = self.dataset
-            whole = builtin(ref) if isinstance(ref, str) else self._require_source().load(ref)
+            whole = builtin(ref) if isinstance(ref, str) else self.source.load(ref)
             self._parts = split(whole, self.validation)
         return self._parts
 
     @property
     def source(self) -> DatasetSource:
         """Where this objective's uploaded or local dataset comes from."""
-        return self._require_source()
-
-    def _require_source(self) -> DatasetSource:
         if self._source is None:
             raise DatasetError("this spec names an uploaded or local dataset but was parsed "
                                "without a dataset source")
@@ -259,10 +256,6 @@ class Model(Objective):
     def batch(self) -> int:
         """Rows per update."""
         return self.batch_size or self.train_rows
-
-    def classes(self) -> int:
-        """C for a class target, 0 for a real one."""
-        return self._info.classes
 
     def metrics(self) -> tuple[str, ...]:
         """The metrics a sweep of this objective can rank by."""
@@ -673,8 +666,8 @@ class ModelBinding(Binding):
         self.train, self.val = model.data
         self.seeds = np.asarray(seeds)
         self.recorded = {step: i for i, step in enumerate(recorded)}
-        self.extras = model.curves()
-        self.extra = {name: np.full((len(recorded), len(seeds)), np.nan) for name in self.extras}
+        self.extra = {name: np.full((len(recorded), len(seeds)), np.nan)
+                      for name in model.curves()}
         self.batch = model.batch
         self.per_epoch = len(self.train.X) // self.batch
         self._epochs: dict[int, list[npt.NDArray[np.intp]]] = {}

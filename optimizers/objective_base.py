@@ -130,7 +130,6 @@ class Binding:
     """
 
     curve_stats: bool = False
-    extras: tuple[str, ...] = ()
 
     def __init__(self, objective: Objective) -> None:
         self.objective = objective

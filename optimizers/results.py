@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,6 +29,7 @@ from .records import (
     SettingRecord,
     TrialRecord,
     TrialStatus,
+    ValidationMetrics,
 )
 from .spec import Metric, SweepSpec, Trial, rank_key
 
@@ -157,11 +158,16 @@ def score_summaries(records: Iterable[TrialRecord]) -> list[ScoreSummary]:
             "index": r["index"], "status": r["status"], "final_loss": r.get("final_loss"),
             "min_loss": r.get("min_loss"), "mean_loss": r.get("mean_loss"),
             "diverged_at": r.get("diverged_at"), "error": r.get("error")}
-        for key in VALIDATION_KEYS:  # a model with validation: its metrics too
-            if key in r:
-                summary[key] = r[key]  # type: ignore[literal-required]
+        summary.update(validation_metrics(r))  # type: ignore[typeddict-item]
         summaries.append(summary)
     return summaries
+
+
+def validation_metrics(record: ValidationMetrics) -> ValidationMetrics:
+    """The validation metrics a record (or its summary) holds: a model's with validation, none
+    otherwise."""
+    return cast(ValidationMetrics, {key: record.get(key) for key in VALIDATION_KEYS
+                                    if key in record})
 
 
 def failed_records(trials: Iterable[Trial], message: str) -> list[TrialRecord]:

@@ -55,8 +55,8 @@ from optimizers import (
     parse_spec,
     run_chunk,
 )
-from optimizers.records import VALIDATION_KEYS, TrialRecord, TrialRow
-from optimizers.results import failed_records
+from optimizers.records import TrialRecord, TrialRow
+from optimizers.results import failed_records, validation_metrics
 from optimizers.spec import UNLIMITED
 
 from .datasets import StoreDatasets
@@ -444,9 +444,8 @@ def csv_rows(store: JobStore, record: SweepRecord,
                     "final_loss": summary.get("final_loss"),
                     "min_loss": summary.get("min_loss"), "mean_loss": summary.get("mean_loss"),
                     "diverged_at": summary.get("diverged_at"), "error": summary.get("error")}
-                for key in VALIDATION_KEYS:  # a model with validation: its metrics too
-                    if key in summary:
-                        row[key] = summary[key]  # type: ignore[literal-required]
+                # a model's with validation
+                row.update(validation_metrics(summary))  # type: ignore[typeddict-item]
                 yield row
 
     return rows()
