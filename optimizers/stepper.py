@@ -37,7 +37,8 @@ from typing import Any, Self
 
 import numpy as np
 
-from .rules import Array, Rule, State, constant
+from .rules import Array, Rule, State, constant, scratch
+from .transforms import Chain
 
 BROADCAST_MAX_DIM = 16  # up to this D, hyperparameters are stored at full (K, D) width
 DEFAULT_BLOCK = 1 << 17  # elements per block (1 MiB per array): big enough to amortise thread hand-offs
@@ -47,44 +48,55 @@ class Stepper:
     """Advance ``params`` and ``state`` in place, one update per call.
 
     Args:
-      rule: the update rule.
+      rule: the update rule, or a ``Chain`` (a rule with its schedule and clipping).
       params: (K, D) parameters, updated in place.
       state: the rule's state for ``params``; its buffers are updated in place.
-      hp: hyperparameters, each (K, 1) or a float.
+      hp: hyperparameters, each (K, 1) or a float (and a chain's ``schedule.*`` and ``clip.*``
+        numbers).
       threads: how many threads share the blocks of a large batch.
       block: elements per block.
     """
 
-    def __init__(self, rule: Rule, params: Array, state: State, hp: Mapping[str, Array | float],
-                 threads: int = 1, block: int = DEFAULT_BLOCK) -> None:
+    def __init__(self, rule: Rule | Chain, params: Array, state: State,
+                 hp: Mapping[str, Array | float], threads: int = 1,
+                 block: int = DEFAULT_BLOCK) -> None:
+        chain = rule if isinstance(rule, Chain) else Chain(rule)
+        rule = chain.rule
         k, d = params.shape
+        own = {h.name for h in rule.hyperparameters}
         hp = {name: constant(v) for name, v in hp.items()}
         if d <= BROADCAST_MAX_DIM:
-            hp = {name: v if isinstance(v, float) else
+            hp = {name: v if isinstance(v, float) or name not in own else
                   np.ascontiguousarray(np.broadcast_to(v, (k, d))) for name, v in hp.items()}
+        self.chain = chain
         self.rule = rule
         self.params = params
         self._state = state
         self._count: int = state.count
         self.hp = hp
         self._pool: ThreadPoolExecutor | None = None
+        self._pre = chain.pre(hp, (k, d))
+        self._lr = chain.learning_rate(hp)
+        rule_hp = {name: v for name, v in hp.items() if name in own}
         if k * d < 4 * block:
             self._blocks: list[tuple[Any, Any]] = []
-            self._tmp = (np.empty_like(params), np.empty_like(params))
-            self._step = rule.prepare(hp)
+            self._tmp = scratch(params)
+            self._step = rule.prepare(rule_hp)
             return
         rows = max(1, block // d)
         cols = min(d, block)
         self._blocks = [(slice(r, r + rows), slice(c, c + cols))
                         for r in range(0, k, rows) for c in range(0, d, cols)]
         self._block_steps = [rule.prepare({name: v if isinstance(v, float) else v[r]
-                                           for name, v in hp.items()})
+                                           for name, v in rule_hp.items()})
                              for r, _ in self._blocks]
         self._threads = max(1, min(threads, len(self._blocks)))
-        self._scratch = [(np.empty((rows, cols)), np.empty((rows, cols)))
+        self._scratch = [(np.empty((rows, cols)), np.empty((rows, cols)), np.empty((rows, cols)))
                          for _ in range(self._threads)]
         if self._threads > 1:
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="gradsweep-step")
+        fixed = self._lr.fixed
+        self._block_lr = None if fixed is None or not fixed.ndim else [fixed[r] for r, _ in self._blocks]
 
     @property
     def state(self) -> State:
@@ -96,21 +108,25 @@ class Stepper:
     def advance(self, grads: Array) -> None:
         """One update with gradient ``grads`` (K, D), in place."""
         self._count = t = self._count + 1
+        if self._pre is not None:
+            grads = self._pre(grads, self._state, self.params)
+        lr = self._lr(t)
         if not self._blocks:
-            self._step(grads, self._state, self.params, t, self._tmp)
+            self._step(grads, self._state, self.params, t, lr, self._tmp)
             return
         if self._pool is None:
-            self._run_blocks(grads, t, 0)
+            self._run_blocks(grads, t, lr, 0)
         else:
-            for future in [self._pool.submit(self._run_blocks, grads, t, i)
+            for future in [self._pool.submit(self._run_blocks, grads, t, lr, i)
                            for i in range(self._threads)]:
                 future.result()
 
     def run(self, gradient: Callable[[Array], Array], outs: Iterable[Array]) -> None:
         """``advance(gradient(out))`` for each of ``outs`` in turn: the runner's hot loop (the
         objective writes each step's loss into its ``out`` and returns the gradient), with no
-        call in a step but those two."""
-        if self._blocks:
+        call in a step but those two (and the chain's, where it has any)."""
+        fixed = self._lr.fixed
+        if self._blocks or self._pre is not None or fixed is None:
             for out in outs:
                 self.advance(gradient(out))
             return
@@ -118,7 +134,7 @@ class Stepper:
         t = self._count
         try:
             for out in outs:
-                step(gradient(out), state, params, t + 1, tmp)
+                step(gradient(out), state, params, t + 1, fixed, tmp)
                 t += 1
         finally:
             self._count = t
@@ -128,19 +144,22 @@ class Stepper:
         self.advance(grads)
         return self.state
 
-    def _run_blocks(self, grads: Array, t: int, worker: int) -> None:
+    def _run_blocks(self, grads: Array, t: int, lr: Array, worker: int) -> None:
         """Run the kernel over this worker's share of the blocks (a contiguous run of them)."""
         share = len(self._blocks) * worker // self._threads
         end = len(self._blocks) * (worker + 1) // self._threads
-        tmp_a, tmp_b = self._scratch[worker]
+        tmp_a, tmp_b, tmp_c = self._scratch[worker]
         rule, state, params = self.rule, self._state, self.params
-        for (rows, cols), step in zip(self._blocks[share:end], self._block_steps[share:end],
-                                      strict=True):
+        block_lr = self._block_lr
+        for i in range(share, end):
+            rows, cols = self._blocks[i]
             sub_params = params[rows, cols]
             n_rows, n_cols = sub_params.shape
             sub_state = state._replace(**{b: getattr(state, b)[rows, cols] for b in rule.buffers})
-            step(grads[rows, cols], sub_state, sub_params, t,
-                 (tmp_a[:n_rows, :n_cols], tmp_b[:n_rows, :n_cols]))
+            sub_lr = block_lr[i] if block_lr is not None else lr[rows] if lr.ndim else lr
+            self._block_steps[i](grads[rows, cols], sub_state, sub_params, t, sub_lr,
+                                 (tmp_a[:n_rows, :n_cols], tmp_b[:n_rows, :n_cols],
+                                  tmp_c[:n_rows, :n_cols]))
 
     def close(self) -> None:
         """Stop the worker threads, if any."""
