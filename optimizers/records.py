@@ -59,6 +59,7 @@ class TrialRow(ScoreSummary):
 
     seed: int
     params: dict[str, float]
+    optimizer: str  # the name of the rule that ran it
 
 
 class ValidationCurves(TypedDict, total=False):
@@ -109,11 +110,19 @@ class ProgressRecord(TypedDict):
     total: int
 
 
+class OptimizerSummary(TypedDict):
+    """One optimizer of a sweep: its best setting and how many settings it has."""
+
+    best: BestRecord | None
+    settings: int
+
+
 class SummaryRecord(TypedDict):
     """Sweep-wide statistics of the scores: each swept hyperparameter's share of their
-    variance (``optimizers.results.importance``)."""
+    variance (``optimizers.results.importance``) and each optimizer's best."""
 
     importance: dict[str, float]
+    by_optimizer: dict[str, OptimizerSummary]
 
 
 class ResultsDocument(TypedDict):
@@ -139,6 +148,6 @@ SCORE_KEYS: tuple[str, ...] = tuple(k for k in ScoreSummary.__annotations__
 OUTCOME_KEYS: tuple[str, ...] = SCORE_KEYS[1:]
 
 
-__all__ = ["OUTCOME_KEYS", "SCORE_KEYS", "VALIDATION_KEYS", "BestRecord", "CurveRecord", "ProgressRecord",
+__all__ = ["OptimizerSummary", "OUTCOME_KEYS", "SCORE_KEYS", "VALIDATION_KEYS", "BestRecord", "CurveRecord", "ProgressRecord",
            "ResultsDocument", "ScoreSummary", "SettingRecord", "SummaryRecord", "TrialRecord",
            "TrialRow", "TrialStatus", "ValidationCurves", "ValidationMetrics"]

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .records import (
     SCORE_KEYS,
+    OptimizerSummary,
     VALIDATION_KEYS,
     BestRecord,
     ResultsDocument,
@@ -66,6 +67,7 @@ class TrialResult(BaseModel):
 
     index: int
     params: dict[str, float]
+    optimizer: str = Field(description="the name of the rule that ran it")
     seed: int
     status: TrialStatus
     final_loss: float | None = Field(description="loss after the last step; null unless ok")
@@ -126,13 +128,25 @@ class Progress(BaseModel):
     total: int
 
 
+class OptimizerBest(BaseModel):
+    """One optimizer of a sweep: its best setting and how many settings it has."""
+
+    best: Best | None
+    settings: int
+
+
 class Summary(BaseModel):
-    """Sweep-wide statistics of the scores (see ``importance``)."""
+    """Sweep-wide statistics of the scores (see ``importance``) and each optimizer's best."""
 
     importance: dict[str, float] = Field(
         description="for each swept hyperparameter (a grid list of 2 or more values), the share "
         "of the scores' variance explained by its marginal means (main effect, as fANOVA); "
-        "0..1, raw scores, grid points without a score left out")
+        "0..1, raw scores, grid points without a score left out; a sweep that compares "
+        "optimizers also gives 'optimizer', and each key's share is over the settings that "
+        "have it")
+    by_optimizer: dict[str, OptimizerBest] = Field(
+        default_factory=dict, description="each optimizer's best setting (the best of its "
+        "entries, where it has several) and its number of settings")
 
 
 class SweepResults(BaseModel):
@@ -170,9 +184,11 @@ def validation_metrics(record: ValidationMetrics) -> ValidationMetrics:
                                     if key in record})
 
 
-def failed_records(trials: Iterable[Trial], message: str) -> list[TrialRecord]:
+def failed_records(spec: SweepSpec, trials: Iterable[Trial], message: str) -> list[TrialRecord]:
     """Records for trials that could not run: status failed, with the message."""
-    return [{"index": t.index, "params": t.params, "seed": t.seed, "status": "failed",
+    names = [entry.name for entry in spec.entries]
+    return [{"index": t.index, "params": t.params, "optimizer": names[t.entry], "seed": t.seed,
+             "status": "failed",
              "final_loss": None, "min_loss": None, "mean_loss": None, "diverged_at": None,
              "error": message, "curve": {"step": [], "loss": []}} for t in trials]
 
@@ -298,6 +314,13 @@ def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, 
     """
     swept = spec.swept
     scored = [(s["params"], y) for s in settings if (y := s["score"]) is not None]
+    if spec.compares:  # the optimizer is a factor too (its name stands in the params' place)
+        names = [entry.name for entry in spec.entries]
+        setting_names = {s["index"]: names[spec.entry_of(s["index"]).index] for s in settings}
+        scored = [({**params, "optimizer": setting_names[s["index"]]}, y)
+                  for s, (params, y) in zip([s for s in settings if s["score"] is not None],
+                                            scored, strict=True)]
+        swept = ["optimizer", *swept]
     shares = dict.fromkeys(swept, 0.0)
     if not scored or not swept:
         return shares
@@ -311,13 +334,26 @@ def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, 
     if total == 0.0:
         return shares
     for key in swept:
-        groups: dict[float, list[float]] = {}
-        for (params, _), y in zip(scored, ys, strict=True):
-            groups.setdefault(params[key], []).append(y)
-        between = math.fsum(len(g) * (math.fsum(g) / len(g) - mean) ** 2
-                            for g in groups.values()) / n
-        shares[key] = min(1.0, max(0.0, between / total))
+        shares[key] = _main_effect([(params[key], y) for (params, _), y in zip(scored, ys, strict=True)
+                                    if key in params])
     return shares
+
+
+def _main_effect(pairs: Sequence[tuple[Any, float]]) -> float:
+    """The share of the variance of the ys explained by the means per value: V_h/V over these
+    pairs (0 when they do not vary)."""
+    if not pairs:
+        return 0.0
+    n = len(pairs)
+    mean = math.fsum(y for _, y in pairs) / n
+    total = math.fsum((y - mean) ** 2 for _, y in pairs) / n
+    if total == 0.0:
+        return 0.0
+    groups: dict[Any, list[float]] = {}
+    for value, y in pairs:
+        groups.setdefault(value, []).append(y)
+    between = math.fsum(len(g) * (math.fsum(g) / len(g) - mean) ** 2 for g in groups.values()) / n
+    return min(1.0, max(0.0, between / total))
 
 
 def best_setting(settings: Iterable[SettingRecord],
@@ -333,6 +369,19 @@ def best_setting(settings: Iterable[SettingRecord],
             "trials": best["trials"], "n_trials": len(best["trials"])}
 
 
+def by_optimizer(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, OptimizerSummary]:
+    """Each optimizer's best setting (over all its entries, where it has several) and how many
+    settings it has, in entry order."""
+    groups: dict[str, list[SettingRecord]] = {entry.name: [] for entry in spec.entries}
+    counts = dict.fromkeys(groups, 0)
+    for entry in spec.entries:
+        counts[entry.name] += entry.n_settings
+    for setting in settings:
+        groups[spec.entry_of(setting["index"]).name].append(setting)
+    return {name: {"best": best_setting(group, spec.metric), "settings": counts[name]}
+            for name, group in groups.items()}
+
+
 def assemble(spec: SweepSpec, records: Iterable[TrialRecord],
              status: SweepStatus | str = SweepStatus.SUCCEEDED) -> ResultsDocument:
     """The results document from trial records of any chunks, in any order."""
@@ -343,7 +392,8 @@ def assemble(spec: SweepSpec, records: Iterable[TrialRecord],
         "spec": spec.data(),
         "progress": {"done": len(trials), "total": spec.n_trials},
         "best": best_setting(settings, spec.metric),
-        "summary": {"importance": importance(spec, settings)},
+        "summary": {"importance": importance(spec, settings),
+                    "by_optimizer": by_optimizer(spec, settings)},
         "settings": settings,
         "trials": trials,
     }
@@ -351,5 +401,5 @@ def assemble(spec: SweepSpec, records: Iterable[TrialRecord],
 
 __all__ = ["SCORE_KEYS", "Best", "Curve", "Progress", "ScoreBoard", "SettingScore", "Summary",
            "SweepResults", "SweepStatus", "TrialResult", "TrialStatus", "assemble", "best_setting",
-           "failed_records", "importance", "mean_std", "point_score", "score_settings",
+           "by_optimizer", "failed_records", "importance", "mean_std", "point_score", "score_settings",
            "score_summaries", "trial_value"]

@@ -158,7 +158,7 @@ def run_chunk(spec: SweepSpec, start: int, stop: int, *, should_stop: StopCheck 
     except (SweepCancelled, ValidationError):
         raise
     except Exception as exc:  # noqa: BLE001 — a failed chunk is a result, reported per trial
-        return failed_records(trials, f"{type(exc).__name__}: {exc}")
+        return failed_records(spec, trials, f"{type(exc).__name__}: {exc}")
 
 
 def recorded_steps(steps: int, record_every: int) -> list[int]:
@@ -171,8 +171,27 @@ def recorded_steps(steps: int, record_every: int) -> list[int]:
 
 def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck | None = None,
                threads: int = 1) -> list[TrialRecord]:
-    """Run ``trials`` of ``spec`` together as one (K, D) batch; their result records."""
-    objective, rule = spec.objective, spec.rule
+    """Run ``trials`` of ``spec``; their result records, in the trials' order. The trials of
+    each of the spec's optimizers run together as one (K, D) batch (a chunk of a sweep that
+    compares optimizers may hold several)."""
+    groups: dict[int, list[Trial]] = {}
+    for trial in trials:
+        groups.setdefault(trial.entry, []).append(trial)
+    if len(groups) == 1:
+        return _run_batch(spec, trials, should_stop=should_stop, threads=threads)
+    records = [record for entry_trials in groups.values()
+               for record in _run_batch(spec, entry_trials, should_stop=should_stop,
+                                        threads=threads)]
+    position = {trial.index: i for i, trial in enumerate(trials)}
+    return sorted(records, key=lambda r: position[r["index"]])
+
+
+def _run_batch(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck | None,
+               threads: int) -> list[TrialRecord]:
+    """Run ``trials``, all of one of the spec's optimizers, as one (K, D) batch."""
+    entry = spec.entries[trials[0].entry]
+    objective, chain = spec.objective, entry.chain
+    rule = chain.rule
     k, steps = len(trials), spec.steps
     seeds = [t.seed for t in trials]
     if len(set(seeds)) == 1:  # one start for the whole chunk
@@ -181,8 +200,8 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
         starts = {seed: spec.start_point(seed) for seed in set(seeds)}
         params = np.stack([starts[seed] for seed in seeds])
     settings = [t.params for t in trials]
-    hp = {h.name: np.array([p[h.name] for p in settings], dtype=np.float64).reshape(k, 1)
-          for h in rule.hyperparameters}
+    hp = {key: np.array([p[key] for p in settings], dtype=np.float64).reshape(k, 1)
+          for key in chain.keys}
     recorded = recorded_steps(steps, spec.record_every)
     binding = objective.bind(seeds, recorded)
     track = _Track(k, recorded, spec.divergence_threshold, binding.curve_stats)
@@ -190,7 +209,7 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
     lookahead = rule.lookahead
     window = np.empty((0, 0))
     with np.errstate(all="ignore"):
-        stepper = Stepper(rule, params, rule.init(params), hp, threads=threads)
+        stepper = Stepper(chain, params, rule.init(params), hp, threads=threads)
         try:
             for s0 in range(0, steps + 1, WINDOW):
                 n = min(WINDOW, steps + 1 - s0)
@@ -220,7 +239,7 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
                     break
         finally:
             stepper.close()
-    return track.records(trials, binding.extra_curves())
+    return track.records(trials, entry.name, binding.extra_curves())
 
 
 def _lookahead_point(lookahead: Callable[..., Array], stepper: Stepper, out: Array) -> Array:
@@ -235,7 +254,7 @@ def _compact(stepper: Stepper, alive: npt.NDArray[np.bool_], threads: int) -> St
     state = state._replace(**{b: getattr(state, b)[alive] for b in rule.buffers})
     hp = {name: value if isinstance(value, float) else value[alive]
           for name, value in stepper.hp.items()}
-    return Stepper(rule, stepper.params[alive], state, hp, threads=threads)
+    return Stepper(stepper.chain, stepper.params[alive], state, hp, threads=threads)
 
 
 class _Track:
@@ -285,7 +304,7 @@ class _Track:
             self.curve[lo:hi, at] = kept[self._recorded[lo:hi] - s0]
         return ~dead
 
-    def records(self, trials: list[Trial],
+    def records(self, trials: list[Trial], optimizer: str,
                 extras: Mapping[str, Array] | None = None) -> list[TrialRecord]:
         """The trials' result records, standard JSON only (one pass over plain Python lists:
         ``TrialRecord`` is a type for mypy, the records are plain dicts). ``extras``: curves
@@ -307,15 +326,15 @@ class _Track:
         for trial, curve, last, mu, low, at in zip(trials, curves, final, mean, minimum, diverged,
                                                    strict=True):
             if at < 0:
-                append({"index": trial.index, "params": trial.params, "seed": trial.seed,
-                        "status": "ok", "final_loss": last,
+                append({"index": trial.index, "params": trial.params, "optimizer": optimizer,
+                        "seed": trial.seed, "status": "ok", "final_loss": last,
                         "min_loss": low if low != inf else None, "mean_loss": mu,
                         "diverged_at": None, "error": None,
                         "curve": {"step": recorded[:], "loss": curve}})
             else:
                 kept = bisect.bisect_left(recorded, at)  # the recorded steps before divergence
-                append({"index": trial.index, "params": trial.params, "seed": trial.seed,
-                        "status": "diverged", "final_loss": None,
+                append({"index": trial.index, "params": trial.params, "optimizer": optimizer,
+                        "seed": trial.seed, "status": "diverged", "final_loss": None,
                         "min_loss": low if low != inf else None, "mean_loss": None,
                         "diverged_at": at, "error": None,
                         "curve": {"step": recorded[:kept], "loss": curve[:kept]}})

@@ -17,17 +17,19 @@ spec's size — a random init keeps no center it was not given and a seed count 
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, Literal, cast, get_args
+from typing import Annotated, Any, ClassVar, Literal, Union, cast, get_args
 
 import numpy as np
 from pydantic import (
     BaseModel,
+    create_model,
     BeforeValidator,
     ConfigDict,
     Discriminator,
@@ -47,7 +49,9 @@ from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 
 from .models import DatasetSource
 from .objectives import OBJECTIVES, Objective, ObjectiveSpec
 from .python_objective import PythonObjective
-from .rules import RULE_NAMES, RULES_WITH_EPS, Array, Rule, make_rule
+from .rules import RULE_NAMES, RULES_WITH_EPS, Array, Rule, default_placement, make_rule
+from .schedules import SCHEDULES, Schedule
+from .transforms import CLIP_PREFIX, SCHEDULE_PREFIX, Chain, ClipKind
 
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 Metric = Literal["final_loss", "min_loss", "mean_loss", "final_val_loss", "min_val_loss",
@@ -158,9 +162,10 @@ class OptimizerSpec(BaseModel):
     model_config = STRICT
 
     name: str = Field(description=f"one of {', '.join(RULE_NAMES)}")
-    eps_placement: Literal["inside", "outside"] = Field(
-        "inside", description="eps inside the square root (default, as the formulas write it) or outside "
-        "it (as PyTorch and optax)")
+    eps_placement: Literal["inside", "outside"] | None = Field(
+        None, description="eps inside the square root or outside it (as PyTorch and optax); "
+        "absent, the rule's own: inside for the seed's six (as their formulas write it), "
+        "outside for adamw, amsgrad, nadam and radam (as torch)")
 
     @field_validator("name")
     @classmethod
@@ -176,6 +181,8 @@ class OptimizerSpec(BaseModel):
         if self.eps_placement == "outside" and self.name not in RULES_WITH_EPS:
             raise _error("eps_placement", "eps_placement applies to {choices} only, not {name}",
                          choices=", ".join(RULES_WITH_EPS), name=self.name)
+        if self.eps_placement is None:
+            object.__setattr__(self, "eps_placement", default_placement(self.name))
         return self
 
     @cached_property
@@ -223,6 +230,131 @@ Seeds = Annotated[
 ]
 
 
+class ScheduleBase(BaseModel):
+    """A learning-rate schedule: ``name`` and the schedule's parameters, each a number or a
+    list to sweep (``optimizers.schedules``). Parameters whose default is the sweep's step count
+    are filled in by the sweep."""
+
+    model_config = STRICT
+    declaration: ClassVar[Schedule]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _few_extras(cls, value: Any) -> Any:
+        _few_extra_keys(value, cls.model_fields, "schedule")
+        return value
+
+    @model_validator(mode="after")
+    def _in_range(self) -> ScheduleBase:
+        for p in self.declaration.parameters:
+            value = getattr(self, p.name)
+            if value is None:
+                continue
+            _check_values(f"schedule.{p.name}", value if isinstance(value, list) else [value],
+                          p.contains, p.range_text + (" (a whole number)" if p.integer else ""))
+        return self
+
+    def values(self) -> dict[str, float | list[float]]:
+        """Parameter name → its number or list (None where the sweep fills it in)."""
+        return {p.name: getattr(self, p.name) for p in self.declaration.parameters}
+
+
+IntGridValue = Annotated[
+    Annotated[int, Tag("scalar")] | Annotated[list[int], _FailFast(), Tag("list")],
+    Discriminator(_scalar_or_list),
+]
+
+
+def _schedule_model(schedule: Schedule) -> type[ScheduleBase]:
+    """The spec model of one schedule, built from its declaration."""
+    fields: dict[str, Any] = {"name": (Literal[schedule.name], Field(  # type: ignore[valid-type]
+        description=schedule.formula))}
+    for p in schedule.parameters:
+        kind = IntGridValue if p.integer else GridValue
+        if p.default is None:
+            fields[p.name] = (kind, Field(description=f"{p.description} ({p.range_text})"))
+        else:
+            default = None if p.default == "steps" else p.default
+            fields[p.name] = (kind | None, Field(default, description=f"{p.description} "
+                                                 f"({p.range_text}; default {p.default})"))
+    model: type[ScheduleBase] = create_model(  # type: ignore[call-overload]
+        f"{schedule.name.title().replace('_', '')}Schedule", __base__=ScheduleBase, **fields)
+    model.declaration = schedule
+    return model
+
+
+SCHEDULE_MODELS: dict[str, type[ScheduleBase]] = {name: _schedule_model(s)
+                                                  for name, s in SCHEDULES.items()}
+
+
+def _schedule_to_object(value: Any) -> Any:
+    """A bare schedule name stands for ``{"name": name}``; an unknown name is refused with the
+    valid choices."""
+    value = _name_to_object(value)
+    if isinstance(value, Mapping):
+        name = value.get("name")
+        if not isinstance(name, str) or name not in SCHEDULES:
+            shown = "no name" if name is None else f"unknown schedule {name!r}"
+            raise _error("unknown_schedule", "{shown}; valid choices: {choices}", shown=shown,
+                         choices=", ".join(SCHEDULES))
+    return value
+
+
+ScheduleSpec = Annotated[
+    Union[tuple(Annotated[m, Tag(n)] for n, m in SCHEDULE_MODELS.items())],  # type: ignore[valid-type]
+    Discriminator(lambda v: v.get("name") if isinstance(v, Mapping) else getattr(v, "name", None)),
+    BeforeValidator(_schedule_to_object, json_schema_input_type=str | dict[str, Any]),
+]
+
+
+class ClipSpec(BaseModel):
+    """Gradient clipping, applied to the objective's gradient before weight decay: by each
+    trial's global norm (g ← g·min(1, M/‖g‖₂)) or by value (each coordinate to [−c, c]). The
+    number may be a list to sweep (a trial's params name it ``clip.global_norm`` or
+    ``clip.value``)."""
+
+    model_config = STRICT
+
+    global_norm: GridValue | None = Field(None, description="M > 0: rescale each trial's "
+                                          "gradient to norm at most M")
+    value: GridValue | None = Field(None, description="c > 0: clip each coordinate to [−c, c]")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ClipSpec:
+        given = [k for k in ("global_norm", "value") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise _error("clip", "clip takes exactly one of global_norm and value (got {n})",
+                         n=len(given))
+        value = getattr(self, given[0])
+        _check_values(f"clip.{given[0]}", value if isinstance(value, list) else [value],
+                      lambda v: v > 0, f"0 < {given[0]}")
+        return self
+
+    @property
+    def kind(self) -> ClipKind:
+        """Which clipping: "global_norm" or "value"."""
+        return "global_norm" if self.global_norm is not None else "value"
+
+    @property
+    def limit(self) -> float | list[float]:
+        """M or c: a number or a list."""
+        value = self.global_norm if self.global_norm is not None else self.value
+        assert value is not None
+        return value
+
+
+def _check_values(key: str, values: list[float], contains: Any, range_text: str) -> None:
+    """Refuse an empty or repeating list, or a value out of range, naming ``key``."""
+    if not values:
+        raise _error("empty_list", "{key}: the list is empty; give at least one value", key=key)
+    if len(set(values)) != len(values):
+        raise _error("duplicate_value", "{key}: the list repeats a value", key=key)
+    for v in values:
+        if not contains(v):
+            raise _error("out_of_range", "{key} = {value} is out of range; valid: {range}",
+                         key=key, value=v, range=range_text)
+
+
 class OptimizerData(TypedDict):
     """``OptimizerSpec`` as JSON."""
 
@@ -263,6 +395,156 @@ class Trial:
     setting: int
     params: dict[str, float]
     seed: int
+    entry: int = 0  # which of the spec's optimizers runs it
+
+
+def _known_keys_first(grid: Any, info: ValidationInfo) -> Any:
+    """Unknown hyperparameters are refused before the values are validated, so a grid of
+    100,000 unknown keys is one error, not one per key (and one for each bad value)."""
+    optimizer: OptimizerSpec | None = info.data.get("optimizer")
+    if not isinstance(grid, Mapping):
+        return grid
+    if optimizer is None:
+        if len(grid) > MAX_EXTRA_KEYS:
+            raise _error("grid_size", "grid has {n} keys; an optimizer has at most a few "
+                         "hyperparameters", n=len(grid))
+        return grid
+    _unknown_hyperparameter(grid, optimizer.rule)
+    return grid
+
+
+def _grid_fits_rule(grid: dict[str, float | list[float]],
+                    info: ValidationInfo) -> dict[str, float | list[float]]:
+    """The grid in the rule's hyperparameter order, defaults filled in, every value checked."""
+    optimizer: OptimizerSpec | None = info.data.get("optimizer")
+    if optimizer is None:
+        return grid
+    rule = optimizer.rule
+    _unknown_hyperparameter(grid, rule)
+    normal: dict[str, float | list[float]] = {}
+    for h in rule.hyperparameters:
+        value = grid.get(h.name, h.default)
+        if value is None:
+            raise _error("missing_hyperparameter",
+                         "{rule} needs {key} in the grid (a number or a list)",
+                         rule=rule.name, key=h.name)
+        _check_values(h.name, value if isinstance(value, list) else [value], h.contains,
+                      h.range_text)
+        normal[h.name] = value
+    return normal
+
+
+OptimizerField = Annotated[OptimizerSpec, BeforeValidator(
+    _optimizer_to_object, json_schema_input_type=str | OptimizerSpec)]
+GridField = dict[str, GridValue]
+#: Most optimizers one sweep compares.
+MAX_ENTRIES = 32
+
+
+class EntrySpec(BaseModel):
+    """One optimizer of a sweep that compares several: its rule, grid and (optionally) its own
+    schedule and clipping (absent, the sweep's)."""
+
+    model_config = STRICT
+
+    optimizer: OptimizerField = Field(description=f"a name ({', '.join(RULE_NAMES)}) or an "
+                                      "object with name and eps_placement")
+    grid: GridField = Field(description="each key a hyperparameter of this optimizer: a list is "
+                            "swept, a number fixed; the ones left out take their defaults")
+    schedule: ScheduleSpec | None = Field(None, description="this optimizer's learning-rate "
+                                          "schedule; absent, the sweep's")
+    clip: ClipSpec | None = Field(None, description="this optimizer's gradient clipping; "
+                                  "absent, the sweep's")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _few_extras(cls, value: Any) -> Any:
+        _few_extra_keys(value, cls.model_fields, "an optimizers entry")
+        return value
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _known_keys_first(cls, grid: Any, info: ValidationInfo) -> Any:
+        return _known_keys_first(grid, info)
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_fits_rule(cls, grid: dict[str, float | list[float]],
+                        info: ValidationInfo) -> dict[str, float | list[float]]:
+        return _grid_fits_rule(grid, info)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One optimizer of a sweep, as the engine runs it: the chain (rule, schedule, clipping),
+    its axes (a trial-params key → its number or list: the rule's hyperparameters, then
+    ``schedule.<parameter>``, then ``clip.<kind>``) and where its settings start among the
+    sweep's."""
+
+    index: int
+    name: str
+    chain: Chain
+    axes: dict[str, float | list[float]]
+    offset: int
+
+    @property
+    def n_settings(self) -> int:
+        """How many settings: the product of its lists' lengths."""
+        return math.prod(len(v) if isinstance(v, list) else 1 for v in self.axes.values())
+
+    def setting(self, index: int) -> dict[str, float]:
+        """Its setting ``index`` (0-based within the entry): the index in mixed radix over the
+        lists' lengths, the first key the most significant digit."""
+        point: dict[str, float] = {}
+        for key, value in reversed(self.axes.items()):
+            values = value if isinstance(value, list) else [value]
+            index, digit = divmod(index, len(values))
+            point[key] = values[digit]
+        return {key: point[key] for key in self.axes}
+
+    def settings(self) -> list[dict[str, float]]:
+        """Every setting, in order: the product of the lists, the first key slowest."""
+        keys = list(self.axes)
+        lists = [v if isinstance(v, list) else [v] for v in self.axes.values()]
+        return [dict(zip(keys, combo)) for combo in itertools.product(*lists)]
+
+
+def entry_axes(entry: Mapping[str, Any]) -> dict[str, float | list[float]]:
+    """An entry's axes from its data (a normalised spec's single form, or one of its
+    ``optimizers``): the grid, then ``schedule.<parameter>``, then ``clip.<kind>``."""
+    axes: dict[str, float | list[float]] = dict(entry["grid"])
+    schedule = entry.get("schedule")
+    if schedule:
+        axes.update({SCHEDULE_PREFIX + key: value for key, value in schedule.items()
+                     if key != "name"})
+    clip = entry.get("clip")
+    if clip:
+        axes.update({CLIP_PREFIX + key: value for key, value in clip.items()
+                     if value is not None})
+    return axes
+
+
+def spec_entries(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A normalised spec's entries as data: its ``optimizers``, or the single form itself."""
+    entries = data.get("optimizers")
+    return list(entries) if entries else [data]
+
+
+def setting_keys(data: Mapping[str, Any]) -> list[str]:
+    """Every key a trial's params may hold, over all the spec's entries, in order of first
+    appearance (results.csv's columns)."""
+    return list(dict.fromkeys(key for entry in spec_entries(data) for key in entry_axes(entry)))
+
+
+def optimizer_names(data: Mapping[str, Any]) -> list[str]:
+    """The names of the spec's optimizers, in entry order, each once."""
+    return list(dict.fromkeys(entry["optimizer"]["name"] for entry in spec_entries(data)))
+
+
+def spec_swept_keys(data: Mapping[str, Any]) -> list[str]:
+    """The keys some entry of the spec sweeps (``swept_keys`` of each entry's axes)."""
+    return list(dict.fromkeys(key for entry in spec_entries(data)
+                              for key in swept_keys(entry_axes(entry))))
 
 
 class SweepSpec(BaseModel):
@@ -288,15 +570,25 @@ class SweepSpec(BaseModel):
         Discriminator(lambda v: "python" if isinstance(v, PythonObjective) else "spec"),
     ] = Field(description=f"a name ({', '.join(OBJECTIVES)}) or an object with name, dim and "
               "the objective's own parameters")
-    optimizer: Annotated[OptimizerSpec, BeforeValidator(
-        _optimizer_to_object, json_schema_input_type=str | OptimizerSpec)] = Field(
-        description=f"a name ({', '.join(RULE_NAMES)}) or an object with name and eps_placement")
+    optimizer: OptimizerField | None = Field(
+        None, description=f"a name ({', '.join(RULE_NAMES)}) or an object with name and "
+        "eps_placement (with grid; or give optimizers)")
     init: InitSpec | None = Field(
         None, description="D numbers, or a seeded random start {distribution, scale, center}; "
         "absent, the objective's customary start")
-    grid: dict[str, GridValue] = Field(
-        description="each key a hyperparameter of the optimizer: a list is swept, a number fixed; "
-        "the ones left out take their defaults")
+    grid: GridField | None = Field(
+        None, description="each key a hyperparameter of the optimizer: a list is swept, a "
+        "number fixed; the ones left out take their defaults")
+    schedule: ScheduleSpec | None = Field(
+        None, description="a learning-rate schedule: {name, parameters} (each parameter a "
+        "number or a list to sweep); absent, a constant lr")
+    clip: ClipSpec | None = Field(None, description="gradient clipping: {global_norm: M} or "
+                                  "{value: c} (a number or a list)")
+    optimizers: Annotated[list[EntrySpec], _FailFast()] | None = Field(
+        None, max_length=MAX_ENTRIES, description="instead of optimizer and grid: several "
+        "optimizers compared in one sweep, each {optimizer, grid, schedule?, clip?} (the "
+        "sweep's schedule and clip apply to entries without their own); the trials are the "
+        "union of each entry's grid × the seeds, numbered entry by entry")
     # steps and record_every: at most max_steps (``_steps_limit``), which is at most MAX_INT
     steps: int = Field(100, ge=1, description="updates per trial")
     seeds: Seeds = Field(1, validate_default=True, description="a count n (seeds 0..n−1, kept "
@@ -354,47 +646,13 @@ class SweepSpec(BaseModel):
     @field_validator("grid", mode="before")
     @classmethod
     def _known_keys_first(cls, grid: Any, info: ValidationInfo) -> Any:
-        """Unknown hyperparameters are refused before the values are validated, so a grid of
-        100,000 unknown keys is one error, not one per key (and one for each bad value)."""
-        optimizer: OptimizerSpec | None = info.data.get("optimizer")
-        if not isinstance(grid, Mapping):
-            return grid
-        if optimizer is None:
-            if len(grid) > MAX_EXTRA_KEYS:
-                raise _error("grid_size", "grid has {n} keys; an optimizer has at most a few "
-                             "hyperparameters", n=len(grid))
-            return grid
-        _unknown_hyperparameter(grid, optimizer.rule)
-        return grid
+        return _known_keys_first(grid, info)
 
     @field_validator("grid")
     @classmethod
-    def _grid_fits_rule(cls, grid: dict[str, float | list[float]],
-                        info: ValidationInfo) -> dict[str, float | list[float]]:
-        optimizer: OptimizerSpec | None = info.data.get("optimizer")
-        if optimizer is None:
-            return grid
-        rule = optimizer.rule
-        _unknown_hyperparameter(grid, rule)
-        normal: dict[str, float | list[float]] = {}
-        for h in rule.hyperparameters:
-            value = grid.get(h.name, h.default)
-            if value is None:
-                raise _error("missing_hyperparameter",
-                             "{rule} needs {key} in the grid (a number or a list)",
-                             rule=rule.name, key=h.name)
-            values = value if isinstance(value, list) else [value]
-            if not values:
-                raise _error("empty_list", "{key}: the list is empty; give at least one value",
-                             key=h.name)
-            if len(set(values)) != len(values):
-                raise _error("duplicate_value", "{key}: the list repeats a value", key=h.name)
-            for v in values:
-                if not h.contains(v):
-                    raise _error("out_of_range", "{key} = {value} is out of range; valid: {range}",
-                                 key=h.name, value=v, range=h.range_text)
-            normal[h.name] = value
-        return normal
+    def _grid_fits_rule(cls, grid: dict[str, float | list[float]] | None,
+                        info: ValidationInfo) -> dict[str, float | list[float]] | None:
+        return None if grid is None else _grid_fits_rule(grid, info)
 
     @field_validator("seeds")
     @classmethod
@@ -422,6 +680,7 @@ class SweepSpec(BaseModel):
 
     @model_validator(mode="after")
     def _size_limits(self, info: ValidationInfo) -> SweepSpec:
+        self._one_form()
         limits = _limits(info)
         n = self.n_trials
         if n > limits.max_trials:
@@ -446,15 +705,90 @@ class SweepSpec(BaseModel):
                          n=n, m=self.curve_length, points=points, limit=limits.max_curve_points,
                          every=_record_every_that_fits(n, self.steps, limits.max_curve_points))
         if not self.name:
-            object.__setattr__(self, "name", f"{self.optimizer.name} on {self.objective.name}")
+            names = " vs ".join(optimizer_names({"optimizer": self.optimizer and {
+                "name": self.optimizer.name}, "optimizers": self.optimizers and [
+                {"optimizer": {"name": e.optimizer.name}} for e in self.optimizers]}))
+            object.__setattr__(self, "name", f"{names} on {self.objective.name}")
         return self
+
+    def _one_form(self) -> None:
+        """optimizer + grid, or optimizers; the schedules' step-count defaults filled in and
+        checked against the steps."""
+        if self.optimizers is None:
+            if self.optimizer is None or self.grid is None:
+                raise _error("missing", "give optimizer and grid (or optimizers, a list of "
+                             "{optimizer, grid})")
+            object.__setattr__(self, "schedule", self._filled(self.schedule, "schedule"))
+            return
+        if self.optimizer is not None or self.grid is not None:
+            raise _error("optimizers", "give optimizers or optimizer and grid, not both")
+        if not self.optimizers:
+            raise _error("optimizers", "optimizers: the list is empty; give at least one entry")
+        entries = []
+        for i, entry in enumerate(self.optimizers):
+            schedule = entry.schedule if entry.schedule is not None else self.schedule
+            entries.append(entry.model_copy(update={
+                "schedule": self._filled(schedule, f"optimizers.{i}.schedule"),
+                "clip": entry.clip if entry.clip is not None else self.clip}))
+        object.__setattr__(self, "optimizers", entries)
+        object.__setattr__(self, "schedule", self._filled(self.schedule, "schedule"))
+
+    def _filled(self, schedule: ScheduleBase | None, where: str) -> ScheduleBase | None:
+        """``schedule`` with its step-count defaults (t_max, total_steps) set to ``steps``,
+        checked where its parameters must agree with each other and with the steps."""
+        if schedule is None:
+            return None
+        values = {p.name: (self.steps if p.default == "steps" else p.default)
+                  if getattr(schedule, p.name) is None else getattr(schedule, p.name)
+                  for p in schedule.declaration.parameters}
+        low = {k: min(v) if isinstance(v, list) else v for k, v in values.items()}
+        high = {k: max(v) if isinstance(v, list) else v for k, v in values.items()}
+        if schedule.name == "one_cycle":
+            if low["total_steps"] < self.steps:
+                raise _error("schedule", "{where}.total_steps = {n} is less than steps = "
+                             "{steps}: the cycle must last the whole run", where=where,
+                             n=low["total_steps"], steps=self.steps)
+            if low["pct_start"] * low["total_steps"] <= 1:
+                raise _error("schedule", "{where}: pct_start × total_steps must be above 1 (the "
+                             "rise lasts at least one update)", where=where)
+        if schedule.name == "warmup_cosine" and high["warmup_steps"] >= low["t_max"]:
+            raise _error("schedule", "{where}: warmup_steps = {w} must be less than t_max = {t}",
+                         where=where, w=high["warmup_steps"], t=low["t_max"])
+        return schedule.model_copy(update=values)
 
     # -- derived quantities -----------------------------------------------------------------
 
+    @cached_property
+    def entries(self) -> tuple[Entry, ...]:
+        """The sweep's optimizers as the engine runs them (one for the single form), each with
+        its chain, axes and the index of its first setting."""
+        forms: list[tuple[OptimizerSpec, Mapping[str, Any], Any, Any]]
+        if self.optimizers is None:
+            assert self.optimizer is not None and self.grid is not None
+            forms = [(self.optimizer, self.grid, self.schedule, self.clip)]
+        else:
+            forms = [(e.optimizer, e.grid, e.schedule, e.clip) for e in self.optimizers]
+        entries, offset = [], 0
+        for i, (optimizer, grid, schedule, clip) in enumerate(forms):
+            axes = entry_axes({"grid": grid,
+                               "schedule": schedule.model_dump() if schedule else None,
+                               "clip": clip.model_dump() if clip else None})
+            chain = Chain(optimizer.rule, SCHEDULES[schedule.name] if schedule else None,
+                          clip.kind if clip else None)
+            entry = Entry(i, optimizer.name, chain, axes, offset)
+            entries.append(entry)
+            offset += entry.n_settings
+        return tuple(entries)
+
     @property
     def rule(self) -> Rule:
-        """The update rule of the sweep."""
-        return self.optimizer.rule
+        """The update rule of the sweep's first (for the single form, only) optimizer."""
+        return self.entries[0].chain.rule
+
+    @property
+    def compares(self) -> bool:
+        """Whether the sweep compares several optimizers (the ``optimizers`` form)."""
+        return self.optimizers is not None
 
     @property
     def seed_list(self) -> list[int]:
@@ -467,42 +801,51 @@ class SweepSpec(BaseModel):
         return self.seeds if isinstance(self.seeds, int) else len(self.seeds)
 
     def settings(self) -> list[dict[str, float]]:
-        """The grid points, in order: the product of the lists, the first hyperparameter slowest
-        (a new list of the spec's own dicts, built once per spec: treat them as read-only)."""
+        """The settings (grid points), in order: entry by entry, each the product of its
+        lists, the first key slowest (a new list of the spec's own dicts, built once per spec:
+        treat them as read-only)."""
         return list(self._grid_points)
 
     @cached_property
     def _grid_points(self) -> tuple[dict[str, float], ...]:
-        keys = list(self.grid)
-        lists = [v if isinstance(v, list) else [v] for v in self.grid.values()]
-        return tuple(dict(zip(keys, combo)) for combo in itertools.product(*lists))
+        return tuple(point for entry in self.entries for point in entry.settings())
+
+    @cached_property
+    def _setting_entry(self) -> tuple[int, ...]:
+        """Setting index → its entry's index."""
+        return tuple(entry.index for entry in self.entries for _ in range(entry.n_settings))
+
+    def entry_of(self, setting: int) -> Entry:
+        """The entry that setting ``setting`` belongs to."""
+        offsets = [entry.offset for entry in self.entries]
+        return self.entries[bisect.bisect_right(offsets, setting) - 1]
+
+    @property
+    def swept(self) -> list[str]:
+        """The keys the sweep's entries sweep (lists of two or more values), in order."""
+        return list(dict.fromkeys(key for entry in self.entries
+                                  for key in swept_keys(entry.axes)))
+
+    @property
+    def setting_keys(self) -> list[str]:
+        """Every key a trial's params may hold, in order of first appearance."""
+        return list(dict.fromkeys(key for entry in self.entries for key in entry.axes))
+
+    def setting(self, index: int) -> dict[str, float]:
+        """Setting ``index`` alone (``settings()[index]`` without building the others)."""
+        if not 0 <= index < self.n_settings:
+            raise IndexError(f"grid point {index} is not in 0..{self.n_settings - 1}")
+        entry = self.entry_of(index)
+        return entry.setting(index - entry.offset)
+
+    @property
+    def n_settings(self) -> int:
+        """How many settings (grid points), over every entry."""
+        return sum(entry.n_settings for entry in self.entries)
 
     def data(self) -> SpecData:
         """The normalised spec as JSON data (``model_dump(mode="json")``, typed)."""
         return cast(SpecData, self.model_dump(mode="json"))
-
-    @property
-    def swept(self) -> list[str]:
-        """The hyperparameters the grid sweeps (lists of two or more values), in grid order."""
-        return swept_keys(self.grid)
-
-    def setting(self, index: int) -> dict[str, float]:
-        """Grid point ``index`` alone (``settings()[index]`` without building the others): the
-        index in mixed radix over the lists' lengths, the first hyperparameter the most
-        significant digit."""
-        if not 0 <= index < self.n_settings:
-            raise IndexError(f"grid point {index} is not in 0..{self.n_settings - 1}")
-        point: dict[str, float] = {}
-        for key, value in reversed(self.grid.items()):
-            values = value if isinstance(value, list) else [value]
-            index, digit = divmod(index, len(values))
-            point[key] = values[digit]
-        return {key: point[key] for key in self.grid}
-
-    @property
-    def n_settings(self) -> int:
-        """How many grid points."""
-        return math.prod(len(v) if isinstance(v, list) else 1 for v in self.grid.values())
 
     @property
     def n_trials(self) -> int:
@@ -525,8 +868,9 @@ class SweepSpec(BaseModel):
         n = len(settings)
         stop = self.n_trials if stop is None else min(stop, self.n_trials)
         seeds = self.seeds
+        of = self._setting_entry
         return [Trial(i, i % n, settings[i % n],
-                      i // n if isinstance(seeds, int) else seeds[i // n])
+                      i // n if isinstance(seeds, int) else seeds[i // n], of[i % n])
                 for i in range(start, stop)]
 
     def start_point(self, seed: int) -> Array:

@@ -254,7 +254,7 @@ def fail_chunk(store: JobStore, sweep_id: str, chunk: int, message: str) -> None
     start, stop = chunk_range(record, chunk)
     try:
         chunks_done = store.save_chunk(
-            sweep_id, chunk, failed_records(stored_spec(record, store).trials(start, stop), message))
+            sweep_id, chunk, failed_records(spec := stored_spec(record, store), spec.trials(start, stop), message))
     except (StoreRejected, ValueError) as exc:  # ValueError: the stored spec does not parse
         fail_sweep(store, sweep_id, f"chunk {chunk} failed ({message}) and could not be "
                    f"stored as failed trials: {exc}")
@@ -411,7 +411,7 @@ def results_document(store: JobStore, record: SweepRecord) -> bytes:
         unscored: SweepDocument = {
             "id": record.id, "status": record.status.value, "spec": record.spec,
             "progress": {"done": len(records), "total": record.total}, "best": None,
-            "summary": {"importance": {}}, "settings": [], "trials": records}
+            "summary": {"importance": {}, "by_optimizer": {}}, "settings": [], "trials": records}
         return orjson.dumps(unscored)
     document: SweepDocument = {"id": record.id, **assemble(spec, records, status=record.status)}
     return orjson.dumps(document)
@@ -432,6 +432,7 @@ def csv_rows(store: JobStore, record: SweepRecord,
     chunks = sorted(store.saved_chunks(record.id))
     spec = stored_spec(record, store)
     seeds, n_settings = spec.seed_list, spec.n_settings
+    names = [entry.name for entry in spec.entries]
 
     def rows() -> Iterator[TrialRow]:
         for start in range(0, len(chunks), batch_chunks):
@@ -440,7 +441,9 @@ def csv_rows(store: JobStore, record: SweepRecord,
                 index = int(summary["index"])
                 row: TrialRow = {
                     "index": index, "seed": seeds[index // n_settings],
-                    "params": spec.setting(index % n_settings), "status": summary["status"],
+                    "params": spec.setting(index % n_settings),
+                    "optimizer": names[spec.entry_of(index % n_settings).index],
+                    "status": summary["status"],
                     "final_loss": summary.get("final_loss"),
                     "min_loss": summary.get("min_loss"), "mean_loss": summary.get("mean_loss"),
                     "diverged_at": summary.get("diverged_at"), "error": summary.get("error")}
