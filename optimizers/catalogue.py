@@ -13,12 +13,14 @@ from typing import Any
 from .datasets import BUILTIN_SHAPES
 from .models import Model
 from .objectives import OBJECTIVES
-from .rules import RULE_NAMES, RULES_WITH_EPS, make_rule
+from .rules import RULE_NAMES, RULES_WITH_EPS, default_placement, make_rule
+from .schedules import SCHEDULES
 from .spec import higher_is_better
 
 
 def optimizer_catalogue() -> list[dict[str, Any]]:
-    """One entry per rule: name, summary, formula(s), hyperparameters and options."""
+    """One entry per rule: name, summary, formula (at the rule's default eps placement),
+    hyperparameters, how its weight decay applies, and options."""
     entries = []
     for name in RULE_NAMES:
         rule = make_rule(name)
@@ -33,15 +35,29 @@ def optimizer_catalogue() -> list[dict[str, Any]]:
                  "description": h.description}
                 for h in rule.hyperparameters
             ],
+            "weight_decay": rule.weight_decay,
+            "default_eps_placement": default_placement(name) if name in RULES_WITH_EPS else None,
             "options": {},
         }
         if name in RULES_WITH_EPS:
             entry["options"]["eps_placement"] = {
-                "default": "inside", "choices": ["inside", "outside"],
+                "default": default_placement(name), "choices": ["inside", "outside"],
+                "formula_inside": make_rule(name, "inside").formula,
                 "formula_outside": make_rule(name, "outside").formula,
             }
         entries.append(entry)
     return entries
+
+
+def schedule_catalogue() -> list[dict[str, Any]]:
+    """One entry per learning-rate schedule: name, formula, its torch equivalent and its
+    parameters (default None: required; "steps": the sweep's step count)."""
+    return [{"name": s.name, "formula": s.formula, "torch": s.torch,
+             "parameters": [{"name": p.name, "default": p.default, "integer": p.integer,
+                             "range": p.range_text, "low": p.low,
+                             "high": None if math.isinf(p.high) else p.high,
+                             "description": p.description} for p in s.parameters]}
+            for s in SCHEDULES.values()]
 
 
 def dataset_catalogue() -> list[dict[str, Any]]:
@@ -98,4 +114,5 @@ def _metrics(cls: type[Any]) -> tuple[str, ...]:
     return cls.model_validate(probe).metrics()
 
 
-__all__ = ["dataset_catalogue", "objective_catalogue", "optimizer_catalogue"]
+__all__ = ["dataset_catalogue", "objective_catalogue", "optimizer_catalogue",
+           "schedule_catalogue"]

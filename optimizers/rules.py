@@ -685,8 +685,9 @@ class Rule:
 
     @property
     def has_eps(self) -> bool:
-        """Whether the rule has an eps hyperparameter (and so an eps_placement option)."""
-        return any(h.name == "eps" for h in self.hyperparameters)
+        """Whether the rule offers the eps_placement option (adamax and adadelta have an eps
+        but not the choice)."""
+        return self.name in RULES_WITH_EPS
 
     def defaults(self) -> dict[str, float | None]:
         """Hyperparameter name → default (None where required)."""

@@ -133,8 +133,12 @@ def _few_extra_keys(value: Any, fields: Mapping[str, Any], what: str) -> None:
 
 
 def _optimizer_to_object(value: Any) -> Any:
+    """A bare name stands for ``{"name": name}``; without eps_placement, the rule's own."""
     value = _name_to_object(value)
     _few_extra_keys(value, OptimizerSpec.model_fields, "optimizer")
+    if isinstance(value, Mapping) and "eps_placement" not in value and value.get(
+            "name") in RULE_NAMES:
+        value = {**value, "eps_placement": default_placement(value["name"])}
     return value
 
 
@@ -162,8 +166,8 @@ class OptimizerSpec(BaseModel):
     model_config = STRICT
 
     name: str = Field(description=f"one of {', '.join(RULE_NAMES)}")
-    eps_placement: Literal["inside", "outside"] | None = Field(
-        None, description="eps inside the square root or outside it (as PyTorch and optax); "
+    eps_placement: Literal["inside", "outside"] = Field(
+        "inside", description="eps inside the square root or outside it (as PyTorch and optax); "
         "absent, the rule's own: inside for the seed's six (as their formulas write it), "
         "outside for adamw, amsgrad, nadam and radam (as torch)")
 
@@ -181,8 +185,6 @@ class OptimizerSpec(BaseModel):
         if self.eps_placement == "outside" and self.name not in RULES_WITH_EPS:
             raise _error("eps_placement", "eps_placement applies to {choices} only, not {name}",
                          choices=", ".join(RULES_WITH_EPS), name=self.name)
-        if self.eps_placement is None:
-            object.__setattr__(self, "eps_placement", default_placement(self.name))
         return self
 
     @cached_property
@@ -370,6 +372,22 @@ class RandomInitData(TypedDict):
     center: list[float] | None
 
 
+class ClipData(TypedDict):
+    """``ClipSpec`` as JSON: one of the two is given."""
+
+    global_norm: float | list[float] | None
+    value: float | list[float] | None
+
+
+class EntryData(TypedDict):
+    """``EntrySpec`` as JSON (in a normalised spec, the sweep's schedule and clip filled in)."""
+
+    optimizer: OptimizerData
+    grid: dict[str, float | list[float]]
+    schedule: dict[str, str | float | list[float]] | None
+    clip: ClipData | None
+
+
 class SpecData(TypedDict):
     """The normalised spec as JSON (``SweepSpec.data()``, every default filled in): what a
     store keeps and what the results document's ``spec`` holds. ``objective`` is its name, dim
@@ -377,9 +395,12 @@ class SpecData(TypedDict):
 
     name: str
     objective: dict[str, str | float]
-    optimizer: OptimizerData
+    optimizer: OptimizerData | None
     init: list[float] | RandomInitData | None
-    grid: dict[str, float | list[float]]
+    grid: dict[str, float | list[float]] | None
+    schedule: dict[str, str | float | list[float]] | None
+    clip: ClipData | None
+    optimizers: list[EntryData] | None
     steps: int
     seeds: int | list[int]
     record_every: int
@@ -897,6 +918,12 @@ def shown_keys(grid: Mapping[str, float | list[float]]) -> list[str]:
     return swept_keys(grid) or list(grid)
 
 
+def shown_setting_keys(data: Mapping[str, Any]) -> list[str]:
+    """The keys a normalised spec's settings are told apart by, for a table or a plot: the
+    swept ones (``spec_swept_keys``), or every key when nothing is swept."""
+    return spec_swept_keys(data) or setting_keys(data)
+
+
 def curve_length(steps: int, record_every: int) -> int:
     """How many steps a curve records: 0, r, 2r, … ≤ steps, and ``steps`` if not among them."""
     return steps // record_every + 1 + (steps % record_every != 0)
@@ -971,6 +998,7 @@ def _is_union_tag(part: Any) -> bool:
 __all__ = [
     "HIGHER_IS_BETTER", "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerData", "OptimizerSpec",
     "RandomInit", "RandomInitData", "SpecData", "SweepSpec", "Trial", "describe_errors",
-    "error_field", "higher_is_better", "parse_spec", "rank_key", "shown_keys",
+    "error_field", "higher_is_better", "optimizer_names", "parse_spec", "rank_key",
+    "setting_keys", "shown_keys", "shown_setting_keys", "spec_entries", "spec_swept_keys",
     "swept_keys",
 ]

@@ -45,7 +45,8 @@ from optimizers import (
     parse_spec,
 )
 from optimizers.records import ResultsDocument
-from optimizers.spec import higher_is_better, rank_key, shown_keys
+from optimizers.catalogue import schedule_catalogue
+from optimizers.spec import higher_is_better, optimizer_names, rank_key, shown_setting_keys
 from workers.datasets import FileDatasets
 from workers.local import run_local
 from workers.settings import get_settings
@@ -110,7 +111,9 @@ def run(
 
 def _print_summary(results: ResultsDocument, top: int) -> None:
     spec = results["spec"]
-    shown = shown_keys(spec["grid"])
+    shown = shown_setting_keys(spec)
+    compares = len(optimizer_names(spec)) > 1
+    optimizer_of = {t["index"]: t["optimizer"] for t in results["trials"]} if compares else {}
     metric = spec["metric"]
     ranked = sorted(results["settings"], key=lambda s: (
         s["score"] is None, rank_key(s["score"] or 0.0, metric), s["index"]))
@@ -120,22 +123,53 @@ def _print_summary(results: ResultsDocument, top: int) -> None:
               f"by {metric} ({goal} is better), mean ± std over {seeds} seed(s)",
               highlight=False)
     table = Table()
+    if compares:
+        table.add_column("optimizer")
     for key in shown:
         table.add_column(key, justify="right")
     table.add_column(spec["metric"], justify="right")
     table.add_column("± std", justify="right")
     for setting in ranked[:top]:
         score, std = setting["score"], setting["score_std"]
-        table.add_row(*(f"{setting['params'][k]:.6g}" for k in shown),
+        name = [optimizer_of.get(setting["trials"][0], "")] if compares else []
+        table.add_row(*name, *(_cell(setting["params"].get(k)) for k in shown),
                       "diverged" if score is None else f"{score:.6g}",
                       "" if std is None else f"{std:.2g}")
     out.print(table)
+    if compares:
+        _print_by_optimizer(results)
     counts: dict[str, int] = {}
     for trial in results["trials"]:
         counts[trial["status"]] = counts.get(trial["status"], 0) + 1
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     out.print(f"{results['status']}: {results['progress']['done']}/{results['progress']['total']}"
               f" trials ({tally})", highlight=False)
+
+
+def _cell(value: float | None) -> str:
+    """A number of a settings table; blank where a setting has no such key."""
+    return "" if value is None else f"{value:.6g}"
+
+
+def _print_by_optimizer(results: ResultsDocument) -> None:
+    """Each optimizer's best setting, best first."""
+    metric = results["spec"]["metric"]
+    by = results["summary"].get("by_optimizer", {})
+    table = Table(title="best of each optimizer")
+    for column in ("optimizer", "best setting", metric, "± std", "settings"):
+        table.add_column(column, justify="left" if column in ("optimizer", "best setting")
+                         else "right")
+    for name, entry in sorted(by.items(), key=lambda item: (
+            item[1]["best"] is None,
+            rank_key(item[1]["best"]["score"], metric) if item[1]["best"] else 0.0)):
+        best = entry["best"]
+        if best is None:
+            table.add_row(name, "no setting has a score", "", "", str(entry["settings"]))
+            continue
+        params = " ".join(f"{k}={v:.4g}" for k, v in best["params"].items())
+        table.add_row(name, params, f"{best['score']:.6g}", f"{best['score_std']:.2g}",
+                      str(entry["settings"]))
+    out.print(table)
 
 
 @app.command()
@@ -290,8 +324,34 @@ def optimizers(
                         f"{h['range']})" for h in entry["hyperparameters"])
         table.add_row(entry["name"], entry["formula"], hps)
     out.print(table)
-    out.print('eps_placement: "inside" (default) or "outside" (as PyTorch) for adagrad, rmsprop, '
-              'adam: {"optimizer": {"name": "adam", "eps_placement": "outside"}}', highlight=False)
+    placements = ", ".join(f"{e['name']} ({e['default_eps_placement']})" for e in entries
+                           if e["default_eps_placement"])
+    out.print(f'eps_placement: "inside" or "outside" the square root, for {placements} (the '
+              'default in brackets): {"optimizer": {"name": "adam", "eps_placement": '
+              '"outside"}}', highlight=False)
+    _print_schedules()
+
+
+def _print_schedules() -> None:
+    table = Table(title="learning-rate schedules (\"schedule\": {\"name\": …, …})",
+                  show_lines=True)
+    for column in ("name", "lr at update t", "parameters (default; range)", "torch"):
+        table.add_column(column)
+    for entry in schedule_catalogue():
+        params = "\n".join(f"{p['name']} ({'required' if p['default'] is None else p['default']}"
+                           f"; {p['range']})" for p in entry["parameters"])
+        table.add_row(entry["name"], entry["formula"], params, entry["torch"])
+    out.print(table)
+
+
+@app.command()
+def schedules(
+    as_json: Annotated[bool, typer.Option("--json", help="print the catalogue as JSON")] = False,
+) -> None:
+    """List the learning-rate schedules: formulas, parameters and their torch equivalents."""
+    if as_json:
+        return _print_json(schedule_catalogue())
+    _print_schedules()
 
 
 @app.command()

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from optimizers import SweepResults, SweepStatus
 from optimizers.results import Best, Progress
+from optimizers.spec import optimizer_names
 from workers.store import BEST_TRIALS
 from workers.sweeps import SweepState
 
@@ -59,7 +60,8 @@ class SweepView(BaseModel):
         best = None if state.best is None else BestSoFar(**state.best.model_dump())
         return cls(
             id=record.id, name=record.name, status=record.status,
-            optimizer=record.spec["optimizer"]["name"], objective=record.spec["objective"]["name"],
+            optimizer=", ".join(optimizer_names(record.spec)),
+            objective=record.spec["objective"]["name"],
             progress=Progress(done=record.done, total=record.total),
             created_at=_time(record.created_at), started_at=_time(record.started_at),
             finished_at=_time(record.finished_at), error=record.error, best=best,

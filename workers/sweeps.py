@@ -158,7 +158,7 @@ class SweepService:
         record = self.record(sweep_id)
         rows = csv_rows(self.store, record)
         spec = stored_spec(record, self.store)
-        return list(spec.grid), spec.objective.metrics(), rows
+        return spec.setting_keys, spec.objective.metrics(), rows
 
     def best(self, record: SweepRecord) -> Best | None:
         """The best grid point among the chunks of ``record`` saved so far (None before any

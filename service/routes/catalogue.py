@@ -1,4 +1,5 @@
-"""``/v1/optimizers`` and ``/v1/objectives``: what can be swept, read from the engine."""
+"""``/v1/optimizers``, ``/v1/schedules`` and ``/v1/objectives``: what can be swept, read from
+the engine."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from optimizers import objective_catalogue, optimizer_catalogue
+from optimizers.catalogue import schedule_catalogue
 
 from ..deps import require_api_key
 from ..errors import error_responses
@@ -16,6 +18,7 @@ from ..errors import error_responses
 router = APIRouter(prefix="/v1", tags=["catalogue"], dependencies=[Depends(require_api_key)],
                    responses=error_responses(401, 422))
 _OPTIMIZERS = optimizer_catalogue()
+_SCHEDULES = schedule_catalogue()
 _OBJECTIVES = objective_catalogue()
 
 
@@ -23,6 +26,13 @@ _OBJECTIVES = objective_catalogue()
 def optimizers() -> list[dict[str, Any]]:
     """Every optimizer: formula, hyperparameters with defaults and valid ranges, options."""
     return _OPTIMIZERS
+
+
+@router.get("/schedules")
+def schedules() -> list[dict[str, Any]]:
+    """Every learning-rate schedule: formula, torch equivalent, parameters with defaults and
+    valid ranges."""
+    return _SCHEDULES
 
 
 @router.get("/objectives")

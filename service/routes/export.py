@@ -1,6 +1,6 @@
 """Exports of a sweep's results in other formats (CSV).
 
-``GET /v1/sweeps/{id}/results.csv``: one row per trial — index, seed, each hyperparameter (the
+``GET /v1/sweeps/{id}/results.csv``: one row per trial — index, seed, optimizer, each hyperparameter (the
 columns named as the grid's keys), status, final_loss, min_loss, mean_loss (then a model's
 validation metrics), diverged_at, error —
 the same trials as ``GET /v1/sweeps/{id}/results``. Numbers are written with ``repr`` (they read
@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response, StreamingResponse
 
 from optimizers.records import OUTCOME_KEYS, VALIDATION_KEYS, ResultsDocument, TrialRow
+from optimizers.spec import setting_keys
 
 from ..deps import RuntimeDep, SweepId, require_api_key
 from ..errors import ERROR_RESPONSES
@@ -30,7 +31,7 @@ from ..errors import ERROR_RESPONSES
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(require_api_key)])
 
-LEADING_COLUMNS = ("index", "seed")
+LEADING_COLUMNS = ("index", "seed", "optimizer")
 TRAILING_COLUMNS = OUTCOME_KEYS  # a trial's outcome, as its score summary holds it
 
 
@@ -60,7 +61,7 @@ def results_csv(document: ResultsDocument) -> str:
     """The trials of a results document as CSV text, one row per trial, in index order (the
     reference ``csv_chunks`` matches byte for byte)."""
     recorded = {k for trial in document["trials"] for k in VALIDATION_KEYS if k in trial}
-    return "".join(csv_chunks(list(document["spec"]["grid"]), document["trials"],
+    return "".join(csv_chunks(setting_keys(document["spec"]), document["trials"],
                               outcome_columns(recorded)))
 
 
@@ -77,7 +78,7 @@ def csv_chunks(keys: list[str], trials: Iterable[TrialRow],
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*LEADING_COLUMNS, *keys, *trailing])
     for n, trial in enumerate(trials, 1):
-        writer.writerow([_cell(trial["index"]), _cell(trial["seed"]),
+        writer.writerow([_cell(trial["index"]), _cell(trial["seed"]), trial["optimizer"],
                          *(_cell(trial["params"].get(k)) for k in keys),
                          *(_cell(trial.get(c)) for c in trailing)])
         if n % ROWS_PER_PIECE == 0:
@@ -97,7 +98,7 @@ _JSON_ERRORS = {status: {"description": entry["description"], "content": {"appli
 @router.get("/{sweep_id}/results.csv", response_class=CSVResponse,
             responses={200: {"description": "one row per trial"}, **_JSON_ERRORS})
 def get_results_csv(sweep_id: SweepId, runtime: RuntimeDep) -> StreamingResponse:
-    """The trials so far as CSV: index, seed, each hyperparameter, status, the three losses (and
+    """The trials so far as CSV: index, seed, optimizer, each hyperparameter, status, the losses (and
     a model's validation metrics), diverged_at and error; empty cells for nulls."""
     keys, metrics, rows = runtime.sweeps.csv(sweep_id)  # reads the first chunks now: errors
     # stay JSON; a sync iterator: Starlette runs each step in its threadpool, off the event loop

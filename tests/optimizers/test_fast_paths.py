@@ -26,7 +26,15 @@ import pytest
 
 from optimizers import run_sweep
 from optimizers.objectives import OBJECTIVES, Objective, Rosenbrock
-from optimizers.rules import RULE_NAMES, RULES_WITH_EPS, BiasCorrection, constant, make_rule
+from optimizers.rules import (
+    RULE_NAMES,
+    RULES_WITH_EPS,
+    BiasCorrection,
+    constant,
+    make_rule,
+    scalar,
+    scratch,
+)
 from optimizers.stepper import Stepper
 
 FloatArray = npt.NDArray[np.float64]
@@ -85,7 +93,7 @@ def test_bias_correction_of_a_varying_beta_is_the_array_formula() -> None:
 def _settings(name: str, k: int) -> dict[str, FloatArray]:
     """One setting for all k trials, every hyperparameter away from its default."""
     values = {"lr": 3e-3, "momentum": 0.7, "decay": 0.95, "beta1": 0.8, "beta2": 0.99,
-              "eps": 1e-6}
+              "eps": 1e-6, "weight_decay": 0.05, "momentum_decay": 0.006, "rho": 0.85}
     rule = make_rule(name)
     return {h.name: np.full((k, 1), values[h.name]) for h in rule.hyperparameters}
 
@@ -113,13 +121,13 @@ def test_float_hyperparameters_give_the_array_path_numbers(name: str, placement:
             for n, v in hp.items()}
     step_a = rule.prepare(hp_a)
     assert all(not isinstance(constant(v), float) for v in hp_a.values())
-    tmp_f = (np.empty_like(floats), np.empty_like(floats))
-    tmp_a = (np.empty_like(wide), np.empty_like(wide))
+    tmp_f, tmp_a = scratch(floats), scratch(wide)
+    lr_f, lr_a = scalar(constant(hp["lr"])), hp_a["lr"]
     for t in range(1, steps + 1):
         g_f = grad_scale * np.sin(floats)
         g_a = np.vstack([grad_scale * np.sin(wide[:k]), np.sin(wide[k:])])
-        step_f(g_f, state_f, floats, t, tmp_f)
-        step_a(g_a, state_a, wide, t, tmp_a)
+        step_f(g_f, state_f, floats, t, lr_f, tmp_f)
+        step_a(g_a, state_a, wide, t, lr_a, tmp_a)
         assert wide[:k].tobytes() == floats.tobytes(), t
     for b in rule.buffers:
         assert getattr(state_a, b)[:k].tobytes() == getattr(state_f, b).tobytes()

@@ -92,7 +92,7 @@ def test_each_typed_dict_has_its_models_fields_and_nulls(typed: type,
 def test_a_record_is_a_row_is_a_summary() -> None:
     trial_fields = set(TrialResult.model_fields) - set(VALIDATION_KEYS)
     assert set(get_type_hints(TrialRow)) - set(VALIDATION_KEYS) == trial_fields - {"curve"}
-    assert set(SCORE_KEYS) == trial_fields - {"curve", "params", "seed"}
+    assert set(SCORE_KEYS) == trial_fields - {"curve", "params", "seed", "optimizer"}
     assert SCORE_KEYS == tuple(k for k in get_type_hints(ScoreSummary)
                                if k not in VALIDATION_KEYS) == ("index", *OUTCOME_KEYS)
     assert OUTCOME_KEYS == ("status", "final_loss", "min_loss", "mean_loss", "diverged_at",
@@ -111,6 +111,11 @@ SPECS: list[dict[str, Any]] = [
      "grid": {"lr": [0.01, 0.02]}, "seeds": [3, 7], "steps": 25, "record_every": 7,
      "init": {"distribution": "uniform", "scale": 0.5, "center": [1.0, 1.0]}},
     {"objective": "booth", "optimizer": "sgd", "grid": {"lr": [0.01, 0.1]}, "steps": 5},
+    # optimizers compared, a schedule swept and clipping
+    {"objective": "rosenbrock", "optimizers": [
+        {"optimizer": "adamw", "grid": {"lr": [0.01, 0.1]}},
+        {"optimizer": "lion", "grid": {"lr": 0.001}, "schedule": {"name": "step", "step_size": [3, 5]}}],
+     "clip": {"global_norm": 1.0}, "seeds": 2, "steps": 12},
 ]
 
 
@@ -125,7 +130,7 @@ def test_real_documents_are_the_typed_dict_and_the_model(spec_data: dict[str, An
 
 def test_partial_documents_with_failed_trials_are_both_too() -> None:
     spec = parse_spec(SPECS[0])
-    records = run_chunk(spec, 0, 5) + failed_records(spec.trials(9, 12), "ValueError: broke")
+    records = run_chunk(spec, 0, 5) + failed_records(spec, spec.trials(9, 12), "ValueError: broke")
     document = assemble(spec, records, status=SweepStatus.CANCELLED)
     STRICT_DOCUMENTS.validate_python([document])
     assert SweepResults.model_validate(document).model_dump(mode="json",

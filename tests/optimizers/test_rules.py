@@ -79,22 +79,55 @@ CASES = [
     Case("adam", "outside", _ADAM, {"lr": 0.05}),
 ]
 CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]
+# The rules beyond the seed: torch.optim's definitions (tests/optimizers/test_torch_rules.py checks
+# them against torch); here the batched, stepper and purity checks that every rule must pass.
+_ADAMW = ({"lr": 1e-3}, {"lr": 1e-2, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6,
+                         "weight_decay": 0.1})
+NEW_CASES = [
+    Case("adamw", "outside", _ADAMW, {"lr": 0.05}),
+    Case("adamw", "inside", _ADAMW, {"lr": 0.05}),
+    Case("amsgrad", "outside", _ADAM, {"lr": 0.05}),
+    Case("amsgrad", "inside", _ADAM, {"lr": 0.05}),
+    Case("nadam", "outside", ({"lr": 1e-3}, {"lr": 5e-3, "momentum_decay": 0.01}),
+         {"lr": 0.05}),
+    Case("nadam", "inside", ({"lr": 1e-3},), {"lr": 0.05}),
+    Case("adamax", "inside", _ADAM, {"lr": 0.05}),
+    Case("adadelta", "inside", ({"lr": 1.0}, {"lr": 0.5, "rho": 0.95, "eps": 1e-4}),
+         {"lr": 10.0}),
+    Case("radam", "outside", _ADAM, {"lr": 0.05}),
+    Case("radam", "inside", _ADAM, {"lr": 0.05}),
+    Case("lion", "inside", ({"lr": 1e-4}, {"lr": 1e-3, "beta1": 0.8, "beta2": 0.9,
+                                           "weight_decay": 0.1}), {"lr": 0.03}),
+]
+ALL_CASES = CASES + NEW_CASES
+ALL_PARAMS = [pytest.param(c, id=c.id) for c in ALL_CASES]
 
 # The hyperparameters of each formula and their defaults (None: required).
+# Every rule has weight_decay (0: the seed's formulas unchanged; adamw's decoupled default 0.01).
+_ADAM_DEFAULTS = {"lr": None, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 FORMULA_DEFAULTS: dict[str, dict[str, float | None]] = {
-    "sgd": {"lr": None},
-    "momentum": {"lr": None, "momentum": 0.9},
-    "nesterov": {"lr": None, "momentum": 0.9},
-    "adagrad": {"lr": None, "eps": 1e-8},
-    "rmsprop": {"lr": None, "decay": 0.9, "eps": 1e-8},
-    "adam": {"lr": None, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "sgd": {"lr": None, "weight_decay": 0.0},
+    "momentum": {"lr": None, "momentum": 0.9, "weight_decay": 0.0},
+    "nesterov": {"lr": None, "momentum": 0.9, "weight_decay": 0.0},
+    "adagrad": {"lr": None, "eps": 1e-8, "weight_decay": 0.0},
+    "rmsprop": {"lr": None, "decay": 0.9, "eps": 1e-8, "weight_decay": 0.0},
+    "adam": {**_ADAM_DEFAULTS, "weight_decay": 0.0},
+    "adamw": {**_ADAM_DEFAULTS, "weight_decay": 0.01},
+    "amsgrad": {**_ADAM_DEFAULTS, "weight_decay": 0.0},
+    "nadam": {**_ADAM_DEFAULTS, "momentum_decay": 0.004, "weight_decay": 0.0},
+    "adamax": {**_ADAM_DEFAULTS, "weight_decay": 0.0},
+    "adadelta": {"lr": None, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0},
+    "radam": {**_ADAM_DEFAULTS, "weight_decay": 0.0},
+    "lion": {"lr": None, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0},
 }
+# The rules whose eps placement is outside unless told (as torch's).
+OUTSIDE_BY_DEFAULT = {"adamw", "amsgrad", "nadam", "radam"}
 
 
 def test_table_covers_every_rule_and_placement() -> None:
     assert set(RULE_NAMES) == set(FORMULA_DEFAULTS)
     expected = {(n, "inside") for n in RULE_NAMES} | {(n, "outside") for n in RULES_WITH_EPS}
-    assert {(c.name, c.placement) for c in CASES} == expected
+    assert {(c.name, c.placement) for c in ALL_CASES} == expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +320,7 @@ def test_settings_leave_every_default() -> None:
     """The literal check runs each non-lr hyperparameter away from its default at least once."""
     for case in CASES:
         for name, default in FORMULA_DEFAULTS[case.name].items():
-            if default is not None:
+            if default is not None and name != "weight_decay":  # against torch's elsewhere
                 assert any(name in s and s[name] != default for s in case.settings), (case.id, name)
 
 
@@ -305,6 +338,9 @@ def batch_hp(case: Case, k: int) -> dict[str, FloatArray]:
         "beta1": np.linspace(0.5, 0.95, k),
         "beta2": np.linspace(0.9, 0.9999, k),
         "eps": np.concatenate([[0.0], np.logspace(-8, -3, k - 1)]),
+        "weight_decay": np.linspace(0.0, 0.1, k),
+        "momentum_decay": np.linspace(0.002, 0.01, k),
+        "rho": np.linspace(0.8, 0.99, k),
     }
     return {name: spread[name].reshape(k, 1).copy() for name in base}
 
@@ -315,7 +351,7 @@ def batch_start(k: int, d: int = 2, seed: int = 0) -> FloatArray:
     return start + np.random.default_rng(seed).uniform(-0.1, 0.1, size=(k, d))
 
 
-@pytest.mark.parametrize("case", CASE_PARAMS)
+@pytest.mark.parametrize("case", ALL_PARAMS)
 def test_batch_equals_single_runs(case: Case) -> None:
     k, steps = 7, 50
     rule = case.rule()
@@ -333,7 +369,7 @@ def test_batch_equals_single_runs(case: Case) -> None:
     assert len({tuple(row) for row in batch[-1]}) == k
 
 
-@pytest.mark.parametrize("case", CASE_PARAMS)
+@pytest.mark.parametrize("case", ALL_PARAMS)
 def test_update_is_pure(case: Case) -> None:
     k = 4
     rule = case.rule()
@@ -360,7 +396,7 @@ def test_update_is_pure(case: Case) -> None:
     assert not np.array_equal(new_params, params)
 
 
-@pytest.mark.parametrize("case", CASE_PARAMS)
+@pytest.mark.parametrize("case", ALL_PARAMS)
 def test_state_keeps_trial_axis(case: Case) -> None:
     k, d = 5, 3
     rule = case.rule()
@@ -395,7 +431,7 @@ def smooth_grad(x: FloatArray) -> FloatArray:
 
 @pytest.mark.parametrize("shape", [(37, 50), (37, 20), (3, 300)],
                          ids=["row-blocks", "multi-row-blocks", "column-blocks"])
-@pytest.mark.parametrize("case", CASE_PARAMS)
+@pytest.mark.parametrize("case", ALL_PARAMS)
 def test_stepper_equals_pure_update(case: Case, shape: tuple[int, int]) -> None:
     k, d = shape
     steps, block = 20, 64
@@ -423,7 +459,7 @@ def test_stepper_equals_pure_update(case: Case, shape: tuple[int, int]) -> None:
     assert not np.allclose(params, start)
 
 
-@pytest.mark.parametrize("case", CASE_PARAMS)
+@pytest.mark.parametrize("case", ALL_PARAMS)
 def test_stepper_small_batch_single_call(case: Case) -> None:
     """Below 4 blocks the Stepper makes one kernel call; still equal to the pure update."""
     k, d, steps = 7, 2, 30
@@ -442,7 +478,7 @@ def test_stepper_small_batch_single_call(case: Case) -> None:
 # Convergence on a convex problem.
 
 
-@pytest.mark.parametrize("case", CASE_PARAMS)
+@pytest.mark.parametrize("case", ALL_PARAMS)
 def test_loss_falls_on_convex_quadratic(case: Case) -> None:
     _, start = PROBLEMS["quadratic5"]
     rule = case.rule()
@@ -483,13 +519,18 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.mark.parametrize("case", CASE_PARAMS)
+@pytest.mark.parametrize("case", ALL_PARAMS)
 def test_formula_text(case: Case) -> None:
     rule = case.rule()
     assert rule.name == case.name
     assert rule.eps_placement == case.placement
     assert rule.formula and "θ ←" in rule.formula
-    factory = getattr(rules_module, case.name)
+    # the seed's six have a factory whose docstring carries the formula; every rule's
+    # declaration writes it at both placements
+    assert rule.formula == rules_module.definition(case.name).formula_at(rule.eps_placement)
+    factory = getattr(rules_module, case.name, None)
+    if factory is None:
+        return
     doc = factory.__doc__
     assert doc and "θ ←" in doc
     if case.placement == "inside":
@@ -506,6 +547,7 @@ def test_hyperparameters_and_defaults_match_design(name: str) -> None:
     rule = make_rule(name)
     assert rule.defaults() == FORMULA_DEFAULTS[name]
     assert rule.has_eps == (name in RULES_WITH_EPS)
+    assert rule.eps_placement == ("outside" if name in OUTSIDE_BY_DEFAULT else "inside")
 
 
 def test_missing_learning_rate_raises() -> None:

@@ -69,12 +69,20 @@ def test_missing_file_exits_2() -> None:
 def test_catalogue_commands() -> None:
     optimizers = json.loads(gradsweep("optimizers", "--json").stdout)
     assert [o["name"] for o in optimizers] == ["sgd", "momentum", "nesterov", "adagrad",
-                                               "rmsprop", "adam"]
-    adam = optimizers[-1]
-    assert [h["name"] for h in adam["hyperparameters"]] == ["lr", "beta1", "beta2", "eps"]
+                                               "rmsprop", "adam", "adamw", "amsgrad", "nadam",
+                                               "adamax", "adadelta", "radam", "lion"]
+    adam, adamw = optimizers[5:7]
+    assert [h["name"] for h in adam["hyperparameters"]] == ["lr", "beta1", "beta2", "eps",
+                                                            "weight_decay"]
     assert adam["options"]["eps_placement"]["choices"] == ["inside", "outside"]
+    assert (adam["default_eps_placement"], adamw["default_eps_placement"]) == ("inside", "outside")
+    assert (adam["weight_decay"], adamw["weight_decay"]) == ("l2", "decoupled")
+    schedules = json.loads(gradsweep("schedules", "--json").stdout)
+    assert [s["name"] for s in schedules] == ["constant", "step", "exponential", "cosine",
+                                              "linear", "one_cycle", "warmup_cosine"]
     objectives = json.loads(gradsweep("objectives", "--json").stdout)
     assert {o["name"] for o in objectives} >= {"rosenbrock", "ackley", "himmelblau"}
     table = gradsweep("optimizers").stdout
     assert "θ ← θ − lr·g" in table and "0 <= momentum < 1" in table
+    assert "warmup_cosine" in table and "OneCycleLR" in table  # the schedules too
     assert "styblinski_tang" in gradsweep("objectives").stdout

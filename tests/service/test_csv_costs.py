@@ -31,7 +31,7 @@ HEALTHZ_WITHIN = 2.0  # seconds; parsing three documents at once held it for 20 
 
 def old_results_csv(document: dict[str, Any]) -> str:
     """The CSV of a results document as the route wrote it, verbatim: the reference."""
-    leading = ("index", "seed")
+    leading = ("index", "seed", "optimizer")
     trailing = ("status", "final_loss", "min_loss", "mean_loss", "diverged_at", "error")
 
     def cell(value: Any) -> str:
@@ -46,7 +46,7 @@ def old_results_csv(document: dict[str, Any]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*leading, *keys, *trailing])
     for trial in document["trials"]:
-        writer.writerow([cell(trial["index"]), cell(trial["seed"]),
+        writer.writerow([cell(trial["index"]), cell(trial["seed"]), trial["optimizer"],
                          *(cell(trial["params"].get(k)) for k in keys),
                          *(cell(trial.get(c)) for c in trailing)])
     return buffer.getvalue()
@@ -174,7 +174,7 @@ def test_errors_before_the_first_byte_stay_json(tmp_path: Path) -> None:
             assert response.status_code == 202, response.text
             path = f"/v1/sweeps/{response.json()['id']}/results.csv"
             queued = client.get(path)  # queued, no chunk yet: the header only
-            assert queued.status_code == 200 and queued.text.startswith("index,seed,lr,")
+            assert queued.status_code == 200 and queued.text.startswith("index,seed,optimizer,lr,")
             assert queued.text.count("\r\n") == 1
             missing = client.get(f"/v1/sweeps/{'0' * 32}/results.csv")
             assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"

@@ -46,7 +46,7 @@ def test_post_returns_202_with_location_and_a_status_view(client: TestClient) ->
 
 
 @pytest.mark.parametrize(("body", "fragments"), [
-    ({**GOOD, "optimizer": "adamw"}, ("optimizer", "valid choices: sgd, momentum")),
+    ({**GOOD, "optimizer": "adamx"}, ("optimizer", "valid choices: sgd, momentum")),
     ({**GOOD, "grid": {"lr": 0.1, "beta3": 1.0}}, ("grid", "'beta3'", "lr, beta1, beta2, eps")),
     ({**GOOD, "steps": 1.5}, ("steps", "valid integer")),
     ({**GOOD, "steps": 0}, ("steps", "greater than or equal to 1")),

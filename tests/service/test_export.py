@@ -48,7 +48,8 @@ def test_rows_match_the_json_document(client: TestClient) -> None:
     assert response.headers["content-disposition"] == f'attachment; filename="{sweep_id}.csv"'
     document = client.get(f"/v1/sweeps/{sweep_id}/results").json()
     reader = csv.DictReader(io.StringIO(response.text))
-    assert reader.fieldnames == ["index", "seed", "lr", "beta1", "beta2", "eps", "status",
+    assert reader.fieldnames == ["index", "seed", "optimizer", "lr", "beta1", "beta2", "eps",
+                                 "weight_decay", "status",
                                  "final_loss", "min_loss", "mean_loss", "diverged_at", "error"]
     rows = list(reader)
     assert len(rows) == len(document["trials"]) == 8
@@ -71,7 +72,8 @@ def test_an_error_message_with_commas_and_quotes_round_trips() -> None:
     from service.routes.export import results_csv
 
     document = {"spec": {"grid": {"lr": 0.1}}, "trials": [
-        {"index": 0, "seed": 3, "params": {"lr": 0.1}, "status": "failed", "final_loss": None,
+        {"index": 0, "seed": 3, "params": {"lr": 0.1}, "optimizer": "sgd", "status": "failed",
+         "final_loss": None,
          "min_loss": None, "mean_loss": None, "diverged_at": None,
          "error": 'ValueError: "x", then\nmore'}]}
     (row,) = csv.DictReader(io.StringIO(results_csv(document)))
