@@ -864,6 +864,155 @@ def markdown(facts: dict[str, str], b1: dict[str, Any], b2: list[dict[str, Any]]
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------
+# B1 with other chains: adamw, lion, and adam with a warmup_cosine schedule and global-norm
+# clipping, each against its own hand-written floor (the B1 sweep otherwise).
+
+WD = 0.01          # adamw's default weight decay
+LION_B1, LION_B2 = 0.9, 0.99
+WARMUP, CLIP = 100, 10.0
+
+
+def chain_spec(kind: str, lrs: list[float], steps: int) -> dict[str, Any]:
+    spec = sweep_spec(lrs, steps)
+    if kind == "adamw":
+        spec["optimizer"] = "adamw"
+    elif kind == "lion":
+        spec["optimizer"] = "lion"
+        spec["grid"] = {"lr": [lr / 100 for lr in lrs]}
+    else:
+        spec["schedule"] = {"name": "warmup_cosine", "warmup_steps": WARMUP}
+        spec["clip"] = {"global_norm": CLIP}
+    return spec
+
+
+def floor_chain(kind: str, lrs: list[float], steps: int, record_every: int) -> np.ndarray:
+    """The honest floor for one chain, in floor_batched's form (lr repeated to (K, 2) once,
+    scalars as 0-d arrays, buffers made once, the loss every step): adamw (θ·(1 − lr·wd) with
+    the factor computed once, then adam with eps outside), lion (sign of β1·m + (1−β1)·g), or
+    adam with lr_t = lr·a_t from a table of the warmup-cosine factors and each row's gradient
+    rescaled to norm ≤ M. Returns the curves (K, n_recorded)."""
+    k = len(lrs)
+    lr = np.repeat(np.array(lrs if kind != "lion" else [x / 100 for x in lrs])[:, None], 2, axis=1)
+    corr1 = [np.array(1.0 - BETA1 ** t) for t in range(steps + 1)]
+    corr2 = [np.array(1.0 - BETA2 ** t) for t in range(steps + 1)]
+    c = {name: np.array(value) for name, value in dict(
+        b1=BETA1, b2=BETA2, eps=EPS, a=ROSEN_A, b=ROSEN_B, omb1=1 - BETA1, omb2=1 - BETA2,
+        two=2.0, m2=-2.0, lb1=LION_B1, lb2=LION_B2, lomb1=1 - LION_B1, lomb2=1 - LION_B2,
+        one=1.0, clip=CLIP).items()}
+    t_all = np.arange(1, steps + 1, dtype=np.float64)
+    cos = (1.0 + np.cos(np.pi * (t_all - WARMUP) / (steps - WARMUP))) / 2.0
+    factors = [np.array(f) for f in np.where(t_all <= WARMUP, t_all / WARMUP, cos)]
+    decay = 1.0 - lr * WD
+    theta = np.empty((k, 2))
+    theta[:] = INIT
+    m, v, g, tmp, mhat, lr_t, sq = (np.zeros((k, 2)) for _ in range(7))
+    norm, scale = np.empty((k, 1)), np.empty((k, 1))
+    x, y, gx, gy = theta[:, :1], theta[:, 1:], g[:, :1], g[:, 1:]
+    d, u, bd, uu, scratch = (np.empty((k, 1)) for _ in range(5))
+    curve = np.empty((n_recorded(steps, record_every), k))
+    rows = [row.reshape(k, 1) for row in curve]
+    multiply, subtract, add, divide, sqrt = np.multiply, np.subtract, np.add, np.divide, np.sqrt
+    r = 0
+    for t in range(1, steps + 1):
+        multiply(x, x, out=d)
+        subtract(y, d, out=d)
+        subtract(c["a"], x, out=u)
+        multiply(c["b"], d, out=bd)
+        if (t - 1) % record_every == 0:
+            f = rows[r]
+            r += 1
+        else:
+            f = scratch
+        multiply(bd, d, out=f)
+        multiply(u, u, out=uu)
+        add(f, uu, out=f)
+        multiply(c["two"], bd, out=gy)
+        multiply(gy, x, out=gx)
+        add(gx, u, out=gx)
+        multiply(c["m2"], gx, out=gx)
+        if kind == "lion":
+            multiply(m, c["lb1"], out=tmp)
+            multiply(g, c["lomb1"], out=mhat)
+            tmp += mhat
+            np.sign(tmp, out=tmp)
+            tmp *= lr
+            theta -= tmp
+            m *= c["lb2"]
+            multiply(g, c["lomb2"], out=mhat)
+            m += mhat
+            continue
+        if kind == "adamw":
+            theta *= decay
+            step_lr = lr
+        else:
+            multiply(g, g, out=sq)
+            np.sum(sq, axis=1, keepdims=True, out=norm)
+            sqrt(norm, out=norm)
+            divide(c["clip"], norm, out=scale)
+            np.minimum(c["one"], scale, out=scale)
+            g *= scale
+            multiply(lr, factors[t - 1], out=lr_t)
+            step_lr = lr_t
+        m *= c["b1"]
+        multiply(c["omb1"], g, out=tmp)
+        m += tmp
+        v *= c["b2"]
+        multiply(g, g, out=tmp)
+        multiply(c["omb2"], tmp, out=tmp)
+        v += tmp
+        divide(m, corr1[t], out=mhat)
+        divide(v, corr2[t], out=tmp)
+        if kind == "adamw":
+            sqrt(tmp, out=tmp)
+            tmp += c["eps"]
+        else:
+            tmp += c["eps"]
+            sqrt(tmp, out=tmp)
+        divide(step_lr, tmp, out=tmp)
+        tmp *= mhat
+        theta -= tmp
+    xx = theta[:, :1]
+    dd = theta[:, 1:] - xx * xx
+    uu = ROSEN_A - xx
+    rows[r][:] = (ROSEN_B * dd) * dd + uu * uu
+    return curve.T
+
+
+CHAINS = {"adamw": "adamw", "lion": "lion (lr/100)",
+          "schedule": "adam + warmup_cosine + global-norm clip"}
+
+
+def bench_b1_chains(repeat: int) -> list[dict[str, Any]]:
+    """run_sweep against each chain's floor, side by side, best and median of ``repeat``."""
+    from optimizers import run_sweep
+
+    say("\nB1 chains: 1,000 trials × 1,000 steps on Rosenbrock, run_sweep vs the hand-written floor")
+    out = []
+    for kind, label in CHAINS.items():
+        ours, floor = [], []
+        for rep in range(repeat):
+            lrs = lr_grid(B1_TRIALS, rep).tolist()
+            t_floor, curves = timed(floor_chain, kind, lrs, B1_STEPS, RECORD_EVERY)
+            t_ours, document = timed(run_sweep, chain_spec(kind, lrs, B1_STEPS))
+            finals = np.array([tr["final_loss"] if tr["final_loss"] is not None else np.nan
+                               for tr in document["trials"]])
+            ok = np.isfinite(finals)
+            err = max_rel(finals[ok], curves[ok, -1])
+            if err > 1e-9:
+                raise SystemExit(f"{label}: run_sweep and the floor disagree ({err:.2g})")
+            ours.append(t_ours)
+            floor.append(t_floor)
+        row = {"chain": label, "ours": min(ours), "floor": min(floor),
+               "ratio": min(floor) / min(ours),
+               "ratio_median": statistics.median(floor) / statistics.median(ours)}
+        say(f"  {label:45s} run_sweep {fmt_time(row['ours'])}  floor {fmt_time(row['floor'])}  "
+            f"{row['ratio']:.2f}x the floor's speed (median {row['ratio_median']:.2f}x)  "
+            f"{verdict(row['ratio'] >= TARGET_VS_FLOOR)}")
+        out.append(row)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -888,6 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"  {name}: {value}")
 
     b1 = bench_b1(repeat, loop_sample, loop_repeat, python_sample)
+    chains = bench_b1_chains(repeat)
     breakdown = bench_b1_breakdown(max(1, min(repeat, 3)), 100 if args.quick else 300)
     b2 = bench_b2(b2_shapes, repeat)
     b3 = bench_b3(b3_ks, b3_steps, repeat)
@@ -897,6 +1047,11 @@ def main(argv: list[str] | None = None) -> int:
     say(f"\n(total wall time {time.perf_counter() - t_start:.1f} s)")
     say("\n----- 8< ----- Markdown for BENCHMARKS.md ----- 8< -----\n")
     say(markdown(facts, b1, b2, b3, b3_steps, args, breakdown))
+    say("\n| B1 chain | run_sweep | honest floor | run_sweep's speed vs the floor (median) |")
+    say("|---|---|---|---|")
+    for row in chains:
+        say(f"| {row['chain']} | {fmt_time(row['ours'])} | {fmt_time(row['floor'])} | "
+            f"{row['ratio']:.2f}× ({row['ratio_median']:.2f}×) |")
     say("\n----- 8< -----")
     return 0
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from optimizers import optimizer_catalogue
+from optimizers.catalogue import schedule_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -26,9 +27,16 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_formula_table_matches_the_catalogue() -> None:
     section = README.split("## The optimizers")[1].split("\n## ")[0]
-    rows = dict(re.findall(r"^\| `(\w+)` \| [^|]+ \| (.+?) \|$", section, re.MULTILINE))
+    rules = section.split("**Learning-rate schedules.**")[0]
+    rows = dict(re.findall(r"^\| `(\w+)` \| [^|]+ \| (.+?) \|$", rules, re.MULTILINE))
     catalogue = {entry["name"]: entry["formula"] for entry in optimizer_catalogue()}
     assert rows == catalogue
+
+
+def test_schedule_table_matches_the_catalogue() -> None:
+    section = README.split("**Learning-rate schedules.**")[1].split("**Clipping.**")[0]
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| (.+?) \| (.+?) \|$", section, re.MULTILINE)
+    assert rows == [(s["name"], s["formula"], s["torch"]) for s in schedule_catalogue()]
 
 
 def test_every_setting_is_documented() -> None:
