@@ -148,6 +148,21 @@ SCORE_KEYS: tuple[str, ...] = tuple(k for k in ScoreSummary.__annotations__
 OUTCOME_KEYS: tuple[str, ...] = SCORE_KEYS[1:]
 
 
-__all__ = ["OptimizerSummary", "OUTCOME_KEYS", "SCORE_KEYS", "VALIDATION_KEYS", "BestRecord", "CurveRecord", "ProgressRecord",
-           "ResultsDocument", "ScoreSummary", "SettingRecord", "SummaryRecord", "TrialRecord",
-           "TrialRow", "TrialStatus", "ValidationCurves", "ValidationMetrics"]
+__all__ = [
+    "OUTCOME_KEYS",
+    "SCORE_KEYS",
+    "VALIDATION_KEYS",
+    "BestRecord",
+    "CurveRecord",
+    "OptimizerSummary",
+    "ProgressRecord",
+    "ResultsDocument",
+    "ScoreSummary",
+    "SettingRecord",
+    "SummaryRecord",
+    "TrialRecord",
+    "TrialRow",
+    "TrialStatus",
+    "ValidationCurves",
+    "ValidationMetrics",
+]

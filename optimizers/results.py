@@ -14,7 +14,7 @@ Numbers are always standard JSON: where a value is not finite there is ``null`` 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, cast
 
@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .records import (
     SCORE_KEYS,
-    OptimizerSummary,
     VALIDATION_KEYS,
     BestRecord,
+    OptimizerSummary,
     ResultsDocument,
     ScoreSummary,
     SettingRecord,
@@ -312,15 +312,11 @@ def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, 
     are scaled by the largest |y| before squaring, so no score near the float limit overflows;
     each share is clipped to [0, 1] against rounding.
     """
-    swept = spec.swept
-    scored = [(s["params"], y) for s in settings if (y := s["score"]) is not None]
-    if spec.compares:  # the optimizer is a factor too (its name stands in the params' place)
-        names = [entry.name for entry in spec.entries]
-        setting_names = {s["index"]: names[spec.entry_of(s["index"]).index] for s in settings}
-        scored = [({**params, "optimizer": setting_names[s["index"]]}, y)
-                  for s, (params, y) in zip([s for s in settings if s["score"] is not None],
-                                            scored, strict=True)]
-        swept = ["optimizer", *swept]
+    swept = ["optimizer", *spec.swept] if spec.compares else spec.swept
+    # comparing optimizers, the optimizer is a factor too: its name beside the params
+    scored: list[tuple[Mapping[str, Any], float]] = [
+        ({**s["params"], "optimizer": spec.entry_of(s["index"]).name} if spec.compares
+         else s["params"], y) for s in settings if (y := s["score"]) is not None]
     shares = dict.fromkeys(swept, 0.0)
     if not scored or not swept:
         return shares

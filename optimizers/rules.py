@@ -482,7 +482,7 @@ def _nadam(hp: Prepared, *, outside: bool) -> Step:
     def mu(t: int) -> HpValue:
         """μ_t = β1·(1 − ½·0.96^(t·ψ)), through NumPy whatever form ψ takes."""
         power = np.power(np.full(np.shape(psi), 0.96), np.multiply(float(t), psi))
-        out = np.multiply(beta1, 1.0 - 0.5 * power)
+        out: Array = np.multiply(beta1, 1.0 - 0.5 * power)
         return float(out) if np.ndim(out) == 0 else out
 
     def mu_product(t: int) -> HpValue:
@@ -491,7 +491,8 @@ def _nadam(hp: Prepared, *, outside: bool) -> Step:
         while product[0] < t:
             product[0] += 1
             product[1] = np.multiply(product[1], mu(product[0]))
-        return product[1]
+        out: HpValue = product[1]
+        return out
 
     def step(g: Array, state: AdamState, params: Array, t: int, lr: Array,
              tmp: Scratch) -> None:

@@ -24,12 +24,11 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, Literal, Union, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, cast, get_args
 
 import numpy as np
 from pydantic import (
     BaseModel,
-    create_model,
     BeforeValidator,
     ConfigDict,
     Discriminator,
@@ -39,6 +38,7 @@ from pydantic import (
     Tag,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -239,6 +239,7 @@ class ScheduleBase(BaseModel):
 
     model_config = STRICT
     declaration: ClassVar[Schedule]
+    name: str
 
     @model_validator(mode="before")
     @classmethod
@@ -261,15 +262,16 @@ class ScheduleBase(BaseModel):
         return {p.name: getattr(self, p.name) for p in self.declaration.parameters}
 
 
+BoundedInt = Annotated[int, Field(le=MAX_INT)]  # a schedule's whole numbers fit 64 bits
 IntGridValue = Annotated[
-    Annotated[int, Tag("scalar")] | Annotated[list[int], _FailFast(), Tag("list")],
+    Annotated[BoundedInt, Tag("scalar")] | Annotated[list[BoundedInt], _FailFast(), Tag("list")],
     Discriminator(_scalar_or_list),
 ]
 
 
 def _schedule_model(schedule: Schedule) -> type[ScheduleBase]:
     """The spec model of one schedule, built from its declaration."""
-    fields: dict[str, Any] = {"name": (Literal[schedule.name], Field(  # type: ignore[valid-type]
+    fields: dict[str, Any] = {"name": (Literal[schedule.name], Field(
         description=schedule.formula))}
     for p in schedule.parameters:
         kind = IntGridValue if p.integer else GridValue
@@ -279,7 +281,7 @@ def _schedule_model(schedule: Schedule) -> type[ScheduleBase]:
             default = None if p.default == "steps" else p.default
             fields[p.name] = (kind | None, Field(default, description=f"{p.description} "
                                                  f"({p.range_text}; default {p.default})"))
-    model: type[ScheduleBase] = create_model(  # type: ignore[call-overload]
+    model: type[ScheduleBase] = create_model(
         f"{schedule.name.title().replace('_', '')}Schedule", __base__=ScheduleBase, **fields)
     model.declaration = schedule
     return model
@@ -302,11 +304,15 @@ def _schedule_to_object(value: Any) -> Any:
     return value
 
 
-ScheduleSpec = Annotated[
-    Union[tuple(Annotated[m, Tag(n)] for n, m in SCHEDULE_MODELS.items())],  # type: ignore[valid-type]
-    Discriminator(lambda v: v.get("name") if isinstance(v, Mapping) else getattr(v, "name", None)),
-    BeforeValidator(_schedule_to_object, json_schema_input_type=str | dict[str, Any]),
-]
+if TYPE_CHECKING:
+    ScheduleSpec = ScheduleBase
+else:  # one model per schedule, told apart by name
+    ScheduleSpec = Annotated[
+        Union[tuple(Annotated[m, Tag(n)] for n, m in SCHEDULE_MODELS.items())],  # noqa: UP007
+        Discriminator(lambda v: v.get("name") if isinstance(v, Mapping)
+                      else getattr(v, "name", None)),
+        BeforeValidator(_schedule_to_object, json_schema_input_type=str | dict[str, Any]),
+    ]
 
 
 class ClipSpec(BaseModel):
@@ -759,11 +765,11 @@ class SweepSpec(BaseModel):
         checked where its parameters must agree with each other and with the steps."""
         if schedule is None:
             return None
-        values = {p.name: (self.steps if p.default == "steps" else p.default)
+        values: dict[str, Any] = {p.name: (self.steps if p.default == "steps" else p.default)
                   if getattr(schedule, p.name) is None else getattr(schedule, p.name)
                   for p in schedule.declaration.parameters}
-        low = {k: min(v) if isinstance(v, list) else v for k, v in values.items()}
-        high = {k: max(v) if isinstance(v, list) else v for k, v in values.items()}
+        low: dict[str, Any] = {k: min(v) if isinstance(v, list) else v for k, v in values.items()}
+        high: dict[str, Any] = {k: max(v) if isinstance(v, list) else v for k, v in values.items()}
         if schedule.name == "one_cycle":
             if low["total_steps"] < self.steps:
                 raise _error("schedule", "{where}.total_steps = {n} is less than steps = "
@@ -992,7 +998,7 @@ def error_field(loc: tuple[int | str, ...] | list[int | str]) -> str:
 
 def _is_union_tag(part: Any) -> bool:
     return part in ("list", "scalar", "random", "spec", "python") or (
-        isinstance(part, str) and part in OBJECTIVES)
+        isinstance(part, str) and (part in OBJECTIVES or part in SCHEDULES))
 
 
 __all__ = [

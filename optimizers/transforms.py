@@ -91,7 +91,7 @@ class LearningRate:
             return self.fixed
         assert self.schedule is not None
         if not self._tabled:
-            a, b = self.schedule.coefficients(np.float64(t), self.params)
+            a, b = self.schedule.coefficients(np.array(float(t)), self.params)
             return self._apply(a, b)
         i = t - self._start
         if not 0 <= i < len(self._a):

@@ -44,8 +44,8 @@ from optimizers import (
     optimizer_catalogue,
     parse_spec,
 )
-from optimizers.records import ResultsDocument
 from optimizers.catalogue import schedule_catalogue
+from optimizers.records import ResultsDocument
 from optimizers.spec import higher_is_better, optimizer_names, rank_key, shown_setting_keys
 from workers.datasets import FileDatasets
 from workers.local import run_local

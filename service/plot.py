@@ -68,9 +68,11 @@ def plot_curves(document: ResultsDocument, color_by: str | None = None,
 def _by_optimizer(document: ResultsDocument, names: list[str], log: bool) -> Any:
     """The curves of a sweep that compares optimizers, one colour per optimizer, each
     optimizer's best drawn thick, with a legend of the names."""
+    import matplotlib
     from matplotlib import pyplot
 
-    colours = dict(zip(names, pyplot.get_cmap("tab10").colors, strict=False))
+    palette = matplotlib.colormaps["tab10"]
+    colours = {name: palette(i % 10) for i, name in enumerate(names)}
     best = {trial for entry in document["summary"].get("by_optimizer", {}).values()
             if entry["best"] for trial in entry["best"]["trials"]}
     figure, axes = pyplot.subplots(figsize=(9, 5.5), dpi=110)

@@ -123,15 +123,15 @@ BASE: dict[str, Any] = {"objective": "rosenbrock", "optimizer": "adam", "grid": 
 
 @pytest.mark.parametrize(("changes", "fragment"), [
     ({"schedule": {"name": "cosinus"}}, "unknown schedule 'cosinus'; valid choices: constant"),
-    ({"schedule": {"name": "step"}}, "schedule.step.step_size"),
+    ({"schedule": {"name": "step"}}, "schedule.step_size: Field required"),
     ({"schedule": {"name": "step", "step_size": 0}}, "schedule.step_size = 0 is out of range"),
     ({"schedule": {"name": "step", "step_size": 2.5}}, "step_size"),
     ({"schedule": {"name": "exponential", "gamma": [0.9, 0.9]}}, "repeats a value"),
     ({"schedule": {"name": "cosine", "t_max": 10, "warmup": 3}}, "warmup"),
-    ({"schedule": {"name": "one_cycle", "total_steps": 50}}, "total_steps = 50 is less than "
-                                                             "steps = 100"),
-    ({"schedule": {"name": "warmup_cosine", "warmup_steps": 100}}, "warmup_steps = 100 must be "
-                                                                    "less than t_max = 100"),
+    ({"schedule": {"name": "one_cycle", "total_steps": 50}},
+     "total_steps = 50 is less than steps = 100"),
+    ({"schedule": {"name": "warmup_cosine", "warmup_steps": 100}},
+     "warmup_steps = 100 must be less than t_max = 100"),
     ({"clip": {}}, "exactly one of global_norm and value"),
     ({"clip": {"global_norm": 1.0, "value": 1.0}}, "exactly one"),
     ({"clip": {"value": -1.0}}, "clip.value = -1.0 is out of range"),

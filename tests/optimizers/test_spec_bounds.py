@@ -51,6 +51,8 @@ def test_every_integer_field_has_an_upper_bound_within_int64(model: type[BaseMod
     ({"objective": {"name": "sphere", "dim": 2**64}}, "objective.dim"),
     ({"seeds": 2**64}, "seeds"),
     ({"seeds": [2**64]}, "seeds"),
+    ({"schedule": {"name": "step", "step_size": 2**64}}, "schedule.step_size"),
+    ({"schedule": {"name": "cosine", "t_max": [10, 2**64]}}, "schedule.t_max.1"),
 ])
 def test_integers_over_64_bits_are_refused_even_without_limits(changes: dict[str, object],
                                                                field: str) -> None:
