@@ -568,6 +568,13 @@ def optimizer_names(data: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(entry["optimizer"]["name"] for entry in spec_entries(data)))
 
 
+def settings_count(data: Mapping[str, Any]) -> int:
+    """How many settings a normalised spec has: over its entries, the product of each one's
+    lists (the grid's, the schedule's, the clip's)."""
+    return sum(math.prod(len(v) if isinstance(v, list) else 1 for v in entry_axes(e).values())
+               for e in spec_entries(data))
+
+
 def spec_swept_keys(data: Mapping[str, Any]) -> list[str]:
     """The keys some entry of the spec sweeps (``swept_keys`` of each entry's axes)."""
     return list(dict.fromkeys(key for entry in spec_entries(data)
@@ -1005,6 +1012,6 @@ __all__ = [
     "HIGHER_IS_BETTER", "METRICS", "UNLIMITED", "InitSpec", "Limits", "Metric", "OptimizerData", "OptimizerSpec",
     "RandomInit", "RandomInitData", "SpecData", "SweepSpec", "Trial", "describe_errors",
     "error_field", "higher_is_better", "optimizer_names", "parse_spec", "rank_key",
-    "setting_keys", "shown_keys", "shown_setting_keys", "spec_entries", "spec_swept_keys",
+    "setting_keys", "settings_count", "shown_keys", "shown_setting_keys", "spec_entries", "spec_swept_keys",
     "swept_keys",
 ]

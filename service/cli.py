@@ -210,6 +210,13 @@ def submit(
         params = " ".join(f"{k}={v!r}" for k, v in best.params.items())
         out.print(f"best: {params} score={best.score!r} ± {best.score_std!r}",
                   highlight=False, soft_wrap=True)
+    by = document.summary.by_optimizer
+    if len(by) > 1:  # a sweep that compares optimizers: each one's best
+        for name, entry in by.items():
+            shown = "no setting has a score" if entry.best is None else " ".join(
+                f"{k}={v!r}" for k, v in entry.best.params.items()) + (
+                f" score={entry.best.score!r}")
+            out.print(f"  {name}: {shown}", highlight=False, soft_wrap=True)
     out.print(f"{status}: {progress.done}/{progress.total} trials", highlight=False)
     if document.status != SweepStatus.SUCCEEDED:
         raise typer.Exit(1)

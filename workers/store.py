@@ -67,7 +67,7 @@ import orjson
 from optimizers import SweepStatus
 from optimizers.records import ResultsDocument, ScoreSummary, TrialRecord
 from optimizers.results import point_score, trial_value
-from optimizers.spec import Metric, SpecData, rank_key
+from optimizers.spec import Metric, SpecData, rank_key, settings_count
 
 #: The most bytes of one stored value (a chunk's records, a results document): half of Redis's
 #: 512 MB string limit, a quarter of SQLite's 1 GB default. ``GRADSWEEP_MAX_VALUE_BYTES`` may
@@ -252,11 +252,9 @@ class MergedPoint:
 
 def scoring_of(spec: SpecData) -> tuple[Metric, int]:
     """The metric and the number of grid points of a stored (normalised) spec: what merging
-    trials into grid points needs, read off the JSON without parsing it as a ``SweepSpec``."""
-    grid = spec.get("grid")
-    values = grid.values() if isinstance(grid, Mapping) else ()
-    return (spec.get("metric", "final_loss"),
-            max(1, math.prod(len(v) if isinstance(v, builtins.list) else 1 for v in values)))
+    trials into grid points needs, read off the JSON without parsing it as a ``SweepSpec``
+    (every entry's grid, schedule and clip lists)."""
+    return spec.get("metric", "final_loss"), max(1, settings_count(spec))
 
 
 def encode_point(values: PointValues) -> bytes:

@@ -51,6 +51,15 @@ SpecBody = Annotated[dict[str, Any],
                              "metric": "final_loss"}},
                          "sgd on sphere": {"summary": "the least a spec needs", "value": {
                              "objective": "sphere", "optimizer": "sgd", "grid": {"lr": 0.1}}},
+                         "optimizers compared": {"summary": "several optimizers side by side, "
+                                                 "with a schedule and clipping", "value": {
+                             "objective": "rosenbrock", "steps": 300, "seeds": 2,
+                             "optimizers": [
+                                 {"optimizer": "sgd", "grid": {"lr": [1e-4, 1e-3]}},
+                                 {"optimizer": "adamw", "grid": {"lr": [0.01, 0.1]},
+                                  "schedule": {"name": "warmup_cosine", "warmup_steps": 30}},
+                                 {"optimizer": "lion", "grid": {"lr": [1e-3, 1e-2]},
+                                  "clip": {"global_norm": 10.0}}]}},
                      })]
 
 
