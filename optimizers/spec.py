@@ -132,8 +132,20 @@ def _few_extra_keys(value: Any, fields: Mapping[str, Any], what: str) -> None:
                      "{fields}", what=what, n=len(extra), shown=shown, fields=", ".join(fields))
 
 
+#: What an absent optimizer or grid of the single form becomes before validation (see
+#: ``SweepSpec._few_extras``): its field's error is then "Field required" under its own name.
+_REQUIRED = object()
+
+
+def _required(value: Any) -> None:
+    if value is _REQUIRED:
+        raise _error("missing", "Field required (or give optimizers: a list of entries, each "
+                     "with an optimizer and a grid)")
+
+
 def _optimizer_to_object(value: Any) -> Any:
     """A bare name stands for ``{"name": name}``; without eps_placement, the rule's own."""
+    _required(value)
     value = _name_to_object(value)
     _few_extra_keys(value, OptimizerSpec.model_fields, "optimizer")
     if isinstance(value, Mapping) and "eps_placement" not in value and value.get(
@@ -428,6 +440,7 @@ class Trial:
 def _known_keys_first(grid: Any, info: ValidationInfo) -> Any:
     """Unknown hyperparameters are refused before the values are validated, so a grid of
     100,000 unknown keys is one error, not one per key (and one for each bad value)."""
+    _required(grid)
     optimizer: OptimizerSpec | None = info.data.get("optimizer")
     if not isinstance(grid, Mapping):
         return grid
@@ -642,6 +655,10 @@ class SweepSpec(BaseModel):
     @classmethod
     def _few_extras(cls, value: Any) -> Any:
         _few_extra_keys(value, cls.model_fields, "the spec")
+        if isinstance(value, Mapping) and value.get("optimizers") is None:
+            # the single form: optimizer and grid are required, and their errors say so
+            value = {**value, **{key: _REQUIRED for key in ("optimizer", "grid")
+                                 if value.get(key) is None}}
         return value
 
     @field_validator("steps", "record_every")
@@ -1000,12 +1017,13 @@ def describe_errors(exc: ValidationError) -> list[str]:
 def error_field(loc: tuple[int | str, ...] | list[int | str]) -> str:
     """A pydantic error location as a dotted field path, without the unions' branch tags
     (``("grid", "lr", "scalar")`` → ``grid.lr``)."""
-    return ".".join(str(p) for p in loc if not _is_union_tag(p))
+    return ".".join(str(p) for i, p in enumerate(loc) if not _is_union_tag(p) and not (
+        p in SCHEDULES and i and loc[i - 1] == "schedule"))  # a schedule's own tag
 
 
 def _is_union_tag(part: Any) -> bool:
     return part in ("list", "scalar", "random", "spec", "python") or (
-        isinstance(part, str) and (part in OBJECTIVES or part in SCHEDULES))
+        isinstance(part, str) and part in OBJECTIVES)
 
 
 __all__ = [

@@ -87,7 +87,7 @@ def test_fixed_init_list_and_eps_placement() -> None:
 MALFORMED = [
     ("unknown top-level key", spec_with(step=10), "step: Extra inputs are not permitted"),
     ("missing objective", {"optimizer": "adam", "grid": {"lr": 0.1}}, "objective: Field required"),
-    ("missing grid", {"objective": "sphere", "optimizer": "sgd"}, "give optimizer and grid"),
+    ("missing grid", {"objective": "sphere", "optimizer": "sgd"}, "grid: Field required"),
     ("unknown objective", spec_with(objective="banana"), "rosenbrock"),
     ("unknown optimizer", spec_with(optimizer="adamx"),
      "unknown optimizer 'adamx'; valid choices: sgd, momentum, nesterov"),

@@ -134,7 +134,8 @@ CASES = [
     case("extra-init-key", spec(init={"distribution": "normal", "seed": 3}), 422,
          "invalid_request", "init.seed", "Extra inputs are not permitted"),
     case("eps-placement-without-eps", spec(optimizer={"name": "sgd", "eps_placement": "outside"}),
-         422, "invalid_request", "optimizer", "adagrad, rmsprop, adam only"),
+         422, "invalid_request", "optimizer", "adagrad, rmsprop, adam, adamw, amsgrad, nadam, "
+         "radam only"),
     # -- wrong types ---------------------------------------------------------------------------
     case("lr-string", spec(grid={"lr": "fast"}), 422, "invalid_request", "grid.lr",
          "valid number"),
