@@ -595,11 +595,14 @@ def spec_swept_keys(data: Mapping[str, Any]) -> list[str]:
 
 
 class SweepSpec(BaseModel):
-    """A sweep: one objective, one optimizer, a grid of hyperparameters, and seeds.
+    """A sweep: one objective, and one optimizer with its grid (``optimizer`` + ``grid``, and
+    optionally ``schedule`` and ``clip``) or several (``optimizers``), and seeds.
 
-    The trials are the Cartesian product of the grid's lists (in the rule's hyperparameter order,
-    the first one varying slowest) × the seeds, seeds outermost: trial ``i`` runs setting
-    ``i % n_settings`` with seed number ``i // n_settings``.
+    An entry's settings are the Cartesian product of its lists — the grid's (in the rule's
+    hyperparameter order, the first one varying slowest), then the schedule's, then the
+    clip's — and the sweep's settings are its entries' one after the other. Trials are the
+    settings × the seeds, seeds outermost: trial ``i`` runs setting ``i % n_settings`` with seed
+    number ``i // n_settings``.
     """
 
     model_config = STRICT
