@@ -105,7 +105,7 @@ def test_fail_chunk_saves_its_trials_failed_and_the_last_one_finishes_the_sweep(
     done = store.get(record.id)
     assert done is not None and done.status == SweepStatus.SUCCEEDED and done.done == 8
     last = stored_records(store, record)[7]
-    assert last == failed_records(SPEC.trials(7, 8), "the worker process died 3 times")[0]
+    assert last == failed_records(SPEC, SPEC.trials(7, 8), "the worker process died 3 times")[0]
     assert last["status"] == "failed" and last["error"] == "the worker process died 3 times"
     fail_chunk(store, record.id, 7, "again")  # a finished sweep: nothing changes
     assert stored_records(store, record)[7] == last
@@ -178,7 +178,7 @@ def _stored_sweep(tmp_path: Path) -> tuple[SweepSpec, SweepRecord, SQLiteStore]:
     store.create(record)
     for chunk in (2, 1, 0):
         start, stop = chunk_range(record, chunk)
-        records = (failed_records(SPEC.trials(start, stop), 'ValueError: "x", then\nmore')
+        records = (failed_records(SPEC, SPEC.trials(start, stop), 'ValueError: "x", then\nmore')
                    if chunk == 2 else run_chunk(SPEC, start, stop))
         store.save_chunk(record.id, chunk, records)
     return SPEC, record, store

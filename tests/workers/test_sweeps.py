@@ -55,7 +55,7 @@ def test_a_submitted_sweep_is_queued_chunk_by_chunk_and_ends_with_run_sweeps_res
     document = orjson.loads(sweeps.results(record.id))
     assert document["trials"] == expected["trials"] and document["best"] == expected["best"]
     keys, metrics, rows = sweeps.csv(record.id)
-    assert keys == ["lr"] and metrics == ("final_loss", "min_loss", "mean_loss")
+    assert keys == ["lr", "weight_decay"] and metrics == ("final_loss", "min_loss", "mean_loss")
     assert [(r["index"], r["final_loss"]) for r in rows] == [
         (t["index"], t["final_loss"]) for t in expected["trials"]]
 
