@@ -13,6 +13,7 @@ Numbers are always standard JSON: where a value is not finite there is ``null`` 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
@@ -314,9 +315,12 @@ def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, 
     """
     swept = ["optimizer", *spec.swept] if spec.compares else spec.swept
     # comparing optimizers, the optimizer is a factor too: its name beside the params
-    scored: list[tuple[Mapping[str, Any], float]] = [
-        ({**s["params"], "optimizer": spec.entry_of(s["index"]).name} if spec.compares
-         else s["params"], y) for s in settings if (y := s["score"]) is not None]
+    scored: list[tuple[Mapping[str, Any], float]]
+    if spec.compares:
+        scored = [({**s["params"], "optimizer": spec.entry_of(s["index"]).name}, y)
+                  for s in settings if (y := s["score"]) is not None]
+    else:
+        scored = [(s["params"], y) for s in settings if (y := s["score"]) is not None]
     shares = dict.fromkeys(swept, 0.0)
     if not scored or not swept:
         return shares
@@ -330,8 +334,20 @@ def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, 
     if total == 0.0:
         return shares
     for key in swept:
-        shares[key] = _main_effect([(params[key], y) for (params, _), y in zip(scored, ys, strict=True)
-                                    if key in params])
+        groups: dict[Any, list[float]] = {}
+        partial = False
+        for (params, _), y in zip(scored, ys, strict=True):
+            if key in params:
+                groups.setdefault(params[key], []).append(y)
+            else:
+                partial = True
+        if partial:  # a key of some optimizers only: its share among the settings that have it
+            shares[key] = _main_effect([(params[key], y) for (params, _), y in
+                                        zip(scored, ys, strict=True) if key in params])
+            continue
+        between = math.fsum(len(g) * (math.fsum(g) / len(g) - mean) ** 2
+                            for g in groups.values()) / n
+        shares[key] = min(1.0, max(0.0, between / total))
     return shares
 
 
@@ -365,15 +381,21 @@ def best_setting(settings: Iterable[SettingRecord],
             "trials": best["trials"], "n_trials": len(best["trials"])}
 
 
-def by_optimizer(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, OptimizerSummary]:
+def by_optimizer(spec: SweepSpec, settings: Iterable[SettingRecord],
+                 best: BestRecord | None = None) -> dict[str, OptimizerSummary]:
     """Each optimizer's best setting (over all its entries, where it has several) and how many
-    settings it has, in entry order."""
-    groups: dict[str, list[SettingRecord]] = {entry.name: [] for entry in spec.entries}
-    counts = dict.fromkeys(groups, 0)
-    for entry in spec.entries:
-        counts[entry.name] += entry.n_settings
-    for setting in settings:
-        groups[spec.entry_of(setting["index"]).name].append(setting)
+    settings it has, in entry order; ``best``, the sweep's, is the one optimizer's if known."""
+    if len(spec.entries) == 1 and best is not None:
+        return {spec.entries[0].name: {"best": best, "settings": spec.n_settings}}
+    ordered = sorted(settings, key=lambda s: s["index"])
+    indices = [s["index"] for s in ordered]
+    groups: dict[str, list[SettingRecord]] = {}
+    counts: dict[str, int] = {}
+    for entry in spec.entries:  # an entry's settings are a run of indices
+        lo = bisect.bisect_left(indices, entry.offset)
+        hi = bisect.bisect_left(indices, entry.offset + entry.n_settings)
+        groups.setdefault(entry.name, []).extend(ordered[lo:hi])
+        counts[entry.name] = counts.get(entry.name, 0) + entry.n_settings
     return {name: {"best": best_setting(group, spec.metric), "settings": counts[name]}
             for name, group in groups.items()}
 
@@ -383,13 +405,14 @@ def assemble(spec: SweepSpec, records: Iterable[TrialRecord],
     """The results document from trial records of any chunks, in any order."""
     trials = sorted(records, key=lambda r: r["index"])
     settings = score_settings(spec, trials)
+    best = best_setting(settings, spec.metric)
     return {
         "status": SweepStatus(status).value,
         "spec": spec.data(),
         "progress": {"done": len(trials), "total": spec.n_trials},
-        "best": best_setting(settings, spec.metric),
+        "best": best,
         "summary": {"importance": importance(spec, settings),
-                    "by_optimizer": by_optimizer(spec, settings)},
+                    "by_optimizer": by_optimizer(spec, settings, best)},
         "settings": settings,
         "trials": trials,
     }

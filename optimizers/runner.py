@@ -174,6 +174,8 @@ def run_trials(spec: SweepSpec, trials: list[Trial], *, should_stop: StopCheck |
     """Run ``trials`` of ``spec``; their result records, in the trials' order. The trials of
     each of the spec's optimizers run together as one (K, D) batch (a chunk of a sweep that
     compares optimizers may hold several)."""
+    if len(spec.entries) == 1:
+        return _run_batch(spec, trials, should_stop=should_stop, threads=threads)
     groups: dict[int, list[Trial]] = {}
     for trial in trials:
         groups.setdefault(trial.entry, []).append(trial)

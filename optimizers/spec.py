@@ -871,8 +871,11 @@ class SweepSpec(BaseModel):
 
     def entry_of(self, setting: int) -> Entry:
         """The entry that setting ``setting`` belongs to."""
-        offsets = [entry.offset for entry in self.entries]
-        return self.entries[bisect.bisect_right(offsets, setting) - 1]
+        return self.entries[bisect.bisect_right(self._offsets, setting) - 1]
+
+    @cached_property
+    def _offsets(self) -> list[int]:
+        return [entry.offset for entry in self.entries]
 
     @property
     def swept(self) -> list[str]:
@@ -922,6 +925,10 @@ class SweepSpec(BaseModel):
         n = len(settings)
         stop = self.n_trials if stop is None else min(stop, self.n_trials)
         seeds = self.seeds
+        if len(self.entries) == 1:  # every trial of entry 0, the Trial's default
+            return [Trial(i, i % n, settings[i % n],
+                          i // n if isinstance(seeds, int) else seeds[i // n])
+                    for i in range(start, stop)]
         of = self._setting_entry
         return [Trial(i, i % n, settings[i % n],
                       i // n if isinstance(seeds, int) else seeds[i // n], of[i % n])
