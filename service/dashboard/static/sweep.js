@@ -123,7 +123,7 @@
   const optimizerColours = (doc) =>
     new Map(optimizerNames(doc).map((n, i) => [n, CATEGORICAL[i % CATEGORICAL.length]]));
   const bestTrials = (doc, name) => {
-    const entry = (doc.summary.by_optimizer || {})[name];
+    const entry = ((doc.summary || {}).by_optimizer || {})[name];
     return entry && entry.best ? entry.best.trials : [];
   };
 
@@ -140,7 +140,7 @@
     const panel = $("by-optimizer-panel");
     panel.hidden = !compares(doc);
     if (panel.hidden) return;
-    const by = doc.summary.by_optimizer || {};
+    const by = (doc.summary || {}).by_optimizer || {};
     const max = goal(metric()) === "max";
     const rank = (name) => (by[name] && by[name].best ? (max ? -1 : 1) * by[name].best.score : Infinity);
     const names = optimizerNames(doc);
@@ -355,7 +355,7 @@
   // Comparing optimizers: each one's best score as a bar (± std), then per swept hyperparameter
   // the best score at each of its values, a line per optimizer that sweeps it.
   function drawComparedScores(box, layout, scoreTitle, names) {
-    const by = results.summary.by_optimizer || {};
+    const by = (results.summary || {}).by_optimizer || {};
     const colours = optimizerColours(results);
     const all = optimizerNames(results);
     const scored = all.filter((n) => by[n] && by[n].best);
