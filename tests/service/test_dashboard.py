@@ -295,6 +295,14 @@ def test_compare_optimizers_from_the_form_then_their_curves_and_bests(
     assert len({c for cs in colours.values() for c in cs}) == len(COMPARED)
     legend = page.eval_on_selector_all("#legend [data-legend]", "s => s.map(x => x.textContent)")
     assert legend == COMPARED
+    # a click on a name hides that optimizer's curves, a second shows them again
+    page.click("#legend [data-legend='sgd']")
+    page.wait_for_function("document.getElementById('curves').data.some(t => t.visible === false)")
+    assert {t["optimizer"] for t in page.evaluate(
+        "document.getElementById('curves').data.filter(t => t.visible === false)"
+        ".map(t => ({optimizer: t.meta.optimizer}))")} == {"sgd"}
+    page.click("#legend [data-legend='sgd']")
+    page.wait_for_function("document.getElementById('curves').data.every(t => t.visible)")
     each_best = {i for entry in by.values() for i in entry["best"]["trials"]}
     assert {int(t["name"][1:]) for t in drawn if t["width"] > 2} == each_best
 

@@ -23,6 +23,7 @@
   let resultsAt = 0, resultsTimer = null, plotted = "";
   let goals = new Map();           // metric → "min" | "max", from GET /v1/objectives
   let chosen = null;               // the optimizer whose best trials are highlighted, if any
+  const hidden = new Set();        // the optimizers whose curves are hidden (a click on the legend)
   const logFor = {};               // the log-scale choice per curve, once the user made one
 
   // what ranks best: "max" for a metric where higher is better; the accuracies are, should the
@@ -264,6 +265,7 @@
       const label = Object.entries(t.params).map(([k, v]) => `${k}=${GS.num(v)}`).join(", ");
       return {
         type: "scattergl", mode: diverged ? "lines+markers" : "lines", x: xs, y: ys,
+        visible: hidden.has(t.optimizer) ? false : true,
         name: `#${t.index}`, showlegend: false, legendgroup: t.optimizer, meta: {optimizer: t.optimizer},
         line: {color: colour.get(valueOf(t)) || MISSING, width: isBest ? 3.5 : 1.2},
         marker: {size: sizes, symbol: "x", color: "#b91c1c"},
@@ -282,7 +284,13 @@
     Plotly.react("curves", order.map((i) => traces[i]), layout, {responsive: true, displaylogo: false});
     const missing = !byOptimizer && results.trials.some((t) => t.params[by] === undefined);
     $("legend").replaceChildren(el("span", {class: "muted", text: by + ":"}),
-      ...distinct.map((v) => el("span", {"data-legend": v}, swatch(colour.get(v)), byOptimizer ? v : GS.num(v))),
+      ...distinct.map((v) => (byOptimizer
+        ? el("button", {type: "button", class: "legend-toggle", "data-legend": v, "aria-pressed": String(!hidden.has(v)),
+                        title: `show or hide ${v}'s curves`, onclick: () => {
+                          if (!hidden.delete(v)) hidden.add(v);
+                          drawCurves(true);
+                        }}, swatch(colour.get(v)), v)
+        : el("span", {"data-legend": v}, swatch(colour.get(v)), GS.num(v)))),
       ...(missing ? [el("span", {"data-legend": ""}, swatch(MISSING), "not its hyperparameter")] : []),
       el("span", {class: "muted", text: (chosen ? `thick: ${chosen}'s best` : compares(results)
         ? "thick: each optimizer's best" : "thick: best setting") + " · ✕: diverged"}));
