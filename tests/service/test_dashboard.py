@@ -175,6 +175,10 @@ def test_submit_through_the_form_then_watch_it_finish(page: Any, server: Cluster
     # the linear toggle
     page.uncheck("#log-y")
     page.wait_for_function("document.getElementById('curves').layout.yaxis.type === 'linear'")
+    # one optimizer: no panel of each one's best, no optimizer column
+    assert page.is_hidden("#by-optimizer-panel")
+    assert "optimizer" not in page.eval_on_selector_all("#trials th",
+                                                        "ths => ths.map(th => th.dataset.key)")
     assert page.get_attribute("#download-csv", "href") == f"/v1/sweeps/{sweep_id}/results.csv"
     assert page.is_hidden("#cancel")
     screenshot(page, "sweep.png")
@@ -189,6 +193,212 @@ def test_submit_through_the_form_then_watch_it_finish(page: Any, server: Cluster
     page.select_option("#status-filter", "succeeded")
     page.wait_for_selector(row)
     screenshot(page, "sweeps.png")
+
+
+def traces(page: Any) -> list[dict[str, Any]]:
+    """The curves plot's traces as drawn: name, optimizer, legend group, colour, width."""
+    return list(page.evaluate(
+        "document.getElementById('curves').data.map(t => ({name: t.name, "
+        "optimizer: t.meta && t.meta.optimizer, group: t.legendgroup, colour: t.line.color, "
+        "width: t.line.width}))"))
+
+
+COMPARED = ["adam", "sgd", "momentum", "adamw", "lion"]  # the entries' rules, in the form's order
+
+
+@needs_chromium
+def test_compare_optimizers_from_the_form_then_their_curves_and_bests(
+        page: Any, server: Cluster) -> None:
+    """Five optimizers from the form (one with its eps placement and a schedule, one with
+    clipping); the sweep page colours the curves by optimizer, lists each one's best as the
+    API does and gives the trials an optimizer column."""
+    page.goto("/new")
+    page.wait_for_selector("form[data-ready='1']")
+    page.fill("#f-name", "five optimizers")
+    page.select_option("#f-objective", "rosenbrock")
+    assert page.input_value("#f-optimizer") == "adam"
+    assert page.is_hidden(".remove-optimizer")  # one entry: nothing to remove
+    page.fill("#f-grid-lr", "0.01, 0.1")
+    # entries 2..6: sgd, nesterov (removed below), momentum, adamw, lion
+    for i, (rule, lrs) in enumerate([("sgd", "0.0001, 0.001"), ("nesterov", "0.001"),
+                                     ("momentum", "0.0001, 0.001"), ("adamw", "0.01, 0.1"),
+                                     ("lion", "0.001, 0.003")], start=1):
+        page.click("#add-optimizer")
+        page.select_option(f"#f{i}-optimizer", rule)
+        page.fill(f"#f{i}-grid-lr", lrs)
+    assert not page.is_visible("#f1-eps")  # sgd has no eps
+    assert page.input_value("#f4-eps") == "outside"  # adamw's default placement
+    page.select_option("#f4-eps", "inside")
+    page.select_option("#f4-schedule", "warmup_cosine")
+    assert page.get_attribute("#f4-schedule-warmup_steps", "placeholder") == "required"
+    assert page.get_attribute("#f4-schedule-t_max", "placeholder") == "default: the sweep's steps"
+    page.fill("#f4-schedule-warmup_steps", "-5")
+    page.select_option("#f5-clip", "global_norm")
+    page.fill("#f5-clip-limit", "1, 10")
+    page.fill("#f5-grid-lr", "0.001, fast")
+    # the second removed: the later entries take its place, ids and error slots alike
+    page.click("fieldset.entry[data-entry='2'] .remove-optimizer")
+    assert page.input_value("#f2-optimizer") == "momentum"
+    assert page.input_value("#f4-optimizer") == "lion" and not page.query_selector("#f5-optimizer")
+    assert page.get_attribute("#f3-schedule-warmup_steps", "placeholder") == "required"
+    page.fill("#f-steps", "60")
+    spec = json.loads(page.text_content("#spec-json") or "")
+    assert "optimizer" not in spec and "grid" not in spec
+    assert [e["optimizer"] for e in spec["optimizers"]] == [
+        "adam", "sgd", "momentum", {"name": "adamw", "eps_placement": "inside"}, "lion"]
+    assert spec["optimizers"][3]["schedule"] == {"name": "warmup_cosine", "warmup_steps": -5}
+    assert spec["optimizers"][4]["clip"] == {"global_norm": [1, 10]}
+    assert "schedule" not in spec["optimizers"][0] and "clip" not in spec["optimizers"][0]
+
+    # the API's 422s land by the entry's fields, as it numbers the entries (it names the
+    # schedule's range first, the list's bad number once the schedule is right)
+    page.click("#submit")
+    warmup_slot = "[data-error-for='optimizers.3.schedule.warmup_steps']"
+    page.wait_for_function(f"document.querySelector(\"{warmup_slot}\").textContent.length > 0")
+    assert "out of range" in (page.text_content(warmup_slot) or "")
+    assert page.text_content("[data-error-for='optimizers.3.schedule']") == ""
+    page.fill("#f3-schedule-warmup_steps", "10")
+    page.click("#submit")
+    lr_slot = "[data-error-for='optimizers.4.grid.lr']"
+    page.wait_for_function(f"document.querySelector(\"{lr_slot}\").textContent.length > 0")
+    assert "valid number" in (page.text_content(lr_slot) or "")
+    assert page.text_content(warmup_slot) == ""
+    assert page.text_content("[data-error-for='optimizers.0.grid.lr']") == ""
+    assert page.text_content("#form-error") == ""
+    screenshot(page, "new-sweep-compare.png")
+    page.fill("#f4-grid-lr", "0.001, 0.003")
+    assert page.text_content("#trial-count") == "12 trial(s)"  # 2 + 2 + 2 + 2 + 2·2
+    shown = json.loads(page.text_content("#spec-json") or "")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/v1/sweeps")) as sent:
+        page.click("#submit")
+    assert json.loads(sent.value.post_data or "") == shown
+    page.wait_for_url(re.compile(r"/sweeps/[0-9a-f]{32}$"))
+    sweep_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("#status [data-status='succeeded']")
+    page.wait_for_function("document.getElementById('curves').data && "
+                           "document.getElementById('curves').data.length === 12")
+    with server.client() as client:
+        document = client.get(f"/v1/sweeps/{sweep_id}/results").json()
+    by = document["summary"]["by_optimizer"]
+    assert list(by) == COMPARED
+    optimizer_of = {t["index"]: t["optimizer"] for t in document["trials"]}
+
+    # curves coloured by optimizer: one colour each, grouped by it, a legend of the names
+    assert page.input_value("#color-by") == "optimizer"
+    drawn = traces(page)
+    colours: dict[str, set[str]] = {}
+    for trace in drawn:
+        assert trace["optimizer"] == trace["group"] == optimizer_of[int(trace["name"][1:])]
+        colours.setdefault(trace["optimizer"], set()).add(trace["colour"])
+    assert set(colours) == set(COMPARED)
+    assert all(len(c) == 1 for c in colours.values())
+    assert len({c for cs in colours.values() for c in cs}) == len(COMPARED)
+    legend = page.eval_on_selector_all("#legend [data-legend]", "s => s.map(x => x.textContent)")
+    assert legend == COMPARED
+    # a click on a name hides that optimizer's curves, a second shows them again
+    page.click("#legend [data-legend='sgd']")
+    page.wait_for_function("document.getElementById('curves').data.some(t => t.visible === false)")
+    assert {t["optimizer"] for t in page.evaluate(
+        "document.getElementById('curves').data.filter(t => t.visible === false)"
+        ".map(t => ({optimizer: t.meta.optimizer}))")} == {"sgd"}
+    page.click("#legend [data-legend='sgd']")
+    page.wait_for_function("document.getElementById('curves').data.every(t => t.visible)")
+    each_best = {i for entry in by.values() for i in entry["best"]["trials"]}
+    assert {int(t["name"][1:]) for t in drawn if t["width"] > 2} == each_best
+
+    # best per optimizer: every one, its score, best first (final_loss: lower is better)
+    page.wait_for_selector("#by-optimizer-panel:not([hidden]) tr[data-optimizer]")
+    assert "final_loss: lower is better" in (page.text_content("#by-optimizer-metric") or "")
+    rows = page.eval_on_selector_all(
+        "#by-optimizer tbody tr",
+        "rs => rs.map(r => [r.dataset.optimizer, r.querySelector('.score').dataset.value, "
+        "JSON.parse(r.querySelector('.params').dataset.params)])")
+    assert {name for name, _, _ in rows} == set(COMPARED)
+    for name, score, params in rows:
+        assert number(score) == pytest.approx(by[name]["best"]["score"])
+        assert params == pytest.approx(by[name]["best"]["params"])
+    scores = [number(score) for _, score, _ in rows]
+    assert scores == sorted(scores)
+    best = document["best"]
+    assert page.get_attribute("#best-optimizer", "data-optimizer") == optimizer_of[best["trials"][0]]
+    assert rows[0][0] == optimizer_of[best["trials"][0]]
+    # its button highlights one optimizer's best trials: their curves and their rows
+    page.click("#by-optimizer tr[data-optimizer='lion'] button.show-best")
+    lion = set(by["lion"]["best"]["trials"])
+    page.wait_for_selector("#by-optimizer tr.chosen[data-optimizer='lion']")
+    assert {int(t["name"][1:]) for t in traces(page) if t["width"] > 2} == lion
+    assert {int(i) for i in page.eval_on_selector_all(
+        "#trials tbody tr.chosen", "rs => rs.map(r => r.dataset.index)")} == lion
+    screenshot(page, "sweep-compare-highlight.png")
+    page.click("#by-optimizer tr[data-optimizer='lion'] button.show-best")  # again: off
+    page.wait_for_selector("#by-optimizer tr.chosen", state="detached")
+
+    # the trials table: an optimizer column, each optimizer's own hyperparameters
+    keys = page.eval_on_selector_all("#trials th", "ths => ths.map(th => th.dataset.key)")
+    assert keys[:2] == ["index", "optimizer"]
+    for key in ("param:lr", "param:momentum", "param:beta1", "param:schedule.warmup_steps",
+                "param:clip.global_norm"):
+        assert key in keys
+    cells = page.eval_on_selector_all(
+        "#trials tbody tr", "rs => rs.map(r => [r.dataset.index, r.children[1].textContent])")
+    assert {int(i): name for i, name in cells} == optimizer_of
+    # the scores: each optimizer's best as a bar
+    bar = page.evaluate("document.querySelector('#scores [data-plot=score-by-optimizer]').data[0]")
+    assert bar["type"] == "bar" and bar["x"] == COMPARED
+    assert bar["y"] == pytest.approx([by[n]["best"]["score"] for n in COMPARED])
+    # coloured by a hyperparameter instead: the trials without it in grey
+    page.select_option("#color-by", "momentum")
+    page.wait_for_function("document.getElementById('curves').data.some("
+                           "t => t.line.color === '#c4c4c4')")
+    screenshot(page, "sweep-compare.png")
+
+
+@needs_chromium
+def test_one_optimizer_with_a_schedule_and_clipping_posts_the_single_form(
+        page: Any, server: Cluster) -> None:
+    page.goto("/new")
+    page.wait_for_selector("form[data-ready='1']")
+    page.select_option("#f-objective", "rosenbrock")
+    page.select_option("#f-optimizer", "rmsprop")
+    page.fill("#f-grid-lr", "0.001, 0.01")
+    page.select_option("#f-eps", "outside")
+    page.select_option("#f-schedule", "step")
+    page.fill("#f-schedule-step_size", "10, 20")
+    page.select_option("#f-clip", "value")
+    page.fill("#f-clip-limit", "0")
+    page.fill("#f-steps", "50")
+    spec = json.loads(page.text_content("#spec-json") or "")
+    assert spec["optimizer"] == {"name": "rmsprop", "eps_placement": "outside"}
+    assert spec["grid"] == {"lr": [0.001, 0.01]}
+    assert spec["schedule"] == {"name": "step", "step_size": [10, 20]}
+    assert spec["clip"] == {"value": 0}
+    assert "optimizers" not in spec
+    assert page.text_content("#trial-count") == "4 trial(s)"
+    page.click("#submit")  # clip.value = 0 is out of range: by the clipping fields
+    page.wait_for_function("document.querySelector(\"[data-error-for='clip']\").textContent")
+    assert "out of range" in (page.text_content("[data-error-for='clip']") or "")
+    page.fill("#f-clip-limit", "0.5")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/sweeps/[0-9a-f]{32}$"))
+    sweep_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("#status [data-status='succeeded']")
+    page.wait_for_function("document.getElementById('curves').data && "
+                           "document.getElementById('curves').data.length === 4")
+    with server.client() as client:
+        document = client.get(f"/v1/sweeps/{sweep_id}/results").json()
+    assert document["spec"]["optimizers"] is None
+    assert list(document["summary"]["by_optimizer"]) == ["rmsprop"]
+    # one optimizer: no panel of each one's best, no optimizer column, coloured by a swept key
+    assert page.is_hidden("#by-optimizer-panel")
+    assert page.query_selector("#trials th[data-key='optimizer']") is None
+    options = page.eval_on_selector_all("#color-by option", "os => os.map(o => o.value)")
+    assert "optimizer" not in options and "schedule.step_size" in options
+    assert page.input_value("#color-by") == "lr"
+    assert len({t["colour"] for t in traces(page)}) == 2
+    assert "schedule step" in (page.text_content("#meta") or "")
+    assert "clip value 0.5" in (page.text_content("#meta") or "")
+    assert page.query_selector("#best-optimizer") is None
+    screenshot(page, "sweep-schedule.png")
 
 
 @needs_chromium

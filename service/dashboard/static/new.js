@@ -1,15 +1,17 @@
 "use strict";
-// The new-sweep form: built from GET /v1/optimizers and /v1/objectives, shows the spec it will
-// POST, and shows the API's 422 details next to the fields they name. An objective with datasets
-// (a model) takes a dataset and its training fields instead of dim, which the API derives.
+// The new-sweep form: built from GET /v1/optimizers, /v1/objectives and /v1/schedules, shows
+// the spec it will POST, and shows the API's 422 details next to the fields they name. An
+// objective with datasets (a model) takes a dataset and its training fields instead of dim,
+// which the API derives. One optimizer entry or more, each with its rule, eps placement (where
+// the rule has the option), grid, schedule and clipping: one posts the single form (optimizer,
+// grid, schedule, clip at the top), two or more the optimizers form.
 (() => {
   const {el} = GS;
   const $ = (x) => document.getElementById(x);
   const form = $("spec-form");
-  let optimizers = [], objectives = [];
+  let optimizers = [], objectives = [], schedules = [];
   let wantedMetric = null;  // the metric last chosen, chosen again when it is offered again
 
-  const optimizer = () => optimizers.find((o) => o.name === $("f-optimizer").value);
   const objective = () => objectives.find((o) => o.name === $("f-objective").value);
   const isModel = (obj) => Boolean(obj && obj.datasets);
   const parameter = (obj, name) => (obj ? obj.parameters.find((p) => p.name === name) : undefined);
@@ -69,12 +71,9 @@
       if (dim !== undefined) s.objective.dim = dim;
     }
     if (s.objective.name === "expression") s.objective.expr = $("f-expr").value;
-    s.optimizer = $("f-optimizer").value;
-    s.grid = {};
-    for (const input of document.querySelectorAll("#hyperparameters input")) {
-      const v = parseValues(input.value);
-      if (v !== undefined) s.grid[input.dataset.param] = v;
-    }
+    const entries = blocks().map(entrySpec);
+    if (entries.length === 1) Object.assign(s, entries[0]);
+    else s.optimizers = entries;
     for (const key of ["steps", "seeds"]) {
       const v = parseNumber($("f-" + key).value);
       if (v !== undefined) s[key] = v;
@@ -83,27 +82,180 @@
     return s;
   }
 
+  // the settings of a spec: each entry's grid points times its schedule's and clip's lists
+  const product = (values) => values.reduce((n, v) => n * (Array.isArray(v) ? v.length : 1), 1);
+  const points = (e) => product(Object.values(e.grid || {})) *
+    product(Object.entries(e.schedule || {}).filter(([k]) => k !== "name").map(([, v]) => v)) *
+    product(Object.values(e.clip || {}));
+
   function showSpec() {
+    renumber();
     const s = spec();
     $("spec-json").textContent = JSON.stringify(s, null, 2);
-    let settings = 1;
-    for (const v of Object.values(s.grid)) settings *= Array.isArray(v) ? v.length : 1;
+    const settings = (s.optimizers || [s]).reduce((n, e) => n + points(e), 0);
     const seeds = typeof s.seeds === "number" ? s.seeds : 1;
     $("trial-count").textContent = `${settings * seeds} trial(s)`;
   }
 
-  function buildHyperparameters() {
-    const opt = optimizer();
-    $("optimizer-summary").textContent = opt ? opt.summary : "";
-    const defaults = {lr: "0.001, 0.01, 0.1"};
-    $("hyperparameters").replaceChildren(...(opt ? opt.hyperparameters : []).map((h) => {
-      const id = "f-grid-" + h.name;
-      const input = el("input", {id, type: "text", autocomplete: "off", "data-param": h.name,
-                                 placeholder: `default ${h.default}`, value: defaults[h.name] || null});
+  // --- optimizer entries ------------------------------------------------------------------
+  // An entry's controls carry data-part (their id follows the entry's place: f-optimizer,
+  // f-grid-lr for the first, as the single form always had; f1-optimizer, f1-grid-lr for the
+  // second, …) and its error slots data-error-rel (grid.lr), prefixed optimizers.<i>. when the
+  // form posts the optimizers form, so that the API's field names find them.
+  const LR_VALUES = "0.001, 0.01, 0.1";  // a first grid to start from
+  const idFor = (i, part) => (i ? `f${i}-${part}` : `f-${part}`);
+  const blocks = () => [...document.querySelectorAll("#entries .entry")];
+  const rule = (name) => optimizers.find((o) => o.name === name);
+  const slot = (rel) => el("span", {class: "field-error", "data-error-rel": rel});
+  const label = (part, text, hint) => el("label", {"data-for-part": part}, text,
+    hint ? el("span", {class: "hint", text: " " + hint}) : null);
+
+  function renumber() {
+    const all = blocks();
+    all.forEach((block, i) => {
+      block.dataset.entry = i;
+      block.querySelector("legend .entry-title").textContent = `Optimizer ${i + 1}`;
+      block.querySelector(".remove-optimizer").hidden = all.length < 2;
+      for (const node of block.querySelectorAll("[data-part]")) node.id = idFor(i, node.dataset.part);
+      for (const node of block.querySelectorAll("[data-for-part]")) node.htmlFor = idFor(i, node.dataset.forPart);
+      const prefix = all.length > 1 ? `optimizers.${i}.` : "";
+      for (const node of block.querySelectorAll("[data-error-rel]")) {
+        node.dataset.errorFor = prefix + node.dataset.errorRel;
+      }
+    });
+  }
+
+  // what the entry posts: its rule (with eps_placement when not the rule's default), grid,
+  // schedule and clip when chosen
+  function entrySpec(block) {
+    const name = block.querySelector("[data-part=optimizer]").value;
+    const eps = block.querySelector("[data-part=eps]");
+    const e = {optimizer: !eps.closest("[hidden]") && eps.value !== eps.dataset.default
+      ? {name, eps_placement: eps.value} : name};
+    e.grid = values(block.querySelectorAll(".grid-fields input[data-param]"));
+    const schedule = block.querySelector("[data-part=schedule]").value;
+    if (schedule) {
+      e.schedule = Object.assign({name: schedule},
+                                 values(block.querySelectorAll(".schedule-fields input[data-param]")));
+    }
+    const clip = block.querySelector("[data-part=clip]").value;
+    if (clip) {
+      const v = parseValues(block.querySelector("[data-part=clip-limit]").value);
+      e.clip = {[clip]: v === undefined ? null : v};
+    }
+    return e;
+  }
+
+  function values(inputs) {
+    const out = {};
+    for (const input of inputs) {
+      const v = parseValues(input.value);
+      if (v !== undefined) out[input.dataset.param] = v;
+    }
+    return out;
+  }
+
+  // A text field per parameter (a rule's hyperparameter or a schedule's), the catalogue's
+  // default as its placeholder; the values typed before are kept for the names that stay.
+  function parameterFields(kind, params, typed, rel, placeholder) {
+    return params.map((p) => {
+      const part = `${kind}-${p.name}`;
+      const input = el("input", {"data-part": part, type: "text", autocomplete: "off",
+                                 "data-param": p.name, placeholder: placeholder(p)});
+      input.value = typed[p.name] ?? "";
       return el("div", {class: "hyperparameter"},
-        el("label", {for: id}, h.name + " ", el("span", {class: "hint", text: `${h.range} — ${h.description}`})),
-        input, el("span", {class: "field-error", "data-error-for": "grid." + h.name}));
-    }));
+        label(part, p.name, `${p.range}${p.integer ? " (a whole number)" : ""} — ${p.description}`),
+        input, slot(`${rel}.${p.name}`));
+    });
+  }
+
+  const typedIn = (box) => Object.fromEntries([...box.querySelectorAll("input[data-param]")]
+    .map((input) => [input.dataset.param, input.value]));
+
+  function ruleChanged(block) {
+    const opt = rule(block.querySelector("[data-part=optimizer]").value);
+    const eps = block.querySelector("[data-part=eps]");
+    const option = opt && opt.options && opt.options.eps_placement;
+    eps.closest(".eps-field").hidden = !option;
+    if (option) {
+      const fallback = opt.default_eps_placement || option.default;
+      eps.dataset.default = fallback;
+      eps.replaceChildren(...option.choices.map((c) => el("option", {value: c,
+        text: c === fallback ? `${c} (default)` : c})));
+      eps.value = fallback;
+    }
+    epsChanged(block);
+    const box = block.querySelector(".grid-fields");
+    const typed = typedIn(box);
+    if (!box.children.length) typed.lr = LR_VALUES;
+    box.replaceChildren(...parameterFields("grid", opt ? opt.hyperparameters : [], typed, "grid",
+      (h) => `default ${h.default}`));
+  }
+
+  // the rule's summary and its formula with the eps placement chosen
+  function epsChanged(block) {
+    const opt = rule(block.querySelector("[data-part=optimizer]").value);
+    if (!opt) return;
+    const eps = block.querySelector("[data-part=eps]");
+    const option = opt.options && opt.options.eps_placement;
+    const formula = option && !eps.closest("[hidden]") ? option["formula_" + eps.value] || opt.formula : opt.formula;
+    block.querySelector(".rule-summary").textContent = `${opt.summary} (${opt.reference})`;
+    block.querySelector(".rule-formula").textContent = formula;
+  }
+
+  function scheduleChanged(block) {
+    const chosen = schedules.find((s) => s.name === block.querySelector("[data-part=schedule]").value);
+    block.querySelector(".schedule-formula").textContent = chosen ? `${chosen.formula} — torch: ${chosen.torch}` : "";
+    const box = block.querySelector(".schedule-fields");
+    box.replaceChildren(...parameterFields("schedule", chosen ? chosen.parameters : [], typedIn(box),
+      "schedule", (p) => (p.default === null ? "required" : p.default === "steps"
+        ? "default: the sweep's steps" : `default ${p.default}`)));
+  }
+
+  function clipChanged(block) {
+    block.querySelector(".clip-field").hidden = !block.querySelector("[data-part=clip]").value;
+  }
+
+  // a new entry: the first rule of the catalogue no entry has yet (the first one: adam)
+  function addEntry() {
+    const used = new Set(blocks().map((b) => b.querySelector("[data-part=optimizer]").value));
+    const first = !used.size && rule("adam") ? "adam"
+      : (optimizers.find((o) => !used.has(o.name)) || optimizers[0]).name;
+    const select = el("select", {"data-part": "optimizer"},
+      ...optimizers.map((o) => el("option", {value: o.name, text: o.name})));
+    select.value = first;
+    const remove = el("button", {type: "button", class: "remove-optimizer", text: "remove"});
+    const block = el("fieldset", {class: "entry"},
+      el("legend", {}, el("span", {class: "entry-title"}), " ", remove),
+      label("optimizer", "Rule"), select, slot("optimizer"),
+      el("p", {class: "hint muted rule-summary"}), el("p", {class: "hint formula rule-formula"}),
+      el("div", {class: "eps-field", hidden: true},
+         label("eps", "eps placement", "(where eps is added: inside or outside the square root)"),
+         el("select", {"data-part": "eps"}), slot("optimizer.eps_placement")),
+      el("div", {class: "grid-block"},
+         el("p", {class: "hint", text: "Grid: comma-separated values are swept; one value is fixed; empty takes the default"}),
+         el("div", {class: "grid-fields"}), slot("grid")),
+      label("schedule", "Learning-rate schedule"),
+      el("select", {"data-part": "schedule"}, el("option", {value: "", text: "none (a constant lr)"}),
+         ...schedules.map((s) => el("option", {value: s.name, text: s.name}))),
+      el("p", {class: "hint formula schedule-formula"}),
+      el("div", {class: "schedule-fields"}), slot("schedule"),
+      label("clip", "Gradient clipping"),
+      el("select", {"data-part": "clip"}, el("option", {value: "", text: "none"}),
+         el("option", {value: "global_norm", text: "global norm (scale g to norm ≤ M)"}),
+         el("option", {value: "value", text: "value (clamp each component to [−c, c])"})),
+      el("div", {class: "clip-field", hidden: true},
+         label("clip-limit", "Limit", "(> 0; comma-separated values are swept)"),
+         el("input", {"data-part": "clip-limit", type: "text", autocomplete: "off", value: "1.0"})),
+      slot("clip"));
+    select.addEventListener("change", () => ruleChanged(block));
+    block.querySelector("[data-part=eps]").addEventListener("change", () => epsChanged(block));
+    block.querySelector("[data-part=schedule]").addEventListener("change", () => scheduleChanged(block));
+    block.querySelector("[data-part=clip]").addEventListener("change", () => clipChanged(block));
+    remove.addEventListener("click", () => { block.remove(); showSpec(); });
+    $("entries").append(block);
+    ruleChanged(block);
+    showSpec();
   }
 
   function objectiveChanged() {
@@ -180,12 +332,18 @@
   // (grid.lr.0 → grid.lr, objective.dataset.builtin → objective.dataset, objective.name →
   // objective), else the form's. A check across fields is reported on the object it spans
   // (objective, spec) with the field it is about first ("batch_size = 1000 is over the 120
-  // training rows", "metric … does not apply"): that field's slot, when it is shown.
+  // training rows", "metric … does not apply"): that field's slot, when it is shown; so is a
+  // schedule's or clip's range check ("schedule.step_size = -1 is out of range" on
+  // optimizers.1.schedule: optimizers.1.schedule.step_size).
   function slotFor(field, message) {
     const slots = new Map([...document.querySelectorAll("[data-error-for]")]
       .map((n) => [n.dataset.errorFor, n]));
     const shown = (path) => slots.has(path) && !slots.get(path).closest("[hidden]");
     if (field === "objective.name") return slots.get("objective");
+    const own = /^(schedule|clip)\.([a-z][a-z0-9_]*)\b/.exec(message);
+    if (own && field.split(".").pop() === own[1] && shown(`${field}.${own[2]}`)) {
+      return slots.get(`${field}.${own[2]}`);
+    }
     if (["objective", "spec", ""].includes(field)) {
       const word = (/^([a-z][a-z0-9_]*)\b/.exec(message) || [])[1];
       const named = field === "objective" ? ["objective." + word] : [word, "objective." + word];
@@ -232,18 +390,17 @@
 
   async function start() {
     try {
-      [optimizers, objectives] = await Promise.all([GS.json("/v1/optimizers"), GS.json("/v1/objectives")]);
+      [optimizers, objectives, schedules] = await Promise.all([
+        GS.json("/v1/optimizers"), GS.json("/v1/objectives"), GS.json("/v1/schedules")]);
     } catch (e) {
       $("form-error").textContent = "Could not load the catalogue: " + e.message;
       return;
     }
-    $("f-optimizer").replaceChildren(...optimizers.map((o) => el("option", {value: o.name, text: o.name})));
     $("f-objective").replaceChildren(...objectives.map((o) => el("option", {value: o.name, text: o.name})));
-    if (optimizers.some((o) => o.name === "adam")) $("f-optimizer").value = "adam";
     if (objectives.some((o) => o.name === "rosenbrock")) $("f-objective").value = "rosenbrock";
-    buildHyperparameters();
+    addEntry();
     objectiveChanged();
-    $("f-optimizer").addEventListener("change", () => { buildHyperparameters(); showSpec(); });
+    $("add-optimizer").addEventListener("click", addEntry);
     $("f-objective").addEventListener("change", () => { objectiveChanged(); showSpec(); });
     $("f-metric").addEventListener("change", () => { wantedMetric = $("f-metric").value; });
     // the metrics offered follow the validation share and the dataset

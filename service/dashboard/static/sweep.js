@@ -1,6 +1,8 @@
 "use strict";
 // One sweep: header and progress, best setting, curves (loss, and a model's val_loss and
-// val_accuracy), score plots, sortable trials. A metric's direction (lower or higher is better)
+// val_accuracy), score plots, sortable trials. A sweep comparing optimizers (spec.optimizers)
+// colours its curves by optimizer, lists each one's best (summary.by_optimizer) and gives the
+// trials an optimizer column. A metric's direction (lower or higher is better)
 // is the catalogue's. Live over /v1/sweeps/{id}/events; polling every 2 s when the stream is
 // unavailable.
 (() => {
@@ -10,12 +12,18 @@
   const POLL_MS = 2000;
   const PALETTE = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
                    "#35b779", "#6ece58", "#b5de2b", "#fde725"];
+  // one colour per optimizer (Okabe & Ito's, told apart with colour blindness, then Tableau's)
+  const CATEGORICAL = ["#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9",
+                       "#f0e442", "#000000", "#8c564b", "#7f7f7f", "#bcbd22", "#9467bd", "#17becf"];
+  const MISSING = "#c4c4c4";       // a trial without the hyperparameter the curves are coloured by
   const match = window.location.pathname.match(/^\/sweeps\/([0-9a-f]{32})\/?$/);
   const id = match ? match[1] : null;
   const $ = (x) => document.getElementById(x);
   let view = null, results = null, sortKey = "index", sortDir = 1;
   let resultsAt = 0, resultsTimer = null, plotted = "";
   let goals = new Map();           // metric → "min" | "max", from GET /v1/objectives
+  let chosen = null;               // the optimizer whose best trials are highlighted, if any
+  const hidden = new Set();        // the optimizers whose curves are hidden (a click on the legend)
   const logFor = {};               // the log-scale choice per curve, once the user made one
 
   // what ranks best: "max" for a metric where higher is better; the accuracies are, should the
@@ -37,18 +45,32 @@
     $("status").replaceChildren(GS.statusBadge(v.status));
     $("progress").replaceChildren(GS.progressBar(v.progress.done, v.progress.total));
     $("cancel").hidden = GS.finished(v.status);
-    const parts = [`${v.optimizer} on ${v.objective}`, "created " + GS.time(v.created_at)];
+    const parts = [`${v.optimizer} on ${v.objective}`].concat(results ? chain(results.spec) : [],
+                                                             ["created " + GS.time(v.created_at)]);
     if (v.finished_at) parts.push("finished " + GS.time(v.finished_at));
     if (v.error) parts.push("error: " + v.error);
     $("meta").textContent = parts.join(" · ");
     showBest(v.best);
   }
 
+  // a single-form sweep's schedule and clipping, for the header
+  function chain(spec) {
+    const out = [];
+    if (spec.schedule) out.push("schedule " + spec.schedule.name);
+    const clip = Object.entries(spec.clip || {}).filter(([, v]) => v !== null);
+    if (clip.length) out.push("clip " + clip.map(([k, v]) => `${k} ${[].concat(v).map(GS.num).join(", ")}`).join(", "));
+    return out;
+  }
+
   function showBest(best) {
     if (!best) { $("best").replaceChildren(el("span", {class: "muted", text: "none yet"})); return; }
-    const rows = Object.entries(best.params).map(([name, value]) =>
+    // comparing optimizers: the best setting's optimizer first (its trials say which)
+    const trial = results && compares(results) && results.trials.find((t) => t.index === best.trials[0]);
+    const rows = (trial ? [el("tr", {}, el("th", {text: "optimizer"}),
+      el("td", {id: "best-optimizer", "data-optimizer": trial.optimizer}, swatch(optimizerColours(results).get(trial.optimizer)),
+         trial.optimizer))] : []).concat(Object.entries(best.params).map(([name, value]) =>
       el("tr", {}, el("th", {text: name}),
-         el("td", {class: "num", "data-param": name, "data-value": value, text: GS.num(value)})));
+         el("td", {class: "num", "data-param": name, "data-value": value, text: GS.num(value)}))));
     const m = metric();
     $("best").replaceChildren(
       el("table", {id: "best-params", style: "width:auto"}, el("tbody", {}, ...rows)),
@@ -90,11 +112,94 @@
     }));
   }
 
+  // --- optimizers ---------------------------------------------------------------------------
+  // the sweep's optimizers in the spec's order (summary.by_optimizer's keys; the trials' names
+  // should a document lack it)
+  function optimizerNames(doc) {
+    const by = doc.summary && doc.summary.by_optimizer;
+    const names = by ? Object.keys(by) : doc.trials.map((t) => t.optimizer);
+    return [...new Set(names.filter(Boolean))];
+  }
+  const compares = (doc) => optimizerNames(doc).length > 1;
+  const optimizerColours = (doc) =>
+    new Map(optimizerNames(doc).map((n, i) => [n, CATEGORICAL[i % CATEGORICAL.length]]));
+  const bestTrials = (doc, name) => {
+    const entry = ((doc.summary || {}).by_optimizer || {})[name];
+    return entry && entry.best ? entry.best.trials : [];
+  };
+
+  function swatch(colour) {
+    const sw = el("span", {class: "swatch"});
+    sw.style.background = colour || MISSING;
+    return sw;
+  }
+
+  // The best of each optimizer, best first: its score (± std), the hyperparameters its
+  // settings sweep (all of them in the tooltip), its settings' count, and a button that
+  // highlights its best trials' curves and rows.
+  function showByOptimizer(doc) {
+    const panel = $("by-optimizer-panel");
+    panel.hidden = !compares(doc);
+    if (panel.hidden) return;
+    const by = (doc.summary || {}).by_optimizer || {};
+    const max = goal(metric()) === "max";
+    const rank = (name) => (by[name] && by[name].best ? (max ? -1 : 1) * by[name].best.score : Infinity);
+    const names = optimizerNames(doc);
+    const order = names.slice().sort((a, b) => rank(a) - rank(b) || names.indexOf(a) - names.indexOf(b));
+    const colours = optimizerColours(doc);
+    $("by-optimizer-metric").textContent = `${metric()}: ${max ? "higher" : "lower"} is better`;
+    $("by-optimizer").querySelector("tbody").replaceChildren(...order.map((name, i) => {
+      const entry = by[name] || {best: null, settings: 0};
+      const best = entry.best;
+      const varying = sweptOf(doc, name);
+      const shown = best ? Object.entries(best.params).filter(([k]) => !varying.length || varying.includes(k)) : [];
+      const all = best ? Object.entries(best.params).map(([k, v]) => `${k}=${GS.num(v)}`).join(", ") : "";
+      const button = best ? el("button", {type: "button", class: "link show-best", "aria-pressed": String(chosen === name),
+        title: "highlight its best trials' curves and rows", text: "trial " + best.trials.slice(0, 3).map((t) => "#" + t).join(", ") +
+          (best.trials.length > 3 ? ", …" : ""),
+        onclick: () => { chosen = chosen === name ? null : name; showByOptimizer(results); drawCurves(true); drawTable(); }}) : null;
+      return el("tr", {"data-optimizer": name, "data-score": best ? best.score : null,
+                       class: chosen === name ? "chosen" : null},
+        el("td", {class: "num", text: best ? String(i + 1) : "—"}),
+        el("th", {}, swatch(colours.get(name)), name),
+        el("td", {class: "num score", "data-value": best ? best.score : null, text: best ? GS.num(best.score) : "—"}),
+        el("td", {class: "num muted", text: best ? "± " + GS.num(best.score_std) : ""}),
+        el("td", {class: "params", title: all, "data-params": best ? JSON.stringify(best.params) : null,
+                  text: best ? shown.map(([k, v]) => `${k}=${GS.num(v)}`).join(", ") || "—" : "no setting has a score yet"}),
+        el("td", {class: "num", text: String(entry.settings)}),
+        el("td", {}, button));
+    }));
+  }
+
+  // the hyperparameters whose values differ between one optimizer's settings
+  function sweptOf(doc, name) {
+    const mine = doc.trials.filter((t) => t.optimizer === name);
+    const keys = [...new Set(mine.flatMap((t) => Object.keys(t.params)))];
+    return keys.filter((k) => new Set(mine.map((t) => t.params[k])).size > 1);
+  }
+
   // --- curves -----------------------------------------------------------------------------
+  // An entry's axes as the trials' params name them: its grid, schedule.<parameter>, clip.<kind>.
+  function axes(entry) {
+    const out = Object.assign({}, entry.grid || {});
+    for (const [k, v] of Object.entries(entry.schedule || {})) if (k !== "name") out["schedule." + k] = v;
+    for (const [k, v] of Object.entries(entry.clip || {})) if (v !== null) out["clip." + k] = v;
+    return out;
+  }
+
+  // the swept hyperparameters, over every entry of a comparing sweep
   function swept(doc) {
-    const grid = doc.spec.grid || {};
-    const names = Object.keys(grid).filter((k) => Array.isArray(grid[k]) && new Set(grid[k]).size > 1);
-    return names.length ? names : Object.keys(grid).slice(0, 1);
+    const entries = (doc.spec.optimizers || [doc.spec]).map(axes);
+    const names = [...new Set(entries.flatMap((a) => Object.keys(a).filter((k) =>
+      Array.isArray(a[k]) && new Set(a[k]).size > 1)))];
+    return names.length ? names : Object.keys(entries[0] || {}).slice(0, 1);
+  }
+
+  // the names the curves can be coloured by: the optimizer (comparing), every params key
+  function colourKeys(doc) {
+    const keys = [...new Set(doc.trials.flatMap((t) => Object.keys(t.params)))];
+    if (!keys.length) keys.push(...new Set((doc.spec.optimizers || [doc.spec]).flatMap((e) => Object.keys(axes(e)))));
+    return (compares(doc) ? ["optimizer"] : []).concat(keys);
   }
 
   // At most MAX_POINTS points, evenly spaced, always the first and the last.
@@ -137,8 +242,16 @@
     const key = [results.trials.length, results.progress.done, by, series, logY].join("|");
     if (key === plotted && !force) return;
     plotted = key;
-    const best = new Set(results.best ? results.best.trials : []);
-    const {distinct, colour} = colourScale(results.trials.map((t) => t.params[by]));
+    const byOptimizer = by === "optimizer";
+    // thick: the highlighted optimizer's best trials, else each optimizer's best when comparing,
+    // else the best setting's
+    const best = new Set(chosen ? bestTrials(results, chosen)
+      : compares(results) ? optimizerNames(results).flatMap((n) => bestTrials(results, n))
+      : (results.best ? results.best.trials : []));
+    const {distinct, colour} = byOptimizer
+      ? {distinct: optimizerNames(results), colour: optimizerColours(results)}
+      : colourScale(results.trials.map((t) => t.params[by]).filter((v) => v !== undefined));
+    const valueOf = (t) => (byOptimizer ? t.optimizer : t.params[by]);
     const traces = results.trials.map((t) => {
       const curve = t.curve || {};
       let [xs, ys] = downsample(curve.step || [], curve[series] || []);
@@ -152,11 +265,12 @@
       const label = Object.entries(t.params).map(([k, v]) => `${k}=${GS.num(v)}`).join(", ");
       return {
         type: "scattergl", mode: diverged ? "lines+markers" : "lines", x: xs, y: ys,
-        name: `#${t.index}`, showlegend: false,
-        line: {color: colour.get(t.params[by]), width: isBest ? 3.5 : 1.2},
+        visible: hidden.has(t.optimizer) ? false : true,
+        name: `#${t.index}`, showlegend: false, legendgroup: t.optimizer, meta: {optimizer: t.optimizer},
+        line: {color: colour.get(valueOf(t)) || MISSING, width: isBest ? 3.5 : 1.2},
         marker: {size: sizes, symbol: "x", color: "#b91c1c"},
-        opacity: best.size && !isBest ? 0.45 : 1,
-        hovertemplate: `trial ${t.index} (seed ${t.seed}, ${t.status})<br>${label}` +
+        opacity: best.size && !isBest ? (chosen ? 0.15 : 0.45) : 1,
+        hovertemplate: `trial ${t.index}${t.optimizer ? " " + t.optimizer : ""} (seed ${t.seed}, ${t.status})<br>${label}` +
                        `<br>step %{x}<br>${series} %{y:.4g}<extra></extra>`,
       };
     });
@@ -168,12 +282,18 @@
       xaxis: {title: {text: "step"}}, yaxis: {title: {text: series}, type: logY ? "log" : "linear"},
     };
     Plotly.react("curves", order.map((i) => traces[i]), layout, {responsive: true, displaylogo: false});
+    const missing = !byOptimizer && results.trials.some((t) => t.params[by] === undefined);
     $("legend").replaceChildren(el("span", {class: "muted", text: by + ":"}),
-      ...distinct.map((v) => {
-        const sw = el("span", {class: "swatch"}); sw.style.background = colour.get(v);
-        return el("span", {}, sw, GS.num(v));
-      }),
-      el("span", {class: "muted", text: "thick: best setting · ✕: diverged"}));
+      ...distinct.map((v) => (byOptimizer
+        ? el("button", {type: "button", class: "legend-toggle", "data-legend": v, "aria-pressed": String(!hidden.has(v)),
+                        title: `show or hide ${v}'s curves`, onclick: () => {
+                          if (!hidden.delete(v)) hidden.add(v);
+                          drawCurves(true);
+                        }}, swatch(colour.get(v)), v)
+        : el("span", {"data-legend": v}, swatch(colour.get(v)), GS.num(v)))),
+      ...(missing ? [el("span", {"data-legend": ""}, swatch(MISSING), "not its hyperparameter")] : []),
+      el("span", {class: "muted", text: (chosen ? `thick: ${chosen}'s best` : compares(results)
+        ? "thick: each optimizer's best" : "thick: best setting") + " · ✕: diverged"}));
     const n = results.trials.length;
     $("curve-note").textContent = `${n} of ${results.progress.total} trials`;
   }
@@ -199,6 +319,7 @@
     const box = $("scores");
     const layout = (x, y) => ({margin: {l: 60, r: 20, t: 30, b: 45},
                               xaxis: {title: {text: x}, type: "category"}, yaxis: {title: {text: y}}});
+    if (compares(results)) { drawComparedScores(box, layout, scoreTitle, names); return; }
     if (names.length === 2) {
       const [a, b] = names;
       const xs = [...new Set(results.settings.map((s) => s.params[a]))].sort((p, q) => p - q);
@@ -239,6 +360,48 @@
     });
   }
 
+  // Comparing optimizers: each one's best score as a bar (± std), then per swept hyperparameter
+  // the best score at each of its values, a line per optimizer that sweeps it.
+  function drawComparedScores(box, layout, scoreTitle, names) {
+    const by = (results.summary || {}).by_optimizer || {};
+    const colours = optimizerColours(results);
+    const all = optimizerNames(results);
+    const scored = all.filter((n) => by[n] && by[n].best);
+    const max = goal(metric()) === "max";
+    const lines = names.map((name) => [name, all.filter((n) => sweptOf(results, n).includes(name))])
+      .filter(([, opts]) => opts.length);
+    const divs = [ensurePlot(box, "score-by-optimizer"), ...lines.map(([name]) => ensurePlot(box, "score-" + name))];
+    box.replaceChildren(...divs);
+    Plotly.react(divs[0], [{type: "bar", x: scored, y: scored.map((n) => by[n].best.score),
+                            marker: {color: scored.map((n) => colours.get(n))},
+                            error_y: {type: "data", array: scored.map((n) => by[n].best.score_std), visible: true},
+                            hovertemplate: "%{x}<br>best score %{y:.4g}<extra></extra>"}],
+                 Object.assign(layout("optimizer", scoreTitle), {title: {text: "best score of each optimizer", font: {size: 13}}}),
+                 {responsive: true, displaylogo: false});
+    lines.forEach(([name, opts], i) => {
+      const traces = opts.map((opt) => {
+        const byValue = new Map();
+        for (const s of results.settings) {
+          const t = results.trials.find((x) => x.index === s.trials[0]);
+          if (s.score === null || !t || t.optimizer !== opt || s.params[name] === undefined) continue;
+          const v = s.params[name];
+          if (!byValue.has(v) || (max ? s.score > byValue.get(v).score : s.score < byValue.get(v).score)) byValue.set(v, s);
+        }
+        const xs = [...byValue.keys()].sort((p, q) => p - q);
+        return {type: "scatter", mode: "lines+markers", name: opt, legendgroup: opt, x: xs,
+                y: xs.map((v) => byValue.get(v).score), line: {color: colours.get(opt)},
+                error_y: {type: "data", array: xs.map((v) => byValue.get(v).score_std), visible: true},
+                hovertemplate: `${opt}<br>${name}=%{x}<br>best score %{y:.4g}<extra></extra>`};
+      });
+      const xs = traces.flatMap((t) => t.x);
+      const positive = xs.length && xs.every((x) => typeof x === "number" && x > 0);
+      const spread = positive && Math.max(...xs) / Math.min(...xs) >= 20;
+      Plotly.react(divs[i + 1], traces, Object.assign(layout(name, scoreTitle), {
+        xaxis: {title: {text: name}, type: spread ? "log" : "linear"}, showlegend: true,
+        title: {text: `best score by ${name}`, font: {size: 13}}}), {responsive: true, displaylogo: false});
+    });
+  }
+
   function ensurePlot(box, name) {
     return box.querySelector(`[data-plot="${CSS.escape(name)}"]`) ||
            el("div", {class: "score-plot", "data-plot": name});
@@ -250,10 +413,12 @@
                       ["final_val_accuracy", "final val accuracy"], ["max_val_accuracy", "max val accuracy"]];
 
   function columns() {
-    const params = results.trials.length ? Object.keys(results.trials[0].params) : [];
+    // every params key (the optimizers of a comparing sweep have their own), first seen first
+    const params = [...new Set(results.trials.flatMap((t) => Object.keys(t.params)))];
+    const optimizer = compares(results) ? [["optimizer", "optimizer", (t) => t.optimizer]] : [];
     const validation = VALIDATION.filter(([key]) =>
       results.trials.some((t) => t[key] !== null && t[key] !== undefined));
-    return [["index", "trial", (t) => t.index], ...params.map((p) => [
+    return [["index", "trial", (t) => t.index], ...optimizer, ...params.map((p) => [
       "param:" + p, p, (t) => t.params[p]]),
       ["seed", "seed", (t) => t.seed], ["status", "status", (t) => t.status],
       ["final_loss", "final loss", (t) => t.final_loss], ["min_loss", "min loss", (t) => t.min_loss],
@@ -271,6 +436,7 @@
     const cols = columns();
     const col = cols.find((c) => c[0] === sortKey) || cols[0];
     const best = new Set(results.best ? results.best.trials : []);
+    const highlighted = new Set(chosen ? bestTrials(results, chosen) : []);
     const rows = results.trials.slice().sort((a, b) => {
       const x = col[2](a), y = col[2](b);
       if (x === y) return a.index - b.index;
@@ -285,9 +451,13 @@
                 onclick: () => { sortDir = key === sortKey ? -sortDir : firstDir(key); sortKey = key; drawTable(); },
                 text: label}))));
     $("trials").querySelector("tbody").replaceChildren(...rows.map((t) =>
-      el("tr", {class: best.has(t.index) ? "best" : null, "data-index": t.index},
+      el("tr", {class: [best.has(t.index) ? "best" : "", highlighted.has(t.index) ? "chosen" : ""].join(" ").trim() || null,
+                "data-index": t.index, "data-optimizer": t.optimizer},
          ...cols.map(([key, , get]) => {
            const v = get(t);
+           if (key === "optimizer") {
+             return el("td", {"data-value": v}, swatch(optimizerColours(results).get(v)), v);
+           }
            return el("td", {class: typeof v === "number" ? "num" : null,
                             "data-value": typeof v === "number" ? v : null, text: typeof v === "number" ? GS.num(v) : (v === null || v === undefined ? "—" : v)});
          }))));
@@ -299,12 +469,12 @@
     try {
       results = await GS.json(`/v1/sweeps/${id}/results`);
     } catch (e) { fail("Could not load the results: " + e.message); return; }
-    const names = Object.keys(results.trials.length ? results.trials[0].params : results.spec.grid || {});
+    const names = colourKeys(results);
     const select = $("color-by");
-    if (select.options.length !== names.length) {
-      const chosen = select.value || swept(results)[0];
+    if ([...select.options].map((o) => o.value).join() !== names.join()) {
+      const wanted = select.value || (compares(results) ? "optimizer" : swept(results)[0]);
       select.replaceChildren(...names.map((n) => el("option", {value: n, text: n})));
-      if (names.includes(chosen)) select.value = chosen;
+      if (names.includes(wanted)) select.value = wanted;
     }
     const series = curveSeries(results);
     const choice = $("curve-choice");
@@ -313,8 +483,10 @@
       choice.replaceChildren(...series.map((n) => el("option", {value: n, text: n})));
       if (series.includes(chosen)) choice.value = chosen;
     }
+    if (view) showView(view);  // its header names the schedule and clipping from the spec
     if (results.best) showBest(results.best);
     showImportance(results);
+    showByOptimizer(results);
     drawCurves(false); drawScores(); drawTable();
   }
 
