@@ -28,7 +28,7 @@ from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 
 
 from .spec import SpecData
 
-TrialStatus = Literal["ok", "diverged", "failed"]
+TrialStatus = Literal["ok", "diverged", "pruned", "failed"]
 
 
 class ValidationMetrics(TypedDict, total=False):
@@ -47,10 +47,11 @@ class ScoreSummary(ValidationMetrics):
 
     index: int
     status: TrialStatus
-    final_loss: float | None  # loss after the last step; None unless ok
+    final_loss: float | None  # loss after the last step (pruned: at pruned_at); None unless ok
     min_loss: float | None  # lowest loss over the steps before divergence
-    mean_loss: float | None  # mean over steps 0..steps; None unless ok
+    mean_loss: float | None  # mean over steps 0..steps (pruned: 0..pruned_at); None unless ok
     diverged_at: int | None  # first step whose loss was non-finite or over the threshold
+    pruned_at: int | None  # the rung where early stopping ended it
     error: str | None  # why the trial failed
 
 
@@ -123,6 +124,8 @@ class SummaryRecord(TypedDict):
 
     importance: dict[str, float]
     by_optimizer: dict[str, OptimizerSummary]
+    trial_steps: int  # the steps the trials ran (to the end, their rung or their divergence)
+    full_trial_steps: int  # trials × steps: the sweep without early stopping
 
 
 class ResultsDocument(TypedDict):

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .pruning import trial_steps
 from .records import (
     SCORE_KEYS,
     VALIDATION_KEYS,
@@ -71,9 +72,11 @@ class TrialResult(BaseModel):
     optimizer: str = Field(description="the name of the rule that ran it")
     seed: int
     status: TrialStatus
-    final_loss: float | None = Field(description="loss after the last step; null unless ok")
+    final_loss: float | None = Field(description="loss after the last step (pruned: at "
+                                     "pruned_at); null unless ok or pruned")
     min_loss: float | None = Field(description="lowest loss over all steps (before divergence)")
-    mean_loss: float | None = Field(description="mean loss over steps 0..steps; null unless ok")
+    mean_loss: float | None = Field(description="mean loss over steps 0..steps (pruned: "
+                                    "0..pruned_at); null unless ok or pruned")
     final_val_loss: float | None = Field(None, description="with validation: the held-out loss "
                                          "after the last step; null unless ok")
     min_val_loss: float | None = Field(None, description="its lowest recorded value")
@@ -82,6 +85,8 @@ class TrialResult(BaseModel):
     max_val_accuracy: float | None = Field(None, description="its highest recorded value")
     diverged_at: int | None = Field(description="first step whose loss was non-finite or over "
                                     "the threshold")
+    pruned_at: int | None = Field(None, description="early stopping: the rung (a step) where "
+                                  "the trial stopped, its grid point not among the best there")
     error: str | None = Field(description="why the trial failed")
     curve: Curve
 
@@ -148,6 +153,10 @@ class Summary(BaseModel):
     by_optimizer: dict[str, OptimizerBest] = Field(
         default_factory=dict, description="each optimizer's best setting (the best of its "
         "entries, where it has several) and its number of settings")
+    trial_steps: int = Field(0, description="the steps the trials ran (to the end, "
+                                    "to the rung that pruned them, to their divergence)")
+    full_trial_steps: int = Field(0, description="trials × steps: what the sweep "
+                                         "costs without early stopping")
 
 
 class SweepResults(BaseModel):
@@ -172,7 +181,8 @@ def score_summaries(records: Iterable[TrialRecord]) -> list[ScoreSummary]:
         summary: ScoreSummary = {
             "index": r["index"], "status": r["status"], "final_loss": r.get("final_loss"),
             "min_loss": r.get("min_loss"), "mean_loss": r.get("mean_loss"),
-            "diverged_at": r.get("diverged_at"), "error": r.get("error")}
+            "diverged_at": r.get("diverged_at"), "pruned_at": r.get("pruned_at"),
+            "error": r.get("error")}
         summary.update(validation_metrics(r))  # type: ignore[typeddict-item]
         summaries.append(summary)
     return summaries
@@ -191,6 +201,7 @@ def failed_records(spec: SweepSpec, trials: Iterable[Trial], message: str) -> li
     return [{"index": t.index, "params": t.params, "optimizer": names[t.entry], "seed": t.seed,
              "status": "failed",
              "final_loss": None, "min_loss": None, "mean_loss": None, "diverged_at": None,
+             "pruned_at": None,
              "error": message, "curve": {"step": [], "loss": []}} for t in trials]
 
 
@@ -412,7 +423,9 @@ def assemble(spec: SweepSpec, records: Iterable[TrialRecord],
         "progress": {"done": len(trials), "total": spec.n_trials},
         "best": best,
         "summary": {"importance": importance(spec, settings),
-                    "by_optimizer": by_optimizer(spec, settings, best)},
+                    "by_optimizer": by_optimizer(spec, settings, best),
+                    "trial_steps": trial_steps(trials, spec.steps),
+                    "full_trial_steps": spec.n_trials * spec.steps},
         "settings": settings,
         "trials": trials,
     }

@@ -266,9 +266,10 @@ class BiasCorrection:
             out: Array = 1.0 - beta**t
             return out
         i = t - self.start
-        if not 0 <= i < len(self.table):
-            self.start, i = t, 0
-            self.table[:] = _power_table(beta, t, t + self.BLOCK)
+        if not 0 <= i < len(self.table):  # blocks start at 1, 1 + BLOCK, …: whatever t a run
+            self.start = start = t - (t - 1) % self.BLOCK  # resumes at, the same tables
+            i = t - start
+            self.table[:] = _power_table(beta, start, start + self.BLOCK)
             self.operands[:] = [None if self.skip_one and c == 1.0 else scalar(c)
                                 for c in self.table]
         return self.table[i]

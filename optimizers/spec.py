@@ -48,6 +48,7 @@ from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 
 
 from .models import DatasetSource
 from .objectives import OBJECTIVES, Objective, ObjectiveSpec
+from .pruning import Plan, PruningSpec, plan_of
 from .python_objective import PythonObjective
 from .rules import RULE_NAMES, RULES_WITH_EPS, Array, Rule, default_placement, make_rule
 from .schedules import SCHEDULES, Schedule
@@ -406,6 +407,14 @@ class EntryData(TypedDict):
     clip: ClipData | None
 
 
+class PruningData(TypedDict):
+    """``PruningSpec`` as JSON."""
+
+    kind: Literal["successive_halving", "hyperband"]
+    min_steps: int
+    reduction: int
+
+
 class SpecData(TypedDict):
     """The normalised spec as JSON (``SweepSpec.data()``, every default filled in): what a
     store keeps and what the results document's ``spec`` holds. ``objective`` is its name, dim
@@ -424,6 +433,7 @@ class SpecData(TypedDict):
     record_every: int
     metric: Metric
     divergence_threshold: float
+    pruning: PruningData | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -653,6 +663,10 @@ class SweepSpec(BaseModel):
                            "(higher is better)")
     divergence_threshold: float = Field(
         1e12, gt=0, description="a trial whose loss is non-finite or above this is diverged")
+    pruning: PruningSpec | None = Field(
+        None, description="early stopping: {kind: successive_halving | hyperband, min_steps, "
+        "reduction}; at each rung the best 1/reduction of the grid points go on and the "
+        "others' trials end pruned; absent, every trial runs to the last step")
 
     @model_validator(mode="before")
     @classmethod
@@ -740,6 +754,7 @@ class SweepSpec(BaseModel):
         if n > limits.max_trials:
             raise _error("limit", "grid × seeds gives {n} trials, over the limit max_trials = "
                          "{limit}", n=n, limit=limits.max_trials)
+        self._pruning_fits()
         allowed = self.objective.metrics()
         if self.metric not in allowed:
             raise _error("metric", "metric {metric} does not apply to this objective (it needs a "
@@ -764,6 +779,27 @@ class SweepSpec(BaseModel):
                 {"optimizer": {"name": e.optimizer.name}} for e in self.optimizers]}))
             object.__setattr__(self, "name", f"{names} on {self.objective.name}")
         return self
+
+    def _pruning_fits(self) -> None:
+        """The first rung lies before the last step, on a recorded step."""
+        pruning = self.pruning
+        if pruning is None:
+            return
+        if pruning.min_steps >= self.steps:
+            raise _error("pruning", "pruning.min_steps = {r} must be less than steps = {steps}: "
+                         "the first rung comes before the end", r=pruning.min_steps,
+                         steps=self.steps)
+        if pruning.min_steps % self.record_every:
+            raise _error("pruning", "pruning.min_steps = {r} must be a multiple of record_every "
+                         "= {every}: every rung is a recorded step", r=pruning.min_steps,
+                         every=self.record_every)
+
+    @cached_property
+    def plan(self) -> Plan | None:
+        """The stages of a pruned sweep (``optimizers.pruning``); None without pruning."""
+        if self.pruning is None:
+            return None
+        return plan_of(self.pruning, self.steps, self.n_settings)
 
     def _one_form(self) -> None:
         """optimizer + grid, or optimizers; the schedules' step-count defaults filled in and

@@ -95,8 +95,8 @@ class LearningRate:
             return self._apply(a, b)
         i = t - self._start
         if not 0 <= i < len(self._a):
-            self._fill(t)
-            i = 0
+            self._fill(t - (t - 1) % self.BLOCK)  # blocks from 1: a resumed run's tables too
+            i = t - self._start
         if self._operands:
             return self._operands[i]
         return self._apply(self._a[i], None if self._b is None else self._b[i])

@@ -56,6 +56,7 @@ from optimizers import (
     run_chunk,
 )
 from optimizers.records import TrialRecord, TrialRow
+from optimizers.pruning import trial_steps
 from optimizers.results import failed_records, validation_metrics
 from optimizers.spec import UNLIMITED
 
@@ -411,7 +412,10 @@ def results_document(store: JobStore, record: SweepRecord) -> bytes:
         unscored: SweepDocument = {
             "id": record.id, "status": record.status.value, "spec": record.spec,
             "progress": {"done": len(records), "total": record.total}, "best": None,
-            "summary": {"importance": {}, "by_optimizer": {}}, "settings": [], "trials": records}
+            "summary": {"importance": {}, "by_optimizer": {},
+                        "trial_steps": trial_steps(records, record.spec["steps"]),
+                        "full_trial_steps": record.total * record.spec["steps"]},
+            "settings": [], "trials": records}
         return orjson.dumps(unscored)
     document: SweepDocument = {"id": record.id, **assemble(spec, records, status=record.status)}
     return orjson.dumps(document)
@@ -446,7 +450,8 @@ def csv_rows(store: JobStore, record: SweepRecord,
                     "status": summary["status"],
                     "final_loss": summary.get("final_loss"),
                     "min_loss": summary.get("min_loss"), "mean_loss": summary.get("mean_loss"),
-                    "diverged_at": summary.get("diverged_at"), "error": summary.get("error")}
+                    "diverged_at": summary.get("diverged_at"),
+                    "pruned_at": summary.get("pruned_at"), "error": summary.get("error")}
                 # a model's with validation
                 row.update(validation_metrics(summary))  # type: ignore[typeddict-item]
                 yield row

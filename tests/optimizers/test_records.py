@@ -95,7 +95,7 @@ def test_a_record_is_a_row_is_a_summary() -> None:
     assert set(SCORE_KEYS) == trial_fields - {"curve", "params", "seed", "optimizer"}
     assert SCORE_KEYS == tuple(k for k in get_type_hints(ScoreSummary)
                                if k not in VALIDATION_KEYS) == ("index", *OUTCOME_KEYS)
-    assert OUTCOME_KEYS == ("status", "final_loss", "min_loss", "mean_loss", "diverged_at",
+    assert OUTCOME_KEYS == ("status", "final_loss", "min_loss", "mean_loss", "diverged_at", "pruned_at",
                             "error")
 
 
