@@ -34,6 +34,7 @@ def test_normalised_spec_fills_every_default() -> None:
         "record_every": 1,
         "metric": "final_loss",
         "divergence_threshold": 1e12,
+        "pruning": None,
     }
 
 
