@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -85,7 +86,7 @@ class Checkpoint:
 
 def to_bytes(checkpoints: Sequence[Checkpoint]) -> bytes:
     """A list of checkpoints as one value (``from_bytes`` reverses it exactly)."""
-    arrays: dict[str, Array | IndexArray] = {}
+    arrays: dict[str, Any] = {}
     header = []
     for i, c in enumerate(checkpoints):
         header.append({"entry": c.entry, "step": c.step, "buffers": list(c.buffers),
@@ -98,7 +99,8 @@ def to_bytes(checkpoints: Sequence[Checkpoint]) -> bytes:
         arrays.update({f"{i}.buffer.{b}": v for b, v in c.buffers.items()})
         arrays.update({f"{i}.extra.{n}": v for n, v in c.extras.items()})
     out = io.BytesIO()
-    np.savez(out, header=np.frombuffer(orjson.dumps(header), dtype=np.uint8), **arrays)
+    arrays["header"] = np.frombuffer(orjson.dumps(header), dtype=np.uint8)
+    np.savez(out, **arrays)
     return out.getvalue()
 
 

@@ -147,7 +147,7 @@ def survivors(plan: Plan, rung: int, paused: Iterable[ScoreSummary], n_seeds: in
     values: dict[int, list[float | None]] = {}
     n = plan.n_settings
     for record in paused:
-        values.setdefault(record["index"] % n, []).append(record.get(metric))  # type: ignore[misc]
+        values.setdefault(record["index"] % n, []).append(record.get(metric))
     by_bracket: dict[int, list[int]] = {}
     for setting in values:
         by_bracket.setdefault(plan.bracket_of[setting], []).append(setting)

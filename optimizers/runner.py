@@ -269,12 +269,12 @@ def run_segment(spec: SweepSpec, trials: list[Trial], *, stop: int | None = None
     for trial in trials:
         groups.setdefault(trial.entry, []).append(trial)
     by_entry: dict[int, list[Checkpoint]] = {}
-    for checkpoint in resume:
-        by_entry.setdefault(checkpoint.entry, []).append(checkpoint)
+    for paused in resume:
+        by_entry.setdefault(paused.entry, []).append(paused)
     segment = Segment()
     ended: list[TrialRecord] = []
     for entry, group in groups.items():
-        start = None
+        start: Checkpoint | None = None
         if resume:
             parts = by_entry.get(entry, [])
             start = Checkpoint.concat(parts).take(t.index for t in group) if parts else None

@@ -61,6 +61,7 @@ from optimizers.results import failed_records, validation_metrics
 from optimizers.spec import UNLIMITED
 
 from .datasets import StoreDatasets
+from .stages import Submit, chunk_plan, first_stage, forget_stages, plan_trials, run_promote, run_stage
 from .store import (
     SPEC_CACHE_BYTES,
     Backlogged,
@@ -121,15 +122,20 @@ def submit_sweep(store: JobStore, executor: Executor, spec: SweepSpec, *, chunk_
     With ``max_pending_chunks``, the store refuses the sweep — ``Backlogged``, nothing stored
     or queued — when the chunks not yet done of the unfinished sweeps, plus this sweep's, would
     exceed it (an idle store takes any sweep): ``JobStore.create``'s check-and-reserve."""
-    n_chunks = len(chunk_bounds(spec, chunk_size, min_chunks=min_chunks,
-                                target_work=chunk_work))
+    bounds = chunk_bounds(spec, chunk_size, min_chunks=min_chunks, target_work=chunk_work)
+    n_chunks, plans = len(bounds), dict[str, bytes]()
+    first_chunks = list(range(n_chunks))
+    if spec.plan is not None:  # stage 0's chunks, then its rung's
+        n_chunks, plans = first_stage(bounds)
+        first_chunks = list(range(n_chunks - 1))
     record = SweepRecord(id=new_sweep_id(), name=spec.name, status=SweepStatus.QUEUED,
                          spec=spec.data(), total=spec.n_trials, done=0,
                          n_chunks=n_chunks, chunks_done=0,
                          created_at=time.time() if now is None else now)
     store.create(record, max_pending_chunks)
     try:
-        executor.submit(record.id, list(range(record.n_chunks)))
+        store.put_blobs(record.id, plans)
+        executor.submit(record.id, first_chunks)
     except StoreUnavailable as exc:
         # Not queued (or only in part): mark it failed so that it does not wait forever. If
         # even that fails, it stays queued and the watchdog queues its chunks later.
@@ -177,7 +183,8 @@ class Lease:
     seconds: float
 
 
-def execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | None = None) -> int:
+def execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | None = None,
+                  submit: Submit | None = None) -> int:
     """Run one chunk of a sweep and save it; how many trials it ran (0 if skipped).
 
     With ``lease``, the chunk's lease is taken first (in the store: its owner renews it), the
@@ -187,12 +194,15 @@ def execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | Non
 
     A chunk (or results document) the store rejects, or a stored spec that does not parse,
     fails the sweep with the reason; ``StoreUnavailable`` escapes (run the chunk again later).
+
+    ``submit`` queues chunks that this one makes due: in a sweep with early stopping, the
+    rung once its stage is saved, and the next stage after a rung (``workers.stages``).
     """
     if lease is None:
-        return _execute_chunk(store, sweep_id, chunk, None)
+        return _execute_chunk(store, sweep_id, chunk, None, submit)
     store.lease(sweep_id, chunk, lease.owner, lease.seconds)
     try:
-        ran = _execute_chunk(store, sweep_id, chunk, lease)
+        ran = _execute_chunk(store, sweep_id, chunk, lease, submit)
     except StoreUnavailable:
         raise
     except BaseException:
@@ -210,11 +220,14 @@ def _release(store: JobStore, sweep_id: str, chunk: int, lease: Lease) -> None:
                     sweep_id, exc)
 
 
-def _execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | None) -> int:
+def _execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | None,
+                   submit: Submit | None) -> int:
     record = store.get(sweep_id)
     if record is None or record.status.is_finished():
         return 0
     if chunk in store.saved_chunks(sweep_id):  # delivered again: saved already
+        if record.spec.get("pruning") and submit is not None:
+            _rung_due(store, record, chunk, submit)
         _finish_if_complete(store, record, record.chunks_done)
         return 0
     try:
@@ -223,6 +236,8 @@ def _execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | No
         fail_sweep(store, sweep_id, f"its stored spec no longer parses: {exc}")
         return 0
     store.mark_running(sweep_id, time.time())
+    if spec.plan is not None:
+        return _execute_stage_chunk(store, record, spec, chunk, lease, submit)
     start, stop = chunk_range(record, chunk)
     started = time.perf_counter()
     try:
@@ -247,15 +262,60 @@ def _execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | No
     return len(records)
 
 
+def _rung_due(store: JobStore, record: SweepRecord, chunk: int, submit: Submit) -> None:
+    """A saved run chunk delivered again: if its stage is saved and its rung is not (the saver
+    died before queueing the rung), queue the rung."""
+    plan = chunk_plan(store, record.id, chunk)
+    due = plan.get("promote") if plan is not None else None
+    if due is not None and record.chunks_done == due:
+        submit(record.id, [due])
+
+
+def _execute_stage_chunk(store: JobStore, record: SweepRecord, spec: SweepSpec, chunk: int,
+                         lease: Lease | None, submit: Submit | None) -> int:
+    """A chunk of a sweep with early stopping: a stage's run chunk or a rung."""
+    plan = chunk_plan(store, record.id, chunk)
+    if plan is None:
+        fail_sweep(store, record.id, f"chunk {chunk} has no plan in the store")
+        return 0
+    started = time.perf_counter()
+    try:
+        if plan["kind"] == "promote":
+            ran, chunks_done = run_promote(store, record, spec, chunk, plan, submit), None
+        else:
+            ran, chunks_done = run_stage(store, record, spec, chunk, plan,
+                                         _cancel_poll(store, record.id, chunk, lease))
+    except SweepCancelled:
+        return 0
+    except StoreRejected as exc:
+        fail_sweep(store, record.id, f"chunk {chunk} could not be stored: {exc}")
+        return 0
+    if plan["kind"] == "run" and chunks_done is not None:
+        store.record_chunk_run(time.perf_counter() - started, ran)
+        if chunks_done == plan["promote"] and submit is not None:
+            submit(record.id, [chunks_done])  # its stage is saved: the rung is due
+    latest = store.get(record.id)  # a rung grows n_chunks
+    if latest is not None:
+        _finish_if_complete(store, latest, latest.chunks_done)
+    return ran
+
+
 def fail_chunk(store: JobStore, sweep_id: str, chunk: int, message: str) -> None:
     """Save a chunk that cannot run as failed trials with ``message``, so the sweep ends."""
     record = store.get(sweep_id)
     if record is None or record.status.is_finished():
         return
-    start, stop = chunk_range(record, chunk)
     try:
-        chunks_done = store.save_chunk(
-            sweep_id, chunk, failed_records(spec := stored_spec(record, store), spec.trials(start, stop), message))
+        spec = stored_spec(record, store)
+        if spec.plan is None:
+            trials = spec.trials(*chunk_range(record, chunk))
+        else:
+            plan = chunk_plan(store, sweep_id, chunk)
+            if plan is None or plan["kind"] == "promote":
+                fail_sweep(store, sweep_id, f"chunk {chunk} (a rung) failed: {message}")
+                return
+            trials = plan_trials(spec, plan)
+        chunks_done = store.save_chunk(sweep_id, chunk, failed_records(spec, trials, message))
     except (StoreRejected, ValueError) as exc:  # ValueError: the stored spec does not parse
         fail_sweep(store, sweep_id, f"chunk {chunk} failed ({message}) and could not be "
                    f"stored as failed trials: {exc}")
@@ -390,6 +450,8 @@ def _finish_if_complete(store: JobStore, record: SweepRecord, chunks_done: int) 
     except StoreRejected as exc:
         del document
         fail_sweep(store, record.id, f"its results document could not be stored: {exc}")
+    if record.spec.get("pruning"):
+        forget_stages(store, record)
 
 
 def _assemble(store: JobStore, record: SweepRecord, records: Sequence[TrialRecord],

@@ -237,10 +237,19 @@ class LocalExecutor:
                 generation = self._generation
             future.add_done_callback(partial(self._done, sweep_id, chunk, generation))
 
-    def _done(self, sweep_id: str, chunk: int, generation: int, future: Future[int]) -> None:
+    def _done(self, sweep_id: str, chunk: int, generation: int,
+              future: Future[tuple[int, list[int]]]) -> None:
         with self._lock:
             self._pending -= 1
-        if future.cancelled() or future.exception() is None:
+        if future.cancelled():
+            return
+        if future.exception() is None:
+            due = future.result()[1]  # chunks the chunk made due (a pruned sweep's)
+            if due:
+                try:
+                    self.submit(sweep_id, due)
+                except RuntimeError:  # shut down meanwhile: resumed at the next start
+                    pass
             return
         error = future.exception()
         if isinstance(error, StoreUnavailable):
@@ -326,9 +335,12 @@ def _child_store(path: str) -> SQLiteStore:
     return SQLiteStore(path)
 
 
-def _execute_stored_chunk(store_path: str, sweep_id: str, chunk: int, token: str) -> int:
+def _execute_stored_chunk(store_path: str, sweep_id: str, chunk: int,
+                          token: str) -> tuple[int, list[int]]:
     """Worker-process side of ``LocalExecutor``: run one chunk under a lease renewed by a
-    thread of this process; how many trials ran. Then give the memory back, and say so if the
+    thread of this process; how many trials ran, and the chunks it made due (a pruned sweep's
+    rung, or the stage after it), which the executor queues. Then give the memory back, and
+    say so if the
     process stays over ``worker_max_memory_mb``.
 
     The store's connections are closed first: SQLite keeps the last value bound to each cached
@@ -350,7 +362,10 @@ def _execute_stored_chunk(store_path: str, sweep_id: str, chunk: int, token: str
     renewer = threading.Thread(target=renew, name="gradsweep-lease", daemon=True)
     renewer.start()
     try:
-        return execute_chunk(store, sweep_id, chunk, lease)
+        due: list[int] = []
+        ran = execute_chunk(store, sweep_id, chunk, lease,
+                            lambda _sweep_id, chunks: due.extend(chunks))
+        return ran, due
     finally:
         done.set()
         renewer.join()

@@ -387,10 +387,23 @@ class JobStore(Protocol):
     def mark_running(self, sweep_id: str, now: float) -> bool:
         """queued → running with ``started_at = now``; False if it was not queued."""
 
-    def save_chunk(self, sweep_id: str, chunk: int,
-                   records: Sequence[TrialRecord]) -> int | None:
+    def save_chunk(self, sweep_id: str, chunk: int, records: Sequence[TrialRecord],
+                   add_chunks: int = 0) -> int | None:
         """Store a chunk's trial records once; ``chunks_done`` after this save if it was the
-        first save of that chunk, None if the chunk was already stored."""
+        first save of that chunk, None if the chunk was already stored. The first save also
+        adds ``add_chunks`` to ``n_chunks``, in the same atomic step (a pruned sweep's rung
+        adds the next stage's chunks: once, however many workers save it)."""
+
+    def put_blobs(self, sweep_id: str, blobs: Mapping[str, bytes]) -> None:
+        """Store values under names of the sweep's (a pruned sweep's chunk plans, the
+        checkpoints and paused records of its stages), replacing any under the same name;
+        each value at most ``max_value_bytes()``. Deleted with the sweep."""
+
+    def blobs(self, sweep_id: str, names: Iterable[str]) -> dict[str, bytes]:
+        """The values stored under these names (names with none left out)."""
+
+    def delete_blobs(self, sweep_id: str, names: Iterable[str]) -> None:
+        """Delete the values stored under these names (none: nothing)."""
 
     def saved_chunks(self, sweep_id: str) -> set[int]:
         """The indices of the chunks stored so far."""

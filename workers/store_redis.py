@@ -194,7 +194,8 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'succeeded' and status ~= 'failed' and status ~= 'cancelled' then return 0 end
 local finished_at = tonumber(redis.call('HGET', KEYS[1], 'finished_at'))
 if finished_at == nil or finished_at >= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[12])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[12],
+           KEYS[13])
 for i = 8, 11 do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 1
 """
@@ -558,10 +559,11 @@ class RedisStore:
             args=[sweep_id, repr(float(now))]))
 
     @_translating
-    def save_chunk(self, sweep_id: str, chunk: int,
-                   records: Sequence[TrialRecord]) -> int | None:
-        """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
-        sweep is unknown). One optimistic transaction (see the module docstring)."""
+    def save_chunk(self, sweep_id: str, chunk: int, records: Sequence[TrialRecord],
+                   add_chunks: int = 0) -> int | None:
+        """Store a chunk once (and grow ``n_chunks`` by ``add_chunks``); ``chunks_done`` after
+        a first save, None otherwise (or if the sweep is unknown). One optimistic transaction
+        (see the module docstring)."""
         sweep, chunks = self._sweep(sweep_id), self._sweep(sweep_id, "chunks")
         points = self._sweep(sweep_id, "points")
         blob, scores = orjson.dumps(records), orjson.dumps(score_summaries(records))
@@ -586,6 +588,8 @@ class RedisStore:
                     pipe.hincrby(sweep, "done", len(records))
                     pipe.hincrby(sweep, "chunks_done", 1)
                     self._write_points(pipe, sweep_id, merged)
+                    if add_chunks:
+                        pipe.hincrby(sweep, "n_chunks", add_chunks)
                     return int(pipe.execute()[3])
                 except WatchError:  # another save (or a delete) came first: read again
                     continue
@@ -657,6 +661,33 @@ class RedisStore:
                 for record in orjson.loads(blob)]
 
     @_translating
+    def put_blobs(self, sweep_id: str, blobs: Mapping[str, bytes]) -> None:
+        """Store values under names of the sweep's (hash ``sweep:{id}:blobs``)."""
+        for name, value in blobs.items():
+            check_value_size(f"{name} of sweep {sweep_id}", value)
+        if blobs:
+            self._redis.hset(self._sweep(sweep_id, "blobs"),
+                             mapping={name: value for name, value in blobs.items()})
+
+    @_translating
+    def blobs(self, sweep_id: str, names: Iterable[str]) -> dict[str, bytes]:
+        """The values stored under these names (names with none left out)."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        values = cast(builtins.list[bytes | None],
+                      self._redis.hmget(self._sweep(sweep_id, "blobs"), wanted))
+        return {name: value for name, value in zip(wanted, values, strict=True)
+                if value is not None}
+
+    @_translating
+    def delete_blobs(self, sweep_id: str, names: Iterable[str]) -> None:
+        """Delete the values stored under these names."""
+        wanted = list(names)
+        if wanted:
+            self._redis.hdel(self._sweep(sweep_id, "blobs"), *wanted)
+
+    @_translating
     def finish(self, sweep_id: str, status: SweepStatus, now: float,
                results: bytes | None = None, error: str | None = None) -> bool:
         """Unfinished → finished ``status`` at ``now`` with ``results`` and ``error`` (None
@@ -709,7 +740,8 @@ class RedisStore:
                                    self._sweep(sweep_id, "ranking"),
                                    self._sweep(sweep_id, "point_scores"), self._sweeps,
                                    *(self._status(s) for s in _FINISHED),
-                                   self._sweep(sweep_id, "watch")],
+                                   self._sweep(sweep_id, "watch"),
+                                   self._sweep(sweep_id, "blobs")],
                              args=[sweep_id, repr(float(before))], client=pipe)
             deleted += sum(int(n) for n in pipe.execute())
         return deleted

@@ -45,7 +45,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
@@ -138,6 +138,12 @@ CREATE TABLE IF NOT EXISTS datasets (
     meta BLOB NOT NULL,
     data BLOB NOT NULL,
     created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blobs (
+    sweep_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (sweep_id, name)
 );
 CREATE TABLE IF NOT EXISTS chunk_runs (
     bound REAL PRIMARY KEY,
@@ -372,10 +378,10 @@ class SQLiteStore:
         return cursor.rowcount == 1
 
     @_translating
-    def save_chunk(self, sweep_id: str, chunk: int,
-                   records: Sequence[TrialRecord]) -> int | None:
-        """Store a chunk once; ``chunks_done`` after a first save, None otherwise (or if the
-        sweep is unknown)."""
+    def save_chunk(self, sweep_id: str, chunk: int, records: Sequence[TrialRecord],
+                   add_chunks: int = 0) -> int | None:
+        """Store a chunk once (and grow ``n_chunks`` by ``add_chunks``); ``chunks_done`` after
+        a first save, None otherwise (or if the sweep is unknown)."""
         blob = orjson.dumps(records)
         check_value_size(f"chunk {chunk} of sweep {sweep_id}", blob)
         with self._write() as db:
@@ -391,9 +397,43 @@ class SQLiteStore:
                 return None
             self._merge_points(db, sweep_id, spec, records)
             (chunks_done,) = db.execute(
-                "UPDATE sweeps SET done = done + ?, chunks_done = chunks_done + 1 WHERE id = ? "
-                "RETURNING chunks_done", (len(records), sweep_id)).fetchone()
+                "UPDATE sweeps SET done = done + ?, chunks_done = chunks_done + 1, "
+                "n_chunks = n_chunks + ? WHERE id = ? RETURNING chunks_done",
+                (len(records), add_chunks, sweep_id)).fetchone()
         return int(chunks_done)
+
+    @_translating
+    def put_blobs(self, sweep_id: str, blobs: Mapping[str, bytes]) -> None:
+        """Store values under names of the sweep's (table ``blobs``)."""
+        for name, value in blobs.items():
+            check_value_size(f"{name} of sweep {sweep_id}", value)
+        if blobs:
+            with self._write() as db:
+                db.executemany("INSERT OR REPLACE INTO blobs (sweep_id, name, value) "
+                               "VALUES (?, ?, ?)",
+                               [(sweep_id, name, value) for name, value in blobs.items()])
+
+    @_translating
+    def blobs(self, sweep_id: str, names: Iterable[str]) -> dict[str, bytes]:
+        """The values stored under these names (names with none left out)."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        with self._read() as db:
+            rows = db.execute("SELECT name, value FROM blobs WHERE sweep_id = ? AND name IN "
+                              "(SELECT value FROM json_each(?))",
+                              (sweep_id, orjson.dumps(wanted).decode())).fetchall()
+        return {str(name): bytes(value) for name, value in rows}
+
+    @_translating
+    def delete_blobs(self, sweep_id: str, names: Iterable[str]) -> None:
+        """Delete the values stored under these names."""
+        wanted = list(names)
+        if wanted:
+            with self._write() as db:
+                db.execute("DELETE FROM blobs WHERE sweep_id = ? AND name IN "
+                           "(SELECT value FROM json_each(?))",
+                           (sweep_id, orjson.dumps(wanted).decode()))
 
     def _merge_points(self, db: sqlite3.Connection, sweep_id: str, spec: SpecData,
                       records: Sequence[TrialRecord]) -> None:
@@ -510,7 +550,7 @@ class SQLiteStore:
         condition = (f"status IN ({', '.join('?' * len(_FINISHED))}) AND finished_at < ?",
                      (*_FINISHED, before))
         with self._write() as db:
-            for table in ("chunks", "points", "watch", "leases"):
+            for table in ("chunks", "points", "watch", "leases", "blobs"):
                 db.execute(f"DELETE FROM {table} WHERE sweep_id IN "
                            f"(SELECT id FROM sweeps WHERE {condition[0]})", condition[1])
             deleted = db.execute(f"DELETE FROM sweeps WHERE {condition[0]}",

@@ -120,7 +120,8 @@ def run_chunk_task(self: Task, sweep_id: str, chunk: int) -> int:
     started = time.monotonic()
     try:
         ran = execute_chunk(worker_store(), sweep_id, chunk,
-                            _lease(self.request.hostname or "worker"))
+                            _lease(self.request.hostname or "worker"),
+                            submit=node_executor().submit)
     except StoreUnavailable as exc:
         _hand_back(sweep_id, chunk, exc)
     except Exception as exc:  # noqa: BLE001 — permanent: fail the sweep, acknowledge the chunk
