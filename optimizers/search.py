@@ -83,7 +83,8 @@ class _DistributionBase(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
     allowed: ClassVar[tuple[str, ...]] = DISTRIBUTIONS
 
-    distribution: str = Field(description=f"one of {', '.join(DISTRIBUTIONS)}")
+    distribution: str = Field(description=f"one of {', '.join(DISTRIBUTIONS)}",
+                              json_schema_extra={"enum": list(DISTRIBUTIONS)})
 
     @model_validator(mode="before")
     @classmethod
@@ -153,6 +154,9 @@ class IntDistribution(_DistributionBase):
     """A distribution of a whole-number parameter (a schedule's step_size): int_uniform only."""
 
     allowed: ClassVar[tuple[str, ...]] = ("int_uniform",)
+
+    distribution: str = Field(description="int_uniform: the one distribution of a whole number",
+                              json_schema_extra={"enum": ["int_uniform"]})
 
     min: BoundedInt = Field(description="the low end, a whole number")
     max: BoundedInt = Field(description="the high end, a whole number ≥ min")

@@ -275,7 +275,8 @@ GridValue = Annotated[
     Annotated[float, Tag("scalar")] | Annotated[Numbers, Tag("list")]
     | Annotated[Distribution, Tag("sampled")],
     Discriminator(_grid_value_kind),
-    BeforeValidator(_values_form),
+    BeforeValidator(_values_form, json_schema_input_type=float | list[float] | Distribution
+                    | dict[Literal["values"], list[float]]),
 ]
 #: What a grid value is once validated: a number, a list or a distribution.
 Value = float | list[float] | AnyDistribution
@@ -321,7 +322,8 @@ IntGridValue = Annotated[
     Annotated[BoundedInt, Tag("scalar")] | Annotated[list[BoundedInt], _FailFast(), Tag("list")]
     | Annotated[IntDistribution, Tag("sampled")],
     Discriminator(_grid_value_kind),
-    BeforeValidator(_values_form),
+    BeforeValidator(_values_form, json_schema_input_type=BoundedInt | list[BoundedInt]
+                    | IntDistribution | dict[Literal["values"], list[BoundedInt]]),
 ]
 
 
