@@ -6,6 +6,9 @@ of range are refused with a message that names the field and the valid choices �
 normalised spec (``model_dump()``) has every default filled in, so it is the complete record of
 what ran.
 
+A grid value may also be a distribution (``optimizers.search``): the spec then draws ``samples``
+configurations from its search seed, and the normalised spec shows the drawn values.
+
 Limits on size (trials, steps, dim, total work) come from a ``Limits`` object passed as validation
 context (``parse_spec(data, limits)``); the engine never reads the environment.
 
@@ -32,7 +35,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
-    FailFast,
     Field,
     InstanceOf,
     Tag,
@@ -52,6 +54,17 @@ from .pruning import Plan, PruningSpec, plan_of
 from .python_objective import PythonObjective
 from .rules import RULE_NAMES, RULES_WITH_EPS, Array, Rule, default_placement, make_rule
 from .schedules import SCHEDULES, Schedule
+from .search import (
+    GRID_VALUE_FORMS,
+    MAX_INT,
+    AnyDistribution,
+    BoundedInt,
+    Distribution,
+    IntDistribution,
+    Sampler,
+    _FailFast,
+    draw,
+)
 from .transforms import CLIP_PREFIX, SCHEDULE_PREFIX, Chain, ClipKind
 
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
@@ -73,19 +86,12 @@ def rank_key(score: float, metric: str) -> float:
 
 
 MAX_SEED = 2**32 - 1
-# Every integer of a spec fits a signed 64-bit integer whatever the limits: the stores and the JSON
-# encoder (orjson) take nothing wider, so a wider one would be a 500 after validation.
-MAX_INT = 2**63 - 1
+# Every integer of a spec fits a signed 64-bit integer whatever the limits (MAX_INT, from
+# ``search``): the stores and the JSON encoder (orjson) take nothing wider, so a wider one would
+# be a 500 after validation.
 # How many keys an object of a spec may have that are not its fields before they are refused in
 # one error rather than one error each: a 1 MB body of unknown keys is 100,000 errors otherwise.
 MAX_EXTRA_KEYS = 20
-
-
-class _FailFast(FailFast):
-    """pydantic's FailFast, hashable: ``typing`` hashes the members of a union (``X | None``)."""
-
-    def __hash__(self) -> int:
-        return hash(_FailFast)
 
 
 # A list stops at its first bad entry (pydantic's FailFast): one error, not one per entry, so a
@@ -114,6 +120,13 @@ UNLIMITED = Limits(max_trials=sys.maxsize, max_steps=sys.maxsize, max_dim=sys.ma
 
 def _error(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
     return PydanticCustomError(kind, message, ctx)
+
+
+def _error_at(loc: tuple[int | str, ...], kind: str, message: str, **ctx: Any) -> ValidationError:
+    """``_error`` at ``loc`` below what is being validated (``("lr", "max")`` in the grid's
+    validator is ``grid.lr.max``), for a check that needs more than the field itself knows."""
+    return ValidationError.from_exception_data("SweepSpec", [
+        {"type": _error(kind, message, **ctx), "loc": loc, "input": None}])
 
 
 def _name_to_object(value: Any) -> Any:
@@ -171,6 +184,28 @@ def _objective_to_object(value: Any) -> Any:
 
 def _scalar_or_list(value: Any) -> str:
     return "list" if isinstance(value, (list, tuple)) else "scalar"
+
+
+def _grid_value_kind(value: Any) -> str:
+    """A grid value's branch: a number, a list, or a distribution (an object)."""
+    if isinstance(value, (Mapping, Distribution, IntDistribution)):
+        return "sampled"
+    return _scalar_or_list(value)
+
+
+def _values_form(value: Any) -> Any:
+    """``{"values": [...]}`` stands for the list; an object that is neither that nor a
+    distribution is refused with the forms a grid value may take."""
+    if not isinstance(value, Mapping) or "distribution" in value:
+        return value
+    if "values" not in value:
+        raise _error("grid_value", "an object here is a distribution {\"distribution\", "
+                     "\"min\", \"max\"} or the values form; valid choices: {choices}",
+                     choices=GRID_VALUE_FORMS)
+    if len(value) > 1 or not isinstance(value["values"], list):
+        raise _error("grid_value", "the values form is {\"values\": [...]}: a list and "
+                     "nothing else")
+    return value["values"]
 
 
 class OptimizerSpec(BaseModel):
@@ -235,10 +270,17 @@ InitSpec = Annotated[
     Annotated[Numbers, Tag("list")] | Annotated[RandomInit, Tag("random")],
     Discriminator(lambda v: "list" if isinstance(v, (list, tuple)) else "random"),
 ]
+# a number, a list to sweep, or a distribution to sample (``optimizers.search``); the values form
+# {"values": [...]} is read as its list
 GridValue = Annotated[
-    Annotated[float, Tag("scalar")] | Annotated[Numbers, Tag("list")],
-    Discriminator(_scalar_or_list),
+    Annotated[float, Tag("scalar")] | Annotated[Numbers, Tag("list")]
+    | Annotated[Distribution, Tag("sampled")],
+    Discriminator(_grid_value_kind),
+    BeforeValidator(_values_form, json_schema_input_type=float | list[float] | Distribution
+                    | dict[Literal["values"], list[float]]),
 ]
+#: What a grid value is once validated: a number, a list or a distribution.
+Value = float | list[float] | AnyDistribution
 Seeds = Annotated[
     Annotated[int, Tag("scalar")] | Annotated[list[int], _FailFast(), Tag("list")],
     Discriminator(_scalar_or_list),
@@ -246,9 +288,9 @@ Seeds = Annotated[
 
 
 class ScheduleBase(BaseModel):
-    """A learning-rate schedule: ``name`` and the schedule's parameters, each a number or a
-    list to sweep (``optimizers.schedules``). Parameters whose default is the sweep's step count
-    are filled in by the sweep."""
+    """A learning-rate schedule: ``name`` and the schedule's parameters, each a number, a list
+    to sweep or a distribution to sample (``optimizers.schedules``). Parameters whose default is
+    the sweep's step count are filled in by the sweep."""
 
     model_config = STRICT
     declaration: ClassVar[Schedule]
@@ -266,19 +308,23 @@ class ScheduleBase(BaseModel):
             value = getattr(self, p.name)
             if value is None:
                 continue
-            _check_values(f"schedule.{p.name}", value if isinstance(value, list) else [value],
-                          p.contains, p.range_text + (" (a whole number)" if p.integer else ""))
+            _check_value(f"schedule.{p.name}", p.name, value, p.contains,
+                         p.range_text + (" (a whole number)" if p.integer else ""))
         return self
 
-    def values(self) -> dict[str, float | list[float]]:
-        """Parameter name → its number or list (None where the sweep fills it in)."""
+    def values(self) -> dict[str, Value | None]:
+        """Parameter name → its number, list or distribution (None where the sweep fills it
+        in)."""
         return {p.name: getattr(self, p.name) for p in self.declaration.parameters}
 
 
-BoundedInt = Annotated[int, Field(le=MAX_INT)]  # a schedule's whole numbers fit 64 bits
+# a schedule's whole numbers fit 64 bits (BoundedInt); their one distribution is int_uniform
 IntGridValue = Annotated[
-    Annotated[BoundedInt, Tag("scalar")] | Annotated[list[BoundedInt], _FailFast(), Tag("list")],
-    Discriminator(_scalar_or_list),
+    Annotated[BoundedInt, Tag("scalar")] | Annotated[list[BoundedInt], _FailFast(), Tag("list")]
+    | Annotated[IntDistribution, Tag("sampled")],
+    Discriminator(_grid_value_kind),
+    BeforeValidator(_values_form, json_schema_input_type=BoundedInt | list[BoundedInt]
+                    | IntDistribution | dict[Literal["values"], list[BoundedInt]]),
 ]
 
 
@@ -331,8 +377,8 @@ else:  # one model per schedule, told apart by name
 class ClipSpec(BaseModel):
     """Gradient clipping, applied to the objective's gradient before weight decay: by each
     trial's global norm (g ← g·min(1, M/‖g‖₂)) or by value (each coordinate to [−c, c]). The
-    number may be a list to sweep (a trial's params name it ``clip.global_norm`` or
-    ``clip.value``)."""
+    number may be a list to sweep or a distribution to sample (a trial's params name it
+    ``clip.global_norm`` or ``clip.value``)."""
 
     model_config = STRICT
 
@@ -347,8 +393,7 @@ class ClipSpec(BaseModel):
             raise _error("clip", "clip takes exactly one of global_norm and value (got {n})",
                          n=len(given))
         value = getattr(self, given[0])
-        _check_values(f"clip.{given[0]}", value if isinstance(value, list) else [value],
-                      lambda v: v > 0, f"0 < {given[0]}")
+        _check_value(f"clip.{given[0]}", given[0], value, lambda v: v > 0, f"0 < {given[0]}")
         return self
 
     @property
@@ -357,11 +402,26 @@ class ClipSpec(BaseModel):
         return "global_norm" if self.global_norm is not None else "value"
 
     @property
-    def limit(self) -> float | list[float]:
-        """M or c: a number or a list."""
+    def limit(self) -> Value:
+        """M or c: a number, a list or a distribution."""
         value = self.global_norm if self.global_norm is not None else self.value
         assert value is not None
         return value
+
+
+def _check_value(key: str, loc: int | str, value: Value, contains: Any, range_text: str) -> None:
+    """Refuse a value of ``key`` out of range: a number, a list (``_check_values``) or a
+    distribution, whose bounds must both be in range (the error at ``loc``.min or .max, below
+    the field being validated)."""
+    if isinstance(value, (Distribution, IntDistribution)):
+        for end in ("min", "max"):
+            bound = getattr(value, end)
+            if not contains(bound):
+                raise _error_at((loc, end), "out_of_range", "{end} = {value} is out of range for "
+                                "{key}; valid: {range}", end=end, value=bound, key=key,
+                                range=range_text)
+        return
+    _check_values(key, value if isinstance(value, list) else [value], contains, range_text)
 
 
 def _check_values(key: str, values: list[float], contains: Any, range_text: str) -> None:
@@ -391,19 +451,34 @@ class RandomInitData(TypedDict):
     center: list[float] | None
 
 
+class DistributionData(TypedDict):
+    """A distribution (``search.Distribution``) as JSON: in a normalised spec, ``drawn`` holds
+    its value in each sample (None only in the optimizers form's sweep-level schedule and clip,
+    which each entry that takes them draws for itself)."""
+
+    distribution: str
+    min: float
+    max: float
+    drawn: list[float] | None
+
+
+#: A grid value as JSON: a number, a list or a distribution.
+ValueData = float | list[float] | DistributionData
+
+
 class ClipData(TypedDict):
     """``ClipSpec`` as JSON: one of the two is given."""
 
-    global_norm: float | list[float] | None
-    value: float | list[float] | None
+    global_norm: ValueData | None
+    value: ValueData | None
 
 
 class EntryData(TypedDict):
     """``EntrySpec`` as JSON (in a normalised spec, the sweep's schedule and clip filled in)."""
 
     optimizer: OptimizerData
-    grid: dict[str, float | list[float]]
-    schedule: dict[str, str | float | list[float]] | None
+    grid: dict[str, ValueData]
+    schedule: dict[str, str | ValueData] | None
     clip: ClipData | None
 
 
@@ -415,7 +490,15 @@ class PruningData(TypedDict):
     reduction: int
 
 
-class SpecData(TypedDict):
+class SearchData(TypedDict, total=False):
+    """A normalised spec's search keys, there only when a grid value is a distribution."""
+
+    samples: int
+    search_seed: int
+    sampler: Sampler
+
+
+class SpecData(SearchData):
     """The normalised spec as JSON (``SweepSpec.data()``, every default filled in): what a
     store keeps and what the results document's ``spec`` holds. ``objective`` is its name, dim
     and the objective's own parameters (a float each)."""
@@ -424,8 +507,8 @@ class SpecData(TypedDict):
     objective: dict[str, str | float]
     optimizer: OptimizerData | None
     init: list[float] | RandomInitData | None
-    grid: dict[str, float | list[float]] | None
-    schedule: dict[str, str | float | list[float]] | None
+    grid: dict[str, ValueData] | None
+    schedule: dict[str, str | ValueData] | None
     clip: ClipData | None
     optimizers: list[EntryData] | None
     steps: int
@@ -463,23 +546,21 @@ def _known_keys_first(grid: Any, info: ValidationInfo) -> Any:
     return grid
 
 
-def _grid_fits_rule(grid: dict[str, float | list[float]],
-                    info: ValidationInfo) -> dict[str, float | list[float]]:
+def _grid_fits_rule(grid: dict[str, Value], info: ValidationInfo) -> dict[str, Value]:
     """The grid in the rule's hyperparameter order, defaults filled in, every value checked."""
     optimizer: OptimizerSpec | None = info.data.get("optimizer")
     if optimizer is None:
         return grid
     rule = optimizer.rule
     _unknown_hyperparameter(grid, rule)
-    normal: dict[str, float | list[float]] = {}
+    normal: dict[str, Value] = {}
     for h in rule.hyperparameters:
         value = grid.get(h.name, h.default)
         if value is None:
             raise _error("missing_hyperparameter",
-                         "{rule} needs {key} in the grid (a number or a list)",
+                         "{rule} needs {key} in the grid (a number, a list or a distribution)",
                          rule=rule.name, key=h.name)
-        _check_values(h.name, value if isinstance(value, list) else [value], h.contains,
-                      h.range_text)
+        _check_value(h.name, h.name, value, h.contains, h.range_text)
         normal[h.name] = value
     return normal
 
@@ -500,7 +581,8 @@ class EntrySpec(BaseModel):
     optimizer: OptimizerField = Field(description=f"a name ({', '.join(RULE_NAMES)}) or an "
                                       "object with name and eps_placement")
     grid: GridField = Field(description="each key a hyperparameter of this optimizer: a list is "
-                            "swept, a number fixed; the ones left out take their defaults")
+                            "swept, a number fixed, a distribution sampled (with samples); the "
+                            "ones left out take their defaults")
     schedule: ScheduleSpec | None = Field(None, description="this optimizer's learning-rate "
                                           "schedule; absent, the sweep's")
     clip: ClipSpec | None = Field(None, description="this optimizer's gradient clipping; "
@@ -519,50 +601,111 @@ class EntrySpec(BaseModel):
 
     @field_validator("grid")
     @classmethod
-    def _grid_fits_rule(cls, grid: dict[str, float | list[float]],
-                        info: ValidationInfo) -> dict[str, float | list[float]]:
+    def _grid_fits_rule(cls, grid: dict[str, Value], info: ValidationInfo) -> dict[str, Value]:
         return _grid_fits_rule(grid, info)
+
+
+#: An axis of an entry as data: a number, a list, or a distribution (with its ``drawn`` values).
+Axis = float | list[float] | Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class Entry:
     """One optimizer of a sweep, as the engine runs it: the chain (rule, schedule, clipping),
-    its axes (a trial-params key → its number or list: the rule's hyperparameters, then
-    ``schedule.<parameter>``, then ``clip.<kind>``) and where its settings start among the
-    sweep's."""
+    its axes (a trial-params key → its number, list or distribution as data: the rule's
+    hyperparameters, then ``schedule.<parameter>``, then ``clip.<kind>``) and where its settings
+    start among the sweep's.
+
+    Its settings are the product of its lists × its samples (the zip of its distributions'
+    ``drawn`` values, ``n_samples`` of them; 1 without distributions), numbered in mixed radix
+    over the lists' lengths and then the samples, the first list the most significant digit and
+    the sample index the least."""
 
     index: int
     name: str
     chain: Chain
-    axes: dict[str, float | list[float]]
+    axes: dict[str, Axis]
     offset: int
 
     @property
+    def n_samples(self) -> int:
+        """How many samples its distributions hold (1 without distributions)."""
+        return _samples_of(self.axes)
+
+    @property
     def n_settings(self) -> int:
-        """How many settings: the product of its lists' lengths."""
-        return math.prod(len(v) if isinstance(v, list) else 1 for v in self.axes.values())
+        """How many settings: the product of its lists' lengths × its samples."""
+        return _settings_of(self.axes)
 
     def setting(self, index: int) -> dict[str, float]:
         """Its setting ``index`` (0-based within the entry): the index in mixed radix over the
-        lists' lengths, the first key the most significant digit."""
+        lists' lengths and then the samples, the first key the most significant digit and the
+        sample the least."""
+        index, sample = divmod(index, self.n_samples)
         point: dict[str, float] = {}
         for key, value in reversed(self.axes.items()):
+            if isinstance(value, Mapping):
+                point[key] = value["drawn"][sample]
+                continue
             values = value if isinstance(value, list) else [value]
             index, digit = divmod(index, len(values))
             point[key] = values[digit]
         return {key: point[key] for key in self.axes}
 
     def settings(self) -> list[dict[str, float]]:
-        """Every setting, in order: the product of the lists, the first key slowest."""
+        """Every setting, in order: the product of the lists, the first key slowest, × the
+        samples, the fastest."""
         keys = list(self.axes)
-        lists = [v if isinstance(v, list) else [v] for v in self.axes.values()]
-        return [dict(zip(keys, combo)) for combo in itertools.product(*lists)]
+        drawn = {key: value["drawn"] for key, value in self.axes.items()
+                 if isinstance(value, Mapping)}
+        if not drawn:
+            return [dict(zip(keys, combo, strict=True))
+                    for combo in itertools.product(*map(_as_list, self.axes.values()))]
+        listed = [key for key in keys if key not in drawn]
+        lists = [_as_list(self.axes[key]) for key in listed]
+        out = []
+        for combo in itertools.product(*lists):
+            fixed = dict(zip(listed, combo, strict=True))
+            for sample in range(self.n_samples):
+                point = {**fixed, **{key: values[sample] for key, values in drawn.items()}}
+                out.append({key: point[key] for key in keys})
+        return out
 
 
-def entry_axes(entry: Mapping[str, Any]) -> dict[str, float | list[float]]:
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _n_drawn(value: Any, samples: int | None = None) -> int | None:
+    """How many values a distribution (as data or a model) holds: its ``drawn``, or when not yet
+    drawn ``samples``; None for a number or a list."""
+    if isinstance(value, Mapping):
+        drawn = value.get("drawn")
+    elif isinstance(value, (Distribution, IntDistribution)):
+        drawn = value.drawn
+    else:
+        return None
+    return len(drawn) if drawn is not None else samples if samples is not None else 1
+
+
+def _samples_of(axes: Mapping[str, Any], samples: int | None = None) -> int:
+    """How many samples an entry's axes hold: its distributions' ``drawn`` length (all the same),
+    ``samples`` for distributions not yet drawn, 1 without distributions."""
+    counts = [n for value in axes.values() if (n := _n_drawn(value, samples)) is not None]
+    return counts[0] if counts else 1
+
+
+def _settings_of(axes: Mapping[str, Any], samples: int | None = None) -> int:
+    """How many settings an entry's axes give: the product of its lists' lengths × its samples."""
+    return math.prod(len(v) for v in axes.values() if isinstance(v, list)) * _samples_of(
+        axes, samples)
+
+
+def entry_axes(entry: Mapping[str, Any]) -> dict[str, Axis]:
     """An entry's axes from its data (a normalised spec's single form, or one of its
-    ``optimizers``): the grid, then ``schedule.<parameter>``, then ``clip.<kind>``."""
-    axes: dict[str, float | list[float]] = dict(entry["grid"])
+    ``optimizers``): the grid, then ``schedule.<parameter>``, then ``clip.<kind>``; each a
+    number, a list or a distribution (a dict with its ``drawn`` values)."""
+    axes: dict[str, Axis] = dict(entry["grid"])
     schedule = entry.get("schedule")
     if schedule:
         axes.update({SCHEDULE_PREFIX + key: value for key, value in schedule.items()
@@ -593,15 +736,76 @@ def optimizer_names(data: Mapping[str, Any]) -> list[str]:
 
 def settings_count(data: Mapping[str, Any]) -> int:
     """How many settings a normalised spec has: over its entries, the product of each one's
-    lists (the grid's, the schedule's, the clip's)."""
-    return sum(math.prod(len(v) if isinstance(v, list) else 1 for v in entry_axes(e).values())
-               for e in spec_entries(data))
+    lists (the grid's, the schedule's, the clip's) × its samples (an entry with distributions
+    holds their ``drawn`` values, the spec's ``samples`` of them)."""
+    return sum(_settings_of(entry_axes(e), data.get("samples")) for e in spec_entries(data))
 
 
 def spec_swept_keys(data: Mapping[str, Any]) -> list[str]:
     """The keys some entry of the spec sweeps (``swept_keys`` of each entry's axes)."""
     return list(dict.fromkeys(key for entry in spec_entries(data)
-                              for key in swept_keys(entry_axes(entry))))
+                              for key in swept_keys(entry_axes(entry), data.get("samples"))))
+
+
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def _lowest(value: Any) -> Any:
+    """The least a value of a schedule parameter may be: a list's least, a distribution's min."""
+    if isinstance(value, (Distribution, IntDistribution)):
+        return value.min
+    return min(value) if isinstance(value, list) else value
+
+
+def _highest(value: Any) -> Any:
+    """The most a value of a schedule parameter may be: a list's most, a distribution's max."""
+    if isinstance(value, (Distribution, IntDistribution)):
+        return value.max
+    return max(value) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class _Form:
+    """One entry of a spec as validated models: where it is (``()`` for the single form,
+    ``("optimizers", i)``) and its grid, schedule and clip."""
+
+    loc: tuple[int | str, ...]
+    grid: Mapping[str, Value]
+    schedule: ScheduleBase | None
+    clip: ClipSpec | None
+
+    def with_values(self, values: Mapping[str, Value]) -> _Form:
+        """This form with some axes (keyed as ``_form_axes`` keys them) replaced."""
+        grid = {key: values.get(key, value) for key, value in self.grid.items()}
+        schedule, clip = self.schedule, self.clip
+        if schedule is not None:
+            schedule = schedule.model_copy(update={
+                key.removeprefix(SCHEDULE_PREFIX): value for key, value in values.items()
+                if key.startswith(SCHEDULE_PREFIX)})
+        if clip is not None and CLIP_PREFIX + clip.kind in values:
+            clip = clip.model_copy(update={clip.kind: values[CLIP_PREFIX + clip.kind]})
+        return _Form(self.loc, grid, schedule, clip)
+
+
+def _form_axes(form: _Form) -> dict[str, Value]:
+    """A form's axes as models, keyed and ordered as ``entry_axes`` keys its data."""
+    axes = dict(form.grid)
+    if form.schedule is not None:
+        axes.update({SCHEDULE_PREFIX + key: value for key, value in form.schedule.values().items()
+                     if value is not None})
+    if form.clip is not None:
+        axes[CLIP_PREFIX + form.clip.kind] = form.clip.limit
+    return axes
+
+
+def _axis_loc(loc: tuple[int | str, ...], key: str) -> tuple[int | str, ...]:
+    """Where axis ``key`` of the entry at ``loc`` is in the spec: ``grid.lr``,
+    ``schedule.step_size``, ``clip.global_norm`` below it."""
+    for prefix in (SCHEDULE_PREFIX, CLIP_PREFIX):
+        if key.startswith(prefix):
+            return (*loc, prefix.rstrip("."), key.removeprefix(prefix))
+    return (*loc, "grid", key)
 
 
 class SweepSpec(BaseModel):
@@ -610,9 +814,10 @@ class SweepSpec(BaseModel):
 
     An entry's settings are the Cartesian product of its lists — the grid's (in the rule's
     hyperparameter order, the first one varying slowest), then the schedule's, then the
-    clip's — and the sweep's settings are its entries' one after the other. Trials are the
-    settings × the seeds, seeds outermost: trial ``i`` runs setting ``i % n_settings`` with seed
-    number ``i // n_settings``.
+    clip's — and the sweep's settings are its entries' one after the other. An entry with
+    distributions (random or Sobol search, ``optimizers.search``) crosses that product with its
+    ``samples`` draws, the sample varying fastest. Trials are the settings × the seeds, seeds
+    outermost: trial ``i`` runs setting ``i % n_settings`` with seed number ``i // n_settings``.
     """
 
     model_config = STRICT
@@ -638,17 +843,32 @@ class SweepSpec(BaseModel):
         "absent, the objective's customary start")
     grid: GridField | None = Field(
         None, description="each key a hyperparameter of the optimizer: a list is swept, a "
-        "number fixed; the ones left out take their defaults")
+        "number fixed, a distribution sampled (with samples); the ones left out take their "
+        "defaults")
     schedule: ScheduleSpec | None = Field(
         None, description="a learning-rate schedule: {name, parameters} (each parameter a "
-        "number or a list to sweep); absent, a constant lr")
+        "number, a list to sweep or a distribution to sample); absent, a constant lr")
     clip: ClipSpec | None = Field(None, description="gradient clipping: {global_norm: M} or "
-                                  "{value: c} (a number or a list)")
+                                  "{value: c} (a number, a list or a distribution)")
     optimizers: Annotated[list[EntrySpec], _FailFast()] | None = Field(
         None, max_length=MAX_ENTRIES, description="instead of optimizer and grid: several "
         "optimizers compared in one sweep, each {optimizer, grid, schedule?, clip?} (the "
         "sweep's schedule and clip apply to entries without their own); the trials are the "
         "union of each entry's grid × the seeds, numbered entry by entry")
+    # random and Sobol search (``optimizers.search``): None unless a grid value is a
+    # distribution, and then left out of the normalised spec, which stays as it was without them
+    samples: int | None = Field(
+        None, ge=1, le=MAX_INT, exclude_if=_is_none, description="with a distribution in the "
+        "grid (or a schedule or clip value), how many configurations to draw; each entry with "
+        "distributions draws its own, crossed with its lists")
+    search_seed: int | None = Field(
+        None, ge=0, le=MAX_SEED, exclude_if=_is_none, description="the seed of the draws "
+        "(default 0 when something is sampled): same spec, same search seed, same "
+        "configurations")
+    sampler: Sampler | None = Field(
+        None, exclude_if=_is_none, description="random (default when something is sampled): "
+        "independent uniform draws; sobol: a scrambled Sobol' sequence (scipy.stats.qmc), "
+        "which covers the space more evenly (best with samples a power of 2)")
     # steps and record_every: at most max_steps (``_steps_limit``), which is at most MAX_INT
     steps: int = Field(100, ge=1, description="updates per trial")
     seeds: Seeds = Field(1, validate_default=True, description="a count n (seeds 0..n−1, kept "
@@ -718,8 +938,8 @@ class SweepSpec(BaseModel):
 
     @field_validator("grid")
     @classmethod
-    def _grid_fits_rule(cls, grid: dict[str, float | list[float]] | None,
-                        info: ValidationInfo) -> dict[str, float | list[float]] | None:
+    def _grid_fits_rule(cls, grid: dict[str, Value] | None,
+                        info: ValidationInfo) -> dict[str, Value] | None:
         return None if grid is None else _grid_fits_rule(grid, info)
 
     @field_validator("seeds")
@@ -750,6 +970,7 @@ class SweepSpec(BaseModel):
     def _size_limits(self, info: ValidationInfo) -> SweepSpec:
         self._one_form()
         limits = _limits(info)
+        self._sample(limits)
         n = self.n_trials
         if n > limits.max_trials:
             raise _error("limit", "grid × seeds gives {n} trials, over the limit max_trials = "
@@ -831,8 +1052,8 @@ class SweepSpec(BaseModel):
         values: dict[str, Any] = {p.name: (self.steps if p.default == "steps" else p.default)
                   if getattr(schedule, p.name) is None else getattr(schedule, p.name)
                   for p in schedule.declaration.parameters}
-        low: dict[str, Any] = {k: min(v) if isinstance(v, list) else v for k, v in values.items()}
-        high: dict[str, Any] = {k: max(v) if isinstance(v, list) else v for k, v in values.items()}
+        low: dict[str, Any] = {k: _lowest(v) for k, v in values.items()}
+        high: dict[str, Any] = {k: _highest(v) for k, v in values.items()}
         if schedule.name == "one_cycle":
             if low["total_steps"] < self.steps:
                 raise _error("schedule", "{where}.total_steps = {n} is less than steps = "
@@ -846,21 +1067,92 @@ class SweepSpec(BaseModel):
                          where=where, w=high["warmup_steps"], t=low["t_max"])
         return schedule.model_copy(update=values)
 
+    def _forms(self) -> list[_Form]:
+        """Each entry's place in the spec and its grid, schedule and clip (the single form's:
+        the spec's own)."""
+        if self.optimizers is None:
+            assert self.grid is not None
+            return [_Form((), self.grid, self.schedule, self.clip)]
+        return [_Form(("optimizers", i), e.grid, e.schedule, e.clip)
+                for i, e in enumerate(self.optimizers)]
+
+    def _sample(self, limits: Limits) -> None:
+        """Draw each entry's distributions (``search.draw``: ``samples`` values each, from the
+        search seed and the entry's index), once the trials they make are known to fit
+        max_trials; a posted ``drawn`` must be what they draw. Without distributions, samples,
+        search_seed and sampler stay None (and given, are refused)."""
+        forms = self._forms()
+        if self.optimizers is not None:  # the sweep's schedule and clip, which entries copy
+            for key, value in _form_axes(_Form((), {}, self.schedule, self.clip)).items():
+                if isinstance(value, (Distribution, IntDistribution)) and value.drawn is not None:
+                    loc = _axis_loc((), key)
+                    raise _error_at(loc + ("drawn",), "drawn", "each entry that takes the "
+                                    "sweep's {field} draws its own: give drawn in the entry's "
+                                    "{field}, not here", field=loc[0])
+        sampled = [{key: value for key, value in _form_axes(form).items()
+                    if isinstance(value, (Distribution, IntDistribution))} for form in forms]
+        if not any(sampled):
+            for field in ("samples", "search_seed", "sampler"):
+                if getattr(self, field) is not None:
+                    raise _error_at((field,), "search", "no grid value is a distribution, so "
+                                    "there is nothing to sample: give one (e.g. {\"distribution"
+                                    "\": \"uniform\", \"min\": 0.8, \"max\": 0.99}) or "
+                                    "leave {field} out", field=field)
+            return
+        if self.samples is None:
+            where = next(_axis_loc(form.loc, key) for form, found in zip(forms, sampled,
+                                                                         strict=True)
+                         for key in found)
+            raise _error_at(("samples",), "missing", "give samples, how many configurations "
+                            "to draw: {where} is a distribution", where=error_field(where))
+        samples = self.samples
+        seed = 0 if self.search_seed is None else self.search_seed
+        sampler: Sampler = self.sampler or "random"
+        object.__setattr__(self, "search_seed", seed)
+        object.__setattr__(self, "sampler", sampler)
+        n = self.n_seeds * sum(
+            math.prod(len(v) for v in _form_axes(form).values() if isinstance(v, list))
+            * (samples if found else 1) for form, found in zip(forms, sampled, strict=True))
+        if n > limits.max_trials:  # before drawing: samples may be as large as MAX_INT
+            raise _error("limit", "grid × samples × seeds gives {n} trials, over the limit "
+                         "max_trials = {limit}", n=n, limit=limits.max_trials)
+        drawn_forms = []
+        for i, (form, found) in enumerate(zip(forms, sampled, strict=True)):
+            columns = draw(list(found.values()), samples, seed, i, sampler)
+            update: dict[str, AnyDistribution] = {}
+            for (key, dist), column in zip(found.items(), columns, strict=True):
+                if dist.drawn is not None and list(dist.drawn) != column:
+                    raise _error_at(_axis_loc(form.loc, key) + ("drawn",), "drawn", "drawn does "
+                                    "not match what search_seed = {seed} draws ({sampler}, "
+                                    "samples = {n}); leave it out and it is drawn afresh",
+                                    seed=seed, sampler=sampler, n=samples)
+                update[key] = dist.model_copy(update={"drawn": column})
+            drawn_forms.append(form.with_values(update))
+        if self.optimizers is None:
+            (form,) = drawn_forms
+            for field in ("grid", "schedule", "clip"):
+                object.__setattr__(self, field, getattr(form, field))
+        else:
+            object.__setattr__(self, "optimizers", [entry.model_copy(update={
+                "grid": form.grid, "schedule": form.schedule, "clip": form.clip})
+                for entry, form in zip(self.optimizers, drawn_forms, strict=True)])
+
     # -- derived quantities -----------------------------------------------------------------
 
     @cached_property
     def entries(self) -> tuple[Entry, ...]:
         """The sweep's optimizers as the engine runs them (one for the single form), each with
         its chain, axes and the index of its first setting."""
-        forms: list[tuple[OptimizerSpec, Mapping[str, Any], Any, Any]]
         if self.optimizers is None:
-            assert self.optimizer is not None and self.grid is not None
-            forms = [(self.optimizer, self.grid, self.schedule, self.clip)]
+            assert self.optimizer is not None
+            optimizers = [self.optimizer]
         else:
-            forms = [(e.optimizer, e.grid, e.schedule, e.clip) for e in self.optimizers]
+            optimizers = [e.optimizer for e in self.optimizers]
         entries, offset = [], 0
-        for i, (optimizer, grid, schedule, clip) in enumerate(forms):
-            axes = entry_axes({"grid": grid,
+        for i, (optimizer, form) in enumerate(zip(optimizers, self._forms(), strict=True)):
+            grid, schedule, clip = form.grid, form.schedule, form.clip
+            axes = entry_axes({"grid": {key: value.model_dump() if isinstance(value, BaseModel)
+                                        else value for key, value in grid.items()},
                                "schedule": schedule.model_dump() if schedule else None,
                                "clip": clip.model_dump() if clip else None})
             chain = Chain(optimizer.rule, SCHEDULES[schedule.name] if schedule else None,
@@ -981,17 +1273,20 @@ class SweepSpec(BaseModel):
         return self.init.sample(seed, center)
 
 
-def swept_keys(grid: Mapping[str, float | list[float]]) -> list[str]:
-    """The hyperparameters a grid sweeps — those whose value is a list of two or more — in grid
-    order (of a ``SweepSpec.grid`` or of a results document's ``spec["grid"]``). The one place
-    this is decided: importance, the CLI's table and the plot all ask here."""
-    return [key for key, value in grid.items() if isinstance(value, list) and len(value) >= 2]
+def swept_keys(grid: Mapping[str, Any], samples: int | None = None) -> list[str]:
+    """The hyperparameters a grid sweeps — those whose value is a list of two or more, or a
+    distribution drawn two or more times (its ``drawn`` values; ``samples`` of them where not
+    yet drawn) — in grid order (of a ``SweepSpec.grid``, of an entry's axes or of a results
+    document's ``spec["grid"]``). The one place this is decided: importance, the CLI's table and
+    the plot all ask here."""
+    return [key for key, value in grid.items()
+            if (len(value) if isinstance(value, list) else _n_drawn(value, samples) or 1) >= 2]
 
 
-def shown_keys(grid: Mapping[str, float | list[float]]) -> list[str]:
+def shown_keys(grid: Mapping[str, Any], samples: int | None = None) -> list[str]:
     """The hyperparameters a sweep's settings are told apart by, for a table or a plot: the
     swept ones (``swept_keys``), or every grid key when the grid is a single point."""
-    return swept_keys(grid) or list(grid)
+    return swept_keys(grid, samples) or list(grid)
 
 
 def shown_setting_keys(data: Mapping[str, Any]) -> list[str]:
@@ -1068,7 +1363,7 @@ def error_field(loc: tuple[int | str, ...] | list[int | str]) -> str:
 
 
 def _is_union_tag(part: Any) -> bool:
-    return part in ("list", "scalar", "random", "spec", "python") or (
+    return part in ("list", "scalar", "sampled", "random", "spec", "python") or (
         isinstance(part, str) and part in OBJECTIVES)
 
 

@@ -17,9 +17,11 @@ from pydantic import BaseModel, ValidationError
 
 from optimizers import Limits, describe_errors, parse_spec, run_sweep
 from optimizers.objectives import OBJECTIVES
+from optimizers.search import Distribution, IntDistribution
 from optimizers.spec import MAX_EXTRA_KEYS, MAX_INT, UNLIMITED, RandomInit, SweepSpec
 
 OK = {"objective": "sphere", "optimizer": "sgd", "grid": {"lr": 0.1}, "steps": 10}
+SAMPLED_LR = {"distribution": "uniform", "min": 0.01, "max": 0.1}
 
 
 def messages(data: object, limits: Limits | None = None) -> list[str]:
@@ -31,8 +33,8 @@ def messages(data: object, limits: Limits | None = None) -> list[str]:
 BY_MAX_STEPS = {(SweepSpec, "steps"), (SweepSpec, "record_every")}
 
 
-@pytest.mark.parametrize("model", [Limits, SweepSpec, RandomInit, *OBJECTIVES.values()],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", [Limits, SweepSpec, RandomInit, IntDistribution,
+                                   *OBJECTIVES.values()], ids=lambda m: m.__name__)
 def test_every_integer_field_has_an_upper_bound_within_int64(model: type[BaseModel]) -> None:
     """Catches a new integer field added without a bound. Seeds (a count or a list) are checked
     by their validator; steps and record_every by the limit max_steps, itself at most MAX_INT."""
@@ -53,6 +55,11 @@ def test_every_integer_field_has_an_upper_bound_within_int64(model: type[BaseMod
     ({"seeds": [2**64]}, "seeds"),
     ({"schedule": {"name": "step", "step_size": 2**64}}, "schedule.step_size"),
     ({"schedule": {"name": "cosine", "t_max": [10, 2**64]}}, "schedule.t_max.1"),
+    ({"grid": {"lr": SAMPLED_LR}, "samples": 2**64}, "samples"),
+    ({"grid": {"lr": SAMPLED_LR}, "samples": 4, "search_seed": 2**64}, "search_seed"),
+    ({"schedule": {"name": "step", "step_size": {"distribution": "int_uniform", "min": 1,
+                                                 "max": 2**64}}, "samples": 2},
+     "schedule.step_size.max"),
 ])
 def test_integers_over_64_bits_are_refused_even_without_limits(changes: dict[str, object],
                                                                field: str) -> None:
@@ -77,6 +84,23 @@ def test_every_accepted_spec_serialises_with_orjson() -> None:
     spec = parse_spec({**OK, "record_every": 1_000_000, "steps": 1_000_000,
                        "seeds": [2**32 - 1], "objective": {"name": "sphere", "dim": 1}})
     assert orjson.loads(orjson.dumps(spec.model_dump(mode="json")))["record_every"] == 1_000_000
+    sampled = parse_spec({**OK, "samples": 3, "search_seed": 2**32 - 1, "schedule": {
+        "name": "step", "step_size": {"distribution": "int_uniform", "min": MAX_INT - 5,
+                                      "max": MAX_INT}}})
+    data = orjson.loads(orjson.dumps(sampled.model_dump(mode="json")))
+    assert all(MAX_INT - 5 <= v <= MAX_INT for v in data["schedule"]["step_size"]["drawn"])
+
+
+def test_a_distribution_of_a_real_parameter_takes_any_finite_bounds() -> None:
+    """Distribution's bounds are floats (finite, by the strict config); its int_uniform ones are
+    whole floats, drawn as Python integers then converted: no overflow at the float limit."""
+    assert Distribution.model_config.get("allow_inf_nan") is False
+    spec = parse_spec({**OK, "samples": 4, "grid": {"lr": {
+        "distribution": "int_uniform", "min": 1.0, "max": 1.7976931348623157e308}}})
+    assert spec.grid is not None
+    lr = spec.grid["lr"]
+    assert isinstance(lr, Distribution) and lr.drawn is not None
+    assert all(1.0 <= v <= 1.7976931348623157e308 for v in lr.drawn)
 
 
 @pytest.mark.parametrize(("changes", "field"), [
@@ -85,6 +109,10 @@ def test_every_accepted_spec_serialises_with_orjson() -> None:
     ({"seeds": ["x"] * 200_000}, "seeds.0"),
     ({"init": ["x"] * 200_000}, "init.0"),
     ({"init": {"distribution": "normal", "center": ["x"] * 200_000}}, "init.center.0"),
+    ({"grid": {"lr": {**SAMPLED_LR, "drawn": ["x"] * 200_000}}, "samples": 2}, "grid.lr.drawn.0"),
+    ({"schedule": {"name": "step", "step_size": {"distribution": "int_uniform", "min": 1,
+                                                 "max": 9, "drawn": [1.5] * 200_000}},
+      "samples": 2}, "schedule.step_size.drawn.0"),
 ])
 def test_a_list_of_bad_numbers_is_one_error(changes: dict[str, object], field: str) -> None:
     start = time.perf_counter()
@@ -105,6 +133,8 @@ def test_a_list_of_bad_numbers_is_one_error(changes: dict[str, object], field: s
      "grid: unknown hyperparameter 'k0' for sgd; valid choices: lr"),
     ({"optimizer": "nope", "grid": {f"k{i}": "x" for i in range(100_000)}},
      "grid: grid has 100000 keys"),
+    ({"grid": {"lr": {**SAMPLED_LR, **{f"k{i}": 1 for i in range(100_000)}}}, "samples": 2},
+     "grid.lr: a distribution has 100000 unknown keys"),
 ])
 def test_a_flood_of_unknown_keys_is_one_error(changes: dict[str, object], fragment: str) -> None:
     lines = messages({**OK, **changes})

@@ -253,6 +253,16 @@ CASES = [
         "lr": [i / 1e4 + 1e-4 for i in range(5000)], "beta1": [i / 1e4 for i in range(5000)],
         "beta2": [i / 1e4 for i in range(5000)], "eps": [i / 1e4 for i in range(5000)]}),
          422, "invalid_request", "over the limit max_trials = 50"),
+    case("samples-astronomical", spec(grid={"lr": {"distribution": "uniform", "min": 0.01,
+                                                   "max": 0.1}}, samples=10**18),
+         422, "invalid_request", "gives 1000000000000000000 trials, over the limit max_trials = 50"),
+    case("distribution-unknown", spec(grid={"lr": {"distribution": "normal", "mu": 0.1}},
+                                      samples=4),
+         422, "invalid_request", "grid.lr.distribution", "unknown distribution 'normal'",
+         "uniform, log_uniform_values, int_uniform"),
+    case("distribution-drawn-of-200000-strings", spec(grid={"lr": {
+        "distribution": "uniform", "min": 0.01, "max": 0.1, "drawn": ["x"] * 200_000}},
+        samples=4), 422, "invalid_request", "grid.lr.drawn.0", "valid number"),
     case("grid-of-10000-unknown-keys", spec(grid={"lr": 0.1, **{f"h{i}": 1.0
                                                                 for i in range(10_000)}}),
          422, "invalid_request", "unknown hyperparameter 'h0'", "valid choices: lr"),

@@ -47,6 +47,23 @@ def test_spec_from_stdin_and_quiet() -> None:
     assert "succeeded: 2/2 trials (2 ok)" in done.stdout
 
 
+def test_a_search_shows_its_sampled_keys_and_draws() -> None:
+    done = gradsweep("run", "examples/random-search.json", "-q", "--top", "3")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "best 3 of 64 settings by final_loss" in lines[0]
+    header = next(line for line in lines if "final_loss" in line and "┃" in line)
+    assert [cell.strip() for cell in header.strip("┃").split("┃")] == [
+        "lr", "beta1", "final_loss", "± std"]
+    spec = json.loads((ROOT / "examples" / "random-search.json").read_text())
+    drawn = run_sweep(spec)["spec"]["grid"]
+    assert drawn is not None and isinstance(drawn["lr"], dict) and drawn["lr"]["drawn"]
+    rows = [line for line in lines if line.startswith("│")]
+    assert len(rows) == 3
+    assert all(float(row.split("│")[1]) in drawn["lr"]["drawn"] for row in rows)
+    assert "succeeded: 128/128 trials (128 ok)" in done.stdout
+
+
 @pytest.mark.parametrize(("spec", "expected"), [
     ('{"objective": "rosenbrock", "optimizer": "adam", "grid": {"lr": 0.1, "beta3": 1}}',
      "grid: unknown hyperparameter 'beta3' for adam; valid choices: lr, beta1, beta2, eps"),

@@ -58,7 +58,7 @@
     const out = [];
     if (spec.schedule) out.push("schedule " + spec.schedule.name);
     const clip = Object.entries(spec.clip || {}).filter(([, v]) => v !== null);
-    if (clip.length) out.push("clip " + clip.map(([k, v]) => `${k} ${[].concat(v).map(GS.num).join(", ")}`).join(", "));
+    if (clip.length) out.push("clip " + clip.map(([k, v]) => `${k} ${valueText(v)}`).join(", "));
     return out;
   }
 
@@ -187,12 +187,26 @@
     return out;
   }
 
-  // the swept hyperparameters, over every entry of a comparing sweep
+  // a grid value that is a distribution of random or Sobol search: {distribution, min, max, drawn}
+  const isSampled = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  // a grid value as the header shows it: its numbers, or a distribution's name and range
+  const valueText = (v) => (isSampled(v) ? `${v.distribution} ${GS.num(v.min)}–${GS.num(v.max)}`
+    : [].concat(v).map(GS.num).join(", "));
+
+  // the swept hyperparameters, over every entry of a comparing sweep: a list of two or more
+  // values, or a distribution drawn two or more times
   function swept(doc) {
     const entries = (doc.spec.optimizers || [doc.spec]).map(axes);
     const names = [...new Set(entries.flatMap((a) => Object.keys(a).filter((k) =>
-      Array.isArray(a[k]) && new Set(a[k]).size > 1)))];
+      (Array.isArray(a[k]) && new Set(a[k]).size > 1) ||
+      (isSampled(a[k]) && new Set(a[k].drawn || []).size > 1))))];
     return names.length ? names : Object.keys(entries[0] || {}).slice(0, 1);
+  }
+
+  // the distribution a key is sampled from in some entry ("log_uniform_values", …), or null
+  function sampledFrom(doc, key) {
+    const value = (doc.spec.optimizers || [doc.spec]).map((e) => axes(e)[key]).find(isSampled);
+    return value ? value.distribution : null;
   }
 
   // the names the curves can be coloured by: the optimizer (comparing), every params key
@@ -320,7 +334,8 @@
     const layout = (x, y) => ({margin: {l: 60, r: 20, t: 30, b: 45},
                               xaxis: {title: {text: x}, type: "category"}, yaxis: {title: {text: y}}});
     if (compares(results)) { drawComparedScores(box, layout, scoreTitle, names); return; }
-    if (names.length === 2) {
+    // a sampled key has a value per setting: a heatmap of two would be mostly empty cells
+    if (names.length === 2 && !names.some((n) => sampledFrom(results, n))) {
       const [a, b] = names;
       const xs = [...new Set(results.settings.map((s) => s.params[a]))].sort((p, q) => p - q);
       const ys = [...new Set(results.settings.map((s) => s.params[b]))].sort((p, q) => p - q);
@@ -349,13 +364,19 @@
       }
       const values = [...byValue.keys()].sort((p, q) => p - q);
       const title = names.length === 1 ? "score" : "best score";
-      Plotly.react(divs[i], [{type: "scatter", mode: "lines+markers", x: values.map(String),
+      // a sampled key: each setting a marker at its value on a numeric axis (log for a
+      // log-uniform distribution); a listed one: a line over its values as categories
+      const from = sampledFrom(results, name);
+      const xaxis = from ? {title: {text: name}, type: from === "log_uniform_values" ? "log" : "linear"}
+        : {title: {text: name}, type: "category"};
+      Plotly.react(divs[i], [{type: "scatter", mode: from ? "markers" : "lines+markers",
+                              x: from ? values : values.map(String),
                               y: values.map((v) => byValue.get(v).score),
                               error_y: {type: "data", array: values.map((v) => byValue.get(v).score_std),
                                         visible: true},
                               hovertemplate: `${name}=%{x}<br>score %{y:.4g}<extra></extra>`}],
                    Object.assign(layout(name, scoreTitle),
-                                 {title: {text: `${title} by ${name}`, font: {size: 13}}}),
+                                 {title: {text: `${title} by ${name}`, font: {size: 13}}, xaxis}),
                    {responsive: true, displaylogo: false});
     });
   }
@@ -388,7 +409,8 @@
           if (!byValue.has(v) || (max ? s.score > byValue.get(v).score : s.score < byValue.get(v).score)) byValue.set(v, s);
         }
         const xs = [...byValue.keys()].sort((p, q) => p - q);
-        return {type: "scatter", mode: "lines+markers", name: opt, legendgroup: opt, x: xs,
+        return {type: "scatter", mode: sampledFrom(results, name) ? "markers" : "lines+markers",
+                name: opt, legendgroup: opt, x: xs,
                 y: xs.map((v) => byValue.get(v).score), line: {color: colours.get(opt)},
                 error_y: {type: "data", array: xs.map((v) => byValue.get(v).score_std), visible: true},
                 hovertemplate: `${opt}<br>${name}=%{x}<br>best score %{y:.4g}<extra></extra>`};
@@ -396,8 +418,9 @@
       const xs = traces.flatMap((t) => t.x);
       const positive = xs.length && xs.every((x) => typeof x === "number" && x > 0);
       const spread = positive && Math.max(...xs) / Math.min(...xs) >= 20;
+      const log = sampledFrom(results, name) === "log_uniform_values" || spread;
       Plotly.react(divs[i + 1], traces, Object.assign(layout(name, scoreTitle), {
-        xaxis: {title: {text: name}, type: spread ? "log" : "linear"}, showlegend: true,
+        xaxis: {title: {text: name}, type: log ? "log" : "linear"}, showlegend: true,
         title: {text: `best score by ${name}`, font: {size: 13}}}), {responsive: true, displaylogo: false});
     });
   }
