@@ -18,7 +18,7 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -45,7 +45,7 @@ from optimizers import (
     parse_spec,
 )
 from optimizers.catalogue import schedule_catalogue
-from optimizers.records import ResultsDocument
+from optimizers.records import ResultsDocument, SettingRecord
 from optimizers.spec import higher_is_better, optimizer_names, rank_key, shown_setting_keys
 from workers.datasets import FileDatasets
 from workers.local import run_local
@@ -115,8 +115,15 @@ def _print_summary(results: ResultsDocument, top: int) -> None:
     compares = len(optimizer_names(spec)) > 1
     optimizer_of = {t["index"]: t["optimizer"] for t in results["trials"]} if compares else {}
     metric = spec["metric"]
+    pruned_at = {t["index"]: t.get("pruned_at") or 0 for t in results["trials"]
+                 if t["status"] == "pruned"}
+
+    def rung(setting: SettingRecord) -> int:  # where early stopping ended it (0: it did not)
+        return max((pruned_at.get(i, 0) for i in setting["trials"]), default=0)
+
+    # the scored first, then the pruned by how far they got, then the diverged
     ranked = sorted(results["settings"], key=lambda s: (
-        s["score"] is None, rank_key(s["score"] or 0.0, metric), s["index"]))
+        s["score"] is None, rank_key(s["score"] or 0.0, metric), -rung(s), s["index"]))
     seeds = spec["seeds"] if isinstance(spec["seeds"], int) else len(spec["seeds"])  # n or a list
     goal = "higher" if higher_is_better(metric) else "lower"
     out.print(f"[bold]{spec['name']}[/]: best {min(top, len(ranked))} of {len(ranked)} settings "
@@ -132,8 +139,9 @@ def _print_summary(results: ResultsDocument, top: int) -> None:
     for setting in ranked[:top]:
         score, std = setting["score"], setting["score_std"]
         name = [optimizer_of.get(setting["trials"][0], "")] if compares else []
+        unscored = f"pruned at {rung(setting)}" if rung(setting) else "diverged"
         table.add_row(*name, *(_cell(setting["params"].get(k)) for k in shown),
-                      "diverged" if score is None else f"{score:.6g}",
+                      unscored if score is None else f"{score:.6g}",
                       "" if std is None else f"{std:.2g}")
     out.print(table)
     if compares:
@@ -144,6 +152,18 @@ def _print_summary(results: ResultsDocument, top: int) -> None:
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     out.print(f"{results['status']}: {results['progress']['done']}/{results['progress']['total']}"
               f" trials ({tally})", highlight=False)
+    cost = pruning_cost(spec.get("pruning"), results["summary"].get("trial_steps", 0),
+                        results["summary"].get("full_trial_steps", 0))
+    if cost:
+        out.print(cost, highlight=False)
+
+
+def pruning_cost(pruning: Mapping[str, Any] | None, trial_steps: int, full: int) -> str | None:
+    """What early stopping saved, in a line: the trial-steps run against the full sweep's."""
+    if not pruning or not full:
+        return None
+    return (f"early stopping ({pruning['kind'].replace('_', ' ')}, η = {pruning['reduction']}): "
+            f"{trial_steps:,} of {full:,} trial-steps run ({trial_steps / full:.1%})")
 
 
 def _cell(value: float | None) -> str:
@@ -218,6 +238,11 @@ def submit(
                 f" score={entry.best.score!r}")
             out.print(f"  {name}: {shown}", highlight=False, soft_wrap=True)
     out.print(f"{status}: {progress.done}/{progress.total} trials", highlight=False)
+    pruning = document.spec.pruning
+    cost = pruning_cost(pruning.model_dump() if pruning else None,
+                        document.summary.trial_steps, document.summary.full_trial_steps)
+    if cost:
+        out.print(cost, highlight=False)
     if document.status != SweepStatus.SUCCEEDED:
         raise typer.Exit(1)
 

@@ -50,7 +50,8 @@ def test_rows_match_the_json_document(client: TestClient) -> None:
     reader = csv.DictReader(io.StringIO(response.text))
     assert reader.fieldnames == ["index", "seed", "optimizer", "lr", "beta1", "beta2", "eps",
                                  "weight_decay", "status",
-                                 "final_loss", "min_loss", "mean_loss", "diverged_at", "error"]
+                                 "final_loss", "min_loss", "mean_loss", "diverged_at", "pruned_at",
+                                 "error"]
     rows = list(reader)
     assert len(rows) == len(document["trials"]) == 8
     statuses = set()
