@@ -254,6 +254,19 @@ class Segment:
     records: list[TrialRecord] = field(default_factory=list)
     paused: list[TrialRecord] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    trial_steps: int = 0  # the steps run, over the trials
+
+
+def _steps_run(records: list[TrialRecord], start: int, stop: int) -> int:
+    """The steps the trials of ``records`` ran from ``start``: to ``stop`` (paused there), to
+    the last step (ok) or to their divergence (a failed trial ran none)."""
+    total = 0
+    for r in records:
+        status = r["status"]
+        reached = stop if status == "ok" else (
+            r["diverged_at"] or 0) if status == "diverged" else start
+        total += max(0, reached - start)
+    return total
 
 
 def run_segment(spec: SweepSpec, trials: list[Trial], *, stop: int | None = None,
@@ -282,6 +295,8 @@ def run_segment(spec: SweepSpec, trials: list[Trial], *, stop: int | None = None
                 raise ValueError(f"no checkpoint holds some of the trials of entry {entry}")
         records, checkpoint = _run_batch(spec, group, should_stop=should_stop, threads=threads,
                                          resume=start, stop=stop)
+        segment.trial_steps += _steps_run(records, start.step if start else 0,
+                                          spec.steps if stop is None else stop)
         if checkpoint is None:
             ended += records
             continue

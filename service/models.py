@@ -45,6 +45,10 @@ class SweepView(BaseModel):
     optimizer: str
     objective: str
     progress: Progress
+    trial_steps: int = Field(description="the steps the trials done so far ran (a trial pruned "
+                             "early, or diverged, ran fewer than steps)")
+    full_trial_steps: int = Field(description="trials × steps: the whole sweep without early "
+                                  "stopping")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -63,6 +67,8 @@ class SweepView(BaseModel):
             optimizer=", ".join(optimizer_names(record.spec)),
             objective=record.spec["objective"]["name"],
             progress=Progress(done=record.done, total=record.total),
+            trial_steps=record.trial_steps,
+            full_trial_steps=record.total * int(record.spec.get("steps", 0)),
             created_at=_time(record.created_at), started_at=_time(record.started_at),
             finished_at=_time(record.finished_at), error=record.error, best=best,
             links=SweepLinks(self=f"/v1/sweeps/{record.id}",

@@ -247,7 +247,8 @@ def _execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | No
         return 0
     seconds = time.perf_counter() - started
     try:
-        chunks_done = store.save_chunk(sweep_id, chunk, records)
+        chunks_done = store.save_chunk(sweep_id, chunk, records,
+                                       trial_steps=trial_steps(records, spec.steps))
     except StoreRejected as exc:
         fail_sweep(store, sweep_id, f"chunk {chunk} (trials {start} to {stop - 1}) could not "
                    f"be stored: {exc}")

@@ -107,7 +107,8 @@ def run_stage(store: JobStore, record: SweepRecord, spec: SweepSpec, chunk: int,
     if segment.paused:
         store.put_blobs(record.id, {checkpoint_name(chunk): to_bytes(segment.checkpoints),
                                     paused_name(chunk): orjson.dumps(segment.paused)})
-    return len(trials), store.save_chunk(record.id, chunk, segment.records)
+    return len(trials), store.save_chunk(record.id, chunk, segment.records,
+                                         trial_steps=segment.trial_steps)
 
 
 def run_promote(store: JobStore, record: SweepRecord, spec: SweepSpec, chunk: int,

@@ -136,6 +136,7 @@ class SweepRecord:
     started_at: float | None = None
     finished_at: float | None = None
     error: str | None = None
+    trial_steps: int = 0  # the steps its saved chunks ran, over all their trials
 
     @property
     def chunk_size(self) -> int:
@@ -388,10 +389,11 @@ class JobStore(Protocol):
         """queued → running with ``started_at = now``; False if it was not queued."""
 
     def save_chunk(self, sweep_id: str, chunk: int, records: Sequence[TrialRecord],
-                   add_chunks: int = 0) -> int | None:
+                   add_chunks: int = 0, trial_steps: int = 0) -> int | None:
         """Store a chunk's trial records once; ``chunks_done`` after this save if it was the
         first save of that chunk, None if the chunk was already stored. The first save also
-        adds ``add_chunks`` to ``n_chunks``, in the same atomic step (a pruned sweep's rung
+        adds ``trial_steps`` (the steps the chunk ran, over its trials) to the sweep's and
+        ``add_chunks`` to ``n_chunks``, in the same atomic step (a pruned sweep's rung
         adds the next stage's chunks: once, however many workers save it)."""
 
     def put_blobs(self, sweep_id: str, blobs: Mapping[str, bytes]) -> None:

@@ -358,7 +358,7 @@ def _to_hash(record: SweepRecord) -> dict[str, bytes | str | int]:
         "id": record.id, "name": record.name, "status": record.status.value,
         "spec": orjson.dumps(record.spec), "total": record.total, "done": record.done,
         "n_chunks": record.n_chunks, "chunks_done": record.chunks_done,
-        "created_at": repr(float(record.created_at))}
+        "created_at": repr(float(record.created_at)), "trial_steps": record.trial_steps}
     for name, value in (("started_at", record.started_at),
                         ("finished_at", record.finished_at)):
         if value is not None:
@@ -371,7 +371,7 @@ def _to_hash(record: SweepRecord) -> dict[str, bytes | str | int]:
 #: The hash fields of a record but its spec: the spec never changes once stored, so each store
 #: parses it once per sweep (``RedisStore._spec``) instead of on every status poll.
 _FIELDS = (b"id", b"name", b"status", b"total", b"done", b"n_chunks", b"chunks_done",
-           b"created_at", b"started_at", b"finished_at", b"error")
+           b"created_at", b"started_at", b"finished_at", b"error", b"trial_steps")
 
 
 def _point(setting: int) -> str:
@@ -395,7 +395,8 @@ def _from_hash(fields: Mapping[bytes, Any]) -> SweepRecord:
         n_chunks=int(fields[b"n_chunks"]), chunks_done=int(fields[b"chunks_done"]),
         created_at=float(fields[b"created_at"]), started_at=optional_float(b"started_at"),
         finished_at=optional_float(b"finished_at"),
-        error=None if error is None else error.decode())
+        error=None if error is None else error.decode(),
+        trial_steps=int(fields.get(b"trial_steps") or 0))
 
 
 def _parsed(spec: bytes | SpecData) -> SpecData:
@@ -560,7 +561,7 @@ class RedisStore:
 
     @_translating
     def save_chunk(self, sweep_id: str, chunk: int, records: Sequence[TrialRecord],
-                   add_chunks: int = 0) -> int | None:
+                   add_chunks: int = 0, trial_steps: int = 0) -> int | None:
         """Store a chunk once (and grow ``n_chunks`` by ``add_chunks``); ``chunks_done`` after
         a first save, None otherwise (or if the sweep is unknown). One optimistic transaction
         (see the module docstring)."""
@@ -590,6 +591,8 @@ class RedisStore:
                     self._write_points(pipe, sweep_id, merged)
                     if add_chunks:
                         pipe.hincrby(sweep, "n_chunks", add_chunks)
+                    if trial_steps:
+                        pipe.hincrby(sweep, "trial_steps", trial_steps)
                     return int(pipe.execute()[3])
                 except WatchError:  # another save (or a delete) came first: read again
                     continue

@@ -93,7 +93,8 @@ CREATE TABLE IF NOT EXISTS sweeps (
     started_at REAL,
     finished_at REAL,
     error TEXT,
-    results BLOB
+    results BLOB,
+    trial_steps INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS sweeps_status_created ON sweeps (status, created_at);
 CREATE INDEX IF NOT EXISTS sweeps_created ON sweeps (created_at);
@@ -155,7 +156,7 @@ CREATE TABLE IF NOT EXISTS chunk_runs (
 
 #: The columns of a ``SweepRecord``, in the order of its fields (``results`` is apart).
 COLUMNS = ("id", "name", "status", "spec", "total", "done", "n_chunks", "chunks_done",
-           "created_at", "started_at", "finished_at", "error")
+           "created_at", "started_at", "finished_at", "error", "trial_steps")
 #: ``COLUMNS`` but the spec, which ``_spec`` reads (once per sweep and store).
 _BARE_COLUMNS = tuple(c for c in COLUMNS if c != "spec")
 _SELECT_BARE = f"SELECT {', '.join(_BARE_COLUMNS)} FROM sweeps"
@@ -214,18 +215,18 @@ def _to_row(record: SweepRecord) -> tuple[Any, ...]:
     """A record as the values of ``COLUMNS``."""
     return (record.id, record.name, record.status.value, orjson.dumps(record.spec).decode(),
             record.total, record.done, record.n_chunks, record.chunks_done, record.created_at,
-            record.started_at, record.finished_at, record.error)
+            record.started_at, record.finished_at, record.error, record.trial_steps)
 
 
 def _from_row(row: tuple[Any, ...]) -> SweepRecord:
     """A row of ``COLUMNS`` as a record (the spec as JSON text, or parsed already)."""
     (id_, name, status, spec, total, done, n_chunks, chunks_done, created_at, started_at,
-     finished_at, error) = row
+     finished_at, error, trial_steps) = row
     return SweepRecord(id=id_, name=name, status=SweepStatus(status),
                        spec=orjson.loads(spec) if isinstance(spec, str) else spec,
                        total=total, done=done, n_chunks=n_chunks, chunks_done=chunks_done,
                        created_at=created_at, started_at=started_at, finished_at=finished_at,
-                       error=error)
+                       error=error, trial_steps=trial_steps)
 
 
 def _from_bare_row(row: tuple[Any, ...], spec: SpecData) -> SweepRecord:
@@ -262,6 +263,9 @@ class SQLiteStore:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(sweeps)")}
+            if "trial_steps" not in columns:  # a store made before sweeps counted it
+                db.execute("ALTER TABLE sweeps ADD COLUMN trial_steps INTEGER NOT NULL DEFAULT 0")
 
     # -- connections and transactions --------------------------------------------------------
 
@@ -379,7 +383,7 @@ class SQLiteStore:
 
     @_translating
     def save_chunk(self, sweep_id: str, chunk: int, records: Sequence[TrialRecord],
-                   add_chunks: int = 0) -> int | None:
+                   add_chunks: int = 0, trial_steps: int = 0) -> int | None:
         """Store a chunk once (and grow ``n_chunks`` by ``add_chunks``); ``chunks_done`` after
         a first save, None otherwise (or if the sweep is unknown)."""
         blob = orjson.dumps(records)
@@ -398,8 +402,9 @@ class SQLiteStore:
             self._merge_points(db, sweep_id, spec, records)
             (chunks_done,) = db.execute(
                 "UPDATE sweeps SET done = done + ?, chunks_done = chunks_done + 1, "
-                "n_chunks = n_chunks + ? WHERE id = ? RETURNING chunks_done",
-                (len(records), add_chunks, sweep_id)).fetchone()
+                "n_chunks = n_chunks + ?, trial_steps = trial_steps + ? WHERE id = ? "
+                "RETURNING chunks_done", (len(records), add_chunks, trial_steps,
+                                          sweep_id)).fetchone()
         return int(chunks_done)
 
     @_translating

@@ -92,6 +92,7 @@ def test_successive_halving_prunes_what_the_unpruned_run_says_and_survivors_are_
     assert summary["trial_steps"] == sum(300 if t["status"] == "ok" else t["pruned_at"]
                                          for t in document["trials"])
     assert view["progress"] == {"done": 54, "total": 54}
+    assert (view["trial_steps"], view["full_trial_steps"]) == (summary["trial_steps"], 54 * 300)
     assert view["best"] == document["best"]
 
 

@@ -122,9 +122,10 @@ def test_execute_chunk_leases_its_chunk_and_releases_it(store: JobStore) -> None
     seen: list[str | None] = []
     original = store.save_chunk
 
-    def save_chunk(sweep_id: str, chunk: int, records: list[dict[str, Any]]) -> int | None:
+    def save_chunk(sweep_id: str, chunk: int, records: list[dict[str, Any]],
+                   **counts: int) -> int | None:
         seen.append(store.lease_owner(sweep_id, chunk))  # held while it runs and saves
-        return original(sweep_id, chunk, records)
+        return original(sweep_id, chunk, records, **counts)  # type: ignore[arg-type]
 
     store.save_chunk = save_chunk  # type: ignore[method-assign]
     assert execute_chunk(store, record.id, 0, Lease("node-a", 30)) == 1
