@@ -975,7 +975,6 @@ class SweepSpec(BaseModel):
         if n > limits.max_trials:
             raise _error("limit", "grid × seeds gives {n} trials, over the limit max_trials = "
                          "{limit}", n=n, limit=limits.max_trials)
-        self._pruning_fits()
         allowed = self.objective.metrics()
         if self.metric not in allowed:
             raise _error("metric", "metric {metric} does not apply to this objective (it needs a "
@@ -1001,19 +1000,23 @@ class SweepSpec(BaseModel):
             object.__setattr__(self, "name", f"{names} on {self.objective.name}")
         return self
 
-    def _pruning_fits(self) -> None:
+    @field_validator("pruning")
+    @classmethod
+    def _pruning_fits(cls, pruning: PruningSpec | None,
+                      info: ValidationInfo) -> PruningSpec | None:
         """The first rung lies before the last step, on a recorded step."""
-        pruning = self.pruning
-        if pruning is None:
-            return
-        if pruning.min_steps >= self.steps:
+        steps, every = info.data.get("steps"), info.data.get("record_every")
+        if pruning is None or steps is None or every is None:
+            return pruning
+        if pruning.min_steps >= steps:
             raise _error("pruning", "pruning.min_steps = {r} must be less than steps = {steps}: "
                          "the first rung comes before the end", r=pruning.min_steps,
-                         steps=self.steps)
-        if pruning.min_steps % self.record_every:
+                         steps=steps)
+        if pruning.min_steps % every:
             raise _error("pruning", "pruning.min_steps = {r} must be a multiple of record_every "
                          "= {every}: every rung is a recorded step", r=pruning.min_steps,
-                         every=self.record_every)
+                         every=every)
+        return pruning
 
     @cached_property
     def plan(self) -> Plan | None:

@@ -55,13 +55,21 @@ from optimizers import (
     parse_spec,
     run_chunk,
 )
-from optimizers.records import TrialRecord, TrialRow
 from optimizers.pruning import trial_steps
+from optimizers.records import TrialRecord, TrialRow
 from optimizers.results import failed_records, validation_metrics
 from optimizers.spec import UNLIMITED
 
 from .datasets import StoreDatasets
-from .stages import Submit, chunk_plan, first_stage, forget_stages, plan_trials, run_promote, run_stage
+from .stages import (
+    Submit,
+    chunk_plan,
+    first_stage,
+    forget_stages,
+    plan_trials,
+    run_promote,
+    run_stage,
+)
 from .store import (
     SPEC_CACHE_BYTES,
     Backlogged,
