@@ -320,9 +320,11 @@ def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, 
     — the variance of h's marginal means, weighted by how many points have each value (on a full
     grid these are a grid's main effects, as fANOVA reports them). It is computed on the raw
     scores, not on log10(score): a score that spans decades is dominated by its largest values.
-    Swept means a grid key whose value is a list of 2 or more values, in grid order. The values
-    are scaled by the largest |y| before squaring, so no score near the float limit overflows;
-    each share is clipped to [0, 1] against rounding.
+    Swept means a grid key whose value is a list of 2 or more values, in grid order, or a
+    distribution drawn 2 or more times: a sampled key has a value per setting, so its values
+    are grouped into ⌈√N⌉ (at most ``SAMPLED_BINS``) bins of equal counts by rank first — a
+    main effect over those bins. The values are scaled by the largest |y| before squaring, so
+    no score near the float limit overflows; each share is clipped to [0, 1] against rounding.
     """
     swept = ["optimizer", *spec.swept] if spec.compares else spec.swept
     # comparing optimizers, the optimizer is a factor too: its name beside the params
@@ -335,6 +337,10 @@ def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, 
     shares = dict.fromkeys(swept, 0.0)
     if not scored or not swept:
         return shares
+    sampled = {key for entry in spec.entries for key, value in entry.axes.items()
+               if not isinstance(value, (int, float, list))}
+    if sampled:
+        scored = _binned(scored, sampled)
     scale = max(abs(y) for _, y in scored)
     if scale == 0.0:
         return shares
@@ -360,6 +366,24 @@ def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, 
                             for g in groups.values()) / n
         shares[key] = min(1.0, max(0.0, between / total))
     return shares
+
+
+#: The most bins a sampled key's values are grouped into for its importance.
+SAMPLED_BINS = 10
+
+
+def _binned(scored: list[tuple[Mapping[str, Any], float]],
+            keys: set[str]) -> list[tuple[Mapping[str, Any], float]]:
+    """The scored settings with each of ``keys`` replaced by the number of its bin: ⌈√N⌉ bins
+    (at most ``SAMPLED_BINS``) of equal counts of the settings that have the key, by rank of
+    its value (ties by setting order)."""
+    out = [dict(params) for params, _ in scored]
+    for key in keys:
+        having = [i for i, params in enumerate(out) if key in params]
+        bins = min(SAMPLED_BINS, math.ceil(math.sqrt(len(having))))
+        for rank, i in enumerate(sorted(having, key=lambda i: out[i][key])):
+            out[i][key] = rank * bins // len(having)
+    return [(params, y) for params, (_, y) in zip(out, scored, strict=True)]
 
 
 def _main_effect(pairs: Sequence[tuple[Any, float]]) -> float:

@@ -100,3 +100,16 @@ def test_assembled_from_chunks_in_any_order_the_summary_is_the_same() -> None:
                     "seeds": 2})
     records = run_chunk(s, 5, 12) + run_chunk(s, 0, 5)
     assert assemble(s, records)["summary"] == run_sweep(s)["summary"]
+
+
+def test_a_sampled_key_is_binned_so_only_the_one_that_matters_counts() -> None:
+    spec = parse_spec({"objective": "sphere", "optimizer": "adam", "samples": 400,
+                       "grid": {"lr": {"distribution": "log_uniform_values", "min": 1e-4,
+                                       "max": 1.0},
+                                "beta1": {"distribution": "uniform", "min": 0.5, "max": 0.9}}})
+    # a score of lr alone: beta1's bins all hold the same spread of lr, lr's bins differ
+    settings = [{"index": i, "params": p, "score": math.log10(p["lr"]) ** 2, "score_std": 0.0,
+                 "trials": [i]} for i, p in enumerate(spec.settings())]
+    shares = importance(spec, settings)  # type: ignore[arg-type]
+    assert shares["lr"] > 0.9
+    assert shares["beta1"] < 0.1  # chance: about (bins − 1)/(N − 1) = 0.02
