@@ -263,6 +263,14 @@ CASES = [
     case("distribution-drawn-of-200000-strings", spec(grid={"lr": {
         "distribution": "uniform", "min": 0.01, "max": 0.1, "drawn": ["x"] * 200_000}},
         samples=4), 422, "invalid_request", "grid.lr.drawn.0", "valid number"),
+    case("pruning-min-steps-at-steps", spec(steps=50, pruning={
+        "kind": "successive_halving", "min_steps": 50}), 422, "invalid_request", "pruning",
+         "must be less than steps = 50"),
+    case("pruning-reduction-1", spec(pruning={"kind": "hyperband", "min_steps": 2,
+                                              "reduction": 1}),
+         422, "invalid_request", "pruning.reduction", "greater than or equal to 2"),
+    case("pruning-unknown-kind", spec(pruning={"kind": "asha", "min_steps": 2}), 422,
+         "invalid_request", "pruning.kind", "'successive_halving' or 'hyperband'"),
     case("grid-of-10000-unknown-keys", spec(grid={"lr": 0.1, **{f"h{i}": 1.0
                                                                 for i in range(10_000)}}),
          422, "invalid_request", "unknown hyperparameter 'h0'", "valid choices: lr"),
