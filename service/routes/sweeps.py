@@ -60,6 +60,17 @@ SpecBody = Annotated[dict[str, Any],
                                   "schedule": {"name": "warmup_cosine", "warmup_steps": 30}},
                                  {"optimizer": "lion", "grid": {"lr": [1e-3, 1e-2]},
                                   "clip": {"global_norm": 10.0}}]}},
+                         "sobol search with successive halving": {
+                             "summary": "64 drawn settings, the best third going on at each "
+                             "rung", "value": {
+                                 "objective": "rosenbrock", "optimizer": "adam", "steps": 810,
+                                 "grid": {"lr": {"distribution": "log_uniform_values",
+                                                 "min": 1e-4, "max": 0.3},
+                                          "beta1": {"distribution": "uniform", "min": 0.5,
+                                                    "max": 0.99}},
+                                 "samples": 64, "sampler": "sobol", "record_every": 10,
+                                 "pruning": {"kind": "successive_halving", "min_steps": 10,
+                                             "reduction": 3}}},
                      })]
 
 
