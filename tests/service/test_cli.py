@@ -64,6 +64,20 @@ def test_a_search_shows_its_sampled_keys_and_draws() -> None:
     assert "succeeded: 128/128 trials (128 ok)" in done.stdout
 
 
+def test_halving_shows_where_settings_stopped_and_the_trial_steps_it_ran() -> None:
+    done = gradsweep("run", "examples/halving.json", "--top", "4", "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    results = run_sweep(json.loads((ROOT / "examples" / "halving.json").read_text()))
+    rows = [line for line in done.stdout.splitlines() if line.startswith("│")]
+    assert f"{results['best']['score']:.6g}" in rows[0]
+    furthest = max(t["pruned_at"] for t in results["trials"] if t["status"] == "pruned")
+    assert f"pruned at {furthest}" in rows[1]  # then the pruned, those that got furthest first
+    summary = results["summary"]
+    share = summary["trial_steps"] / summary["full_trial_steps"]
+    assert (f"early stopping (successive halving, η = 3): {summary['trial_steps']:,} of "
+            f"{summary['full_trial_steps']:,} trial-steps run ({share:.1%})") in done.stdout
+
+
 @pytest.mark.parametrize(("spec", "expected"), [
     ('{"objective": "rosenbrock", "optimizer": "adam", "grid": {"lr": 0.1, "beta3": 1}}',
      "grid: unknown hyperparameter 'beta3' for adam; valid choices: lr, beta1, beta2, eps"),
