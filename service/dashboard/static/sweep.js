@@ -157,9 +157,10 @@
     // how many each rung stopped, and why most settings have no score
     const ladder = rungs(doc.spec);
     const at = ladder.map((r) => `${r}: ${trials.filter((t) => prunedAt(t) === r).length}`);
-    const scored = doc.settings.filter((s) => s.score !== null).length;
+    const settings = doc.settings || [];
+    const scored = settings.filter((s) => s.score !== null).length;
     $("pruning-detail").textContent = (ladder.length ? `Trials pruned at step ${at.join(" · ")}. ` : "") +
-      `Settings with a score: ${scored} of ${doc.settings.length} (a pruned setting has none and is ` +
+      `Settings with a score: ${scored} of ${settings.length} (a pruned setting has none and is ` +
       "not a candidate for best).";
   }
 
