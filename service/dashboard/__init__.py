@@ -3,9 +3,10 @@
 Three static pages (vanilla JS, no build step) that read the public JSON API from the browser:
 
 - ``/``: the sweeps, newest first, filtered by status, refreshed every 2 s;
-- ``/sweeps/{id}``: one sweep's loss curves, scores, trials and best setting, live over
-  ``/v1/sweeps/{id}/events`` (polling when the stream is unavailable);
-- ``/new``: a form built from the catalogue that submits a sweep.
+- ``/sweeps/{id}``: one sweep's loss curves, scores, trials and best setting (with early
+  stopping: its rungs on the curves, each pruned trial's end marked, and what it saved), live
+  over ``/v1/sweeps/{id}/events`` (polling when the stream is unavailable);
+- ``/new``: a form built from the catalogue that submits a sweep (early stopping included).
 
 The pages and scripts live in ``service/dashboard/static/``; plotly.js is the file the ``plotly``
 Python package ships (``plotly/package_data/plotly.min.js``), served from ``/static``.

@@ -119,6 +119,7 @@ def test_submit_through_the_form_then_watch_it_finish(page: Any, server: Cluster
     assert spec is not None
     assert '"lr": [\n      0.001,\n      0.01,\n      0.1\n    ]' in spec
     assert '"seeds": 2' in spec
+    assert "pruning" not in json.loads(spec) and "record_every" not in json.loads(spec)
     assert page.text_content("#trial-count") == "12 trial(s)"
     screenshot(page, "new-sweep.png")
     page.click("#submit")
@@ -134,6 +135,10 @@ def test_submit_through_the_form_then_watch_it_finish(page: Any, server: Cluster
     assert page.evaluate("document.getElementById('curves').layout.yaxis.type") == "log"
     assert page.evaluate("document.getElementById('curves').data.every("
                          "t => t.type === 'scattergl' && t.x.length <= 201)")
+    # no early stopping: no rungs, no crosses, no cost panel, statuses as they are
+    assert page.evaluate("document.getElementById('curves').layout.shapes") is None
+    assert page.evaluate("document.getElementById('curves').data.every(t => t.mode === 'lines')")
+    assert page.is_hidden("#pruning-panel")
     # the best setting shown is the API's
     with server.client() as client:
         best = client.get(f"/v1/sweeps/{sweep_id}").json()["best"]

@@ -4,7 +4,8 @@
 // objective with datasets (a model) takes a dataset and its training fields instead of dim,
 // which the API derives. One optimizer entry or more, each with its rule, eps placement (where
 // the rule has the option), grid, schedule and clipping: one posts the single form (optimizer,
-// grid, schedule, clip at the top), two or more the optimizers form.
+// grid, schedule, clip at the top), two or more the optimizers form. Early stopping, when a
+// kind is chosen, posts pruning: {kind, min_steps, reduction}.
 (() => {
   const {el} = GS;
   const $ = (x) => document.getElementById(x);
@@ -74,12 +75,44 @@
     const entries = blocks().map(entrySpec);
     if (entries.length === 1) Object.assign(s, entries[0]);
     else s.optimizers = entries;
-    for (const key of ["steps", "seeds"]) {
-      const v = parseNumber($("f-" + key).value);
+    for (const [key, input] of [["steps", "f-steps"], ["seeds", "f-seeds"], ["record_every", "f-record-every"]]) {
+      const v = parseNumber($(input).value);
       if (v !== undefined) s[key] = v;
     }
     s.metric = $("f-metric").value;
+    const pruning = pruningSpec();
+    if (pruning) s.pruning = pruning;
     return s;
+  }
+
+  // --- early stopping ---------------------------------------------------------------------
+  // none: no pruning key; else its kind, and min_steps and reduction as typed (the API checks
+  // min_steps against steps and record_every, and names pruning.min_steps in its message)
+  function pruningSpec() {
+    const kind = $("f-pruning-kind").value;
+    if (!kind) return undefined;
+    const p = {kind};
+    for (const [key, input] of [["min_steps", "f-pruning-min-steps"], ["reduction", "f-pruning-reduction"]]) {
+      const v = parseNumber($(input).value);
+      if (v !== undefined) p[key] = v;
+    }
+    return p;
+  }
+
+  // the rungs the fields give (r, r·η, … below steps), as a hint before submitting
+  function showRungs(s) {
+    $("pruning-options").hidden = !s.pruning;
+    const p = s.pruning;
+    const note = $("pruning-rungs");
+    if (!p) { note.textContent = ""; return; }
+    const {min_steps: r, reduction: eta} = p;
+    const whole = (x) => Number.isInteger(x) && x > 0;
+    if (!whole(r) || !whole(eta) || eta < 2 || !whole(s.steps)) { note.textContent = ""; return; }
+    const rungs = [];
+    for (let step = r; step < s.steps && rungs.length < 64; step *= eta) rungs.push(step);
+    note.textContent = rungs.length
+      ? `rungs at step ${rungs.join(", ")} of ${s.steps}`
+      : `no rung: min steps must be below the ${s.steps} steps`;
   }
 
   // the settings of a spec: each entry's grid points times its schedule's and clip's lists
@@ -91,6 +124,7 @@
   function showSpec() {
     renumber();
     const s = spec();
+    showRungs(s);
     $("spec-json").textContent = JSON.stringify(s, null, 2);
     const settings = (s.optimizers || [s]).reduce((n, e) => n + points(e), 0);
     const seeds = typeof s.seeds === "number" ? s.seeds : 1;
@@ -334,7 +368,9 @@
   // (objective, spec) with the field it is about first ("batch_size = 1000 is over the 120
   // training rows", "metric … does not apply"): that field's slot, when it is shown; so is a
   // schedule's or clip's range check ("schedule.step_size = -1 is out of range" on
-  // optimizers.1.schedule: optimizers.1.schedule.step_size).
+  // optimizers.1.schedule: optimizers.1.schedule.step_size). A dotted name the message starts
+  // with is tried whole, then its prefixes ("pruning.min_steps = 300 must be less than steps"
+  // on spec: pruning.min_steps, else pruning).
   function slotFor(field, message) {
     const slots = new Map([...document.querySelectorAll("[data-error-for]")]
       .map((n) => [n.dataset.errorFor, n]));
@@ -345,9 +381,11 @@
       return slots.get(`${field}.${own[2]}`);
     }
     if (["objective", "spec", ""].includes(field)) {
-      const word = (/^([a-z][a-z0-9_]*)\b/.exec(message) || [])[1];
-      const named = field === "objective" ? ["objective." + word] : [word, "objective." + word];
-      const path = word && named.find(shown);
+      const words = [];
+      let word = (/^([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)\b/.exec(message) || [])[1];
+      for (; word; word = word.includes(".") ? word.slice(0, word.lastIndexOf(".")) : "") words.push(word);
+      const named = words.flatMap((w) => (field === "objective" ? ["objective." + w] : [w, "objective." + w]));
+      const path = named.find(shown);
       if (path) return slots.get(path);
     }
     let path = field;

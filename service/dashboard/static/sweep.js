@@ -2,8 +2,9 @@
 // One sweep: header and progress, best setting, curves (loss, and a model's val_loss and
 // val_accuracy), score plots, sortable trials. A sweep comparing optimizers (spec.optimizers)
 // colours its curves by optimizer, lists each one's best (summary.by_optimizer) and gives the
-// trials an optimizer column. A metric's direction (lower or higher is better)
-// is the catalogue's. Live over /v1/sweeps/{id}/events; polling every 2 s when the stream is
+// trials an optimizer column. A sweep with early stopping (spec.pruning) draws its rungs on the
+// curves, ends each pruned trial's curve with a cross and says what the pruning saved. A
+// metric's direction (lower or higher is better) is the catalogue's. Live over /v1/sweeps/{id}/events; polling every 2 s when the stream is
 // unavailable.
 (() => {
   const {el} = GS;
@@ -110,6 +111,57 @@
                         fill)),
         el("td", {class: "num imp-pct", text: pct(share)}));
     }));
+  }
+
+  // --- early stopping -----------------------------------------------------------------------
+  // spec.pruning = {kind, min_steps, reduction}: the rungs are r, r·η, r·η², … below steps (as
+  // optimizers.pruning's ladder); a trial the rung stopped is "pruned" with pruned_at, its
+  // curve ending there; summary.trial_steps against summary.full_trial_steps is the cost.
+  const KINDS = {successive_halving: "successive halving", hyperband: "Hyperband"};
+
+  function rungs(spec) {
+    const p = spec && spec.pruning;
+    const out = [];
+    if (!p || !(p.min_steps >= 1) || !(p.reduction >= 2)) return out;  // the API refuses both
+    for (let r = p.min_steps; r < spec.steps; r *= p.reduction) out.push(r);
+    return out;
+  }
+
+  const prunedAt = (t) => (t.status === "pruned" && typeof t.pruned_at === "number" ? t.pruned_at : null);
+  // a trial's status as the table and the hover say it: "pruned at 30", else the status
+  const statusText = (t) => (prunedAt(t) !== null ? `pruned at ${prunedAt(t)}` : t.status);
+  const count = (n) => Number(n).toLocaleString("en-US");  // 16,200
+
+  function showPruning(doc) {
+    const pruning = doc.spec && doc.spec.pruning;
+    $("pruning-panel").hidden = !pruning;
+    if (!pruning) return;
+    const trials = doc.trials;
+    const total = doc.progress.total;
+    const by = (status) => trials.filter((t) => t.status === status).length;
+    const parts = [`${by("ok")} of ${total} trials ran to the end`, `${by("pruned")} pruned`];
+    if (by("diverged")) parts.push(`${by("diverged")} diverged`);
+    if (by("failed")) parts.push(`${by("failed")} failed`);
+    const left = total - trials.length;
+    const running = !GS.finished(doc.status);
+    if (left > 0) parts.push(`${left} ${running ? "still running" : "not run"}`);
+    const summary = doc.summary || {};
+    const spent = summary.trial_steps || 0, full = summary.full_trial_steps || 0;
+    const share = full > 0 ? (100 * spent / full).toFixed(1) : "0.0";
+    const summaryNode = $("pruning-summary");
+    const kind = KINDS[pruning.kind] || pruning.kind;
+    summaryNode.textContent = `${kind[0].toUpperCase() + kind.slice(1)}, η = ${pruning.reduction}: ` +
+      `${parts.join(", ")}; ${count(spent)} of ${count(full)} trial-steps (${share}%)` +
+      (running ? " so far" : "") + ".";
+    Object.assign(summaryNode.dataset, {trialSteps: spent, fullTrialSteps: full});
+    // how many each rung stopped, and why most settings have no score
+    const ladder = rungs(doc.spec);
+    const at = ladder.map((r) => `${r}: ${trials.filter((t) => prunedAt(t) === r).length}`);
+    const settings = doc.settings || [];
+    const scored = settings.filter((s) => s.score !== null).length;
+    $("pruning-detail").textContent = (ladder.length ? `Trials pruned at step ${at.join(" · ")}. ` : "") +
+      `Settings with a score: ${scored} of ${settings.length} (a pruned setting has none and is ` +
+      "not a candidate for best).";
   }
 
   // --- optimizers ---------------------------------------------------------------------------
@@ -275,26 +327,41 @@
         xs = xs.concat([t.diverged_at]); ys = ys.concat([ys.length ? ys[ys.length - 1] : null]);
         sizes.push(12);
       }
+      const pruned = prunedAt(t) !== null && xs.length > 0;
+      if (pruned) {  // an x in the curve's colour where its rung stopped it: its last point
+        if (xs[xs.length - 1] !== t.pruned_at) { xs = xs.concat([t.pruned_at]); ys = ys.concat([ys[ys.length - 1]]); sizes.push(0); }
+        sizes[sizes.length - 1] = 10;
+      }
       const isBest = best.has(t.index);
       const label = Object.entries(t.params).map(([k, v]) => `${k}=${GS.num(v)}`).join(", ");
+      const lineColour = colour.get(valueOf(t)) || MISSING;
       return {
-        type: "scattergl", mode: diverged ? "lines+markers" : "lines", x: xs, y: ys,
+        type: "scattergl", mode: diverged || pruned ? "lines+markers" : "lines", x: xs, y: ys,
         visible: hidden.has(t.optimizer) ? false : true,
         name: `#${t.index}`, showlegend: false, legendgroup: t.optimizer, meta: {optimizer: t.optimizer},
-        line: {color: colour.get(valueOf(t)) || MISSING, width: isBest ? 3.5 : 1.2},
-        marker: {size: sizes, symbol: "x", color: "#b91c1c"},
+        line: {color: lineColour, width: isBest ? 3.5 : 1.2},
+        marker: {size: sizes, symbol: "x", color: pruned ? lineColour : "#b91c1c"},
         opacity: best.size && !isBest ? (chosen ? 0.15 : 0.45) : 1,
-        hovertemplate: `trial ${t.index}${t.optimizer ? " " + t.optimizer : ""} (seed ${t.seed}, ${t.status})<br>${label}` +
+        hovertemplate: `trial ${t.index}${t.optimizer ? " " + t.optimizer : ""} (seed ${t.seed}, ${statusText(t)})<br>${label}` +
                        `<br>step %{x}<br>${series} %{y:.4g}<extra></extra>`,
       };
     });
     // the best setting's trials last, so they are drawn on top
     const order = traces.map((_, i) => i).sort((a, b) =>
       (best.has(results.trials[a].index) ? 1 : 0) - (best.has(results.trials[b].index) ? 1 : 0));
+    const ladder = rungs(results.spec);
     const layout = {
-      margin: {l: 60, r: 20, t: 10, b: 45}, hovermode: "closest",
+      margin: {l: 60, r: 20, t: ladder.length ? 26 : 10, b: 45}, hovermode: "closest",
       xaxis: {title: {text: "step"}}, yaxis: {title: {text: series}, type: logY ? "log" : "linear"},
     };
+    // each rung a dashed vertical line over the whole plot, its step above it
+    if (ladder.length) {
+      layout.shapes = ladder.map((r) => ({
+        type: "line", name: "rung " + r, xref: "x", yref: "paper", x0: r, x1: r, y0: 0, y1: 1,
+        line: {color: "#6b7280", width: 1, dash: "dash"},
+        label: {text: String(r), textposition: "end", textangle: 0, yanchor: "bottom",
+                font: {size: 11, color: "#6b7280"}}}));
+    }
     Plotly.react("curves", order.map((i) => traces[i]), layout, {responsive: true, displaylogo: false});
     const missing = !byOptimizer && results.trials.some((t) => t.params[by] === undefined);
     $("legend").replaceChildren(el("span", {class: "muted", text: by + ":"}),
@@ -307,7 +374,8 @@
         : el("span", {"data-legend": v}, swatch(colour.get(v)), GS.num(v)))),
       ...(missing ? [el("span", {"data-legend": ""}, swatch(MISSING), "not its hyperparameter")] : []),
       el("span", {class: "muted", text: (chosen ? `thick: ${chosen}'s best` : compares(results)
-        ? "thick: each optimizer's best" : "thick: best setting") + " · ✕: diverged"}));
+        ? "thick: each optimizer's best" : "thick: best setting") + " · ✕: diverged" +
+        (ladder.length ? " · ✕ in a curve's colour: pruned at a rung · dashed: the rungs" : "")}));
     const n = results.trials.length;
     $("curve-note").textContent = `${n} of ${results.progress.total} trials`;
   }
@@ -443,12 +511,26 @@
       results.trials.some((t) => t[key] !== null && t[key] !== undefined));
     return [["index", "trial", (t) => t.index], ...optimizer, ...params.map((p) => [
       "param:" + p, p, (t) => t.params[p]]),
-      ["seed", "seed", (t) => t.seed], ["status", "status", (t) => t.status],
+      ["seed", "seed", (t) => t.seed],
+      // "pruned at 30": sorted by the status, then the rung's step as a number
+      ["status", "status", statusText, (t) => [t.status, prunedAt(t) ?? 0]],
       ["final_loss", "final loss", (t) => t.final_loss], ["min_loss", "min loss", (t) => t.min_loss],
       ["mean_loss", "mean loss", (t) => t.mean_loss],
       ...validation.map(([key, label]) => [key, label, (t) => t[key]]),
       ["diverged_at", "diverged at", (t) => t.diverged_at],
       ["error", "error", (t) => t.error]];
+  }
+
+  // two cells' sort values: numbers or strings, or lists of them compared element by element
+  function compare(x, y) {
+    if (Array.isArray(x) && Array.isArray(y)) {
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const c = compare(x[i], y[i]);
+        if (c) return c;
+      }
+      return x.length - y.length;
+    }
+    return x === y ? 0 : x < y ? -1 : 1;
   }
 
   // a column's first click sorts best first: descending for a metric where higher is better
@@ -460,12 +542,12 @@
     const col = cols.find((c) => c[0] === sortKey) || cols[0];
     const best = new Set(results.best ? results.best.trials : []);
     const highlighted = new Set(chosen ? bestTrials(results, chosen) : []);
+    const sortValue = col[3] || col[2];  // a column's own sort value, else its cell's
     const rows = results.trials.slice().sort((a, b) => {
-      const x = col[2](a), y = col[2](b);
-      if (x === y) return a.index - b.index;
-      if (x === null || x === undefined) return 1;   // nulls last, either direction
+      const x = sortValue(a), y = sortValue(b);
+      if (x === null || x === undefined) return y === null || y === undefined ? a.index - b.index : 1;  // nulls last
       if (y === null || y === undefined) return -1;
-      return (x < y ? -1 : 1) * sortDir;
+      return compare(x, y) * sortDir || a.index - b.index;
     });
     $("trials").querySelector("thead").replaceChildren(el("tr", {}, ...cols.map(([key, label]) =>
       el("th", {class: "sortable", "data-key": key,
@@ -480,6 +562,9 @@
            const v = get(t);
            if (key === "optimizer") {
              return el("td", {"data-value": v}, swatch(optimizerColours(results).get(v)), v);
+           }
+           if (key === "status") {
+             return el("td", {"data-status": t.status, "data-pruned-at": prunedAt(t), text: v});
            }
            return el("td", {class: typeof v === "number" ? "num" : null,
                             "data-value": typeof v === "number" ? v : null, text: typeof v === "number" ? GS.num(v) : (v === null || v === undefined ? "—" : v)});
@@ -509,6 +594,7 @@
     if (view) showView(view);  // its header names the schedule and clipping from the spec
     if (results.best) showBest(results.best);
     showImportance(results);
+    showPruning(results);
     showByOptimizer(results);
     drawCurves(false); drawScores(); drawTable();
   }
