@@ -142,7 +142,7 @@ CASES = [
     case("lr-bool", spec(grid={"lr": True}), 422, "invalid_request", "grid.lr", "valid number"),
     case("lr-null", spec(grid={"lr": None}), 422, "invalid_request", "grid.lr", "valid number"),
     case("lr-object", spec(grid={"lr": {"min": 0.1}}), 422, "invalid_request", "grid.lr",
-         "valid number"),
+         "an object here is a distribution"),
     case("lr-nested-list", spec(grid={"lr": [[0.1]]}), 422, "invalid_request", "grid.lr.0",
          "valid number"),
     case("lr-list-with-null", spec(grid={"lr": [0.1, None]}), 422, "invalid_request",
