@@ -32,7 +32,7 @@ HEALTHZ_WITHIN = 2.0  # seconds; parsing three documents at once held it for 20 
 def old_results_csv(document: dict[str, Any]) -> str:
     """The CSV of a results document as the route wrote it, verbatim: the reference."""
     leading = ("index", "seed", "optimizer")
-    trailing = ("status", "final_loss", "min_loss", "mean_loss", "diverged_at", "error")
+    trailing = ("status", "final_loss", "min_loss", "mean_loss", "diverged_at", "pruned_at", "error")
 
     def cell(value: Any) -> str:
         if value is None:

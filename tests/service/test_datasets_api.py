@@ -84,8 +84,8 @@ def test_an_upload_then_an_mlp_sweep_gives_the_engines_numbers(api: Cluster,
     assert document["best"]["score"] == max(s["score"] for s in document["settings"])
     assert "val_accuracy" in document["trials"][0]["curve"]
     header = csv_text.splitlines()[0].split(",")
-    assert header[-6:] == ["final_val_loss", "min_val_loss", "final_val_accuracy",
-                           "max_val_accuracy", "diverged_at", "error"]
+    assert header[-7:] == ["final_val_loss", "min_val_loss", "final_val_accuracy",
+                           "max_val_accuracy", "diverged_at", "pruned_at", "error"]
 
 def npz(**arrays: Any) -> bytes:
     buffer = io.BytesIO()
