@@ -3,7 +3,7 @@ grid unpruned — trial-steps and wall time side by side, and the best found by 
 
 Run from the project root, in the dev virtualenv::
 
-    python bench/search.py              # full run, about 2 minutes here
+    python bench/search.py              # full run, about a minute here (--repeat 5: 90 s)
     python bench/search.py --quick      # smoke run, under 30 s
     python bench/search.py --repeat 5   # more repetitions (best-of / median over them)
     python bench/search.py --no-pool    # the in-process rows only
@@ -35,7 +35,10 @@ S1  The sweep: Adam on a 9 × 9 × 9 = 729-point grid — lr log-spaced 1e-4…1
     trial-steps (the document's ``summary.trial_steps``), their fraction of the full sweep,
     wall time, speed-up against the unpruned run in the same mode, trials/s and trial-steps/s,
     and the best grid point found (``best``: params and score) with its rank among the
-    unpruned run's 729 grid points (by score, ties by grid index).
+    unpruned run's 729 grid points (by score, ties by grid index; where other grid points'
+    scores are within a relative 1e-9 of it — one local minimum reached by many — the range of
+    their ranks too, since the last bits then decide the order), and what each pruned run did
+    with the unpruned run's best grid point (the step that pruned it and its rank there).
 
     Checked on every repetition (the script stops, exit status 1, otherwise): every trial of a
     pruned run that was not pruned — the survivors — is the unpruned run's trial byte for byte
@@ -280,6 +283,44 @@ def rank_in(full: dict[str, Any], best: dict[str, Any] | None) -> tuple[int, flo
     return order.index(index) + 1, settings[index]["score"]
 
 
+TIE = 1e-9  # scores this close (relative) are the same value: one local minimum reached
+
+
+def tied_ranks(full: dict[str, Any], rank: int) -> tuple[int, int]:
+    """The ranks (first, last) of the unpruned grid points whose score is within ``TIE`` of
+    that of the grid point ranked ``rank``: where rounding alone decides the order."""
+    scores = sorted(rank_key(s["score"], METRIC) for s in full["settings"]
+                    if s["score"] is not None)
+    if not 1 <= rank <= len(scores):
+        return rank, rank
+    value = scores[rank - 1]
+    near = [i + 1 for i, v in enumerate(scores)
+            if abs(v - value) <= TIE * max(abs(value), 1e-300)]
+    return near[0], near[-1]
+
+
+def fate_of_best(full: dict[str, Any], doc: dict[str, Any]) -> str:
+    """What a pruned run did with the unpruned run's best grid point."""
+    n = len(full["settings"])
+    best = full["best"]["trials"][0] % n
+    mine = [t for t in doc["trials"] if t["index"] % n == best]
+    if all(t["status"] == "ok" for t in mine):
+        return "ran the unpruned best to the end"
+    at = max(t.get("pruned_at") or 0 for t in mine)
+    steps = full["trials"][0]["curve"]["step"]
+    if at not in steps:
+        return f"ended the unpruned best at step {at}"
+    k = steps.index(at)
+    mean: dict[int, float] = {}
+    for t in full["trials"]:
+        loss = t["curve"]["loss"][k] if len(t["curve"]["loss"]) > k else None
+        mean[t["index"] % n] = mean.get(t["index"] % n, 0.0) + (
+            math.inf if loss is None else float(loss))
+    order = sorted(mean, key=lambda s: (mean[s], s))
+    return (f"pruned the unpruned best at step {at}, where its mean loss "
+            f"{mean[best] / len(mine):.4g} was #{order.index(best) + 1} of {n}")
+
+
 # --- timing -------------------------------------------------------------------------------------
 
 
@@ -394,12 +435,17 @@ def bench_objective(name: str, objective: dict[str, Any], modes: list[str], repe
                "steps_per_s": trial_steps / t, "pick": doc["best"], "rank": ranks[(run, mode)][0],
                "ranks": ranks[(run, mode)],
                "statuses": dict(Counter(tr["status"] for tr in doc["trials"])),
+               "ties": tied_ranks(full, ranks[(run, mode)][0]),
+               "fate": fate_of_best(full, doc) if run in plans else None,
                "survivors": survivors.get(run)}
         if mode != "run_sweep":
             row["chunks"] = pool_chunks(make(run, 0), plans.get(run))
         rows.append(row)
     for row in rows:
         say(describe_row(row))
+    for row in rows:
+        if row["fate"] is not None and row["mode"] == "run_sweep":
+            say(f"{row['run']} {row['fate']}")
     out = {"name": name, "rows": rows, "n_trials": n_trials, "steps": steps,
            "n_settings": len(full["settings"]), "plans": plans, "sizes": sizes,
            "full_best": full["best"]}
@@ -414,7 +460,7 @@ def describe_row(row: dict[str, Any]) -> str:
     pick = row["pick"]
     picked = ("no trial ran to the end" if pick is None else
               f"best {params_text(pick['params'])} score {pick['score']:.4g}, the unpruned "
-              f"#{row['rank']}")
+              f"#{row['rank']}{ties_text(row)}")
     return (f"{row['run']:18s} {row['mode']:14s} {row['trial_steps']:>10,} trial-steps "
             f"({row['fraction']:.2%} of the full sweep; expected {row['expected']:,})"
             f"  best {fmt_time(row['best'])} (median {fmt_time(row['median'])})  "
@@ -423,6 +469,11 @@ def describe_row(row: dict[str, Any]) -> str:
             + ", ".join(f"{n:,} {status}" for status, n in sorted(row["statuses"].items()))
             + ("" if len(set(row["ranks"])) == 1 else
                f"  (ranks over the repetitions: {', '.join(f'#{r}' for r in row['ranks'])})"))
+
+
+def ties_text(row: dict[str, Any]) -> str:
+    first, last = row["ties"]
+    return "" if first == last else f" (tied within {TIE:g} with #{first}–#{last})"
 
 
 def params_text(params: dict[str, Any]) -> str:
@@ -554,15 +605,17 @@ def summary_line(results: list[dict[str, Any]]) -> str:
         row = next(r for r in res["rows"]
                    if r["run"] == "successive halving" and r["mode"] == "run_sweep")
         full = next(r for r in res["rows"] if r["run"] == "unpruned" and r["mode"] == "run_sweep")
+        first, last = row["ties"]
+        tie = "" if first == last else f", tied within {TIE:g} with #{first}–#{last}"
         pick = ("no pick" if row["pick"] is None else
                 f"its pick the unpruned #{row['rank']} of {res['n_settings']}"
                 + ("" if row["rank"] == 1 else
-                   f" (score {row['pick']['score']:.4g} vs the unpruned best's "
+                   f" (score {row['pick']['score']:.4g}{tie}; the unpruned best's "
                    f"{res['full_best']['score']:.4g})"))
         parts.append(f"{res['name']}: {row['fraction']:.2%} of the trial-steps (expected "
-                     f"{row['expected'] / full['trial_steps']:.2%}), "
-                     f"{fmt_time(row['best'])} vs {fmt_time(full['best'])} = "
-                     f"{row['speedup']:.2f}× faster, {pick}")
+                     f"{row['expected'] / (res['n_trials'] * res['steps']):.2%}), "
+                     f"{fmt_time(row['best'])} vs {fmt_time(full['best'])}, a speed-up of "
+                     f"{row['speedup']:.2f}×, {pick}")
     return "S1 successive halving (η = 3), in-process — " + "; ".join(parts)
 
 
@@ -600,9 +653,12 @@ def markdown(facts: dict[str, str], args: argparse.Namespace,
                 f"{fmt_time(row['best'])} ({fmt_time(row['median'])}) | "
                 f"{row['speedup']:.2f}× | {row['trials_per_s']:,.0f} | "
                 f"{row['steps_per_s'] / 1e6:.2f} | {found} | "
-                f"#{row['rank']} of {res['n_settings']}"
+                f"#{row['rank']} of {res['n_settings']}{ties_text(row)}"
                 + ("" if len(set(row["ranks"])) == 1 else
                    f" (reps: {', '.join(f'#{r}' for r in row['ranks'])})") + " |")
+    lines += ["", "What the pruned runs did with the unpruned run's best grid point:", ""]
+    lines += [f"- {res['name']}: {row['run']} {row['fate']}." for res in results
+              for row in res["rows"] if row["fate"] is not None and row["mode"] == "run_sweep"]
     lines += ["", ("For information — the floor (the unpruned run of the trials halving runs to "
                    "the end, all steps) and where the in-process halving run's time goes "
                    "(fastest of the instrumented runs):"), "",
@@ -618,11 +674,12 @@ def markdown(facts: dict[str, str], args: argparse.Namespace,
                      f"{fmt_time(b['total'])} | {stages} | "
                      f"{fmt_time(b['promote'])} | {fmt_time(b['assemble'])} | "
                      f"{fmt_time(b['rest'])} |")
-    for res in results:
-        if "timeline" in res:
-            lines.append(f"\n{res['name']}, run_local(jobs={POOL_JOBS}) halving (fastest of the "
-                         "timeline runs), trials reported done at: "
-                         f"{timeline_text(res['timeline'])}")
+    timelines = [f"- {res['name']}: {timeline_text(res['timeline'])}" for res in results
+                 if "timeline" in res]
+    if timelines:
+        lines += ["", (f"run_local(jobs={POOL_JOBS}) halving: when the trials were reported done "
+                       "(`progress`; a stage's pruned trials once its rung has run), fastest "
+                       "of the timeline runs:"), "", *timelines]
     lines += ["", summary_line(results)]
     return "\n".join(lines)
 
