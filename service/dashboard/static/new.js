@@ -370,7 +370,7 @@
   // schedule's or clip's range check ("schedule.step_size = -1 is out of range" on
   // optimizers.1.schedule: optimizers.1.schedule.step_size). A dotted name the message starts
   // with is tried whole, then its prefixes ("pruning.min_steps = 300 must be less than steps"
-  // on spec: pruning.min_steps, else pruning).
+  // on pruning: pruning.min_steps, else pruning).
   function slotFor(field, message) {
     const slots = new Map([...document.querySelectorAll("[data-error-for]")]
       .map((n) => [n.dataset.errorFor, n]));
@@ -380,7 +380,7 @@
     if (own && field.split(".").pop() === own[1] && shown(`${field}.${own[2]}`)) {
       return slots.get(`${field}.${own[2]}`);
     }
-    if (["objective", "spec", ""].includes(field)) {
+    if (["objective", "spec", ""].includes(field) || message.startsWith(field + ".")) {
       const words = [];
       let word = (/^([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)\b/.exec(message) || [])[1];
       for (; word; word = word.includes(".") ? word.slice(0, word.lastIndexOf(".")) : "") words.push(word);
