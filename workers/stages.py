@@ -59,10 +59,13 @@ def paused_name(chunk: int) -> str:
 
 
 def first_stage(bounds: Sequence[tuple[int, int]]) -> tuple[int, dict[str, bytes]]:
-    """The chunks of a pruned sweep at its submission: stage 0's run chunks (``bounds``) and
-    its promote chunk; their number and plans."""
+    """The chunks of a pruned sweep at its submission: stage 0's run chunks — as many as
+    ``bounds``, the trials shared evenly (⌈T/n⌉ each, as an unpruned sweep's) — and its
+    promote chunk; their number and plans."""
+    total = bounds[-1][1]
+    size = -(-total // len(bounds))
+    bounds = [(start, min(start + size, total)) for start in range(0, total, size)]
     promote_at = len(bounds)
-    size = max(stop - start for start, stop in bounds)
     plans: dict[str, Any] = {
         plan_name(c): {"kind": "run", "stage": 0, "start": start, "stop": stop, "sources": [],
                        "promote": promote_at}

@@ -93,8 +93,8 @@ CREATE TABLE IF NOT EXISTS sweeps (
     started_at REAL,
     finished_at REAL,
     error TEXT,
-    results BLOB,
-    trial_steps INTEGER NOT NULL DEFAULT 0
+    trial_steps INTEGER NOT NULL DEFAULT 0,
+    results BLOB  -- last: reading a column after a large document would walk its pages
 );
 CREATE INDEX IF NOT EXISTS sweeps_status_created ON sweeps (status, created_at);
 CREATE INDEX IF NOT EXISTS sweeps_created ON sweeps (created_at);
@@ -264,7 +264,8 @@ class SQLiteStore:
                 if statement.strip():
                     db.execute(statement)
             columns = {row[1] for row in db.execute("PRAGMA table_info(sweeps)")}
-            if "trial_steps" not in columns:  # a store made before sweeps counted it
+            if "trial_steps" not in columns:  # a store made before sweeps counted it (there
+                # the column comes after results: reading it walks a finished sweep's document)
                 db.execute("ALTER TABLE sweeps ADD COLUMN trial_steps INTEGER NOT NULL DEFAULT 0")
 
     # -- connections and transactions --------------------------------------------------------
