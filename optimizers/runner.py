@@ -185,9 +185,10 @@ def _run_pruned(spec: SweepSpec, plan: Plan, *, progress: Progress | None,
 def run_stage_chunk(spec: SweepSpec, trials: list[Trial], stop: int,
                     resume: Sequence[Checkpoint], *, should_stop: StopCheck | None = None,
                     threads: int = 1) -> Segment:
-    """One chunk of a stage of a pruned sweep: ``trials`` from where ``resume`` paused them
-    (from step 0 if empty) to step ``stop``. As ``run_chunk``, an error inside the engine
-    does not escape: the chunk's trials come back ``failed``."""
+    """``trials`` from where ``resume`` paused them (from step 0 if empty) to step ``stop``:
+    a chunk of a stage of a pruned sweep, or (to the last step) ``run_chunk``'s. An error
+    inside the engine does not escape: the chunk's trials come back ``failed`` with the
+    message. ``SweepCancelled`` does escape."""
     try:
         return run_segment(spec, trials, stop=stop, resume=resume, should_stop=should_stop,
                            threads=threads)
@@ -220,13 +221,8 @@ def run_chunk(spec: SweepSpec, start: int, stop: int, *, should_stop: StopCheck 
     An error inside the engine does not escape: the chunk's trials come back ``failed`` with
     the message. ``SweepCancelled`` does escape.
     """
-    trials = spec.trials(start, stop)
-    try:
-        return run_trials(spec, trials, should_stop=should_stop, threads=threads)
-    except (SweepCancelled, ValidationError):
-        raise
-    except Exception as exc:  # noqa: BLE001 — a failed chunk is a result, reported per trial
-        return failed_records(spec, trials, f"{type(exc).__name__}: {exc}")
+    return run_stage_chunk(spec, spec.trials(start, stop), spec.steps, (),
+                           should_stop=should_stop, threads=threads).records
 
 
 def recorded_steps(steps: int, record_every: int) -> list[int]:
