@@ -22,9 +22,9 @@ params, seed, status, …); the order of the declarations here is not the JSON's
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 too
+from typing_extensions import NotRequired, TypedDict  # pydantic validates it on Python 3.11 too
 
 from .spec import SpecData
 
@@ -126,18 +126,32 @@ class SummaryRecord(TypedDict):
     by_optimizer: dict[str, OptimizerSummary]
     trial_steps: int  # the steps the trials ran (to the end, their rung or their divergence)
     full_trial_steps: int  # trials × steps: the sweep without early stopping
+    marginals: NotRequired[dict[str, list[dict[str, Any]]]]  # mean score per swept value
+    statuses: NotRequired[dict[str, int]]  # a summary document's trials per status
+
+
+class ResultsLinks(TypedDict):
+    """Where a sweep's trials are: paged, as one NDJSON stream, as CSV."""
+
+    trials: str
+    ndjson: str
+    csv: str
 
 
 class ResultsDocument(TypedDict):
-    """Everything a sweep produced (README's "The results"); the service adds an id."""
+    """Everything a sweep produced (README's "The results"); the service adds an id. A sweep
+    too large to inline its trials (the service's ``results_inline_max``) has no ``settings``
+    and ``trials`` but its ``top_settings`` and the ``links`` to its trials."""
 
     status: str  # a SweepStatus value
     spec: SpecData
     progress: ProgressRecord
     best: BestRecord | None
     summary: SummaryRecord
-    settings: list[SettingRecord]
-    trials: list[TrialRecord]
+    settings: NotRequired[list[SettingRecord]]
+    trials: NotRequired[list[TrialRecord]]
+    top_settings: NotRequired[list[SettingRecord]]
+    links: NotRequired[ResultsLinks]
 
 
 #: The validation metrics a record of a model with validation adds (``ScoreSummary``'s optional
@@ -160,6 +174,7 @@ __all__ = [
     "OptimizerSummary",
     "ProgressRecord",
     "ResultsDocument",
+    "ResultsLinks",
     "ScoreSummary",
     "SettingRecord",
     "SummaryRecord",

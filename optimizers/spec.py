@@ -104,7 +104,7 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_trials: int = Field(100_000, ge=1, le=MAX_INT, description="grid points × seeds")
+    max_trials: int = Field(1_000_000, ge=1, le=MAX_INT, description="grid points × seeds")
     max_steps: int = Field(1_000_000, ge=1, le=MAX_INT, description="updates per trial")
     max_dim: int = Field(1_000_000, ge=1, le=MAX_INT, description="coordinates per trial")
     max_work: float = Field(2e10, gt=0, description="trials × dim × steps, the sweep's total work")

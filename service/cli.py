@@ -46,7 +46,13 @@ from optimizers import (
 )
 from optimizers.catalogue import schedule_catalogue
 from optimizers.records import ResultsDocument, SettingRecord
-from optimizers.spec import higher_is_better, optimizer_names, rank_key, shown_setting_keys
+from optimizers.spec import (
+    higher_is_better,
+    optimizer_names,
+    rank_key,
+    settings_count,
+    shown_setting_keys,
+)
 from workers.datasets import FileDatasets
 from workers.local import run_local
 from workers.settings import get_settings
@@ -113,20 +119,21 @@ def _print_summary(results: ResultsDocument, top: int) -> None:
     spec = results["spec"]
     shown = shown_setting_keys(spec)
     compares = len(optimizer_names(spec)) > 1
-    optimizer_of = {t["index"]: t["optimizer"] for t in results["trials"]} if compares else {}
+    trials = results.get("trials", [])  # none inline: a sweep over the inline limit
+    optimizer_of = {t["index"]: t["optimizer"] for t in trials} if compares else {}
     metric = spec["metric"]
-    pruned_at = {t["index"]: t.get("pruned_at") or 0 for t in results["trials"]
-                 if t["status"] == "pruned"}
+    pruned_at = {t["index"]: t.get("pruned_at") or 0 for t in trials if t["status"] == "pruned"}
 
     def rung(setting: SettingRecord) -> int:  # where early stopping ended it (0: it did not)
         return max((pruned_at.get(i, 0) for i in setting["trials"]), default=0)
 
     # the scored first, then the pruned by how far they got, then the diverged
-    ranked = sorted(results["settings"], key=lambda s: (
+    ranked = sorted(results.get("settings", results.get("top_settings", [])), key=lambda s: (
         s["score"] is None, rank_key(s["score"] or 0.0, metric), -rung(s), s["index"]))
     seeds = spec["seeds"] if isinstance(spec["seeds"], int) else len(spec["seeds"])  # n or a list
     goal = "higher" if higher_is_better(metric) else "lower"
-    out.print(f"[bold]{spec['name']}[/]: best {min(top, len(ranked))} of {len(ranked)} settings "
+    out.print(f"[bold]{spec['name']}[/]: best {min(top, len(ranked))} of "
+              f"{settings_count(spec)} settings "
               f"by {metric} ({goal} is better), mean ± std over {seeds} seed(s)",
               highlight=False)
     table = Table()
@@ -146,8 +153,8 @@ def _print_summary(results: ResultsDocument, top: int) -> None:
     out.print(table)
     if compares:
         _print_by_optimizer(results)
-    counts: dict[str, int] = {}
-    for trial in results["trials"]:
+    counts: dict[str, int] = dict(results["summary"].get("statuses", {}))
+    for trial in trials:
         counts[trial["status"]] = counts.get(trial["status"], 0) + 1
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     out.print(f"{results['status']}: {results['progress']['done']}/{results['progress']['total']}"
@@ -204,7 +211,11 @@ def submit(
     api_key: Annotated[str | None, typer.Option(help="sent as 'Authorization: Bearer KEY' "
                                                 "(default: GRADSWEEP_API_KEY)")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write the results "
-                                                "document here (JSON; implies --wait)")] = None,
+                                                "here (implies --wait): FILE.ndjson every "
+                                                "trial, one JSON object a line, streamed "
+                                                "(any size); another name the results "
+                                                "document (JSON; a sweep over the API's inline "
+                                                "limit: its summary)")] = None,
 ) -> None:
     """Submit a sweep to a gradsweep API; print its id (and, with --wait, its best setting)."""
     try:
@@ -219,10 +230,20 @@ def submit(
             return
         view = client.wait(view.id, progress=True)
         document = client.results(view.id)
-    if output is not None:
+        if output is not None and output.suffix == ".ndjson":
+            try:
+                with output.open("wb") as file:
+                    written = client.download_trials(view.id, file)
+            except OSError as exc:
+                raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
+            err.print(f"{written} trials written to {output}", highlight=False)
+    if output is not None and output.suffix != ".ndjson":
         output.write_bytes(orjson.dumps(document.model_dump(mode="json", exclude_unset=True),
                                         option=orjson.OPT_INDENT_2) + b"\n")
         err.print(f"results written to {output}", highlight=False)
+        if document.trials is None:
+            err.print(f"the document holds the summary of its {document.progress.total} "
+                      f"trials; -o FILE.ndjson writes every trial", highlight=False)
     status, best, progress = document.status.value, document.best, document.progress
     if best is None:
         out.print(f"{status}: no setting has a score", highlight=False)

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 from urllib.parse import quote
 
 import httpx
@@ -150,6 +150,55 @@ class Client:
         response = self._request("GET", self._path(sweep_id) + "/results")
         # orjson, then the model: floats read exactly as the server wrote them
         return SweepResultsDocument.model_validate(orjson.loads(response.content))
+
+    def trials(self, sweep_id: str, *, order: str = "index", status: str | None = None,
+               curves: bool = True, limit: int = 1000, poll: float = 0.25,
+               follow: bool = True) -> Iterator[dict[str, Any]]:
+        """The sweep's trials one at a time, read lazily a page (``limit``, at most 1,000) of
+        ``GET …/trials`` at a time, in ``order`` ("index" or "score"), of one ``status`` if
+        given, without curves if ``curves`` is False: plain dicts as the results document holds
+        them, so a million trials cost a page of memory.
+
+        While the sweep runs, a page in index order stops before the first trial not saved
+        yet: with ``follow`` the iterator waits there (``poll`` seconds between asks) and ends
+        with the sweep's last trial, every trial exactly once; without, it ends at the trials
+        saved so far."""
+        params: dict[str, Any] = {"order": order, "limit": limit,
+                                  "curves": "true" if curves else "false"}
+        if status is not None:
+            params["status"] = status
+        cursor: str | None = None
+        while True:
+            query = params if cursor is None else {**params, "cursor": cursor}
+            page = orjson.loads(self._request("GET", self._path(sweep_id) + "/trials",
+                                              params=query).content)
+            yield from page["items"]
+            if page["next"] is None:
+                return
+            if len(page["items"]) < limit:  # the end of what is saved so far
+                if not follow:
+                    return
+                time.sleep(poll)
+            cursor = page["next"]
+
+    def download_trials(self, sweep_id: str, to: BinaryIO, *, curves: bool = True,
+                        status: str | None = None) -> int:
+        """Write every trial saved so far to the binary file ``to`` as NDJSON (one JSON object
+        a line, in index order), streamed from ``GET …/trials.ndjson`` without holding it in
+        memory; how many trials it wrote."""
+        params: dict[str, Any] = {"curves": "true" if curves else "false"}
+        if status is not None:
+            params["status"] = status
+        lines = 0
+        with self._http.stream("GET", self._path(sweep_id) + "/trials.ndjson",
+                               params=params) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise ClientError.from_response(response)
+            for piece in response.iter_bytes():
+                to.write(piece)
+                lines += piece.count(b"\n")
+        return lines
 
     def cancel(self, sweep_id: str) -> SweepView:
         """Cancel a queued or running sweep (409 ``ClientError`` if it has already finished)."""

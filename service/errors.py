@@ -294,8 +294,14 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 # What any /v1/ operation may answer (401 only when API keys are configured).
 ERROR_RESPONSES = error_responses(401, 404, 422, 503)
+#: ``ERROR_RESPONSES`` naming their JSON content explicitly, for a route whose own
+#: response_class is not JSON (CSV, NDJSON): FastAPI documents an error response given by its
+#: model in the route's media type otherwise.
+JSON_ERROR_RESPONSES = {status: {"description": entry["description"], "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+    for status, entry in ERROR_RESPONSES.items()}
 
-__all__ = ["ERROR_CLASSES", "ERROR_RESPONSES", "MAX_DETAILS", "RETRY_AFTER_SECONDS", "APIError",
+__all__ = ["ERROR_CLASSES", "ERROR_RESPONSES", "JSON_ERROR_RESPONSES", "MAX_DETAILS", "RETRY_AFTER_SECONDS", "APIError",
            "BadRequest", "Conflict", "ErrorResponse", "InvalidRequest", "MethodNotAllowed",
            "NotFound", "PayloadTooLarge", "RequestTimeout", "ServiceUnavailable",
            "TooManyRequests", "Unauthorized", "UnsupportedMediaType", "error_of_status",

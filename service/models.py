@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from optimizers import SweepResults, SweepStatus
-from optimizers.results import Best, Progress
+from optimizers.results import Best, Progress, SettingScore, TrialResult
 from optimizers.spec import optimizer_names
 from workers.store import BEST_TRIALS
 from workers.sweeps import SweepState
@@ -84,10 +84,29 @@ class SweepPage(BaseModel):
     offset: int
 
 
+class ResultsLinks(BaseModel):
+    """Where a sweep's trials are."""
+
+    trials: str = Field(description="GET: a page at a time")
+    ndjson: str = Field(description="GET: every trial, one JSON object a line")
+    csv: str = Field(description="GET: a row per trial")
+
+
 class SweepResultsDocument(SweepResults):
-    """Everything a sweep produced, with its id (the engine's document plus ``id``)."""
+    """Everything a sweep produced, with its id (the engine's document plus ``id``). A sweep of
+    more than GRADSWEEP_RESULTS_INLINE_MAX trials has no ``settings`` and ``trials`` here but
+    its ``top_settings`` and the ``links`` to its trials."""
 
     id: str
+    settings: list[SettingScore] | None = Field(  # type: ignore[assignment]
+        None, description="every setting's score, in grid order (absent above the inline "
+        "limit)")
+    trials: list[TrialResult] | None = Field(  # type: ignore[assignment]
+        None, description="every trial, in index order (absent above the inline limit)")
+    top_settings: list[SettingScore] | None = Field(
+        None, description="above the inline limit: the best settings, best first")
+    links: ResultsLinks | None = Field(None, description="above the inline limit: where the "
+                                       "trials are")
 
 
 def _time(stamp: float | None) -> datetime | None:

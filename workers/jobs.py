@@ -56,11 +56,19 @@ from optimizers import (
     run_chunk,
 )
 from optimizers.pruning import trial_steps
-from optimizers.records import TrialRecord, TrialRow
-from optimizers.results import failed_records, validation_metrics
+from optimizers.records import (
+    BestRecord,
+    OptimizerSummary,
+    ResultsLinks,
+    SettingRecord,
+    TrialRecord,
+    TrialRow,
+)
+from optimizers.results import best_setting, failed_records
 from optimizers.spec import UNLIMITED
 
 from .datasets import StoreDatasets
+from .settings import get_settings
 from .stages import (
     Submit,
     chunk_plan,
@@ -81,14 +89,13 @@ from .store import (
     SweepRecord,
     WatchState,
 )
+from .trials import STREAM_BATCH, iter_trials
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.5
 #: Seconds after its creation before a sweep's chunks can count as orphans (``requeue_orphans``):
 #: the API may still be queueing them.
 ORPHAN_GRACE_SECONDS = 5.0
-#: Chunks whose score summaries ``csv_rows`` reads at a time (what a download holds at once).
-CSV_BATCH_CHUNKS = 64
 
 
 class QueueUnavailable(StoreUnavailable):
@@ -450,10 +457,17 @@ def requeue_expired(store: JobStore, executor: Executor, who: str = "") -> list[
 
 def _finish_if_complete(store: JobStore, record: SweepRecord, chunks_done: int) -> None:
     """Once every chunk is saved: assemble the results document and store it, once; if the
-    store rejects it (too big), the sweep fails with the reason instead."""
+    store rejects it (too big), the sweep fails with the reason instead. A sweep of more than
+    ``results_inline_max`` trials stores its summary document (``summary_document``), never
+    reading its trials."""
     if chunks_done < record.n_chunks:
         return
-    document = orjson.dumps(_assemble(store, record, store.records(record.id), SweepStatus.SUCCEEDED))
+    if record.total > get_settings().results_inline_max:
+        latest = store.get(record.id) or record
+        document = orjson.dumps(summary_document(store, latest, SweepStatus.SUCCEEDED))
+    else:
+        document = orjson.dumps(_assemble(store, record, store.records(record.id),
+                                          SweepStatus.SUCCEEDED))
     try:
         store.finish(record.id, SweepStatus.SUCCEEDED, time.time(), results=document)
     except StoreRejected as exc:
@@ -468,23 +482,89 @@ def _assemble(store: JobStore, record: SweepRecord, records: Sequence[TrialRecor
     return {"id": record.id, **assemble(stored_spec(record, store), records, status=status)}
 
 
+#: The settings a summary document lists, best first.
+TOP_SETTINGS = 100
+
+
+def links(sweep_id: str) -> ResultsLinks:
+    """Where a sweep's trials are, a page at a time, as one NDJSON stream and as CSV."""
+    base = f"/v1/sweeps/{sweep_id}"
+    return {"trials": f"{base}/trials", "ndjson": f"{base}/trials.ndjson",
+            "csv": f"{base}/results.csv"}
+
+
+def summary_document(store: JobStore, record: SweepRecord,
+                     status: SweepStatus | None = None) -> SweepDocument:
+    """The results document of a sweep too large to inline its trials: the spec, progress,
+    best, summary and the ``TOP_SETTINGS`` best settings, with ``links`` to the trials — read
+    from what ``save_chunk`` keeps up to date (the grid points' ranking, the counters), in the
+    same time at any sweep size."""
+    spec = stored_spec(record, store)
+    top = store.top_points(record.id, TOP_SETTINGS)
+    settings: list[SettingRecord] = [
+        {"index": p.setting, "params": spec.setting(p.setting), "score": p.score,
+         "score_std": p.score_std, "trials": p.trials} for p in top]
+    best = best_setting(settings[:1], spec.metric)
+    return {
+        "id": record.id, "status": (status or record.status).value, "spec": record.spec,
+        "progress": {"done": record.done, "total": record.total}, "best": best,
+        "summary": {"importance": {}, "marginals": {},
+                    "by_optimizer": _by_optimizer(store, record, spec, best),
+                    "trial_steps": record.trial_steps,
+                    "full_trial_steps": record.total * spec.steps,
+                    "statuses": store.trial_counts(record.id)},
+        "top_settings": settings, "links": links(record.id)}
+
+
+def _by_optimizer(store: JobStore, record: SweepRecord, spec: SweepSpec,
+                  best: BestRecord | None) -> dict[str, OptimizerSummary]:
+    """Each optimizer's best setting and its number of settings, from the grid points'
+    ranking: the sweep's best for one optimizer; else the ranking read in growing pages until
+    each optimizer's best is found (or the ranking ends)."""
+    if len(spec.entries) == 1:
+        return {spec.entries[0].name: {"best": best, "settings": spec.n_settings}}
+    counts: dict[str, int] = {}
+    for entry in spec.entries:
+        counts[entry.name] = counts.get(entry.name, 0) + entry.n_settings
+    found: dict[str, BestRecord | None] = dict.fromkeys(counts)
+    size, seen = TOP_SETTINGS, 0
+    while any(b is None for b in found.values()):
+        top = store.top_points(record.id, size)
+        for p in top[seen:]:
+            name = spec.entry_of(p.setting).name
+            if found[name] is None:
+                found[name] = {"params": spec.setting(p.setting), "score": p.score,
+                               "score_std": p.score_std, "trials": p.trials,
+                               "n_trials": p.n_trials}
+        if len(top) < size:
+            break
+        seen, size = len(top), size * 10
+    return {name: {"best": found[name], "settings": counts[name]} for name in counts}
+
+
 def results_document(store: JobStore, record: SweepRecord) -> bytes:
     """The results document as JSON bytes: stored once the sweep succeeded, else assembled
     from the chunks saved so far, with the sweep's current status (without scores if its
-    stored spec no longer parses)."""
+    stored spec no longer parses); a sweep of more than ``results_inline_max`` trials gets
+    its summary document."""
     if record.status == SweepStatus.SUCCEEDED:
         stored = store.results(record.id)
         if stored is not None:
             return stored
-    records = store.records(record.id)
+    if record.total > get_settings().results_inline_max:
+        try:
+            return orjson.dumps(summary_document(store, record))
+        except ValueError:  # a stored spec that does not parse: no trials to inline either
+            pass
+    records = store.records(record.id) if record.total <= get_settings().results_inline_max else []
     try:
         spec = stored_spec(record, store)
     except ValueError:  # a stored spec that does not parse (its sweep failed for that)
         unscored: SweepDocument = {
             "id": record.id, "status": record.status.value, "spec": record.spec,
-            "progress": {"done": len(records), "total": record.total}, "best": None,
-            "summary": {"importance": {}, "by_optimizer": {},
-                        "trial_steps": trial_steps(records, record.spec["steps"]),
+            "progress": {"done": record.done, "total": record.total}, "best": None,
+            "summary": {"importance": {}, "marginals": {}, "by_optimizer": {},
+                        "trial_steps": record.trial_steps,
                         "full_trial_steps": record.total * record.spec["steps"]},
             "settings": [], "trials": records}
         return orjson.dumps(unscored)
@@ -493,41 +573,14 @@ def results_document(store: JobStore, record: SweepRecord) -> bytes:
 
 
 def csv_rows(store: JobStore, record: SweepRecord,
-             batch_chunks: int = CSV_BATCH_CHUNKS) -> Iterator[TrialRow]:
+             batch: int = STREAM_BATCH) -> Iterator[TrialRow]:
     """The trials saved so far as results.csv rows, in index order: each trial of the results
     document without its curve — index, seed, params, status, the three losses (and a model's
-    validation metrics), diverged_at and error.
-
-    Built from the chunks' score summaries (``JobStore.chunk_scores``), ``batch_chunks`` chunks
-    at a time, with the seed and params from the spec (trial i is grid point i % n_settings with
-    seed number i // n_settings): the curves, most of a document, are never read. Which chunks
-    are saved is read now (a store error is raised here, before any row); the rows as they are
-    iterated. Summaries saved before they held diverged_at and error give None for them.
-    """
-    chunks = sorted(store.saved_chunks(record.id))
-    spec = stored_spec(record, store)
-    seeds, n_settings = spec.seed_list, spec.n_settings
-    names = [entry.name for entry in spec.entries]
-
-    def rows() -> Iterator[TrialRow]:
-        for start in range(0, len(chunks), batch_chunks):
-            summaries = store.chunk_scores(record.id, chunks[start:start + batch_chunks])
-            for summary in sorted(summaries, key=lambda s: int(s["index"])):
-                index = int(summary["index"])
-                row: TrialRow = {
-                    "index": index, "seed": seeds[index // n_settings],
-                    "params": spec.setting(index % n_settings),
-                    "optimizer": names[spec.entry_of(index % n_settings).index],
-                    "status": summary["status"],
-                    "final_loss": summary.get("final_loss"),
-                    "min_loss": summary.get("min_loss"), "mean_loss": summary.get("mean_loss"),
-                    "diverged_at": summary.get("diverged_at"),
-                    "pruned_at": summary.get("pruned_at"), "error": summary.get("error")}
-                # a model's with validation
-                row.update(validation_metrics(summary))  # type: ignore[typeddict-item]
-                yield row
-
-    return rows()
+    validation metrics), diverged_at and error — built from the chunks' score summaries and
+    the spec, ``batch`` trials of the trial index at a time (``workers.trials.iter_trials``): the curves,
+    most of a document, are never read. The first page is read now (a store error is raised
+    here, before any row)."""
+    return iter_trials(store, record, stored_spec(record, store), curves=False, batch=batch)
 
 
 def resume_unfinished(store: JobStore, executor: Executor) -> list[str]:
@@ -658,8 +711,8 @@ def delete_expired(store: JobStore, retention_days: float, now: float | None = N
     return store.delete_finished_before(now - retention_days * 86_400)
 
 
-__all__ = ["CANCEL_POLL_SECONDS", "CSV_BATCH_CHUNKS", "ORPHAN_GRACE_SECONDS", "Backlogged",
+__all__ = ["CANCEL_POLL_SECONDS", "TOP_SETTINGS", "ORPHAN_GRACE_SECONDS", "Backlogged",
            "BrokerView", "Executor", "Lease", "QueueUnavailable", "Watchdog", "WatchdogReport", "chunk_range", "csv_rows",
            "delete_expired", "execute_chunk", "fail_chunk", "fail_sweep", "new_sweep_id",
-           "requeue_chunks", "requeue_expired", "requeue_orphans", "results_document",
-           "resume_unfinished", "stored_spec", "submit_sweep"]
+           "links", "requeue_chunks", "requeue_expired", "requeue_orphans", "results_document",
+           "resume_unfinished", "stored_spec", "submit_sweep", "summary_document"]

@@ -37,6 +37,12 @@ class WorkerSettings(BaseSettings):
                             description="most trials × dim × steps in one sweep")
     max_curve_points: int = Field(Limits().max_curve_points, ge=1, description="most trials × "
                                   "recorded steps in one sweep (its results' size)")
+    results_inline_max: int = Field(10_000, ge=0, description="GET /v1/sweeps/{id}/results "
+                                    "inlines every trial and setting of a sweep of at most "
+                                    "this many trials; a larger sweep's document carries the "
+                                    "summary, best, the top settings and links to the paged "
+                                    "trials (set it alike on the API and the workers: the "
+                                    "worker that finishes a sweep stores its document)")
     chunk_work: float = Field(TARGET_CHUNK_WORK, gt=0, description="trials × dim × steps per "
                               "chunk (about a second of work at the default)")
     jobs: int | None = Field(None, ge=1, description="worker processes of the local pool "

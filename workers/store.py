@@ -38,6 +38,11 @@ The contract, which ``tests/workers/test_store.py`` checks on both:
   ``best`` costs the same at 10 trials and at a million, on every API replica, and equals the
   ``best`` of ``optimizers.assemble`` over the saved records (``tests/workers/
   test_best_so_far.py``).
+- Every saved trial is in the store's **trial index** too, written by the same ``save_chunk``:
+  its index, chunk, status and rank (``TrialRef``). ``trial_page`` reads a page of it in index
+  or score order, of one status or all, after a cursor (``TrialKey``), in O(log n + page):
+  so a page of a million-trial sweep reads one page of the index and the few chunks its trials
+  are in, never the sweep; ``trial_counts`` and ``count_saved`` count it.
 - The watchdog's clocks are the store's (``watch_step``): per unfinished sweep, the
   ``chunks_done`` it last saw, when that last moved, when its current wait started and how many
   re-queues it made, read and updated in one atomic step by whichever API replica checks — so
@@ -60,12 +65,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar, get_args
 
 import orjson
 
 from optimizers import SweepStatus
-from optimizers.records import ResultsDocument, ScoreSummary, TrialRecord
+from optimizers.records import ResultsDocument, ScoreSummary, TrialRecord, TrialStatus
 from optimizers.results import point_score, trial_value
 from optimizers.spec import Metric, SpecData, rank_key, settings_count
 
@@ -309,6 +314,51 @@ def best_of(setting: int, summary: bytes, blob: Callable[[], bytes | None],
     return StoredBest(setting, float(score), float(std), trials[:max_trials], int(n_trials))
 
 
+#: How a page of a sweep's trials is ordered: by trial index, or best first by the trial's own
+#: metric (``TrialKey.rank``).
+TrialOrder = Literal["index", "score"]
+#: A trial's statuses, the values of ``TrialRef.status``.
+TRIAL_STATUSES: tuple[str, ...] = get_args(TrialStatus)
+
+
+@dataclass(frozen=True, order=True)
+class TrialKey:
+    """Where a trial sits in a page order: its rank, then its index (the order=score key; the
+    order=index key is the index alone).
+
+    ``rank`` is ``optimizers.spec.rank_key`` of its ``trial_value`` (the metric, negated where
+    higher is better), so the best ranks lowest; ``math.inf`` for a trial without a value (not
+    ok), which therefore come last, by index."""
+
+    rank: float
+    index: int
+
+
+@dataclass(frozen=True)
+class TrialRef:
+    """A saved trial as the store's trial index holds it: where its record is, and its key."""
+
+    index: int
+    chunk: int
+    status: str
+    rank: float
+
+    @property
+    def key(self) -> TrialKey:
+        """Its place in the order=score order."""
+        return TrialKey(self.rank, self.index)
+
+
+def trial_refs(records: Iterable[ScoreSummary], chunk: int, metric: Metric) -> builtins.list[TrialRef]:
+    """The trial index's entries for a chunk's records (or their summaries)."""
+    refs = []
+    for record in records:
+        value = trial_value(record, metric)
+        refs.append(TrialRef(int(record["index"]), int(chunk), record["status"],
+                             math.inf if value is None else rank_key(value, metric) + 0.0))  # no -0.0
+    return refs
+
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -423,6 +473,22 @@ class JobStore(Protocol):
     def records(self, sweep_id: str) -> builtins.list[TrialRecord]:
         """Every trial record of every stored chunk, in no particular order."""
 
+    def trial_page(self, sweep_id: str, order: TrialOrder, status: str | None,
+                   after: TrialKey | None, limit: int) -> builtins.list[TrialRef]:
+        """Up to ``limit`` saved trials (of ``status`` only, if given) that come after ``after``
+        (None: from the first) in ``order``: by index, or by ``TrialKey`` (rank, then index).
+        Read from the trial index ``save_chunk`` keeps: O(log n + limit) at any sweep size."""
+
+    def trial_counts(self, sweep_id: str) -> dict[str, int]:
+        """How many saved trials the sweep has of each status (statuses with none left out)."""
+
+    def count_saved(self, sweep_id: str, lo: int, hi: int) -> int:
+        """How many trials with ``lo <= index < hi`` are saved."""
+
+    def top_points(self, sweep_id: str, limit: int) -> builtins.list[StoredBest]:
+        """The ``limit`` best-scoring grid points (``best``'s order), best first, each with all
+        its trial indices."""
+
     def best(self, sweep_id: str, max_trials: int = BEST_TRIALS) -> StoredBest | None:
         """The lowest-scoring grid point among the stored chunks (ties: the lowest grid index),
         with its first ``max_trials`` trial indices; None before any point has a score. Read
@@ -520,7 +586,7 @@ __all__ = ["BEST_TRIALS", "CHUNK_SECONDS_BUCKETS", "MAX_VALUE_BYTES", "SPEC_CACH
            "Backlogged", "ByteBoundedCache", "ChunkStats", "JobStore", "MergedPoint",
            "PointValues", "StoreRejected", "StoreUnavailable", "StoredBest", "SweepDocument",
            "SweepRecord",
-           "WatchState", "WatchStep", "best_of", "check_value_size", "chunk_seconds_bucket",
+           "TRIAL_STATUSES", "TrialKey", "TrialOrder", "TrialRef", "WatchState", "WatchStep", "best_of", "check_value_size", "chunk_seconds_bucket",
            "decide_watch", "decode_point",
            "encode_point", "finished_statuses", "max_value_bytes", "merge_points",
-           "over_limit", "scoring_of", "touched_points"]
+           "over_limit", "scoring_of", "touched_points", "trial_refs"]

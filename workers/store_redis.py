@@ -15,6 +15,12 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
                                   by index, so the first member is the best
     sweep:{id}:point_scores hash  scored grid point (zero-padded) → ``MergedPoint.summary``:
                                   its exact score and spread, trial count and first trials
+    sweep:{id}:trials:{status}  zset  the trial index: "{index}:{chunk}" of each saved trial of
+                                  that status, scored by its index
+    sweep:{id}:ranked     zset    the ok trials, all of score 0, each a 20-byte member: its rank
+                                  (as an order-keeping unsigned integer), index and chunk, so
+                                  ZRANGEBYLEX reads them best first (``TrialKey``)
+    sweep:{id}:counts     hash    status → saved trials of that status
     sweep:{id}:watch      string  the watchdog's clocks (``WatchState`` as a JSON list)
     sweeps                zset    every sweep id, scored by created_at
     status:{status}       zset    the ids of the sweeps in that status, scored by created_at;
@@ -61,6 +67,9 @@ from __future__ import annotations
 
 import builtins
 import functools
+import math
+import struct
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, cast
@@ -86,6 +95,7 @@ from optimizers.spec import SpecData
 from .store import (
     BEST_TRIALS,
     SPEC_CACHE_BYTES,
+    TRIAL_STATUSES,
     Backlogged,
     ByteBoundedCache,
     ChunkStats,
@@ -94,6 +104,9 @@ from .store import (
     StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    TrialKey,
+    TrialOrder,
+    TrialRef,
     WatchState,
     WatchStep,
     best_of,
@@ -103,6 +116,7 @@ from .store import (
     merge_points,
     scoring_of,
     touched_points,
+    trial_refs,
 )
 
 #: Backoff of the client's retries: the n-th retry sleeps min(RETRY_CAP, RETRY_BASE · 2ⁿ)
@@ -186,17 +200,16 @@ redis.call('ZADD', KEYS[5], redis.call('HGET', KEYS[1], 'created_at'), ARGV[1])
 return 1
 """
 
-# KEYS: sweep hash, chunks, results, scores, points, ranking, point_scores, sweeps,
-# status:succeeded, status:failed, status:cancelled, watch.
+# KEYS: sweep hash, sweeps, status:succeeded, status:failed, status:cancelled, then every other
+# key of the sweep (``RedisStore._sweep_keys``).
 # ARGV: id, before.
 _DELETE_IF_FINISHED_BEFORE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'succeeded' and status ~= 'failed' and status ~= 'cancelled' then return 0 end
 local finished_at = tonumber(redis.call('HGET', KEYS[1], 'finished_at'))
 if finished_at == nil or finished_at >= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[12],
-           KEYS[13])
-for i = 8, 11 do redis.call('ZREM', KEYS[i], ARGV[1]) end
+redis.call('DEL', KEYS[1], unpack(KEYS, 6))
+for i = 2, 5 do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 1
 """
 
@@ -403,6 +416,34 @@ def _parsed(spec: bytes | SpecData) -> SpecData:
     return cast(SpecData, orjson.loads(spec)) if isinstance(spec, bytes) else spec
 
 
+def _sortable(rank: float) -> int:
+    """A float as an unsigned 64-bit integer of the same order (IEEE 754 bits, the sign bit
+    flipped for positives, every bit for negatives)."""
+    bits = int(struct.unpack(">Q", struct.pack(">d", rank))[0])
+    return bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | 1 << 63
+
+
+def _unsortable(bits: int) -> float:
+    """``_sortable`` reversed."""
+    bits = bits ^ 1 << 63 if bits >> 63 else bits ^ 0xFFFFFFFFFFFFFFFF
+    return float(struct.unpack(">d", struct.pack(">Q", bits))[0])
+
+
+def _same(value: bytes | None) -> bytes | None:
+    return value
+
+
+def _ranked(ref: TrialRef) -> bytes:
+    """An ok trial's member of ``ranked`` (all of score 0, so ordered as bytes): its rank,
+    index and chunk, big-endian — the order of (rank, index)."""
+    return struct.pack(">QQI", _sortable(ref.rank), ref.index, ref.chunk)
+
+
+def _unranked(member: bytes) -> TrialRef:
+    bits, index, chunk = struct.unpack(">QQI", member)
+    return TrialRef(index, chunk, "ok", _unsortable(bits))
+
+
 def _member(sweep_id: str, chunk: int) -> str:
     """A chunk's name in the lease keys."""
     return f"{sweep_id}:{int(chunk)}"
@@ -462,6 +503,14 @@ class RedisStore:
     def _sweep(self, sweep_id: str, part: str = "") -> str:
         """``sweep:{id}``, or ``sweep:{id}:{part}``."""
         return f"{self.prefix}sweep:{sweep_id}{':' + part if part else ''}"
+
+    #: The parts of a sweep's keys besides its hash (``_sweep(id, part)``).
+    PARTS = ("chunks", "results", "scores", "points", "ranking", "point_scores", "watch",
+             "blobs", "ranked", "counts", *(f"trials:{status}" for status in TRIAL_STATUSES))
+
+    def _sweep_keys(self, sweep_id: str) -> builtins.list[str]:
+        """Every key of the sweep but its hash."""
+        return [self._sweep(sweep_id, part) for part in self.PARTS]
 
     def _status(self, status: SweepStatus) -> str:
         return f"{self.prefix}status:{status.value}"
@@ -574,6 +623,7 @@ class RedisStore:
             return None
         metric, n_settings = scoring_of(spec)
         touched = touched_points(records, n_settings)
+        trials = trial_refs(records, chunk, metric)
         with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -589,6 +639,7 @@ class RedisStore:
                     pipe.hincrby(sweep, "done", len(records))
                     pipe.hincrby(sweep, "chunks_done", 1)
                     self._write_points(pipe, sweep_id, merged)
+                    self._write_trials(pipe, sweep_id, trials)
                     if add_chunks:
                         pipe.hincrby(sweep, "n_chunks", add_chunks)
                     if trial_steps:
@@ -613,6 +664,91 @@ class RedisStore:
         if unscored:
             pipe.zrem(ranking, *unscored)
             pipe.hdel(exact, *unscored)
+
+    def _write_trials(self, pipe: Any, sweep_id: str, trials: builtins.list[TrialRef]) -> None:
+        """Queue, in ``save_chunk``'s MULTI, a chunk's trials into the trial index: by index per
+        status, the ok ones by rank, and the counts per status."""
+        by_status: dict[str, dict[bytes, int]] = {}
+        ranked: dict[bytes, int] = {}
+        for ref in trials:
+            by_status.setdefault(ref.status, {})[b"%d:%d" % (ref.index, ref.chunk)] = ref.index
+            if ref.status == "ok":
+                ranked[_ranked(ref)] = 0
+        for status, members in by_status.items():
+            pipe.zadd(self._sweep(sweep_id, f"trials:{status}"), members)
+            pipe.hincrby(self._sweep(sweep_id, "counts"), status, len(members))
+        if ranked:
+            pipe.zadd(self._sweep(sweep_id, "ranked"), ranked)
+
+    @_translating
+    def trial_page(self, sweep_id: str, order: TrialOrder, status: str | None,
+                   after: TrialKey | None, limit: int) -> builtins.list[TrialRef]:
+        """A page of the trial index. By index: ZRANGEBYSCORE of the status's set, or of each
+        status's, merged. By score: the ok trials (the only ones with a value) by ZRANGEBYLEX
+        of ``ranked``, then the others by index — a trial without a value ranks inf."""
+        statuses = list(TRIAL_STATUSES) if status is None else [status]
+        if order == "index":
+            return self._by_index(sweep_id, statuses, -1 if after is None else after.index,
+                                  limit)
+        page: builtins.list[TrialRef] = []
+        if "ok" in statuses and (after is None or after.rank < math.inf):
+            start = b"-" if after is None else b"(" + _ranked(
+                TrialRef(after.index, 0xFFFFFFFF, "ok", after.rank))
+            members = cast(builtins.list[bytes], self._redis.zrangebylex(
+                self._sweep(sweep_id, "ranked"), start, b"+", 0, limit))
+            page = [_unranked(member) for member in members]
+        if len(page) < limit:
+            rest = [s for s in statuses if s != "ok"]
+            since = -1 if after is None or after.rank < math.inf else after.index
+            page += self._by_index(sweep_id, rest, since, limit - len(page))
+        return page
+
+    def _by_index(self, sweep_id: str, statuses: builtins.list[str], after: int,
+                  limit: int) -> builtins.list[TrialRef]:
+        """The first ``limit`` trials of these statuses with an index above ``after``."""
+        if not statuses or limit <= 0:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for status in statuses:
+            pipe.zrangebyscore(self._sweep(sweep_id, f"trials:{status}"), f"({after}", "+inf",
+                               start=0, num=limit)
+        refs = []
+        for status, members in zip(statuses, pipe.execute(), strict=True):
+            for member in members:
+                index, chunk = member.split(b":")
+                refs.append(TrialRef(int(index), int(chunk), status, math.inf))
+        refs.sort(key=lambda ref: ref.index)
+        return refs[:limit]  # the ranks are not read: an index page does not need them
+
+    @_translating
+    def trial_counts(self, sweep_id: str) -> dict[str, int]:
+        """Saved trials per status (statuses with none left out)."""
+        counts = cast(dict[bytes, bytes], self._redis.hgetall(self._sweep(sweep_id, "counts")))
+        return {status.decode(): int(n) for status, n in counts.items() if int(n) > 0}
+
+    @_translating
+    def count_saved(self, sweep_id: str, lo: int, hi: int) -> int:
+        """Saved trials with ``lo <= index < hi``: a ZCOUNT of each status's set."""
+        pipe = self._redis.pipeline(transaction=False)
+        for status in TRIAL_STATUSES:
+            pipe.zcount(self._sweep(sweep_id, f"trials:{status}"), lo, f"({hi}")
+        return sum(int(n) for n in pipe.execute())
+
+    @_translating
+    def top_points(self, sweep_id: str, limit: int) -> builtins.list[StoredBest]:
+        """The best ``limit`` grid points: the first members of ``ranking``, with their
+        summaries and aggregates."""
+        points = cast(builtins.list[bytes], self._redis.zrange(
+            self._sweep(sweep_id, "ranking"), 0, limit - 1))
+        if not points:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hmget(self._sweep(sweep_id, "point_scores"), points)
+        pipe.hmget(self._sweep(sweep_id, "points"), points)
+        summaries, blobs = pipe.execute()
+        return [best_of(int(point), summary, functools.partial(_same, blob), sys.maxsize)
+                for point, summary, blob in zip(points, summaries, blobs, strict=True)
+                if summary is not None]
 
     @_translating
     def best(self, sweep_id: str, max_trials: int = BEST_TRIALS) -> StoredBest | None:
@@ -736,15 +872,9 @@ class RedisStore:
         for start in range(0, len(candidates), DELETE_BATCH):
             pipe = self._redis.pipeline(transaction=False)
             for sweep_id in candidates[start:start + DELETE_BATCH]:
-                self._delete(keys=[self._sweep(sweep_id), self._sweep(sweep_id, "chunks"),
-                                   self._sweep(sweep_id, "results"),
-                                   self._sweep(sweep_id, "scores"),
-                                   self._sweep(sweep_id, "points"),
-                                   self._sweep(sweep_id, "ranking"),
-                                   self._sweep(sweep_id, "point_scores"), self._sweeps,
+                self._delete(keys=[self._sweep(sweep_id), self._sweeps,
                                    *(self._status(s) for s in _FINISHED),
-                                   self._sweep(sweep_id, "watch"),
-                                   self._sweep(sweep_id, "blobs")],
+                                   *self._sweep_keys(sweep_id)],
                              args=[sweep_id, repr(float(before))], client=pipe)
             deleted += sum(int(n) for n in pipe.execute())
         return deleted

@@ -13,6 +13,10 @@ Layout (created if missing)::
            score REAL, summary BLOB,                                       -- encode_point; score
            PRIMARY KEY (sweep_id, setting))                                -- NULL: no candidate;
         index (sweep_id, score, setting)                                   -- MergedPoint.summary
+    trials(sweep_id TEXT, trial INTEGER, chunk INTEGER,                    -- the trial index:
+           status TEXT, rank REAL, PRIMARY KEY (sweep_id, trial))          -- every saved trial
+        index (sweep_id, status, trial), index (sweep_id, rank, trial)     -- (TrialRef)
+    trial_counts(sweep_id TEXT, status TEXT, n INTEGER)                    -- saved per status
     workers(name TEXT PRIMARY KEY, seen REAL)                              -- last heartbeat
     chunk_runs(bound REAL PRIMARY KEY,                                     -- run-time bucket
                chunks INTEGER, trials INTEGER, seconds REAL)               -- totals in it
@@ -43,6 +47,7 @@ import functools
 import math
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -67,6 +72,9 @@ from .store import (
     StoreRejected,
     StoreUnavailable,
     SweepRecord,
+    TrialKey,
+    TrialOrder,
+    TrialRef,
     WatchState,
     WatchStep,
     best_of,
@@ -77,6 +85,7 @@ from .store import (
     over_limit,
     scoring_of,
     touched_points,
+    trial_refs,
 )
 
 SCHEMA = """
@@ -114,6 +123,22 @@ CREATE TABLE IF NOT EXISTS points (
     PRIMARY KEY (sweep_id, setting)
 );
 CREATE INDEX IF NOT EXISTS points_ranking ON points (sweep_id, score, setting);
+CREATE TABLE IF NOT EXISTS trials (
+    sweep_id TEXT NOT NULL,
+    trial INTEGER NOT NULL,
+    chunk INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    rank REAL NOT NULL,  -- TrialKey.rank: inf without a value
+    PRIMARY KEY (sweep_id, trial)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS trials_status ON trials (sweep_id, status, trial);
+CREATE INDEX IF NOT EXISTS trials_ranking ON trials (sweep_id, rank, trial);
+CREATE TABLE IF NOT EXISTS trial_counts (
+    sweep_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (sweep_id, status)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workers (
     name TEXT PRIMARY KEY,
     seen REAL NOT NULL
@@ -401,6 +426,7 @@ class SQLiteStore:
             if inserted != 1:
                 return None
             self._merge_points(db, sweep_id, spec, records)
+            self._index_trials(db, sweep_id, chunk, spec, records)
             (chunks_done,) = db.execute(
                 "UPDATE sweeps SET done = done + ?, chunks_done = chunks_done + 1, "
                 "n_chunks = n_chunks + ?, trial_steps = trial_steps + ? WHERE id = ? "
@@ -459,6 +485,77 @@ class SQLiteStore:
             "VALUES (?, ?, ?, ?, ?)",
             [(sweep_id, p.setting, p.blob, p.rank, None if p.score is None else p.summary)
              for p in merge_points(stored, records, metric, n_settings)])
+
+    def _index_trials(self, db: sqlite3.Connection, sweep_id: str, chunk: int, spec: SpecData,
+                      records: Sequence[ScoreSummary]) -> None:
+        """Add a chunk's trials to the trial index and the counts per status (inside
+        ``save_chunk``'s transaction)."""
+        metric, _ = scoring_of(spec)
+        by_status: dict[str, builtins.list[TrialRef]] = {}
+        for ref in trial_refs(records, chunk, metric):
+            by_status.setdefault(ref.status, []).append(ref)
+        for status, refs in by_status.items():
+            added = db.executemany(
+                "INSERT OR IGNORE INTO trials (sweep_id, trial, chunk, status, rank) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(sweep_id, r.index, r.chunk, r.status, r.rank) for r in refs]).rowcount
+            db.execute("INSERT INTO trial_counts (sweep_id, status, n) VALUES (?, ?, ?) "
+                       "ON CONFLICT (sweep_id, status) DO UPDATE SET n = n + excluded.n",
+                       (sweep_id, status, added))
+
+    @_translating
+    def trial_page(self, sweep_id: str, order: TrialOrder, status: str | None,
+                   after: TrialKey | None, limit: int) -> builtins.list[TrialRef]:
+        """A page of the trial index: one range scan of its primary key (order=index), of
+        (status, trial), or of (rank, trial). Trials without a value all rank inf, so a page of
+        one such status in score order is its page in index order."""
+        where, params = ["sweep_id = ?"], list[object]([sweep_id])
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if order == "score" and status is not None and status != "ok":
+            order = "index"  # every trial of this status ranks inf: by index
+        if order == "index":
+            if after is not None:
+                where.append("trial > ?")
+                params.append(after.index)
+            sort = "trial"
+        else:
+            if after is not None:
+                where.append("(rank, trial) > (?, ?)")
+                params += [after.rank, after.index]
+            if status == "ok":  # every ok trial has a value: the scan ends where inf begins
+                where.append("rank < ?")
+                params.append(math.inf)
+            sort = "rank, trial"
+        rows = self._db().execute(
+            f"SELECT trial, chunk, status, rank FROM trials WHERE {' AND '.join(where)} "
+            f"ORDER BY {sort} LIMIT ?", (*params, int(limit))).fetchall()
+        return [TrialRef(int(t), int(c), str(st), float(r)) for t, c, st, r in rows]
+
+    @_translating
+    def trial_counts(self, sweep_id: str) -> dict[str, int]:
+        """Saved trials per status (statuses with none left out)."""
+        rows = self._db().execute("SELECT status, n FROM trial_counts WHERE sweep_id = ? "
+                                  "AND n > 0", (sweep_id,)).fetchall()
+        return {str(status): int(n) for status, n in rows}
+
+    @_translating
+    def count_saved(self, sweep_id: str, lo: int, hi: int) -> int:
+        """Saved trials with ``lo <= index < hi``: a count over a range of the primary key."""
+        (n,) = self._db().execute("SELECT COUNT(*) FROM trials WHERE sweep_id = ? AND "
+                                  "trial >= ? AND trial < ?", (sweep_id, lo, hi)).fetchone()
+        return int(n)
+
+    @_translating
+    def top_points(self, sweep_id: str, limit: int) -> builtins.list[StoredBest]:
+        """The best ``limit`` grid points: the first rows of the (sweep_id, score, setting)
+        index, with each point's aggregate for its trial list."""
+        rows = self._db().execute(
+            "SELECT setting, summary, vals FROM points WHERE sweep_id = ? AND score IS NOT NULL "
+            "ORDER BY score, setting LIMIT ?", (sweep_id, int(limit))).fetchall()
+        return [best_of(int(setting), bytes(summary), functools.partial(bytes, vals), sys.maxsize)
+                for setting, summary, vals in rows]
 
     @_translating
     def best(self, sweep_id: str, max_trials: int = BEST_TRIALS) -> StoredBest | None:
@@ -556,7 +653,8 @@ class SQLiteStore:
         condition = (f"status IN ({', '.join('?' * len(_FINISHED))}) AND finished_at < ?",
                      (*_FINISHED, before))
         with self._write() as db:
-            for table in ("chunks", "points", "watch", "leases", "blobs"):
+            for table in ("chunks", "points", "trials", "trial_counts", "watch", "leases",
+                          "blobs"):
                 db.execute(f"DELETE FROM {table} WHERE sweep_id IN "
                            f"(SELECT id FROM sweeps WHERE {condition[0]})", condition[1])
             deleted = db.execute(f"DELETE FROM sweeps WHERE {condition[0]}",

@@ -30,7 +30,8 @@ from optimizers.results import Best
 from optimizers.runner import TARGET_CHUNK_WORK
 
 from .jobs import Executor, csv_rows, results_document, stored_spec, submit_sweep
-from .store import BEST_TRIALS, Backlogged, JobStore, StoreUnavailable, SweepRecord
+from .store import BEST_TRIALS, Backlogged, JobStore, StoreUnavailable, SweepRecord, TrialOrder
+from .trials import PAGE_DEFAULT, Item, TrialPage, iter_trials, trial_page
 
 
 class SweepNotFound(LookupError):
@@ -149,12 +150,33 @@ class SweepService:
         from the chunks saved so far."""
         return results_document(self.store, self.record(sweep_id))
 
+    def trials(self, sweep_id: str, *, limit: int = PAGE_DEFAULT, cursor: str | None = None,
+               order: TrialOrder = "index", status: str | None = None,
+               curves: bool = True) -> TrialPage:
+        """A page of the sweep's saved trials (``workers.trials.trial_page``).
+
+        Raises:
+          SweepNotFound: no such sweep.
+          BadCursor: ``cursor`` is not a ``next`` of a page of this order and status.
+        """
+        record = self.record(sweep_id)
+        return trial_page(self.store, record, stored_spec(record, self.store), limit=limit,
+                          cursor=cursor, order=order, status=status, curves=curves)
+
+    def stream(self, sweep_id: str, *, curves: bool = True,
+               status: str | None = None) -> Iterator[Item]:
+        """Every trial saved so far, in index order, read a page at a time
+        (``workers.trials.iter_trials``: the first page is read now)."""
+        record = self.record(sweep_id)
+        return iter_trials(self.store, record, stored_spec(record, self.store), curves=curves,
+                           status=status)
+
     def csv(self, sweep_id: str) -> tuple[builtins.list[str], tuple[str, ...],
                                           Iterator[TrialRow]]:
         """The grid's keys, the metrics its objective records, and the sweep's trials without
-        curves, in index order, read from the chunks' score summaries a bounded batch at a time
-        (the first batch is read now, so a missing sweep or an unreachable store is raised
-        here, not while streaming)."""
+        curves, in index order, read from the chunks' score summaries a page at a time (the
+        first page is read now, so a missing sweep or an unreachable store is raised here, not
+        while streaming)."""
         record = self.record(sweep_id)
         rows = csv_rows(self.store, record)
         spec = stored_spec(record, self.store)

@@ -26,7 +26,7 @@ from optimizers.records import OUTCOME_KEYS, VALIDATION_KEYS, ResultsDocument, T
 from optimizers.spec import setting_keys
 
 from ..deps import RuntimeDep, SweepId, require_api_key
-from ..errors import ERROR_RESPONSES
+from ..errors import ERROR_RESPONSES, JSON_ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(require_api_key)])
@@ -88,15 +88,8 @@ def csv_chunks(keys: list[str], trials: Iterable[TrialRow],
     yield buffer.getvalue()
 
 
-# With response_class=CSVResponse, FastAPI documents an error response given by its model as
-# text/csv too; so the errors name their (JSON) content explicitly here, replacing the router's.
-_JSON_ERRORS = {status: {"description": entry["description"], "content": {"application/json": {
-    "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
-    for status, entry in ERROR_RESPONSES.items()}
-
-
 @router.get("/{sweep_id}/results.csv", response_class=CSVResponse,
-            responses={200: {"description": "one row per trial"}, **_JSON_ERRORS})
+            responses={200: {"description": "one row per trial"}, **JSON_ERROR_RESPONSES})
 def get_results_csv(sweep_id: SweepId, runtime: RuntimeDep) -> StreamingResponse:
     """The trials so far as CSV: index, seed, optimizer, each hyperparameter, status, the losses (and
     a model's validation metrics), diverged_at and error; empty cells for nulls."""

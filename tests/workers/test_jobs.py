@@ -188,8 +188,8 @@ def test_csv_rows_from_the_score_summaries_are_the_documents_csv(tmp_path: Path)
     spec, record, store = _stored_sweep(tmp_path)
     document = assemble(spec, store.records(record.id), status="running")
     assert {t["status"] for t in document["trials"]} == {"ok", "diverged", "failed"}
-    for batch in (1, 2, 64):
-        text = "".join(csv_chunks(list(spec.grid), csv_rows(store, record, batch_chunks=batch)))
+    for batch in (1, 2, 5, 1000):
+        text = "".join(csv_chunks(list(spec.grid), csv_rows(store, record, batch=batch)))
         assert text == results_csv(document)
     store.close()
 

@@ -1,0 +1,238 @@
+"""A sweep's trials a page at a time and as a stream (``workers.trials``), on both stores: every
+index exactly once in index order while the chunks land in any order, under concurrent
+readers; score order equal to a full sort; status filters; cursors that stay valid and refuse
+to be misused; the summary document of a sweep too large to inline."""
+
+from __future__ import annotations
+
+import base64
+import math
+import random
+import threading
+from typing import Any
+
+import orjson
+import pytest
+from store_backends import Recorder
+
+from optimizers import Limits, SweepSpec, SweepStatus, assemble, parse_spec, run_sweep
+from optimizers.results import failed_records, trial_value
+from optimizers.spec import rank_key
+from workers.jobs import (
+    chunk_range,
+    execute_chunk,
+    fail_chunk,
+    stored_spec,
+    submit_sweep,
+    summary_document,
+)
+from workers.store import JobStore, SweepRecord
+from workers.trials import BadCursor, Cursor, iter_trials, trial_page
+
+# 4 lr × 3 momentum × 2 seeds = 24 trials; lr 3.0 diverges on rosenbrock
+SPEC = parse_spec({"objective": "rosenbrock", "optimizer": "momentum",
+                   "grid": {"lr": [1e-4, 1e-3, 2e-3, 3.0], "momentum": [0.0, 0.5, 0.9]},
+                   "steps": 40, "seeds": 2, "record_every": 10}, Limits())
+CHUNK = 5  # trials per chunk: 5 chunks, the last of 4
+
+
+def submitted(store: JobStore, spec: SweepSpec = SPEC, chunk_size: int = CHUNK) -> SweepRecord:
+    return submit_sweep(store, Recorder(), spec, chunk_work=1.0, chunk_size=chunk_size)
+
+
+def everything(spec: SweepSpec = SPEC) -> list[Any]:
+    return run_sweep(spec)["trials"]
+
+
+def key(trial: Any, metric: str = "final_loss") -> tuple[float, int]:
+    value = trial_value(trial, metric)  # type: ignore[arg-type]
+    return (math.inf if value is None else rank_key(value, metric), trial["index"])
+
+
+def pages(store: JobStore, record: SweepRecord, **query: Any) -> list[Any]:
+    """Every item, following next until it is null (the sweep must be finished)."""
+    items, cursor = [], None
+    spec = stored_spec(record, store)
+    for _ in range(1000):
+        page = trial_page(store, store.get(record.id) or record, spec, cursor=cursor, **query)
+        items += page.items
+        if page.next is None:
+            return items
+        cursor = page.next
+    raise AssertionError("next never became null")
+
+
+def test_pages_in_index_order_are_the_trials_of_run_sweep(store: JobStore) -> None:
+    record = submitted(store)
+    for chunk in random.Random(1).sample(range(record.n_chunks), record.n_chunks):
+        execute_chunk(store, record.id, chunk)
+    done = store.get(record.id)
+    assert done is not None and done.status == SweepStatus.SUCCEEDED
+    expected = everything()
+    assert {t["status"] for t in expected} == {"ok", "diverged"}
+    for limit in (1, 3, 7, 1000):
+        assert pages(store, done, limit=limit) == expected
+    rows = pages(store, done, limit=4, curves=False)
+    assert rows == [{k: v for k, v in t.items() if k != "curve"} for t in expected]
+    assert list(iter_trials(store, done, SPEC, batch=2)) == expected
+
+
+def test_score_order_is_a_full_sort_and_status_filters_select(store: JobStore) -> None:
+    record = submitted(store)
+    for chunk in range(record.n_chunks):
+        execute_chunk(store, record.id, chunk)
+    done = store.get(record.id)
+    assert done is not None
+    expected = everything()
+    for limit in (1, 4, 100):
+        assert pages(store, done, limit=limit, order="score") == sorted(expected, key=key)
+    for status in ("ok", "diverged", "failed", "pruned"):
+        chosen = [t for t in expected if t["status"] == status]
+        for order in ("index", "score"):
+            ordered = sorted(chosen, key=key) if order == "score" else chosen
+            assert pages(store, done, limit=3, order=order, status=status) == ordered
+        page = trial_page(store, done, SPEC, limit=1, status=status)
+        assert page.total == len(chosen)
+    top = trial_page(store, done, SPEC, limit=3, order="score")
+    assert [t["index"] for t in top.items] == [t["index"] for t in sorted(expected, key=key)[:3]]
+    assert top.total == len(expected)
+
+
+def test_a_metric_where_higher_is_better_ranks_highest_first(store: JobStore) -> None:
+    spec = parse_spec({"objective": {"name": "logistic_regression", "dataset": "breast_cancer",
+                                     "validation": 0.25},
+                       "optimizer": "adam", "grid": {"lr": [1e-3, 1e-2, 1e-1]},
+                       "steps": 10, "metric": "max_val_accuracy"}, Limits())
+    record = submitted(store, spec, chunk_size=1)
+    for chunk in range(record.n_chunks):
+        execute_chunk(store, record.id, chunk)
+    done = store.get(record.id)
+    assert done is not None
+    items = pages(store, done, order="score")
+    accuracies = [t["max_val_accuracy"] for t in items]
+    assert accuracies == sorted(accuracies, reverse=True)
+    assert [t["index"] for t in items] == [
+        t["index"] for t in sorted(run_sweep(spec)["trials"],
+                                   key=lambda t: key(t, "max_val_accuracy"))]
+
+
+def test_following_a_running_sweep_gives_every_index_once_in_order(store: JobStore) -> None:
+    """Chunks land in a random order between the pages of three readers; each reader, following
+    next, sees every trial exactly once and in index order — a page stops at the first trial
+    not saved yet."""
+    record = submitted(store)
+    order = random.Random(7).sample(range(record.n_chunks), record.n_chunks)
+    readers: list[dict[str, Any]] = [{"cursor": None, "items": [], "limit": n} for n in (1, 2, 6)]
+    spec = stored_spec(record, store)
+
+    def read_once(reader: dict[str, Any]) -> None:
+        now = store.get(record.id)
+        assert now is not None
+        page = trial_page(store, now, spec, limit=reader["limit"], cursor=reader["cursor"])
+        reader["items"] += page.items
+        if now.status.is_finished():
+            reader["done"] = page.next is None
+        else:
+            assert page.next is not None  # a running sweep: always more to ask for
+        reader["cursor"] = page.next
+
+    for chunk in order:
+        for reader in readers:
+            read_once(reader)
+        execute_chunk(store, record.id, chunk)
+    expected = everything()
+    for reader in readers:
+        for _ in range(100):
+            if reader.get("done"):
+                break
+            read_once(reader)
+        assert reader.get("done")
+        assert reader["items"] == expected
+
+
+def test_concurrent_readers_while_chunks_land(store: JobStore) -> None:
+    record = submitted(store)
+    spec = stored_spec(record, store)
+    got: dict[int, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def follow(number: int, limit: int) -> None:
+        try:
+            cursor, seen = None, []
+            for _ in range(10_000):
+                now = store.get(record.id)
+                assert now is not None
+                page = trial_page(store, now, spec, limit=limit, cursor=cursor,
+                                  curves=number % 2 == 0)
+                seen += [t["index"] for t in page.items]
+                if page.next is None:
+                    break
+                cursor = page.next
+            got[number] = seen
+        except BaseException as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=follow, args=(n, 1 + n)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for chunk in random.Random(3).sample(range(record.n_chunks), record.n_chunks):
+        execute_chunk(store, record.id, chunk)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert got == {n: list(range(SPEC.n_trials)) for n in range(4)}
+
+
+def test_a_cancelled_sweeps_pages_skip_the_chunks_that_never_ran(store: JobStore) -> None:
+    record = submitted(store)
+    for chunk in (0, 2):
+        execute_chunk(store, record.id, chunk)
+    fail_chunk(store, record.id, 4, "RuntimeError: out of luck")
+    store.cancel(record.id, 1.0)
+    cancelled = store.get(record.id)
+    assert cancelled is not None
+    saved = [i for c in (0, 2, 4) for i in range(*chunk_range(cancelled, c))]
+    items = pages(store, cancelled, limit=3)
+    assert [t["index"] for t in items] == saved
+    failed = pages(store, cancelled, status="failed")
+    assert [t["index"] for t in failed] == list(range(*chunk_range(cancelled, 4)))
+    assert all(t["error"] == "RuntimeError: out of luck" for t in failed)
+    assert failed == failed_records(SPEC, SPEC.trials(*chunk_range(cancelled, 4)),
+                                    "RuntimeError: out of luck")
+
+
+def test_cursors_are_refused_for_another_order_or_filter_and_when_garbled(
+        store: JobStore) -> None:
+    record = submitted(store)
+    execute_chunk(store, record.id, 0)
+    now = store.get(record.id)
+    assert now is not None
+    cursor = trial_page(store, now, SPEC, limit=2, order="score").next
+    assert cursor is not None
+    with pytest.raises(BadCursor, match="order=score"):
+        trial_page(store, now, SPEC, cursor=cursor, order="index")
+    with pytest.raises(BadCursor, match="order=score"):
+        trial_page(store, now, SPEC, cursor=cursor, order="score", status="ok")
+    forged = [base64.urlsafe_b64encode(orjson.dumps(["score", None, key])).decode()
+              for key in ([0.5, 2**60], [0.5, -1], [0.5, 1.5], ["-inf", 0], [None, 0], [0.5])]
+    for garbage in ("", "x", "e30", Cursor("index", None, None).encode()[:-2] + "!!", *forged):
+        with pytest.raises(BadCursor):
+            trial_page(store, now, SPEC, cursor=garbage, order="score")
+
+
+def test_the_summary_document_reads_the_ranking_not_the_trials(store: JobStore) -> None:
+    record = submitted(store)
+    for chunk in range(record.n_chunks):
+        execute_chunk(store, record.id, chunk)
+    done = store.get(record.id)
+    assert done is not None
+    document = summary_document(store, done)
+    full = assemble(SPEC, everything())
+    assert "trials" not in document and "settings" not in document
+    assert document["best"] == full["best"]
+    assert document["top_settings"] == sorted(
+        (s for s in full["settings"] if s["score"] is not None),
+        key=lambda s: (s["score"], s["index"]))
+    assert document["summary"]["by_optimizer"] == full["summary"]["by_optimizer"]
+    assert document["summary"]["trial_steps"] == full["summary"]["trial_steps"]
+    assert document["links"]["trials"] == f"/v1/sweeps/{record.id}/trials"
