@@ -118,6 +118,18 @@ class OptimizerSummary(TypedDict):
     settings: int
 
 
+class MarginalRecord(TypedDict):
+    """One value of a swept hyperparameter (a sampled key: one bin; the optimizer: its name),
+    the range of values it holds (None for the optimizer), how many scored settings have it and
+    their mean score (None for none): ``optimizers.moments.Moments.marginals``."""
+
+    value: float | str
+    lo: float | None
+    hi: float | None
+    n: int
+    mean: float | None
+
+
 class SummaryRecord(TypedDict):
     """Sweep-wide statistics of the scores: each swept hyperparameter's share of their
     variance (``optimizers.results.importance``) and each optimizer's best."""
@@ -157,6 +169,7 @@ __all__ = [
     "VALIDATION_KEYS",
     "BestRecord",
     "CurveRecord",
+    "MarginalRecord",
     "OptimizerSummary",
     "ProgressRecord",
     "ResultsDocument",
