@@ -132,9 +132,11 @@ class MarginalRecord(TypedDict):
 
 class SummaryRecord(TypedDict):
     """Sweep-wide statistics of the scores: each swept hyperparameter's share of their
-    variance (``optimizers.results.importance``) and each optimizer's best."""
+    variance (``optimizers.results.importance``) and its marginal means, and each optimizer's
+    best."""
 
     importance: dict[str, float]
+    marginals: dict[str, list[MarginalRecord]]
     by_optimizer: dict[str, OptimizerSummary]
     trial_steps: int  # the steps the trials ran (to the end, their rung or their divergence)
     full_trial_steps: int  # trials × steps: the sweep without early stopping

@@ -483,7 +483,7 @@ def results_document(store: JobStore, record: SweepRecord) -> bytes:
         unscored: SweepDocument = {
             "id": record.id, "status": record.status.value, "spec": record.spec,
             "progress": {"done": len(records), "total": record.total}, "best": None,
-            "summary": {"importance": {}, "by_optimizer": {},
+            "summary": {"importance": {}, "marginals": {}, "by_optimizer": {},
                         "trial_steps": trial_steps(records, record.spec["steps"]),
                         "full_trial_steps": record.total * record.spec["steps"]},
             "settings": [], "trials": records}
