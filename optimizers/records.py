@@ -22,7 +22,7 @@ params, seed, status, …); the order of the declarations here is not the JSON's
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from typing_extensions import NotRequired, TypedDict  # pydantic validates it on Python 3.11 too
 
@@ -118,15 +118,28 @@ class OptimizerSummary(TypedDict):
     settings: int
 
 
+class MarginalRecord(TypedDict):
+    """One value of a swept hyperparameter (a sampled key: one bin; the optimizer: its name),
+    the range of values it holds (None for the optimizer), how many scored settings have it and
+    their mean score (None for none): ``optimizers.moments.Moments.marginals``."""
+
+    value: float | str
+    lo: float | None
+    hi: float | None
+    n: int
+    mean: float | None
+
+
 class SummaryRecord(TypedDict):
     """Sweep-wide statistics of the scores: each swept hyperparameter's share of their
-    variance (``optimizers.results.importance``) and each optimizer's best."""
+    variance (``optimizers.results.importance``) and its marginal means, and each optimizer's
+    best."""
 
     importance: dict[str, float]
+    marginals: dict[str, list[MarginalRecord]]
     by_optimizer: dict[str, OptimizerSummary]
     trial_steps: int  # the steps the trials ran (to the end, their rung or their divergence)
     full_trial_steps: int  # trials × steps: the sweep without early stopping
-    marginals: NotRequired[dict[str, list[dict[str, Any]]]]  # mean score per swept value
     statuses: NotRequired[dict[str, int]]  # a summary document's trials per status
 
 
@@ -171,6 +184,7 @@ __all__ = [
     "VALIDATION_KEYS",
     "BestRecord",
     "CurveRecord",
+    "MarginalRecord",
     "OptimizerSummary",
     "ProgressRecord",
     "ResultsDocument",

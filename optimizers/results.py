@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .moments import SAMPLED_BINS, Factors, Moments
 from .pruning import trial_steps
 from .records import (
     SCORE_KEYS,
@@ -141,6 +142,19 @@ class OptimizerBest(BaseModel):
     settings: int
 
 
+class Marginal(BaseModel):
+    """One value of a swept hyperparameter (a sampled key: one bin of its values) and the mean
+    score of the scored settings that have it."""
+
+    value: float | str = Field(description="the value; for a bin, the lower median of its "
+                               "values; for 'optimizer', the optimizer's name")
+    lo: float | None = Field(description="the lowest value it holds (a list value: itself; "
+                             "null for 'optimizer')")
+    hi: float | None = Field(description="the highest value it holds")
+    n: int = Field(description="how many scored settings have it")
+    mean: float | None = Field(description="their mean score; null when n is 0")
+
+
 class Summary(BaseModel):
     """Sweep-wide statistics of the scores (see ``importance``) and each optimizer's best."""
 
@@ -150,6 +164,9 @@ class Summary(BaseModel):
         "0..1, raw scores, grid points without a score left out; a sweep that compares "
         "optimizers also gives 'optimizer', and each key's share is over the settings that "
         "have it")
+    marginals: dict[str, list[Marginal]] = Field(
+        default_factory=dict, description="for each swept hyperparameter, the mean score of the "
+        "scored settings at each of its values (a sampled key: its bins)")
     by_optimizer: dict[str, OptimizerBest] = Field(
         default_factory=dict, description="each optimizer's best setting (the best of its "
         "entries, where it has several) and its number of settings")
@@ -322,85 +339,24 @@ def importance(spec: SweepSpec, settings: Iterable[SettingRecord]) -> dict[str, 
     scores, not on log10(score): a score that spans decades is dominated by its largest values.
     Swept means a grid key whose value is a list of 2 or more values, in grid order, or a
     distribution drawn 2 or more times: a sampled key has a value per setting, so its values
-    are grouped into ⌈√N⌉ (at most ``SAMPLED_BINS``) bins of equal counts by rank first — a
-    main effect over those bins. The values are scaled by the largest |y| before squaring, so
-    no score near the float limit overflows; each share is clipped to [0, 1] against rounding.
+    are grouped into bins (``moments.Factors``: ⌈√N⌉ of them, at most ``SAMPLED_BINS``, of
+    equal counts by rank over all the sweep's settings, scored or not) — a main effect over
+    those bins. Comparing optimizers, "optimizer" comes first; a key of some optimizers only
+    has its share over the settings that have it.
+
+    The sums are exact and the share is the correctly rounded value of the formula
+    (``moments.Moments``, which a store keeps up to date as scores arrive, to the same bits).
     """
-    swept = ["optimizer", *spec.swept] if spec.compares else spec.swept
-    # comparing optimizers, the optimizer is a factor too: its name beside the params
-    scored: list[tuple[Mapping[str, Any], float]]
-    if spec.compares:
-        scored = [({**s["params"], "optimizer": spec.entry_of(s["index"]).name}, y)
-                  for s in settings if (y := s["score"]) is not None]
-    else:
-        scored = [(s["params"], y) for s in settings if (y := s["score"]) is not None]
-    shares = dict.fromkeys(swept, 0.0)
-    if not scored or not swept:
-        return shares
-    sampled = {key for entry in spec.entries for key, value in entry.axes.items()
-               if not isinstance(value, (int, float, list))}
-    if sampled:
-        scored = _binned(scored, sampled)
-    scale = max(abs(y) for _, y in scored)
-    if scale == 0.0:
-        return shares
-    ys = [y / scale for _, y in scored]
-    n = len(ys)
-    mean = math.fsum(ys) / n
-    total = math.fsum((y - mean) ** 2 for y in ys) / n
-    if total == 0.0:
-        return shares
-    for key in swept:
-        groups: dict[Any, list[float]] = {}
-        partial = False
-        for (params, _), y in zip(scored, ys, strict=True):
-            if key in params:
-                groups.setdefault(params[key], []).append(y)
-            else:
-                partial = True
-        if partial:  # a key of some optimizers only: its share among the settings that have it
-            shares[key] = _main_effect([(params[key], y) for (params, _), y in
-                                        zip(scored, ys, strict=True) if key in params])
-            continue
-        between = math.fsum(len(g) * (math.fsum(g) / len(g) - mean) ** 2
-                            for g in groups.values()) / n
-        shares[key] = min(1.0, max(0.0, between / total))
-    return shares
+    return moments_of(spec, settings).importance()
 
 
-#: The most bins a sampled key's values are grouped into for its importance.
-SAMPLED_BINS = 10
-
-
-def _binned(scored: list[tuple[Mapping[str, Any], float]],
-            keys: set[str]) -> list[tuple[Mapping[str, Any], float]]:
-    """The scored settings with each of ``keys`` replaced by the number of its bin: ⌈√N⌉ bins
-    (at most ``SAMPLED_BINS``) of equal counts of the settings that have the key, by rank of
-    its value (ties by setting order)."""
-    out = [dict(params) for params, _ in scored]
-    for key in keys:
-        having = [i for i, params in enumerate(out) if key in params]
-        bins = min(SAMPLED_BINS, math.ceil(math.sqrt(len(having))))
-        for rank, i in enumerate(sorted(having, key=lambda i: out[i][key])):
-            out[i][key] = rank * bins // len(having)
-    return [(params, y) for params, (_, y) in zip(out, scored, strict=True)]
-
-
-def _main_effect(pairs: Sequence[tuple[Any, float]]) -> float:
-    """The share of the variance of the ys explained by the means per value: V_h/V over these
-    pairs (0 when they do not vary)."""
-    if not pairs:
-        return 0.0
-    n = len(pairs)
-    mean = math.fsum(y for _, y in pairs) / n
-    total = math.fsum((y - mean) ** 2 for _, y in pairs) / n
-    if total == 0.0:
-        return 0.0
-    groups: dict[Any, list[float]] = {}
-    for value, y in pairs:
-        groups.setdefault(value, []).append(y)
-    between = math.fsum(len(g) * (math.fsum(g) / len(g) - mean) ** 2 for g in groups.values()) / n
-    return min(1.0, max(0.0, between / total))
+def moments_of(spec: SweepSpec, settings: Iterable[SettingRecord],
+               factors: Factors | None = None) -> Moments:
+    """The ``Moments`` of the scored ``settings`` (``factors``: the spec's, if already built)."""
+    moments = Moments(factors or Factors.of(spec))
+    moments.update_many((s["index"], None, score) for s in settings
+                        if (score := s["score"]) is not None)
+    return moments
 
 
 def best_setting(settings: Iterable[SettingRecord],
@@ -441,12 +397,15 @@ def assemble(spec: SweepSpec, records: Iterable[TrialRecord],
     trials = sorted(records, key=lambda r: r["index"])
     settings = score_settings(spec, trials)
     best = best_setting(settings, spec.metric)
+    data = spec.data()
+    moments = moments_of(spec, settings, Factors(data))
     return {
         "status": SweepStatus(status).value,
-        "spec": spec.data(),
+        "spec": data,
         "progress": {"done": len(trials), "total": spec.n_trials},
         "best": best,
-        "summary": {"importance": importance(spec, settings),
+        "summary": {"importance": moments.importance(),
+                    "marginals": moments.marginals(),
                     "by_optimizer": by_optimizer(spec, settings, best),
                     "trial_steps": trial_steps(trials, spec.steps),
                     "full_trial_steps": spec.n_trials * spec.steps},
@@ -455,7 +414,29 @@ def assemble(spec: SweepSpec, records: Iterable[TrialRecord],
     }
 
 
-__all__ = ["SCORE_KEYS", "Best", "Curve", "Progress", "ScoreBoard", "SettingScore", "Summary",
-           "SweepResults", "SweepStatus", "TrialResult", "TrialStatus", "assemble", "best_setting",
-           "by_optimizer", "failed_records", "importance", "mean_std", "point_score", "score_settings",
-           "score_summaries", "trial_value"]
+__all__ = [
+    "SAMPLED_BINS",
+    "SCORE_KEYS",
+    "Best",
+    "Curve",
+    "Marginal",
+    "Progress",
+    "ScoreBoard",
+    "SettingScore",
+    "Summary",
+    "SweepResults",
+    "SweepStatus",
+    "TrialResult",
+    "TrialStatus",
+    "assemble",
+    "best_setting",
+    "by_optimizer",
+    "failed_records",
+    "importance",
+    "mean_std",
+    "moments_of",
+    "point_score",
+    "score_settings",
+    "score_summaries",
+    "trial_value",
+]

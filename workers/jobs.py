@@ -55,6 +55,7 @@ from optimizers import (
     parse_spec,
     run_chunk,
 )
+from optimizers.moments import Factors, Moments
 from optimizers.pruning import trial_steps
 from optimizers.records import (
     BestRecord,
@@ -505,10 +506,13 @@ def summary_document(store: JobStore, record: SweepRecord,
         {"index": p.setting, "params": spec.setting(p.setting), "score": p.score,
          "score_std": p.score_std, "trials": p.trials} for p in top]
     best = best_setting(settings[:1], spec.metric)
+    stored = store.moments(record.id)
+    factors = Factors.of(spec)
+    moments = Moments(factors) if stored is None else Moments.from_bytes(stored, factors)
     return {
         "id": record.id, "status": (status or record.status).value, "spec": record.spec,
         "progress": {"done": record.done, "total": record.total}, "best": best,
-        "summary": {"importance": {}, "marginals": {},
+        "summary": {"importance": moments.importance(), "marginals": moments.marginals(),
                     "by_optimizer": _by_optimizer(store, record, spec, best),
                     "trial_steps": record.trial_steps,
                     "full_trial_steps": record.total * spec.steps,

@@ -38,6 +38,9 @@ The contract, which ``tests/workers/test_store.py`` checks on both:
   ``best`` costs the same at 10 trials and at a million, on every API replica, and equals the
   ``best`` of ``optimizers.assemble`` over the saved records (``tests/workers/
   test_best_so_far.py``).
+- The same transaction applies the merged points' score changes to the sweep's exact
+  ``Moments`` (``merge_moments``): importance and the marginal means of the scored settings,
+  equal to ``assemble``'s to the last bit whatever the order of the chunks.
 - Every saved trial is in the store's **trial index** too, written by the same ``save_chunk``:
   its index, chunk, status and rank (``TrialRef``). ``trial_page`` reads a page of it in index
   or score order, of one status or all, after a cursor (``TrialKey``), in O(log n + page):
@@ -70,6 +73,7 @@ from typing import Generic, Literal, Protocol, TypeVar, get_args
 import orjson
 
 from optimizers import SweepStatus
+from optimizers.moments import Factors, Moments
 from optimizers.records import ResultsDocument, ScoreSummary, TrialRecord, TrialStatus
 from optimizers.results import point_score, trial_value
 from optimizers.spec import Metric, SpecData, rank_key, settings_count
@@ -247,6 +251,7 @@ class MergedPoint:
     rank: float | None  # what the ranking orders by, lowest first (``optimizers.spec.rank_key``)
     n_trials: int
     head: builtins.list[int]  # its first ``BEST_TRIALS`` trial indices: what a view reads
+    old_score: float | None = None  # its score before the merge (None: none)
 
     @property
     def summary(self) -> bytes:
@@ -289,6 +294,8 @@ def merge_points(stored: Mapping[int, bytes | None], records: Iterable[ScoreSumm
     """
     merged: dict[int, dict[int, float | None]] = {
         setting: dict(decode_point(blob)) for setting, blob in stored.items()}
+    before = {setting: point_score([v for _, v in sorted(values.items())]) if values else None
+              for setting, values in merged.items()}
     for record in records:
         index = int(record["index"])
         merged.setdefault(index % n_settings, {}).setdefault(index, trial_value(record, metric))
@@ -296,12 +303,50 @@ def merge_points(stored: Mapping[int, bytes | None], records: Iterable[ScoreSumm
     for setting in sorted(merged):
         values = sorted(merged[setting].items())
         scored = point_score([v for _, v in values])
+        old = before.get(setting)
         points.append(MergedPoint(setting, encode_point(values),
                                   None if scored is None else scored[0],
                                   None if scored is None else scored[1],
                                   None if scored is None else rank_key(scored[0], metric),
-                                  len(values), [i for i, _ in values[:BEST_TRIALS]]))
+                                  len(values), [i for i, _ in values[:BEST_TRIALS]],
+                                  None if old is None else old[0]))
     return points
+
+
+class FactorsCache:
+    """The ``optimizers.moments.Factors`` of the sweeps a store saves chunks of, by sweep id:
+    the last ``size`` (a sampled key's factors hold a byte per setting)."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, Factors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sweep_id: str, spec: SpecData) -> Factors:
+        with self._lock:
+            factors = self._entries.get(sweep_id)
+            if factors is not None:
+                self._entries.move_to_end(sweep_id)
+                return factors
+        factors = Factors(spec)
+        with self._lock:
+            self._entries[sweep_id] = factors
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return factors
+
+
+def merge_moments(stored: bytes | None, factors: Factors,
+                  merged: Iterable[MergedPoint]) -> bytes | None:
+    """The sweep's ``Moments`` (as stored: None for none yet) with the score changes of the
+    merged grid points applied — what importance and the marginal means are read from; None if
+    no score changed and none was stored. Exact sums: any order of chunks gives the same bytes."""
+    changes = [(p.setting, p.old_score, p.score) for p in merged if p.old_score != p.score]
+    if not changes:
+        return stored
+    moments = Moments(factors) if stored is None else Moments.from_bytes(stored, factors)
+    moments.update_many(changes)
+    return moments.to_bytes()
 
 
 def best_of(setting: int, summary: bytes, blob: Callable[[], bytes | None],
@@ -485,6 +530,10 @@ class JobStore(Protocol):
     def count_saved(self, sweep_id: str, lo: int, hi: int) -> int:
         """How many trials with ``lo <= index < hi`` are saved."""
 
+    def moments(self, sweep_id: str) -> bytes | None:
+        """The sweep's ``optimizers.moments.Moments`` as ``save_chunk`` keeps them (None before
+        any grid point has a score): importance and marginal means at any sweep size."""
+
     def top_points(self, sweep_id: str, limit: int) -> builtins.list[StoredBest]:
         """The ``limit`` best-scoring grid points (``best``'s order), best first, each with all
         its trial indices."""
@@ -583,10 +632,10 @@ def finished_statuses() -> Iterable[SweepStatus]:
 
 
 __all__ = ["BEST_TRIALS", "CHUNK_SECONDS_BUCKETS", "MAX_VALUE_BYTES", "SPEC_CACHE_BYTES",
-           "Backlogged", "ByteBoundedCache", "ChunkStats", "JobStore", "MergedPoint",
+           "Backlogged", "ByteBoundedCache", "ChunkStats", "FactorsCache", "JobStore", "MergedPoint",
            "PointValues", "StoreRejected", "StoreUnavailable", "StoredBest", "SweepDocument",
            "SweepRecord",
            "TRIAL_STATUSES", "TrialKey", "TrialOrder", "TrialRef", "WatchState", "WatchStep", "best_of", "check_value_size", "chunk_seconds_bucket",
            "decide_watch", "decode_point",
-           "encode_point", "finished_statuses", "max_value_bytes", "merge_points",
+           "encode_point", "finished_statuses", "max_value_bytes", "merge_moments", "merge_points",
            "over_limit", "scoring_of", "touched_points", "trial_refs"]

@@ -21,6 +21,8 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
                                   (as an order-keeping unsigned integer), index and chunk, so
                                   ZRANGEBYLEX reads them best first (``TrialKey``)
     sweep:{id}:counts     hash    status → saved trials of that status
+    sweep:{id}:moments    string  the scored settings' exact ``Moments`` (importance, marginal
+                                  means), updated by every save that changes a score
     sweep:{id}:watch      string  the watchdog's clocks (``WatchState`` as a JSON list)
     sweeps                zset    every sweep id, scored by created_at
     status:{status}       zset    the ids of the sweeps in that status, scored by created_at;
@@ -99,6 +101,7 @@ from .store import (
     Backlogged,
     ByteBoundedCache,
     ChunkStats,
+    FactorsCache,
     MergedPoint,
     StoredBest,
     StoreRejected,
@@ -113,6 +116,7 @@ from .store import (
     check_value_size,
     chunk_seconds_bucket,
     decide_watch,
+    merge_moments,
     merge_points,
     scoring_of,
     touched_points,
@@ -497,6 +501,7 @@ class RedisStore:
         self._release_owner = client.register_script(_RELEASE_OWNER)
         self._claim_expired = client.register_script(_CLAIM_EXPIRED)
         self._specs: ByteBoundedCache[str, SpecData] = ByteBoundedCache(SPEC_CACHE_BYTES)
+        self._factors = FactorsCache()
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -506,7 +511,7 @@ class RedisStore:
 
     #: The parts of a sweep's keys besides its hash (``_sweep(id, part)``).
     PARTS = ("chunks", "results", "scores", "points", "ranking", "point_scores", "watch",
-             "blobs", "ranked", "counts", *(f"trials:{status}" for status in TRIAL_STATUSES))
+             "blobs", "ranked", "counts", "moments", *(f"trials:{status}" for status in TRIAL_STATUSES))
 
     def _sweep_keys(self, sweep_id: str) -> builtins.list[str]:
         """Every key of the sweep but its hash."""
@@ -615,7 +620,7 @@ class RedisStore:
         a first save, None otherwise (or if the sweep is unknown). One optimistic transaction
         (see the module docstring)."""
         sweep, chunks = self._sweep(sweep_id), self._sweep(sweep_id, "chunks")
-        points = self._sweep(sweep_id, "points")
+        points, moments = self._sweep(sweep_id, "points"), self._sweep(sweep_id, "moments")
         blob, scores = orjson.dumps(records), orjson.dumps(score_summaries(records))
         check_value_size(f"chunk {chunk} of sweep {sweep_id}", blob)
         spec = self._spec(sweep_id)
@@ -627,12 +632,14 @@ class RedisStore:
         with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    pipe.watch(sweep, chunks, points)  # type: ignore[no-untyped-call]
+                    pipe.watch(sweep, chunks, points, moments)  # type: ignore[no-untyped-call]
                     if not pipe.exists(sweep) or pipe.hexists(chunks, str(int(chunk))):
                         return None
                     stored = dict(zip(touched, cast(builtins.list[bytes | None], pipe.hmget(
                         points, [_point(s) for s in touched])))) if touched else {}
                     merged = merge_points(stored, records, metric, n_settings)
+                    before = cast(bytes | None, pipe.get(moments))
+                    after = merge_moments(before, self._factors.get(sweep_id, spec), merged)
                     pipe.multi()
                     pipe.hset(chunks, str(int(chunk)), blob)
                     pipe.hset(self._sweep(sweep_id, "scores"), str(int(chunk)), scores)
@@ -640,6 +647,8 @@ class RedisStore:
                     pipe.hincrby(sweep, "chunks_done", 1)
                     self._write_points(pipe, sweep_id, merged)
                     self._write_trials(pipe, sweep_id, trials)
+                    if after is not None and after != before:
+                        pipe.set(moments, after)
                     if add_chunks:
                         pipe.hincrby(sweep, "n_chunks", add_chunks)
                     if trial_steps:
@@ -733,6 +742,11 @@ class RedisStore:
         for status in TRIAL_STATUSES:
             pipe.zcount(self._sweep(sweep_id, f"trials:{status}"), lo, f"({hi}")
         return sum(int(n) for n in pipe.execute())
+
+    @_translating
+    def moments(self, sweep_id: str) -> bytes | None:
+        """The sweep's exact ``Moments``, as ``save_chunk`` keeps them."""
+        return cast(bytes | None, self._redis.get(self._sweep(sweep_id, "moments")))
 
     @_translating
     def top_points(self, sweep_id: str, limit: int) -> builtins.list[StoredBest]:

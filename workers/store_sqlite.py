@@ -17,6 +17,7 @@ Layout (created if missing)::
            status TEXT, rank REAL, PRIMARY KEY (sweep_id, trial))          -- every saved trial
         index (sweep_id, status, trial), index (sweep_id, rank, trial)     -- (TrialRef)
     trial_counts(sweep_id TEXT, status TEXT, n INTEGER)                    -- saved per status
+    moments(sweep_id TEXT PRIMARY KEY, blob BLOB)                          -- Moments.to_bytes
     workers(name TEXT PRIMARY KEY, seen REAL)                              -- last heartbeat
     chunk_runs(bound REAL PRIMARY KEY,                                     -- run-time bucket
                chunks INTEGER, trials INTEGER, seconds REAL)               -- totals in it
@@ -68,6 +69,7 @@ from .store import (
     Backlogged,
     ByteBoundedCache,
     ChunkStats,
+    FactorsCache,
     StoredBest,
     StoreRejected,
     StoreUnavailable,
@@ -81,6 +83,7 @@ from .store import (
     check_value_size,
     chunk_seconds_bucket,
     decide_watch,
+    merge_moments,
     merge_points,
     over_limit,
     scoring_of,
@@ -133,6 +136,10 @@ CREATE TABLE IF NOT EXISTS trials (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS trials_status ON trials (sweep_id, status, trial);
 CREATE INDEX IF NOT EXISTS trials_ranking ON trials (sweep_id, rank, trial);
+CREATE TABLE IF NOT EXISTS moments (
+    sweep_id TEXT PRIMARY KEY,
+    blob BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS trial_counts (
     sweep_id TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -280,6 +287,7 @@ class SQLiteStore:
         self._connections: builtins.list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._specs: ByteBoundedCache[str, SpecData] = ByteBoundedCache(SPEC_CACHE_BYTES)
+        self._factors = FactorsCache()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = self._db()
         if db.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
@@ -480,11 +488,18 @@ class SQLiteStore:
             "(SELECT value FROM json_each(?))", (sweep_id, orjson.dumps(touched).decode()))
         stored: dict[int, bytes | None] = dict.fromkeys(touched)
         stored.update({int(setting): bytes(vals) for setting, vals in rows})
+        merged = merge_points(stored, records, metric, n_settings)
         db.executemany(
             "INSERT OR REPLACE INTO points (sweep_id, setting, vals, score, summary) "
             "VALUES (?, ?, ?, ?, ?)",
             [(sweep_id, p.setting, p.blob, p.rank, None if p.score is None else p.summary)
-             for p in merge_points(stored, records, metric, n_settings)])
+             for p in merged])
+        row = db.execute("SELECT blob FROM moments WHERE sweep_id = ?", (sweep_id,)).fetchone()
+        before = None if row is None else bytes(row[0])
+        after = merge_moments(before, self._factors.get(sweep_id, spec), merged)
+        if after is not None and after != before:
+            db.execute("INSERT OR REPLACE INTO moments (sweep_id, blob) VALUES (?, ?)",
+                       (sweep_id, after))
 
     def _index_trials(self, db: sqlite3.Connection, sweep_id: str, chunk: int, spec: SpecData,
                       records: Sequence[ScoreSummary]) -> None:
@@ -546,6 +561,13 @@ class SQLiteStore:
         (n,) = self._db().execute("SELECT COUNT(*) FROM trials WHERE sweep_id = ? AND "
                                   "trial >= ? AND trial < ?", (sweep_id, lo, hi)).fetchone()
         return int(n)
+
+    @_translating
+    def moments(self, sweep_id: str) -> bytes | None:
+        """The sweep's exact ``Moments``, as ``save_chunk`` keeps them."""
+        row = self._db().execute("SELECT blob FROM moments WHERE sweep_id = ?",
+                                 (sweep_id,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     @_translating
     def top_points(self, sweep_id: str, limit: int) -> builtins.list[StoredBest]:
@@ -653,8 +675,8 @@ class SQLiteStore:
         condition = (f"status IN ({', '.join('?' * len(_FINISHED))}) AND finished_at < ?",
                      (*_FINISHED, before))
         with self._write() as db:
-            for table in ("chunks", "points", "trials", "trial_counts", "watch", "leases",
-                          "blobs"):
+            for table in ("chunks", "points", "trials", "trial_counts", "moments", "watch",
+                          "leases", "blobs"):
                 db.execute(f"DELETE FROM {table} WHERE sweep_id IN "
                            f"(SELECT id FROM sweeps WHERE {condition[0]})", condition[1])
             deleted = db.execute(f"DELETE FROM sweeps WHERE {condition[0]}",

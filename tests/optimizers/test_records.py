@@ -18,6 +18,7 @@ from optimizers.records import (
     VALIDATION_KEYS,
     BestRecord,
     CurveRecord,
+    MarginalRecord,
     ProgressRecord,
     ResultsDocument,
     ScoreSummary,
@@ -29,6 +30,7 @@ from optimizers.records import (
 from optimizers.results import (
     Best,
     Curve,
+    Marginal,
     Progress,
     SettingScore,
     Summary,
@@ -52,6 +54,7 @@ from optimizers.spec import (
 PAIRS: list[tuple[type, type[BaseModel]]] = [
     (TrialRecord, TrialResult), (CurveRecord, Curve), (SettingRecord, SettingScore),
     (BestRecord, Best), (ProgressRecord, Progress), (SummaryRecord, Summary),
+    (MarginalRecord, Marginal),
     (ResultsDocument, SweepResults), (SpecData, SweepSpec), (OptimizerData, OptimizerSpec),
     (RandomInitData, RandomInit),
 ]

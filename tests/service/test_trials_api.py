@@ -97,6 +97,8 @@ def test_a_sweep_over_the_inline_limit_pages_streams_and_summarises(
             statuses[t["status"]] = statuses.get(t["status"], 0) + 1
         assert document["summary"]["statuses"] == statuses
         assert document["summary"]["trial_steps"] == expected["summary"]["trial_steps"]
+        for key in ("importance", "marginals", "by_optimizer"):
+            assert document["summary"][key] == expected["summary"][key], key
 
         assert paged(client, sweep_id, limit=7) == expected["trials"]
         assert paged(client, sweep_id, limit=1000, order="score") == sorted(
