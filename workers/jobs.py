@@ -61,6 +61,7 @@ from optimizers.results import failed_records, validation_metrics
 from optimizers.spec import UNLIMITED
 
 from .datasets import StoreDatasets
+from .overview import save_sketch
 from .stages import (
     Submit,
     chunk_plan,
@@ -255,6 +256,7 @@ def _execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | No
         return 0
     seconds = time.perf_counter() - started
     try:
+        save_sketch(store, sweep_id, chunk, spec, records)
         chunks_done = store.save_chunk(sweep_id, chunk, records,
                                        trial_steps=trial_steps(records, spec.steps))
     except StoreRejected as exc:
@@ -324,6 +326,7 @@ def fail_chunk(store: JobStore, sweep_id: str, chunk: int, message: str) -> None
                 fail_sweep(store, sweep_id, f"chunk {chunk} (a rung) failed: {message}")
                 return
             trials = plan_trials(spec, plan)
+        save_sketch(store, sweep_id, chunk, spec, failed_records(spec, trials, message))
         chunks_done = store.save_chunk(sweep_id, chunk, failed_records(spec, trials, message))
     except (StoreRejected, ValueError) as exc:  # ValueError: the stored spec does not parse
         fail_sweep(store, sweep_id, f"chunk {chunk} failed ({message}) and could not be "
