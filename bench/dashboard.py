@@ -167,8 +167,14 @@ def run(client: Any, spec: dict[str, Any], timeout: float) -> tuple[str, float]:
     sweep_id = created.json()["id"]
     view = wait_for_status(client, sweep_id, {"succeeded", "failed", "cancelled"},
                            timeout=timeout)
-    if view["status"] != "succeeded":
+    # until results documents above GRADSWEEP_RESULTS_INLINE_MAX trials leave their trials out,
+    # a 10^6-trial document is over the store's value limit: every chunk is saved (so the
+    # overview is whole) but the sweep ends failed; the page is measured all the same
+    too_big = "results document could not be stored" in (view.get("error") or "")
+    if view["status"] != "succeeded" and not too_big:
         raise RuntimeError(f"the sweep ended {view['status']}: {view.get('error')}")
+    if too_big:
+        print(f"sweep {sweep_id} ended failed (all chunks saved): {view.get('error')}")
     return sweep_id, time.perf_counter() - t0
 
 
@@ -210,7 +216,7 @@ def main() -> None:
             if not args.no_million:
                 sweep_id, run_s = run(client, MILLION, 3600)
                 sweeps.append(("10^6 trials", sweep_id, run_s))
-                print(f"sweep {sweep_id}: 10^6 trials succeeded in {run_s:.2f} s")
+                print(f"sweep {sweep_id}: 10^6 trials done in {run_s:.2f} s")
                 t0 = time.perf_counter()
                 size = len(client.get(f"/v1/sweeps/{sweep_id}/overview").content)
                 print(f"GET /overview of 10^6 trials: {1000 * (time.perf_counter() - t0):.0f} ms, "
@@ -240,7 +246,7 @@ def main() -> None:
           f"{platform.python_version()}; plotly {plotly.__version__}; load average "
           f"{load_start} → {load_average()}")
     for label, _, run_s in sweeps:
-        print(f"- {label}: POST → succeeded {run_s:.1f} s")
+        print(f"- {label}: POST → every chunk saved {run_s:.1f} s")
     for label, visits in results.items():
         report(label, visits)
 
