@@ -19,7 +19,7 @@ from .errors import install_error_handlers
 from .feeds import Feeds
 from .guards import RequestGuard
 from .metrics import make_registry
-from .routes import catalogue, datasets, events, export, health, sweeps, trials
+from .routes import catalogue, datasets, events, export, health, overview, sweeps, trials
 from .runtime import Runtime
 from .settings import ServiceSettings, get_settings
 
@@ -45,7 +45,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = FastAPI(title="gradsweep", version=VERSION, lifespan=lifespan,
                   summary="Hyperparameter sweeps for gradient-descent optimizers.")
     install_error_handlers(app)
-    for router in (sweeps.router, trials.router, export.router, events.router, datasets.router,
+    for router in (sweeps.router, trials.router, export.router, overview.router, events.router,
+                   datasets.router,
                    catalogue.router, health.router, dashboard_router):
         app.include_router(router)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes,

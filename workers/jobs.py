@@ -69,6 +69,7 @@ from optimizers.results import best_setting, failed_records
 from optimizers.spec import UNLIMITED
 
 from .datasets import StoreDatasets
+from .overview import save_sketch
 from .settings import get_settings
 from .stages import (
     Submit,
@@ -263,6 +264,7 @@ def _execute_chunk(store: JobStore, sweep_id: str, chunk: int, lease: Lease | No
         return 0
     seconds = time.perf_counter() - started
     try:
+        save_sketch(store, sweep_id, chunk, spec, records)
         chunks_done = store.save_chunk(sweep_id, chunk, records,
                                        trial_steps=trial_steps(records, spec.steps))
     except StoreRejected as exc:
@@ -332,7 +334,9 @@ def fail_chunk(store: JobStore, sweep_id: str, chunk: int, message: str) -> None
                 fail_sweep(store, sweep_id, f"chunk {chunk} (a rung) failed: {message}")
                 return
             trials = plan_trials(spec, plan)
-        chunks_done = store.save_chunk(sweep_id, chunk, failed_records(spec, trials, message))
+        records = failed_records(spec, trials, message)
+        save_sketch(store, sweep_id, chunk, spec, records)
+        chunks_done = store.save_chunk(sweep_id, chunk, records)
     except (StoreRejected, ValueError) as exc:  # ValueError: the stored spec does not parse
         fail_sweep(store, sweep_id, f"chunk {chunk} failed ({message}) and could not be "
                    f"stored as failed trials: {exc}")

@@ -38,6 +38,7 @@ from optimizers.records import TrialRecord
 from optimizers.runner import StopCheck, run_stage_chunk
 from optimizers.spec import Trial
 
+from .overview import save_sketch
 from .store import JobStore, SweepRecord
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def run_stage(store: JobStore, record: SweepRecord, spec: SweepSpec, chunk: int,
     if segment.paused:
         store.put_blobs(record.id, {checkpoint_name(chunk): to_bytes(segment.checkpoints),
                                     paused_name(chunk): orjson.dumps(segment.paused)})
+    save_sketch(store, record.id, chunk, spec, segment.records)
     return len(trials), store.save_chunk(record.id, chunk, segment.records,
                                          trial_steps=segment.trial_steps)
 
@@ -151,6 +153,7 @@ def run_promote(store: JobStore, record: SweepRecord, spec: SweepSpec, chunk: in
                                         "size": size}
     store.put_blobs(record.id, {name: orjson.dumps(p) for name, p in plans.items()})
     added = pieces + (promote_at is not None)
+    save_sketch(store, record.id, chunk, spec, ended)
     if store.save_chunk(record.id, chunk, ended, add_chunks=added) is None:
         return 0
     log.info("sweep %s: rung %d at step %d: %d trials pruned, %d go on in %d chunk(s)",

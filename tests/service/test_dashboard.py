@@ -22,6 +22,11 @@ LONG = {"name": "long sweep", "objective": {"name": "rosenbrock", "dim": 2}, "op
         "grid": {"lr": [0.001, 0.01]}, "seeds": 8, "steps": 300_000}
 TIMEOUT_MS = 30_000
 
+CURVE_TRACES = ("window.curveTraces = () => (document.getElementById('curves').data || [])"
+                ".filter(t => !(t.meta && t.meta.kind === 'band'));"
+                "window.bandTraces = () => (document.getElementById('curves').data || [])"
+                ".filter(t => t.meta && t.meta.kind === 'band');")
+
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason=f"{CHROMIUM} is missing (apt-get install chromium)")
 
@@ -52,6 +57,9 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, server: Cluster) -> Iterator[Any]:
     """A fresh page on the server; fails the test on any script error or console error."""
     context = browser.new_context(base_url=server.url, viewport={"width": 1400, "height": 1000})
+    # the curves plot holds the quantile bands of all curves beside the trials' curves:
+    # curveTraces() is the trials' traces (what the tests count), bandTraces() the bands
+    context.add_init_script(CURVE_TRACES)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     problems: list[str] = []
@@ -131,13 +139,13 @@ def test_submit_through_the_form_then_watch_it_finish(page: Any, server: Cluster
     assert page.text_content("#title") == "from the form <b>"  # text, not markup
     # one trace per trial, once the final results are drawn
     page.wait_for_function("document.getElementById('curves').data && "
-                           "document.getElementById('curves').data.length === 12")
+                           "curveTraces().length === 12")
     assert page.evaluate("document.getElementById('curves').layout.yaxis.type") == "log"
-    assert page.evaluate("document.getElementById('curves').data.every("
+    assert page.evaluate("curveTraces().every("
                          "t => t.type === 'scattergl' && t.x.length <= 201)")
     # no early stopping: no rungs, no crosses, no cost panel, statuses as they are
     assert page.evaluate("document.getElementById('curves').layout.shapes") is None
-    assert page.evaluate("document.getElementById('curves').data.every(t => t.mode === 'lines')")
+    assert page.evaluate("curveTraces().every(t => t.mode === 'lines')")
     assert page.is_hidden("#pruning-panel")
     # the best setting shown is the API's
     with server.client() as client:
@@ -203,7 +211,7 @@ def test_submit_through_the_form_then_watch_it_finish(page: Any, server: Cluster
 def traces(page: Any) -> list[dict[str, Any]]:
     """The curves plot's traces as drawn: name, optimizer, legend group, colour, width."""
     return list(page.evaluate(
-        "document.getElementById('curves').data.map(t => ({name: t.name, "
+        "curveTraces().map(t => ({name: t.name, "
         "optimizer: t.meta && t.meta.optimizer, group: t.legendgroup, colour: t.line.color, "
         "width: t.line.width}))"))
 
@@ -281,7 +289,7 @@ def test_compare_optimizers_from_the_form_then_their_curves_and_bests(
     sweep_id = page.url.rsplit("/", 1)[1]
     page.wait_for_selector("#status [data-status='succeeded']")
     page.wait_for_function("document.getElementById('curves').data && "
-                           "document.getElementById('curves').data.length === 12")
+                           "curveTraces().length === 12")
     with server.client() as client:
         document = client.get(f"/v1/sweeps/{sweep_id}/results").json()
     by = document["summary"]["by_optimizer"]
@@ -302,12 +310,12 @@ def test_compare_optimizers_from_the_form_then_their_curves_and_bests(
     assert legend == COMPARED
     # a click on a name hides that optimizer's curves, a second shows them again
     page.click("#legend [data-legend='sgd']")
-    page.wait_for_function("document.getElementById('curves').data.some(t => t.visible === false)")
+    page.wait_for_function("curveTraces().some(t => t.visible === false)")
     assert {t["optimizer"] for t in page.evaluate(
-        "document.getElementById('curves').data.filter(t => t.visible === false)"
+        "curveTraces().filter(t => t.visible === false)"
         ".map(t => ({optimizer: t.meta.optimizer}))")} == {"sgd"}
     page.click("#legend [data-legend='sgd']")
-    page.wait_for_function("document.getElementById('curves').data.every(t => t.visible)")
+    page.wait_for_function("curveTraces().every(t => t.visible)")
     each_best = {i for entry in by.values() for i in entry["best"]["trials"]}
     assert {int(t["name"][1:]) for t in drawn if t["width"] > 2} == each_best
 
@@ -353,7 +361,7 @@ def test_compare_optimizers_from_the_form_then_their_curves_and_bests(
     assert bar["y"] == pytest.approx([by[n]["best"]["score"] for n in COMPARED])
     # coloured by a hyperparameter instead: the trials without it in grey
     page.select_option("#color-by", "momentum")
-    page.wait_for_function("document.getElementById('curves').data.some("
+    page.wait_for_function("curveTraces().some("
                            "t => t.line.color === '#c4c4c4')")
     screenshot(page, "sweep-compare.png")
 
@@ -388,7 +396,7 @@ def test_one_optimizer_with_a_schedule_and_clipping_posts_the_single_form(
     sweep_id = page.url.rsplit("/", 1)[1]
     page.wait_for_selector("#status [data-status='succeeded']")
     page.wait_for_function("document.getElementById('curves').data && "
-                           "document.getElementById('curves').data.length === 4")
+                           "curveTraces().length === 4")
     with server.client() as client:
         document = client.get(f"/v1/sweeps/{sweep_id}/results").json()
     assert document["spec"]["optimizers"] is None
@@ -552,7 +560,7 @@ def test_an_mlp_sweep_from_the_form_with_its_validation_curves(
     sweep_id = page.url.rsplit("/", 1)[1]
     page.wait_for_selector("#status [data-status='succeeded']")
     page.wait_for_function("document.getElementById('curves').data && "
-                           "document.getElementById('curves').data.length === 3")
+                           "curveTraces().length === 3")
     with server.client() as client:
         results = client.get(f"/v1/sweeps/{sweep_id}/results").json()
     assert results["spec"]["metric"] == "max_val_accuracy"
@@ -567,7 +575,7 @@ def test_an_mlp_sweep_from_the_form_with_its_validation_curves(
         "document.getElementById('curves').layout.yaxis.title.text === 'val_accuracy'")
     assert page.evaluate("document.getElementById('curves').layout.yaxis.type") == "linear"
     assert not page.is_checked("#log-y")
-    plotted = page.evaluate("document.getElementById('curves').data.map("
+    plotted = page.evaluate("curveTraces().map("
                             "t => [t.name, Array.from(t.x), Array.from(t.y)])")
     assert {name for name, _, _ in plotted} == set(curves)
     for name, xs, ys in plotted:

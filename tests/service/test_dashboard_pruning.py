@@ -70,7 +70,7 @@ def rung_shapes(page: Any) -> list[dict[str, Any]]:
 def drawn(page: Any) -> dict[int, dict[str, Any]]:
     """The curves plot's traces by trial: mode, points, marker sizes and colours."""
     return {int(t["name"][1:]): t for t in page.evaluate(
-        "document.getElementById('curves').data.map(t => ({name: t.name, mode: t.mode, "
+        "curveTraces().map(t => ({name: t.name, mode: t.mode, "
         "x: Array.from(t.x), size: Array.from(t.marker.size), symbol: t.marker.symbol, "
         "marker: t.marker.color, line: t.line.color}))")}
 
@@ -196,7 +196,7 @@ def test_a_pruned_sweep_from_the_form_with_its_422s_then_rungs_crosses_and_cost(
     sweep_id = page.url.rsplit("/", 1)[1]
     page.wait_for_selector("#status [data-status='succeeded']")
     page.wait_for_function("document.getElementById('curves').data && "
-                           "document.getElementById('curves').data.length === 54")
+                           "curveTraces().length === 54")
     with server.client() as client:
         document = client.get(f"/v1/sweeps/{sweep_id}/results").json()
     assert document["spec"]["pruning"] == shown["pruning"]
@@ -229,7 +229,7 @@ def test_a_hyperband_sweep_s_page_sorts_its_rungs_as_numbers(page: Any, server: 
     page.goto(f"/sweeps/{sweep_id}")
     page.wait_for_selector("#status [data-status='succeeded']")
     page.wait_for_function("document.getElementById('curves').data && "
-                           "document.getElementById('curves').data.length === 54")
+                           "curveTraces().length === 54")
     check_pruned_page(page, document)
     assert (page.text_content("#pruning-summary") or "").startswith("Hyperband, η = 3: ")
 
@@ -263,7 +263,7 @@ def test_a_running_pruned_sweep_without_a_best_yet_then_cancelled(
             "running; 48,000 of 72,000,000 trial-steps (0.1%) so far.")
         assert page.text_content("#best") == "none yet"
         page.wait_for_function("document.getElementById('curves').data && "
-                               "document.getElementById('curves').data.length === 48")
+                               "curveTraces().length === 48")
         assert [s["x0"] for s in rung_shapes(page)] == [1000, 3000, 9000, 27000, 81000, 243000,
                                                         729000]
         assert all(t["x"][-1] == 1000 and t["size"][-1] > 0 for t in drawn(page).values())

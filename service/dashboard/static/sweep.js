@@ -6,6 +6,11 @@
 // curves, ends each pruned trial's curve with a cross and says what the pruning saved. A
 // metric's direction (lower or higher is better) is the catalogue's. Live over /v1/sweeps/{id}/events; polling every 2 s when the stream is
 // unavailable.
+// The curves never draw every trial of a large sweep: quantile bands of all the curves and a
+// sample of ~200 of them (GET /v1/sweeps/{id}/overview, computed by the server from per-chunk
+// sketches), and the best trials (GET /v1/sweeps/{id}/trials?order=score) drawn thick; a sweep
+// of up to 200 trials is its own sample. The trials table is paged from GET /v1/sweeps/{id}/trials
+// (the results document's trials where the API has no such route).
 (() => {
   const {el} = GS;
   const MAX_POINTS = 200;          // per trial curve, after downsampling
@@ -17,6 +22,9 @@
   const CATEGORICAL = ["#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9",
                        "#f0e442", "#000000", "#8c564b", "#7f7f7f", "#bcbd22", "#9467bd", "#17becf"];
   const MISSING = "#c4c4c4";       // a trial without the hyperparameter the curves are coloured by
+  const MERGE_OVER = 60;           // more thin curves than this: one trace per colour, not per trial
+  const TOP = 10;                  // the best trials drawn thick
+  const PAGE = 50;                 // rows of the trials table per page
   const match = window.location.pathname.match(/^\/sweeps\/([0-9a-f]{32})\/?$/);
   const id = match ? match[1] : null;
   const $ = (x) => document.getElementById(x);
@@ -26,6 +34,37 @@
   let chosen = null;               // the optimizer whose best trials are highlighted, if any
   const hidden = new Set();        // the optimizers whose curves are hidden (a click on the legend)
   const logFor = {};               // the log-scale choice per curve, once the user made one
+  let overviewDoc = null;          // GET …/overview: bands, counts, sample
+  let top = [];                    // the best trials by score, with their curves
+  let trialsApi = null;            // a promise: does the API page trials (GET …/trials)?
+  const table = {order: "index", status: "", cursors: [null], items: [], next: null, total: null};
+
+  // the trials the curves draw: the sample, the best, and the best setting's (or the chosen
+  // optimizer's) trials when the results document holds them; every trial without an overview
+  function drawnTrials() {
+    if (!overviewDoc) return (results && results.trials) || [];
+    const byIndex = new Map();
+    for (const t of overviewDoc.sample) byIndex.set(t.index, t);
+    for (const t of top) byIndex.set(t.index, t);
+    const want = new Set(thickSet());
+    if (results && results.trials && want.size) {
+      for (const t of results.trials) if (want.has(t.index) && !byIndex.has(t.index)) byIndex.set(t.index, t);
+    }
+    return [...byIndex.values()].sort((a, b) => a.index - b.index);
+  }
+  // the document the curves read: the results, or what is known before they arrive
+  const doc = () => results || {spec: null, trials: drawnTrials(), summary: null, best: view && view.best,
+                                 progress: view ? view.progress : {done: 0, total: 0}};
+  const allTrials = (d) => d.trials || drawnTrials();
+  // thick: the highlighted optimizer's best trials, else each optimizer's best when comparing,
+  // else the best setting's and the best trials by score
+  function thickSet() {
+    const d = results || {summary: null, trials: []};
+    if (chosen) return bestTrials(d, chosen);
+    if (results && compares(results)) return optimizerNames(results).flatMap((n) => bestTrials(results, n));
+    const best = (results && results.best) || (view && view.best);
+    return (best ? best.trials : []).concat(top.map((t) => t.index));
+  }
 
   // what ranks best: "max" for a metric where higher is better; the accuracies are, should the
   // catalogue be unreadable
@@ -66,7 +105,7 @@
   function showBest(best) {
     if (!best) { $("best").replaceChildren(el("span", {class: "muted", text: "none yet"})); return; }
     // comparing optimizers: the best setting's optimizer first (its trials say which)
-    const trial = results && compares(results) && results.trials.find((t) => t.index === best.trials[0]);
+    const trial = results && compares(results) && allTrials(results).find((t) => t.index === best.trials[0]);
     const rows = (trial ? [el("tr", {}, el("th", {text: "optimizer"}),
       el("td", {id: "best-optimizer", "data-optimizer": trial.optimizer}, swatch(optimizerColours(results).get(trial.optimizer)),
          trial.optimizer))] : []).concat(Object.entries(best.params).map(([name, value]) =>
@@ -136,13 +175,13 @@
     const pruning = doc.spec && doc.spec.pruning;
     $("pruning-panel").hidden = !pruning;
     if (!pruning) return;
-    const trials = doc.trials;
+    const trials = doc.trials || [];
     const total = doc.progress.total;
     const by = (status) => trials.filter((t) => t.status === status).length;
     const parts = [`${by("ok")} of ${total} trials ran to the end`, `${by("pruned")} pruned`];
     if (by("diverged")) parts.push(`${by("diverged")} diverged`);
     if (by("failed")) parts.push(`${by("failed")} failed`);
-    const left = total - trials.length;
+    const left = doc.trials ? total - trials.length : total - doc.progress.done;
     const running = !GS.finished(doc.status);
     if (left > 0) parts.push(`${left} ${running ? "still running" : "not run"}`);
     const summary = doc.summary || {};
@@ -169,7 +208,7 @@
   // should a document lack it)
   function optimizerNames(doc) {
     const by = doc.summary && doc.summary.by_optimizer;
-    const names = by ? Object.keys(by) : doc.trials.map((t) => t.optimizer);
+    const names = by ? Object.keys(by) : allTrials(doc).map((t) => t.optimizer);
     return [...new Set(names.filter(Boolean))];
   }
   const compares = (doc) => optimizerNames(doc).length > 1;
@@ -263,8 +302,8 @@
 
   // the names the curves can be coloured by: the optimizer (comparing), every params key
   function colourKeys(doc) {
-    const keys = [...new Set(doc.trials.flatMap((t) => Object.keys(t.params)))];
-    if (!keys.length) keys.push(...new Set((doc.spec.optimizers || [doc.spec]).flatMap((e) => Object.keys(axes(e)))));
+    const keys = [...new Set(allTrials(doc).flatMap((t) => Object.keys(t.params)))];
+    if (!keys.length && doc.spec) keys.push(...new Set((doc.spec.optimizers || [doc.spec]).flatMap((e) => Object.keys(axes(e)))));
     return (compares(doc) ? ["optimizer"] : []).concat(keys);
   }
 
@@ -292,7 +331,7 @@
   // val_accuracy when it holds out validation rows.
   function curveSeries(doc) {
     const names = ["loss"];
-    for (const t of doc.trials) {
+    for (const t of allTrials(doc)) {
       for (const [k, v] of Object.entries(t.curve || {})) {
         if (k !== "step" && Array.isArray(v) && !names.includes(k)) names.push(k);
       }
@@ -300,25 +339,74 @@
     return names;
   }
 
+  // The quantile bands of every trial's curve (the overview's): 5–95 % and 25–75 % as filled
+  // areas, the median as a line; plain scatter under the curves.
+  function bandTraces(series) {
+    if (!overviewDoc || series !== "loss" || !overviewDoc.trials) return [];
+    const {steps, quantiles, bands} = overviewDoc;
+    const at = (q) => bands[quantiles.indexOf(q)];
+    const pct = (q) => `${Math.round(100 * q)} %`;
+    const trace = (q, extra) => ({type: "scatter", mode: "lines", x: steps, y: at(q), name: "q" + pct(q),
+      showlegend: false, hoverinfo: "skip", meta: {kind: "band", quantile: q},
+      line: {width: 0, color: "#60a5fa"}, ...extra});
+    const out = [];
+    for (const [lo, hi, fill] of [[0.05, 0.95, "rgba(96,165,250,0.18)"], [0.25, 0.75, "rgba(96,165,250,0.32)"]]) {
+      if (!quantiles.includes(lo) || !quantiles.includes(hi)) continue;
+      out.push(trace(lo, {}), trace(hi, {fill: "tonexty", fillcolor: fill,
+        hovertemplate: `${pct(lo)}–${pct(hi)} of ${count(overviewDoc.trials)} trials<br>step %{x}<extra></extra>`,
+        hoverinfo: undefined}));
+    }
+    if (quantiles.includes(0.5)) {
+      out.push(trace(0.5, {line: {width: 1.5, color: "#1d4ed8", dash: "dot"}, hoverinfo: undefined,
+                           hovertemplate: `median of ${count(overviewDoc.trials)} trials<br>step %{x}<br>loss %{y:.4g}<extra></extra>`}));
+    }
+    return out;
+  }
+
+  // Thin traces of one colour and optimizer merged into one (their curves apart by a gap), so
+  // that a sample of 200 curves is a dozen WebGL traces, not 200.
+  function mergeThin(traces) {
+    const groups = new Map();
+    for (const t of traces) {
+      const key = [t.line.color, t.meta.optimizer, t.visible].join("|");
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(t);
+    }
+    return [...groups.values()].map((group) => {
+      const x = [], y = [], size = [], colour = [], text = [];
+      for (const t of group) {
+        x.push(...t.x, null); y.push(...t.y, null);
+        size.push(...t.marker.size, 0);
+        colour.push(...t.x.map(() => t.marker.color), t.marker.color);
+        text.push(...t.x.map(() => t.meta.label), "");
+      }
+      const first = group[0];
+      return Object.assign({}, first, {
+        x, y, text, name: `${group.length} trials`, mode: group.some((t) => t.mode !== "lines") ? "lines+markers" : "lines",
+        marker: {size, symbol: "x", color: colour}, connectgaps: false,
+        meta: {optimizer: first.meta.optimizer, kind: "sample", trials: group.map((t) => t.meta.index)},
+        hovertemplate: "%{text}<br>step %{x}<br>" + first.meta.series + " %{y:.4g}<extra></extra>"});
+    });
+  }
+
   function drawCurves(force) {
-    if (!results || !window.Plotly) return;
+    const d = doc();
+    if (!window.Plotly || (!results && !overviewDoc)) return;
+    const trials = drawnTrials();
     const by = $("color-by").value;
     const series = $("curve-choice").value || "loss";
     const logY = $("log-y").checked;
-    const key = [results.trials.length, results.progress.done, by, series, logY].join("|");
+    const key = [trials.length, d.progress.done, overviewDoc ? overviewDoc.trials : -1, top.length,
+                 results ? 1 : 0, by, series, logY].join("|");
     if (key === plotted && !force) return;
     plotted = key;
     const byOptimizer = by === "optimizer";
-    // thick: the highlighted optimizer's best trials, else each optimizer's best when comparing,
-    // else the best setting's
-    const best = new Set(chosen ? bestTrials(results, chosen)
-      : compares(results) ? optimizerNames(results).flatMap((n) => bestTrials(results, n))
-      : (results.best ? results.best.trials : []));
+    const best = new Set(thickSet());
     const {distinct, colour} = byOptimizer
-      ? {distinct: optimizerNames(results), colour: optimizerColours(results)}
-      : colourScale(results.trials.map((t) => t.params[by]).filter((v) => v !== undefined));
+      ? {distinct: optimizerNames(d), colour: optimizerColours(d)}
+      : colourScale(allTrials(d).map((t) => t.params[by]).filter((v) => v !== undefined));
     const valueOf = (t) => (byOptimizer ? t.optimizer : t.params[by]);
-    const traces = results.trials.map((t) => {
+    const traces = trials.map((t) => {
       const curve = t.curve || {};
       let [xs, ys] = downsample(curve.step || [], curve[series] || []);
       const sizes = xs.map(() => 0);
@@ -335,21 +423,22 @@
       const isBest = best.has(t.index);
       const label = Object.entries(t.params).map(([k, v]) => `${k}=${GS.num(v)}`).join(", ");
       const lineColour = colour.get(valueOf(t)) || MISSING;
+      const title = `trial ${t.index}${t.optimizer ? " " + t.optimizer : ""} (seed ${t.seed}, ${statusText(t)})<br>${label}`;
       return {
         type: "scattergl", mode: diverged || pruned ? "lines+markers" : "lines", x: xs, y: ys,
         visible: hidden.has(t.optimizer) ? false : true,
-        name: `#${t.index}`, showlegend: false, legendgroup: t.optimizer, meta: {optimizer: t.optimizer},
+        name: `#${t.index}`, showlegend: false, legendgroup: t.optimizer,
+        meta: {optimizer: t.optimizer, index: t.index, label: title, series, best: isBest},
         line: {color: lineColour, width: isBest ? 3.5 : 1.2},
         marker: {size: sizes, symbol: "x", color: pruned ? lineColour : "#b91c1c"},
         opacity: best.size && !isBest ? (chosen ? 0.15 : 0.45) : 1,
-        hovertemplate: `trial ${t.index}${t.optimizer ? " " + t.optimizer : ""} (seed ${t.seed}, ${statusText(t)})<br>${label}` +
-                       `<br>step %{x}<br>${series} %{y:.4g}<extra></extra>`,
+        hovertemplate: title + `<br>step %{x}<br>${series} %{y:.4g}<extra></extra>`,
       };
     });
-    // the best setting's trials last, so they are drawn on top
-    const order = traces.map((_, i) => i).sort((a, b) =>
-      (best.has(results.trials[a].index) ? 1 : 0) - (best.has(results.trials[b].index) ? 1 : 0));
-    const ladder = rungs(results.spec);
+    // the best last, so they are drawn on top; many thin curves merged by colour
+    const thin = traces.filter((t) => !t.meta.best), thick = traces.filter((t) => t.meta.best);
+    const drawnTraces = bandTraces(series).concat(thin.length > MERGE_OVER ? mergeThin(thin) : thin, thick);
+    const ladder = overviewDoc && overviewDoc.rungs ? overviewDoc.rungs : rungs(d.spec);
     const layout = {
       margin: {l: 60, r: 20, t: ladder.length ? 26 : 10, b: 45}, hovermode: "closest",
       xaxis: {title: {text: "step"}}, yaxis: {title: {text: series}, type: logY ? "log" : "linear"},
@@ -362,8 +451,9 @@
         label: {text: String(r), textposition: "end", textangle: 0, yanchor: "bottom",
                 font: {size: 11, color: "#6b7280"}}}));
     }
-    Plotly.react("curves", order.map((i) => traces[i]), layout, {responsive: true, displaylogo: false});
-    const missing = !byOptimizer && results.trials.some((t) => t.params[by] === undefined);
+    Plotly.react("curves", drawnTraces, layout, {responsive: true, displaylogo: false});
+    const missing = !byOptimizer && allTrials(d).some((t) => t.params[by] === undefined);
+    const bands = bandTraces(series).length > 0;
     $("legend").replaceChildren(el("span", {class: "muted", text: by + ":"}),
       ...distinct.map((v) => (byOptimizer
         ? el("button", {type: "button", class: "legend-toggle", "data-legend": v, "aria-pressed": String(!hidden.has(v)),
@@ -373,11 +463,15 @@
                         }}, swatch(colour.get(v)), v)
         : el("span", {"data-legend": v}, swatch(colour.get(v)), GS.num(v)))),
       ...(missing ? [el("span", {"data-legend": ""}, swatch(MISSING), "not its hyperparameter")] : []),
-      el("span", {class: "muted", text: (chosen ? `thick: ${chosen}'s best` : compares(results)
-        ? "thick: each optimizer's best" : "thick: best setting") + " · ✕: diverged" +
+      el("span", {class: "muted", text: (chosen ? `thick: ${chosen}'s best` : compares(d)
+        ? "thick: each optimizer's best" : "thick: best setting and best trials") + " · ✕: diverged" +
+        (bands ? " · bands: 5–95 % and 25–75 % of all curves, dotted: median" : "") +
         (ladder.length ? " · ✕ in a curve's colour: pruned at a rung · dashed: the rungs" : "")}));
-    const n = results.trials.length;
-    $("curve-note").textContent = `${n} of ${results.progress.total} trials`;
+    const n = trials.length, total = d.progress.total;
+    const covered = overviewDoc ? overviewDoc.trials : n;
+    $("curve-note").textContent = n >= covered ? `${n} of ${total} trials`
+      : `${n} curves drawn (a sample and the best) · bands over ${count(covered)} of ${count(total)} trials`;
+    $("curve-note").dataset.drawn = n;
   }
 
   // Only the axis changes: a relayout, not a redraw of every trace.
@@ -391,10 +485,15 @@
   }
 
   // --- scores -----------------------------------------------------------------------------
+  // the settings' scores: all of them when the document inlines them, else the best ≤ 100
+  const settingsOf = (d) => d.settings || d.top_settings || [];
+
   function drawScores() {
     if (!results || !window.Plotly) return;
     const names = swept(results);
-    const scored = results.settings.filter((s) => s.score !== null);
+    const marginals = (results.summary || {}).marginals;
+    if (!results.settings && marginals && !compares(results)) { drawMarginals(names, marginals); return; }
+    const scored = settingsOf(results).filter((s) => s.score !== null);
     const max = goal(metric()) === "max";
     const better = (a, b) => (max ? a > b : a < b);
     const scoreTitle = `score (${metric()}, ${max ? "higher" : "lower"} is better)`;
@@ -405,8 +504,8 @@
     // a sampled key has a value per setting: a heatmap of two would be mostly empty cells
     if (names.length === 2 && !names.some((n) => sampledFrom(results, n))) {
       const [a, b] = names;
-      const xs = [...new Set(results.settings.map((s) => s.params[a]))].sort((p, q) => p - q);
-      const ys = [...new Set(results.settings.map((s) => s.params[b]))].sort((p, q) => p - q);
+      const xs = [...new Set(settingsOf(results).map((s) => s.params[a]))].sort((p, q) => p - q);
+      const ys = [...new Set(settingsOf(results).map((s) => s.params[b]))].sort((p, q) => p - q);
       const z = ys.map(() => xs.map(() => null));
       for (const s of scored) z[ys.indexOf(s.params[b])][xs.indexOf(s.params[a])] = s.score;
       const div = ensurePlot(box, "score-heatmap");
@@ -449,6 +548,33 @@
     });
   }
 
+  // A document without every setting (a large sweep): per swept hyperparameter the mean score
+  // at each of its values (or bins of a sampled one), from summary.marginals, and the best
+  // settings (top_settings) as markers.
+  function drawMarginals(names, marginals) {
+    const box = $("scores");
+    const max = goal(metric()) === "max";
+    const divs = names.map((name) => ensurePlot(box, "score-" + name));
+    box.replaceChildren(...divs);
+    names.forEach((name, i) => {
+      const bins = (marginals[name] || []).filter((b) => b.mean !== null && b.mean !== undefined);
+      const at = (b) => ("value" in b && b.value !== undefined ? b.value : (b.lo + b.hi) / 2);
+      const from = sampledFrom(results, name);
+      const topS = settingsOf(results).filter((s) => s.score !== null && s.params[name] !== undefined);
+      Plotly.react(divs[i], [
+        {type: "scatter", mode: "lines+markers", name: "mean score", x: bins.map(at), y: bins.map((b) => b.mean),
+         text: bins.map((b) => `${b.n} trials`), hovertemplate: `${name}=%{x}<br>mean score %{y:.4g} (%{text})<extra></extra>`},
+        {type: "scatter", mode: "markers", name: "best settings", x: topS.map((s) => s.params[name]), y: topS.map((s) => s.score),
+         marker: {symbol: "star", size: 8}, hovertemplate: `${name}=%{x}<br>score %{y:.4g}<extra></extra>`}],
+        {margin: {l: 60, r: 20, t: 30, b: 45}, showlegend: false,
+         title: {text: `mean score by ${name}`, font: {size: 13}},
+         xaxis: {title: {text: name}, type: from === "log_uniform_values" || bins.every((b) => at(b) > 0) && bins.length > 1 &&
+           Math.max(...bins.map(at)) / Math.min(...bins.map(at)) >= 20 ? "log" : "linear"},
+         yaxis: {title: {text: `score (${metric()}, ${max ? "higher" : "lower"} is better)`}}},
+        {responsive: true, displaylogo: false});
+    });
+  }
+
   // Comparing optimizers: each one's best score as a bar (± std), then per swept hyperparameter
   // the best score at each of its values, a line per optimizer that sweeps it.
   function drawComparedScores(box, layout, scoreTitle, names) {
@@ -470,8 +596,8 @@
     lines.forEach(([name, opts], i) => {
       const traces = opts.map((opt) => {
         const byValue = new Map();
-        for (const s of results.settings) {
-          const t = results.trials.find((x) => x.index === s.trials[0]);
+        for (const s of settingsOf(results)) {
+          const t = allTrials(results).find((x) => x.index === s.trials[0]);
           if (s.score === null || !t || t.optimizer !== opt || s.params[name] === undefined) continue;
           const v = s.params[name];
           if (!byValue.has(v) || (max ? s.score > byValue.get(v).score : s.score < byValue.get(v).score)) byValue.set(v, s);
@@ -505,10 +631,11 @@
 
   function columns() {
     // every params key (the optimizers of a comparing sweep have their own), first seen first
-    const params = [...new Set(results.trials.flatMap((t) => Object.keys(t.params)))];
+    const shown = tableRows().length ? tableRows() : allTrials(results);
+    const params = [...new Set(shown.flatMap((t) => Object.keys(t.params)))];
     const optimizer = compares(results) ? [["optimizer", "optimizer", (t) => t.optimizer]] : [];
     const validation = VALIDATION.filter(([key]) =>
-      results.trials.some((t) => t[key] !== null && t[key] !== undefined));
+      shown.some((t) => t[key] !== null && t[key] !== undefined));
     return [["index", "trial", (t) => t.index], ...optimizer, ...params.map((p) => [
       "param:" + p, p, (t) => t.params[p]]),
       ["seed", "seed", (t) => t.seed],
@@ -536,6 +663,37 @@
   // a column's first click sorts best first: descending for a metric where higher is better
   const firstDir = (key) => (goal(key) === "max" ? -1 : 1);
 
+  // The table a page at a time from GET …/trials (order, status filter, a stack of cursors for
+  // "previous"); the results document's trials, sorted here, where the API has no such route.
+  async function loadTable() {
+    if (!(await hasTrialsApi())) { $("table-pager").hidden = true; drawTable(); return; }
+    $("table-pager").hidden = false;
+    const cursor = table.cursors[table.cursors.length - 1];
+    const query = new URLSearchParams({limit: PAGE, order: table.order, curves: "false"});
+    if (table.status) query.set("status", table.status);
+    if (cursor) query.set("cursor", cursor);
+    let page;
+    try { page = await GS.json(`/v1/sweeps/${id}/trials?${query}`); } catch (e) { fail("Could not load the trials: " + e.message); return; }
+    table.items = page.items; table.next = page.next; table.total = page.total;
+    const first = (table.cursors.length - 1) * PAGE;
+    $("table-page").textContent = page.items.length
+      ? `trials ${count(first + 1)}–${count(first + page.items.length)} of ${count(page.total)}`
+      : `none of ${count(page.total)}${page.next ? " yet" : ""}`;
+    $("table-prev").disabled = table.cursors.length <= 1;
+    $("table-next").disabled = !page.next;
+    drawTable();
+  }
+
+  function pageTable(step) {
+    if (step > 0 && table.next) table.cursors.push(table.next);
+    else if (step < 0 && table.cursors.length > 1) table.cursors.pop();
+    else if (step === 0) table.cursors = [null];
+    loadTable();
+  }
+
+  // the rows the table shows: the page from the API, or every trial of the document
+  const tableRows = () => ($("table-pager").hidden ? (results.trials || []) : table.items);
+
   function drawTable() {
     if (!results) return;
     const cols = columns();
@@ -543,7 +701,7 @@
     const best = new Set(results.best ? results.best.trials : []);
     const highlighted = new Set(chosen ? bestTrials(results, chosen) : []);
     const sortValue = col[3] || col[2];  // a column's own sort value, else its cell's
-    const rows = results.trials.slice().sort((a, b) => {
+    const rows = tableRows().slice().sort((a, b) => {
       const x = sortValue(a), y = sortValue(b);
       if (x === null || x === undefined) return y === null || y === undefined ? a.index - b.index : 1;  // nulls last
       if (y === null || y === undefined) return -1;
@@ -572,31 +730,65 @@
   }
 
   // --- data -------------------------------------------------------------------------------
-  async function loadResults() {
-    resultsAt = Date.now();
-    try {
-      results = await GS.json(`/v1/sweeps/${id}/results`);
-    } catch (e) { fail("Could not load the results: " + e.message); return; }
-    const names = colourKeys(results);
+  // The API pages trials (GET …/trials) if its OpenAPI document says so (asked once).
+  function hasTrialsApi() {
+    if (!trialsApi) {
+      trialsApi = GS.json("/openapi.json").then((o) => Boolean(o.paths && o.paths["/v1/sweeps/{sweep_id}/trials"]))
+        .catch(() => false);
+    }
+    return trialsApi;
+  }
+
+  // the overview and the best trials, then the curves at once (before the results document)
+  async function loadOverview() {
+    const [ov, best] = await Promise.all([
+      GS.json(`/v1/sweeps/${id}/overview`).catch(() => null),
+      hasTrialsApi().then((yes) => (yes ? GS.json(`/v1/sweeps/${id}/trials?order=score&limit=${TOP}&curves=true`)
+        .then((page) => page.items).catch(() => []) : []))]);
+    overviewDoc = ov; top = best || [];
+    updateChoices(doc());
+    drawCurves(false);
+  }
+
+  function updateChoices(d) {
+    const names = colourKeys(d);
     const select = $("color-by");
     if ([...select.options].map((o) => o.value).join() !== names.join()) {
-      const wanted = select.value || (compares(results) ? "optimizer" : swept(results)[0]);
+      const wanted = select.value || (compares(d) ? "optimizer" : d.spec ? swept(d)[0] : varying(d));
       select.replaceChildren(...names.map((n) => el("option", {value: n, text: n})));
       if (names.includes(wanted)) select.value = wanted;
     }
-    const series = curveSeries(results);
+    const series = curveSeries(d);
     const choice = $("curve-choice");
     if ([...choice.options].map((o) => o.value).join() !== series.join()) {
       const chosen = choice.value;
       choice.replaceChildren(...series.map((n) => el("option", {value: n, text: n})));
       if (series.includes(chosen)) choice.value = chosen;
     }
+  }
+
+  // before the spec is known: the params key with the most distinct values among the drawn
+  function varying(d) {
+    const trials = allTrials(d);
+    const keys = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
+    const distinct = (k) => new Set(trials.map((t) => t.params[k])).size;
+    return keys.sort((a, b) => distinct(b) - distinct(a))[0];
+  }
+
+  async function loadResults() {
+    resultsAt = Date.now();
+    const overviewLoaded = loadOverview();
+    try {
+      results = await GS.json(`/v1/sweeps/${id}/results`);
+    } catch (e) { fail("Could not load the results: " + e.message); return; }
+    await overviewLoaded;
+    updateChoices(results);
     if (view) showView(view);  // its header names the schedule and clipping from the spec
     if (results.best) showBest(results.best);
     showImportance(results);
     showPruning(results);
     showByOptimizer(results);
-    drawCurves(false); drawScores(); drawTable();
+    drawCurves(false); drawScores(); loadTable();
   }
 
   // results at most every RESULTS_MIN_MS while running, and always once at the end
@@ -659,6 +851,10 @@
     $("download-csv").href = `/v1/sweeps/${id}/results.csv`;
     $("download-csv").setAttribute("download", `${id}.csv`);
     $("cancel").addEventListener("click", cancel);
+    $("table-next").addEventListener("click", () => pageTable(1));
+    $("table-prev").addEventListener("click", () => pageTable(-1));
+    $("table-order").addEventListener("change", () => { table.order = $("table-order").value; pageTable(0); });
+    $("table-status").addEventListener("change", () => { table.status = $("table-status").value; pageTable(0); });
     $("color-by").addEventListener("change", () => drawCurves(true));
     $("log-y").addEventListener("change", toggleLog);
     $("curve-choice").addEventListener("change", () => {

@@ -1,0 +1,85 @@
+"""The sweep page of a 1,000-trial sweep in a real browser (the fixtures of ``test_dashboard``):
+quantile bands of all curves, a sample and the best drawn, never every curve; the trials table
+paged from ``GET /v1/sweeps/{id}/trials`` (next, previous, order by score, status filter)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from harness import Cluster, wait_for_status
+from test_dashboard import browser, needs_chromium, page, server
+
+FIXTURES = (browser, page, server)
+
+SPEC: dict[str, Any] = {
+    "name": "1,000 trials", "objective": {"name": "rosenbrock", "dim": 2},
+    "optimizer": "momentum",
+    "grid": {"lr": [float(x) for x in np.geomspace(1e-5, 1e-2, 200)],
+             "momentum": [0.0, 0.5, 0.9, 0.95, 0.99]},
+    "seeds": 1, "steps": 300, "record_every": 1}
+
+
+@pytest.fixture(scope="module")
+def sweep(server: Cluster) -> dict[str, Any]:
+    with server.client() as client:
+        sweep_id = client.post("/v1/sweeps", json=SPEC).json()["id"]
+        assert wait_for_status(client, sweep_id, {"succeeded"}, 180)["status"] == "succeeded"
+        return {"id": sweep_id,
+                "overview": client.get(f"/v1/sweeps/{sweep_id}/overview").json(),
+                "has_trials": "/v1/sweeps/{sweep_id}/trials" in
+                client.get("/openapi.json").json()["paths"]}
+
+
+@needs_chromium
+def test_a_1000_trial_sweep_draws_bands_sample_and_best(page: Any, sweep: dict[str, Any]) -> None:
+    page.goto(f"/sweeps/{sweep['id']}")
+    page.wait_for_function("bandTraces().length === 5 && curveTraces().length > 0")
+    bands = page.evaluate("bandTraces().map(t => ({q: t.meta.quantile, y: Array.from(t.y), "
+                          "fill: t.fill || null}))")
+    overview = sweep["overview"]
+    assert [b["q"] for b in bands] == [0.05, 0.95, 0.25, 0.75, 0.5]
+    for b in bands:
+        assert b["y"] == overview["bands"][overview["quantiles"].index(b["q"])]
+    assert [b["fill"] for b in bands[:4]] == [None, "tonexty", None, "tonexty"]
+    # the sample merged by colour into a few traces, never 1,000 of them
+    curves = page.evaluate("curveTraces().map(t => ({kind: t.meta.kind || 'trial', "
+                           "trials: t.meta.trials || [t.meta.index], width: t.line.width}))")
+    assert len(curves) < 60
+    drawn = {i for c in curves for i in c["trials"]}
+    assert {t["index"] for t in overview["sample"]} <= drawn
+    assert 200 <= len(drawn) < 1000
+    note = page.text_content("#curve-note") or ""
+    assert "bands over 1,000 of 1,000 trials" in note
+    best = page.evaluate("document.querySelectorAll('#best-params td').length")
+    assert best > 0
+    # the best, thick (from /trials?order=score, or the results document without that route)
+    page.wait_for_function("curveTraces().some(t => t.line.width > 2)")
+    # the log toggle still works on the bands
+    page.click("#log-y")
+    page.wait_for_function("document.getElementById('curves').layout.yaxis.type === 'linear'")
+
+
+@needs_chromium
+def test_the_trials_table_pages_from_the_api(page: Any, sweep: dict[str, Any]) -> None:
+    if not sweep["has_trials"]:
+        pytest.skip("the API has no GET /v1/sweeps/{id}/trials yet")
+    page.goto(f"/sweeps/{sweep['id']}")
+    rows = "Array.from(document.querySelectorAll('#trials tbody tr')).map(r => +r.dataset.index)"
+    page.wait_for_function(f"{rows}.length === 50")
+    assert page.evaluate(rows) == list(range(50))
+    page.click("#table-next")
+    page.wait_for_function(f"{rows}[0] === 50")
+    assert page.evaluate(rows) == list(range(50, 100))
+    page.click("#table-prev")
+    page.wait_for_function(f"{rows}[0] === 0")
+    page.select_option("#table-order", "score")
+    page.wait_for_function(f"{rows}[0] !== 0")
+    finals = page.evaluate("Array.from(document.querySelectorAll('#trials tbody tr')).map(r => "
+                           "r.querySelector('td[data-value]') && r.dataset.index)")
+    assert len(finals) == 50
+    page.select_option("#table-status", "diverged")
+    page.wait_for_function("Array.from(document.querySelectorAll('#trials tbody td[data-status]'))"
+                           ".every(td => td.dataset.status === 'diverged')")
+    assert "of" in (page.text_content("#table-page") or "")
