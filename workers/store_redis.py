@@ -439,13 +439,55 @@ def _same(value: bytes | None) -> bytes | None:
 
 def _ranked(ref: TrialRef) -> bytes:
     """An ok trial's member of ``ranked`` (all of score 0, so ordered as bytes): its rank,
-    index and chunk, big-endian — the order of (rank, index)."""
-    return struct.pack(">QQI", _sortable(ref.rank), ref.index, ref.chunk)
+    index and chunk as big-endian integers, in hex — the order of (rank, index), in text that
+    ``Bulk`` can carry."""
+    return struct.pack(">QQI", _sortable(ref.rank), ref.index, ref.chunk).hex().encode()
 
 
 def _unranked(member: bytes) -> TrialRef:
-    bits, index, chunk = struct.unpack(">QQI", member)
+    bits, index, chunk = struct.unpack(">QQI", bytes.fromhex(member.decode()))
     return TrialRef(index, chunk, "ok", _unsortable(bits))
+
+
+# KEYS: hashes and sorted sets; ARGV: for each key, a command (HSET, HDEL, HINCRBY, ZADD, ZREM)
+# and its arguments after the key, each followed by a newline (none holds one: JSON, decimal
+# numbers, hex). One call instead of tens of thousands of arguments packed by the client.
+_BULK = """
+for i, key in ipairs(KEYS) do
+  local command, batch = ARGV[2 * i - 1], {}
+  for item in string.gmatch(ARGV[2 * i], '([^\\n]*)\\n') do
+    batch[#batch + 1] = item
+    if #batch == 1000 then
+      redis.call(command, key, unpack(batch))
+      batch = {}
+    end
+  end
+  if #batch > 0 then redis.call(command, key, unpack(batch)) end
+end
+return 0
+"""
+
+
+class Bulk:
+    """Writes of many elements to a few keys, sent as one ``_BULK`` script call: each key's
+    command with its arguments joined by newlines (the client packs a handful of strings, not
+    one argument per element). Arguments come in pairs for HSET, ZADD and HINCRBY, so the
+    script's batches of 1,000 never split a pair."""
+
+    def __init__(self) -> None:
+        self.keys: builtins.list[str] = []
+        self.args: builtins.list[bytes] = []
+
+    def add(self, key: str, command: str, items: Sequence[bytes]) -> None:
+        """Queue ``command key *items``."""
+        if items:
+            self.keys.append(key)
+            self.args += (command.encode(), b"\n".join(items) + b"\n")
+
+    def queue(self, script: Any, pipe: Any) -> None:
+        """Queue the script call in ``pipe`` (a MULTI: it runs with the transaction)."""
+        if self.keys:
+            script(keys=self.keys, args=self.args, client=pipe)
 
 
 def _member(sweep_id: str, chunk: int) -> str:
@@ -495,6 +537,7 @@ class RedisStore:
         self._mark_running = client.register_script(_MARK_RUNNING)
         self._finish = client.register_script(_FINISH)
         self._delete = client.register_script(_DELETE_IF_FINISHED_BEFORE)
+        self._bulk = client.register_script(_BULK)
         self._lease = client.register_script(_LEASE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
@@ -645,8 +688,10 @@ class RedisStore:
                     pipe.hset(self._sweep(sweep_id, "scores"), str(int(chunk)), scores)
                     pipe.hincrby(sweep, "done", len(records))
                     pipe.hincrby(sweep, "chunks_done", 1)
-                    self._write_points(pipe, sweep_id, merged)
-                    self._write_trials(pipe, sweep_id, trials)
+                    bulk = Bulk()
+                    self._write_points(bulk, sweep_id, merged)
+                    self._write_trials(bulk, sweep_id, trials)
+                    bulk.queue(self._bulk, pipe)
                     if after is not None and after != before:
                         pipe.set(moments, after)
                     if add_chunks:
@@ -657,37 +702,42 @@ class RedisStore:
                 except WatchError:  # another save (or a delete) came first: read again
                     continue
 
-    def _write_points(self, pipe: Any, sweep_id: str, merged: builtins.list[MergedPoint]) -> None:
-        """Queue, in ``save_chunk``'s MULTI, the merged grid points' aggregates, ranking and
+    def _write_points(self, bulk: Bulk, sweep_id: str,
+                      merged: builtins.list[MergedPoint]) -> None:
+        """Add to ``save_chunk``'s bulk write the merged grid points' aggregates, ranking and
         exact scores."""
         if not merged:
             return
         ranking, exact = self._sweep(sweep_id, "ranking"), self._sweep(sweep_id, "point_scores")
-        pipe.hset(self._sweep(sweep_id, "points"),
-                  mapping={_point(p.setting): p.blob for p in merged})
+        bulk.add(self._sweep(sweep_id, "points"), "HSET",
+                 [x for p in merged for x in (_point(p.setting).encode(), p.blob)])
         scored = [p for p in merged if p.score is not None]
-        unscored = [_point(p.setting) for p in merged if p.score is None]
+        unscored = [_point(p.setting).encode() for p in merged if p.score is None]
         if scored:
-            pipe.zadd(ranking, {_point(p.setting): cast(float, p.rank) for p in scored})
-            pipe.hset(exact, mapping={_point(p.setting): p.summary for p in scored})
+            bulk.add(ranking, "ZADD", [x for p in scored for x in (
+                repr(cast(float, p.rank)).encode(), _point(p.setting).encode())])
+            bulk.add(exact, "HSET", [x for p in scored
+                                     for x in (_point(p.setting).encode(), p.summary)])
         if unscored:
-            pipe.zrem(ranking, *unscored)
-            pipe.hdel(exact, *unscored)
+            bulk.add(ranking, "ZREM", unscored)
+            bulk.add(exact, "HDEL", unscored)
 
-    def _write_trials(self, pipe: Any, sweep_id: str, trials: builtins.list[TrialRef]) -> None:
-        """Queue, in ``save_chunk``'s MULTI, a chunk's trials into the trial index: by index per
-        status, the ok ones by rank, and the counts per status."""
-        by_status: dict[str, dict[bytes, int]] = {}
-        ranked: dict[bytes, int] = {}
+    def _write_trials(self, bulk: Bulk, sweep_id: str, trials: builtins.list[TrialRef]) -> None:
+        """Add to ``save_chunk``'s bulk write a chunk's trials into the trial index: by index
+        per status, the ok ones by rank, and the counts per status."""
+        by_status: dict[str, builtins.list[bytes]] = {}
+        ranked: builtins.list[bytes] = []
         for ref in trials:
-            by_status.setdefault(ref.status, {})[b"%d:%d" % (ref.index, ref.chunk)] = ref.index
+            by_status.setdefault(ref.status, []).extend(
+                (b"%d" % ref.index, b"%d:%d" % (ref.index, ref.chunk)))
             if ref.status == "ok":
-                ranked[_ranked(ref)] = 0
-        for status, members in by_status.items():
-            pipe.zadd(self._sweep(sweep_id, f"trials:{status}"), members)
-            pipe.hincrby(self._sweep(sweep_id, "counts"), status, len(members))
+                ranked += (b"0", _ranked(ref))
+        for status, items in by_status.items():
+            bulk.add(self._sweep(sweep_id, f"trials:{status}"), "ZADD", items)
+            bulk.add(self._sweep(sweep_id, "counts"), "HINCRBY",
+                     [status.encode(), b"%d" % (len(items) // 2)])
         if ranked:
-            pipe.zadd(self._sweep(sweep_id, "ranked"), ranked)
+            bulk.add(self._sweep(sweep_id, "ranked"), "ZADD", ranked)
 
     @_translating
     def trial_page(self, sweep_id: str, order: TrialOrder, status: str | None,

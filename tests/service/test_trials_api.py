@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,3 +161,24 @@ def test_bad_page_parameters_are_422s_naming_the_field(
             response = client.get(f"/v1/sweeps/{missing}/{path}")
             assert response.status_code == 404
             assert response.headers["content-type"].startswith("application/json")
+
+
+@pytest.mark.integration
+def test_cli_submit_wait_writes_every_trial_as_ndjson_or_the_summary(
+        api: Cluster, tmp_path: Path) -> None:
+    """``gradsweep submit --wait -o FILE.ndjson`` streams every trial into the file; ``-o
+    FILE.json`` writes the (summary) document and says how to get the trials."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRADSWEEP_")},
+           "COLUMNS": "200"}
+    expected = run_sweep(SPEC)
+    lines_file, document_file = tmp_path / "trials.ndjson", tmp_path / "results.json"
+    for out in (lines_file, document_file):
+        done = subprocess.run([sys.executable, "-m", "service.cli", "submit", "-", "--url",
+                               api.url, "--wait", "-o", str(out)], input=orjson.dumps(SPEC),
+                              env=env, capture_output=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        assert b"succeeded: 60/60 trials" in done.stdout
+    assert [orjson.loads(line) for line in lines_file.read_bytes().splitlines()] == expected[
+        "trials"]
+    document = orjson.loads(document_file.read_bytes())
+    assert "trials" not in document and document["best"] == expected["best"]
