@@ -404,6 +404,21 @@ class Moments:
                 nv[v] += count
                 s1v[v] += _shift((hi << 26) + lo, exps[ei] + SCALE)
 
+    def add(self, other: Moments) -> None:
+        """Add ``other``'s sums to these (the same factors): the state of both sets of updates.
+        A state made only of one chunk's updates (its scores' changes, removals included) is a
+        *delta*; the sum of every chunk's delta is the sweep's state, in any order."""
+        if other.factors.names != self.factors.names or (
+                other.factors.n_levels != self.factors.n_levels):
+            raise ValueError("moments of another sweep's factors")
+        for i in range(len(self._n)):
+            self._n[i] += other._n[i]
+            self._s1[i] += other._s1[i]
+            self._s2[i] += other._s2[i]
+            for v in range(len(self._nv[i])):
+                self._nv[i][v] += other._nv[i][v]
+                self._s1v[i][v] += other._s1v[i][v]
+
     # -- reading -------------------------------------------------------------------------------
 
     def _factor_share(self, i: int) -> float:

@@ -292,18 +292,25 @@ def merge_points(stored: Mapping[int, bytes | None], records: Iterable[ScoreSumm
     score ``assemble`` gives over the same records. A trial already in an aggregate is kept
     once.
     """
-    merged: dict[int, dict[int, float | None]] = {
-        setting: dict(decode_point(blob)) for setting, blob in stored.items()}
-    before = {setting: point_score([v for _, v in sorted(values.items())]) if values else None
-              for setting, values in merged.items()}
+    new: dict[int, builtins.list[tuple[int, float | None]]] = {}
     for record in records:
         index = int(record["index"])
-        merged.setdefault(index % n_settings, {}).setdefault(index, trial_value(record, metric))
+        new.setdefault(index % n_settings, []).append((index, trial_value(record, metric)))
     points = []
-    for setting in sorted(merged):
-        values = sorted(merged[setting].items())
-        scored = point_score([v for _, v in values])
-        old = before.get(setting)
+    for setting in sorted(new.keys() | stored.keys()):
+        blob, arrived = stored.get(setting), new.get(setting, [])
+        old: tuple[float, float] | None = None
+        if blob is None and len(arrived) == 1:  # a point's first trial: most points, most saves
+            values = arrived
+            scored = None if arrived[0][1] is None else (arrived[0][1], 0.0)  # point_score's
+        else:
+            known = dict(decode_point(blob))
+            if known:
+                old = point_score([v for _, v in sorted(known.items())])
+            for index, value in arrived:
+                known.setdefault(index, value)
+            values = sorted(known.items())
+            scored = point_score([v for _, v in values])
         points.append(MergedPoint(setting, encode_point(values),
                                   None if scored is None else scored[0],
                                   None if scored is None else scored[1],
@@ -334,6 +341,18 @@ class FactorsCache:
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         return factors
+
+
+def moments_delta(factors: Factors, merged: Iterable[MergedPoint]) -> bytes | None:
+    """The ``Moments`` of only the merged points' score changes (old removed, new added): a
+    chunk's delta, which a store may keep per chunk and add up (``Moments.add``) instead of
+    updating one shared state; None if no score changed."""
+    changes = [(p.setting, p.old_score, p.score) for p in merged if p.old_score != p.score]
+    if not changes:
+        return None
+    moments = Moments(factors)
+    moments.update_many(changes)
+    return moments.to_bytes()
 
 
 def merge_moments(stored: bytes | None, factors: Factors,
@@ -638,4 +657,5 @@ __all__ = ["BEST_TRIALS", "CHUNK_SECONDS_BUCKETS", "MAX_VALUE_BYTES", "SPEC_CACH
            "TRIAL_STATUSES", "TrialKey", "TrialOrder", "TrialRef", "WatchState", "WatchStep", "best_of", "check_value_size", "chunk_seconds_bucket",
            "decide_watch", "decode_point",
            "encode_point", "finished_statuses", "max_value_bytes", "merge_moments", "merge_points",
+           "moments_delta",
            "over_limit", "scoring_of", "touched_points", "trial_refs"]

@@ -21,8 +21,8 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
                                   (as an order-keeping unsigned integer), index and chunk, so
                                   ZRANGEBYLEX reads them best first (``TrialKey``)
     sweep:{id}:counts     hash    status → saved trials of that status
-    sweep:{id}:moments    string  the scored settings' exact ``Moments`` (importance, marginal
-                                  means), updated by every save that changes a score
+    sweep:{id}:moments    hash    chunk → the exact ``Moments`` delta of the score changes its
+                                  save made (importance and marginal means: their sum)
     sweep:{id}:watch      string  the watchdog's clocks (``WatchState`` as a JSON list)
     sweeps                zset    every sweep id, scored by created_at
     status:{status}       zset    the ids of the sweeps in that status, scored by created_at;
@@ -44,12 +44,17 @@ expired leases is one ZRANGEBYSCORE + ZREM in a script, so exactly one scanner g
 is atomic however many API replicas and workers share the store; reads that span keys use
 pipelines. ``create`` with a limit sums the backlog over the sweeps in ``status:queued`` and
 ``status:running`` inside its script: one pass over the unfinished sweeps (at most about the
-limit's number of them, since each holds a chunk of the backlog). ``save_chunk`` (and
-``watch_step``, whose rule is Python too) is an optimistic transaction instead (WATCH, read,
-MULTI … EXEC, again on a conflict), because merging a chunk's trials into its grid points'
-scores is Python (``merge_points``, exact ``mean_std``): it reads the aggregates of the grid
-points the chunk touches, and writes the chunk, the counters, those aggregates, the ranking and
-the exact scores at once — or, if any watched key changed in between, nothing, and tries again.
+limit's number of them, since each holds a chunk of the backlog). ``watch_step``, whose rule
+is Python, is an optimistic transaction instead (WATCH, read, MULTI … EXEC, again on a
+conflict). ``save_chunk`` merges a chunk's trials into its grid points' scores in Python
+(``merge_points``, exact ``mean_std``) from the aggregates it read, then one script (``_SAVE``)
+checks that the chunk is not saved and that every point it merged still holds what was read —
+a compare-and-set per point, not a WATCH of whole keys — and writes the chunk, the counters,
+the aggregates, the ranking, the exact scores, the trial index and the chunk's moments delta
+at once; if a point changed in between (another chunk with other seeds of the same points),
+it writes nothing and the save merges again. Saves of disjoint points never contend, however
+many workers there are: the importance sums are kept as one delta per chunk, added up when
+read, rather than one shared value every save would rewrite.
 
 The parsed specs a store has read are kept (``ByteBoundedCache``, ``SPEC_CACHE_BYTES`` of their
 JSON): a spec never changes, so a status poll reads only the small fields.
@@ -90,6 +95,7 @@ from redis.exceptions import (
 from redis.retry import Retry
 
 from optimizers import SweepStatus
+from optimizers.moments import Moments
 from optimizers.records import ScoreSummary, TrialRecord
 from optimizers.results import score_summaries
 from optimizers.spec import SpecData
@@ -116,8 +122,8 @@ from .store import (
     check_value_size,
     chunk_seconds_bucket,
     decide_watch,
-    merge_moments,
     merge_points,
+    moments_delta,
     scoring_of,
     touched_points,
     trial_refs,
@@ -449,27 +455,49 @@ def _unranked(member: bytes) -> TrialRef:
     return TrialRef(index, chunk, "ok", _unsortable(bits))
 
 
-# KEYS: hashes and sorted sets; ARGV: for each key, a command (HSET, HDEL, HINCRBY, ZADD, ZREM)
-# and its arguments after the key, each followed by a newline (none holds one: JSON, decimal
-# numbers, hex). One call instead of tens of thousands of arguments packed by the client.
-_BULK = """
-for i, key in ipairs(KEYS) do
-  local command, batch = ARGV[2 * i - 1], {}
-  for item in string.gmatch(ARGV[2 * i], '([^\\n]*)\\n') do
+# KEYS: sweep hash, chunks, scores, points, moments, then the keys of a ``Bulk``.
+# ARGV: chunk, records, summaries, trials, add_chunks, trial_steps, the merged points' names
+# and the values they were read with ("" for none) as newline-terminated pairs, the chunk's
+# moments delta ("" for none), then the Bulk's arguments.
+# Returns chunks_done after the save; -1 the chunk is saved already, -2 no such sweep,
+# -3 a merged point changed since it was read (merge again).
+_SAVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return -1 end
+local name = nil
+for item in string.gmatch(ARGV[7], '([^\\n]*)\\n') do
+  if name == nil then
+    name = item
+  else
+    if (redis.call('HGET', KEYS[4], name) or '') ~= item then return -3 end
+    name = nil
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'done', ARGV[4])
+local done = redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
+if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[1], 'n_chunks', ARGV[5]) end
+if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[1], 'trial_steps', ARGV[6]) end
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[5], ARGV[1], ARGV[8]) end
+for i = 6, #KEYS do
+  local command, batch = ARGV[2 * i - 3], {}
+  for item in string.gmatch(ARGV[2 * i - 2], '([^\\n]*)\\n') do
     batch[#batch + 1] = item
     if #batch == 1000 then
-      redis.call(command, key, unpack(batch))
+      redis.call(command, KEYS[i], unpack(batch))
       batch = {}
     end
   end
-  if #batch > 0 then redis.call(command, key, unpack(batch)) end
+  if #batch > 0 then redis.call(command, KEYS[i], unpack(batch)) end
 end
-return 0
+return done
 """
+_CONFLICT = -3
 
 
 class Bulk:
-    """Writes of many elements to a few keys, sent as one ``_BULK`` script call: each key's
+    """Writes of many elements to a few keys, carried by the ``_SAVE`` script: each key's
     command with its arguments joined by newlines (the client packs a handful of strings, not
     one argument per element). Arguments come in pairs for HSET, ZADD and HINCRBY, so the
     script's batches of 1,000 never split a pair."""
@@ -484,10 +512,6 @@ class Bulk:
             self.keys.append(key)
             self.args += (command.encode(), b"\n".join(items) + b"\n")
 
-    def queue(self, script: Any, pipe: Any) -> None:
-        """Queue the script call in ``pipe`` (a MULTI: it runs with the transaction)."""
-        if self.keys:
-            script(keys=self.keys, args=self.args, client=pipe)
 
 
 def _member(sweep_id: str, chunk: int) -> str:
@@ -537,7 +561,7 @@ class RedisStore:
         self._mark_running = client.register_script(_MARK_RUNNING)
         self._finish = client.register_script(_FINISH)
         self._delete = client.register_script(_DELETE_IF_FINISHED_BEFORE)
-        self._bulk = client.register_script(_BULK)
+        self._save = client.register_script(_SAVE)
         self._lease = client.register_script(_LEASE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
@@ -660,8 +684,8 @@ class RedisStore:
     def save_chunk(self, sweep_id: str, chunk: int, records: Sequence[TrialRecord],
                    add_chunks: int = 0, trial_steps: int = 0) -> int | None:
         """Store a chunk once (and grow ``n_chunks`` by ``add_chunks``); ``chunks_done`` after
-        a first save, None otherwise (or if the sweep is unknown). One optimistic transaction
-        (see the module docstring)."""
+        a first save, None otherwise (or if the sweep is unknown). One ``_SAVE`` script, which
+        checks that the grid points it merged are still as read (see the module docstring)."""
         sweep, chunks = self._sweep(sweep_id), self._sweep(sweep_id, "chunks")
         points, moments = self._sweep(sweep_id, "points"), self._sweep(sweep_id, "moments")
         blob, scores = orjson.dumps(records), orjson.dumps(score_summaries(records))
@@ -672,35 +696,27 @@ class RedisStore:
         metric, n_settings = scoring_of(spec)
         touched = touched_points(records, n_settings)
         trials = trial_refs(records, chunk, metric)
-        with self._redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    pipe.watch(sweep, chunks, points, moments)  # type: ignore[no-untyped-call]
-                    if not pipe.exists(sweep) or pipe.hexists(chunks, str(int(chunk))):
-                        return None
-                    stored = dict(zip(touched, cast(builtins.list[bytes | None], pipe.hmget(
-                        points, [_point(s) for s in touched])))) if touched else {}
-                    merged = merge_points(stored, records, metric, n_settings)
-                    before = cast(bytes | None, pipe.get(moments))
-                    after = merge_moments(before, self._factors.get(sweep_id, spec), merged)
-                    pipe.multi()
-                    pipe.hset(chunks, str(int(chunk)), blob)
-                    pipe.hset(self._sweep(sweep_id, "scores"), str(int(chunk)), scores)
-                    pipe.hincrby(sweep, "done", len(records))
-                    pipe.hincrby(sweep, "chunks_done", 1)
-                    bulk = Bulk()
-                    self._write_points(bulk, sweep_id, merged)
-                    self._write_trials(bulk, sweep_id, trials)
-                    bulk.queue(self._bulk, pipe)
-                    if after is not None and after != before:
-                        pipe.set(moments, after)
-                    if add_chunks:
-                        pipe.hincrby(sweep, "n_chunks", add_chunks)
-                    if trial_steps:
-                        pipe.hincrby(sweep, "trial_steps", trial_steps)
-                    return int(pipe.execute()[3])
-                except WatchError:  # another save (or a delete) came first: read again
-                    continue
+        factors = self._factors.get(sweep_id, spec)
+        while True:
+            names = [_point(setting) for setting in touched]
+            stored = dict(zip(touched, cast(builtins.list[bytes | None], self._redis.hmget(
+                points, names)))) if touched else {}
+            merged = merge_points(stored, records, metric, n_settings)
+            expected = [x for name, setting in zip(names, touched, strict=True)
+                        for x in (name.encode(), stored[setting] or b"")]
+            delta = moments_delta(factors, merged)
+            bulk = Bulk()
+            self._write_points(bulk, sweep_id, merged)
+            self._write_trials(bulk, sweep_id, trials)
+            done = int(self._save(
+                keys=[sweep, chunks, self._sweep(sweep_id, "scores"), points, moments,
+                      *bulk.keys],
+                args=[int(chunk), blob, scores, len(records), int(add_chunks), int(trial_steps),
+                      b"\n".join(expected) + b"\n" if expected else b"", delta or b"",
+                      *bulk.args]))
+            if done == _CONFLICT:  # another save changed a point this one merged: again
+                continue
+            return None if done < 0 else done
 
     def _write_points(self, bulk: Bulk, sweep_id: str,
                       merged: builtins.list[MergedPoint]) -> None:
@@ -709,15 +725,15 @@ class RedisStore:
         if not merged:
             return
         ranking, exact = self._sweep(sweep_id, "ranking"), self._sweep(sweep_id, "point_scores")
+        names = [b"%020d" % p.setting for p in merged]  # _point's names
         bulk.add(self._sweep(sweep_id, "points"), "HSET",
-                 [x for p in merged for x in (_point(p.setting).encode(), p.blob)])
-        scored = [p for p in merged if p.score is not None]
-        unscored = [_point(p.setting).encode() for p in merged if p.score is None]
+                 [x for name, p in zip(names, merged, strict=True) for x in (name, p.blob)])
+        scored = [(name, p) for name, p in zip(names, merged, strict=True) if p.score is not None]
+        unscored = [name for name, p in zip(names, merged, strict=True) if p.score is None]
         if scored:
-            bulk.add(ranking, "ZADD", [x for p in scored for x in (
-                repr(cast(float, p.rank)).encode(), _point(p.setting).encode())])
-            bulk.add(exact, "HSET", [x for p in scored
-                                     for x in (_point(p.setting).encode(), p.summary)])
+            bulk.add(ranking, "ZADD", [x for name, p in scored
+                                       for x in (repr(cast(float, p.rank)).encode(), name)])
+            bulk.add(exact, "HSET", [x for name, p in scored for x in (name, p.summary)])
         if unscored:
             bulk.add(ranking, "ZREM", unscored)
             bulk.add(exact, "HDEL", unscored)
@@ -795,8 +811,17 @@ class RedisStore:
 
     @_translating
     def moments(self, sweep_id: str) -> bytes | None:
-        """The sweep's exact ``Moments``, as ``save_chunk`` keeps them."""
-        return cast(bytes | None, self._redis.get(self._sweep(sweep_id, "moments")))
+        """The sweep's exact ``Moments``: the sum of its chunks' deltas, as ``save_chunk``
+        keeps them (one field per chunk: saves never contend for one shared value)."""
+        deltas = cast(dict[bytes, bytes], self._redis.hgetall(self._sweep(sweep_id, "moments")))
+        spec = self._spec(sweep_id) if deltas else None
+        if spec is None:
+            return None
+        factors = self._factors.get(sweep_id, spec)
+        total = Moments(factors)
+        for delta in deltas.values():
+            total.add(Moments.from_bytes(delta, factors))
+        return total.to_bytes()
 
     @_translating
     def top_points(self, sweep_id: str, limit: int) -> builtins.list[StoredBest]:
