@@ -21,6 +21,7 @@ import pytest
 from store_backends import Backend, at_once
 
 from optimizers import SweepSpec, SweepStatus, assemble, parse_spec, run_chunk
+from optimizers.results import moments_of, score_settings
 from workers.store import (
     BEST_TRIALS,
     SPEC_CACHE_BYTES,
@@ -188,6 +189,9 @@ def _check_all_merged(store: JobStore, answers: list[list[int | None]]) -> None:
     assert as_best(spec, store.best("a", ALL)) == expected_best(spec, records)
     best = store.best("a", ALL)
     assert best is not None and best.n_trials == 6  # no seed of the best point was lost
+    # the importance sums: every score change counted once, whatever the interleaving
+    expected = moments_of(spec, score_settings(spec, records)).to_bytes()  # type: ignore[arg-type]
+    assert store.moments("a") == expected
 
 
 def test_processes_saving_at_once_lose_no_trial(backend: Backend, store: JobStore) -> None:
