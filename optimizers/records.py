@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from typing_extensions import NotRequired, TypedDict  # pydantic validates it on Python 3.11 too
+from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 too
 
 from .spec import SpecData
 
@@ -130,7 +130,13 @@ class MarginalRecord(TypedDict):
     mean: float | None
 
 
-class SummaryRecord(TypedDict):
+class SummaryExtras(TypedDict, total=False):
+    """What only a summary document's summary holds (``SummaryDocument``)."""
+
+    statuses: dict[str, int]  # how many of its trials have each status
+
+
+class SummaryRecord(SummaryExtras):
     """Sweep-wide statistics of the scores: each swept hyperparameter's share of their
     variance (``optimizers.results.importance``) and its marginal means, and each optimizer's
     best."""
@@ -140,7 +146,6 @@ class SummaryRecord(TypedDict):
     by_optimizer: dict[str, OptimizerSummary]
     trial_steps: int  # the steps the trials ran (to the end, their rung or their divergence)
     full_trial_steps: int  # trials × steps: the sweep without early stopping
-    statuses: NotRequired[dict[str, int]]  # a summary document's trials per status
 
 
 class ResultsLinks(TypedDict):
@@ -152,19 +157,29 @@ class ResultsLinks(TypedDict):
 
 
 class ResultsDocument(TypedDict):
-    """Everything a sweep produced (README's "The results"); the service adds an id. A sweep
-    too large to inline its trials (the service's ``results_inline_max``) has no ``settings``
-    and ``trials`` but its ``top_settings`` and the ``links`` to its trials."""
+    """Everything a sweep produced (README's "The results"); the service adds an id."""
 
     status: str  # a SweepStatus value
     spec: SpecData
     progress: ProgressRecord
     best: BestRecord | None
     summary: SummaryRecord
-    settings: NotRequired[list[SettingRecord]]
-    trials: NotRequired[list[TrialRecord]]
-    top_settings: NotRequired[list[SettingRecord]]
-    links: NotRequired[ResultsLinks]
+    settings: list[SettingRecord]
+    trials: list[TrialRecord]
+
+
+class SummaryDocument(TypedDict):
+    """The results document of a sweep too large to inline its trials (the service's
+    ``results_inline_max``): no ``settings`` and ``trials``, but the best settings and the
+    ``links`` to its trials; its summary gives the trials per status."""
+
+    status: str
+    spec: SpecData
+    progress: ProgressRecord
+    best: BestRecord | None
+    summary: SummaryRecord
+    top_settings: list[SettingRecord]
+    links: ResultsLinks
 
 
 #: The validation metrics a record of a model with validation adds (``ScoreSummary``'s optional
@@ -189,6 +204,7 @@ __all__ = [
     "ProgressRecord",
     "ResultsDocument",
     "ResultsLinks",
+    "SummaryDocument",
     "ScoreSummary",
     "SettingRecord",
     "SummaryRecord",

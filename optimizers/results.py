@@ -174,6 +174,8 @@ class Summary(BaseModel):
                                     "to the rung that pruned them, to their divergence)")
     full_trial_steps: int = Field(0, description="trials × steps: what the sweep "
                                          "costs without early stopping")
+    statuses: dict[str, int] | None = Field(None, description="a sweep over the inline limit: "
+                                            "how many of its trials have each status")
 
 
 class SweepResults(BaseModel):

@@ -89,6 +89,7 @@ from .store import (
     StoreUnavailable,
     SweepDocument,
     SweepRecord,
+    SweepSummaryDocument,
     WatchState,
 )
 from .trials import STREAM_BATCH, iter_trials
@@ -499,7 +500,7 @@ def links(sweep_id: str) -> ResultsLinks:
 
 
 def summary_document(store: JobStore, record: SweepRecord,
-                     status: SweepStatus | None = None) -> SweepDocument:
+                     status: SweepStatus | None = None) -> SweepSummaryDocument:
     """The results document of a sweep too large to inline its trials: the spec, progress,
     best, summary and the ``TOP_SETTINGS`` best settings, with ``links`` to the trials — read
     from what ``save_chunk`` keeps up to date (the grid points' ranking, the counters), in the

@@ -74,7 +74,13 @@ import orjson
 
 from optimizers import SweepStatus
 from optimizers.moments import Factors, Moments
-from optimizers.records import ResultsDocument, ScoreSummary, TrialRecord, TrialStatus
+from optimizers.records import (
+    ResultsDocument,
+    ScoreSummary,
+    SummaryDocument,
+    TrialRecord,
+    TrialStatus,
+)
 from optimizers.results import point_score, trial_value
 from optimizers.spec import Metric, SpecData, rank_key, settings_count
 
@@ -156,6 +162,12 @@ class SweepRecord:
 class SweepDocument(ResultsDocument):
     """The results document as the store keeps it and the API serves it: the engine's
     (``optimizers.assemble``) with the sweep's id (``service.models.SweepResultsDocument``)."""
+
+    id: str
+
+
+class SweepSummaryDocument(SummaryDocument):
+    """The summary document of a sweep over the inline limit, with its id."""
 
     id: str
 
@@ -653,7 +665,7 @@ def finished_statuses() -> Iterable[SweepStatus]:
 __all__ = ["BEST_TRIALS", "CHUNK_SECONDS_BUCKETS", "MAX_VALUE_BYTES", "SPEC_CACHE_BYTES",
            "Backlogged", "ByteBoundedCache", "ChunkStats", "FactorsCache", "JobStore", "MergedPoint",
            "PointValues", "StoreRejected", "StoreUnavailable", "StoredBest", "SweepDocument",
-           "SweepRecord",
+           "SweepRecord", "SweepSummaryDocument",
            "TRIAL_STATUSES", "TrialKey", "TrialOrder", "TrialRef", "WatchState", "WatchStep", "best_of", "check_value_size", "chunk_seconds_bucket",
            "decide_watch", "decode_point",
            "encode_point", "finished_statuses", "max_value_bytes", "merge_moments", "merge_points",

@@ -81,10 +81,11 @@ def test_each_typed_dict_has_its_models_fields_and_nulls(typed: type,
     hints = get_type_hints(typed)
     assert set(hints) == set(model.model_fields)
     # every key always there, but a model's validation metrics and curves, and a search's
-    # samples, search_seed and sampler (absent otherwise; the model's field then defaults to None)
+    # samples, search_seed and sampler, and a summary document's statuses (absent otherwise;
+    # the model's field then defaults to None)
     optional = typing.cast(Any, typed).__optional_keys__
     assert optional <= set(VALIDATION_KEYS) | {"val_loss", "val_accuracy", "samples",
-                                               "search_seed", "sampler"}
+                                               "search_seed", "sampler", "statuses"}
     assert typing.cast(Any, typed).__required_keys__ == set(hints) - optional
     for key, hint in hints.items():
         if key in optional:
