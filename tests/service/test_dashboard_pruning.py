@@ -83,6 +83,33 @@ def statuses(page: Any) -> list[tuple[int, str, str | None, str | None]]:
         "td.dataset.prunedAt || null]; })")]
 
 
+def all_rows(page: Any) -> list[tuple[int, str, str | None, str | None]]:
+    """Every page of the trials table, from the first (``statuses`` of each, in order)."""
+    rows: list[tuple[int, str, str | None, str | None]] = []
+    firsts: list[int] = []
+    first_row = "+document.querySelector('#trials tbody tr').dataset.index === "
+    page.wait_for_function("document.getElementById('table-page').textContent.startsWith("
+                           "'trials 1–')")
+    while True:
+        page_rows = statuses(page)
+        firsts.append(page_rows[0][0])
+        rows += page_rows
+        if page.is_disabled("#table-next"):
+            break
+        page.click("#table-next")
+        page.wait_for_function(first_row + str(rows[-1][0] + 1))
+    for first in reversed(firsts[:-1]):
+        page.click("#table-prev")
+        page.wait_for_function(first_row + str(first))
+    return rows
+
+
+def server_client(page: Any) -> Any:
+    """A client of the server the page is on."""
+    import httpx
+    return httpx.Client(base_url=page.url.split("/sweeps/")[0], timeout=30)
+
+
 def check_pruned_page(page: Any, document: dict[str, Any]) -> None:
     """What the sweep page of a finished pruned sweep shows, against its results document."""
     trials = {t["index"]: t for t in document["trials"]}
@@ -117,24 +144,53 @@ def check_pruned_page(page: Any, document: dict[str, Any]) -> None:
     assert (page.text_content("#pruning-detail") or "").startswith(
         f"Trials pruned at step {per_rung}. Settings with a score: {scored} of "
         f"{len(document['settings'])}")
-    # the table says "pruned at <rung>"; sorted by status: ok first, then by rung as numbers
-    rows = statuses(page)
+    # the table, 50 rows a page: says "pruned at <rung>"
+    rows = all_rows(page)
     assert {i: text for i, text, _, _ in rows} == {
         i: f"pruned at {pruned[i]}" if i in pruned else t["status"] for i, t in trials.items()}
     assert {i: at for i, _, _, at in rows if at is not None} == {
         i: str(at) for i, at in pruned.items()}
-    page.click("#trials th[data-key='status']")
-    assert page.get_attribute("#trials th[data-key='status']", "data-dir") == "asc"
+    # more than one page: the status column does not sort (the 50 rows on screen are not the
+    # sweep); the metric's column asks the server for its score order
+    status_header = "#trials th[data-key='status']"
+    assert "sortable" not in (page.get_attribute(status_header, "class") or "")
+    before = statuses(page)
+    page.click(status_header)
+    assert statuses(page) == before
+    metric_header = f"#trials th[data-key='{document['spec']['metric']}']"
+    page.click(metric_header)
+    page.wait_for_function("document.getElementById('table-order').value === 'score' && "
+                           "document.getElementById('table-page').textContent.startsWith('trials 1–')")
+    with server_client(page) as client:
+        by_score = client.get(f"/v1/sweeps/{document['id']}/trials",
+                              params={"order": "score", "limit": 50, "curves": "false"}).json()
+    page.wait_for_function(f"document.querySelector('#trials tbody tr').dataset.index === "
+                           f"'{by_score['items'][0]['index']}'")
+    assert [i for i, _, _, _ in statuses(page)] == [t["index"] for t in by_score["items"]]
+    assert page.get_attribute(metric_header, "data-dir") == "asc"
+    # one status, all of it on one page: any column sorts it here, the rungs as numbers
+    filtered = {i for i, t in trials.items() if t["status"] != "ok"}
+    page.select_option("#table-order", "index")
+    page.select_option("#table-status", "pruned" if len(pruned) <= 50 else "ok")
+    shown = set(pruned) if len(pruned) <= 50 else set(trials) - filtered
+    page.wait_for_function(f"document.querySelectorAll('#trials tbody tr').length === {len(shown)}"
+                           " && document.getElementById('table-next').disabled")
+    assert {i for i, _, _, _ in statuses(page)} == shown
+    page.click(status_header)
+    assert page.get_attribute(status_header, "data-dir") == "asc"
     order = [(trials[i]["status"], trials[i]["pruned_at"] or 0, i) for i, _, _, _ in statuses(page)]
     assert order == sorted(order)
-    page.click("#trials th[data-key='status']")
+    page.click(status_header)
     order = [(trials[i]["status"], trials[i]["pruned_at"] or 0) for i, _, _, _ in statuses(page)]
     assert order == sorted(order, reverse=True)
+    page.select_option("#table-status", "")
+    page.wait_for_function("document.querySelectorAll('#trials tbody tr').length === 50")
     # the best is one that ran to the end
     best = document["best"]
     assert best is not None and not set(best["trials"]) & set(pruned)
     assert [int(i) for i in page.eval_on_selector_all(
-        "#trials tbody tr.best", "rs => rs.map(r => r.dataset.index)")] == sorted(best["trials"])
+        "#trials tbody tr.best", "rs => rs.map(r => r.dataset.index)")] == sorted(
+        i for i in best["trials"] if i < 50)  # the first page's
     assert number(page.get_attribute("#best-score", "data-value")) == pytest.approx(best["score"])
 
 
