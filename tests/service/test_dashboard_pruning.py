@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from harness import Cluster, wait_for_status
+from harness import Cluster, cluster, wait_for_status
 from test_dashboard import browser, needs_chromium, number, page, screenshot, server
 
 #: test_dashboard's fixtures, found by pytest by their names here: a real ``gradsweep serve``
@@ -335,3 +335,45 @@ def test_a_running_pruned_sweep_without_a_best_yet_then_cancelled(
     assert page.text_content("#pruning-summary") == cost_line(document) == (
         "Successive halving, η = 3: 0 of 72 trials ran to the end, 48 pruned, 24 not run; "
         "48,000 of 72,000,000 trial-steps (0.1%).")
+
+
+@needs_chromium
+def test_a_pruned_sweep_without_inline_trials(browser: Any, tmp_path: Any) -> None:
+    """Over GRADSWEEP_RESULTS_INLINE_MAX trials /results is a summary document: the page's
+    pruning panel counts from summary.statuses and, per rung, from the pruned trials' pages;
+    its curves, scores and table come from /overview, /trials and the summary."""
+    with cluster(tmp_path, redis=False, jobs=2, results_inline_max=20) as c:
+        c.start_server()
+        with c.client() as client:
+            sweep_id = client.post("/v1/sweeps", json=EXAMPLE).json()["id"]
+            assert wait_for_status(client, sweep_id, {"succeeded"}, 120)["status"] == "succeeded"
+            summary = client.get(f"/v1/sweeps/{sweep_id}/results").json()
+            assert "trials" not in summary
+            trials = [t for t in client.get(f"/v1/sweeps/{sweep_id}/trials",
+                                            params={"limit": 100, "curves": "false"}).json()["items"]]
+        statuses = summary["summary"]["statuses"]
+        assert sum(statuses.values()) == len(trials) == 54
+        context = browser.new_context(base_url=c.url, viewport={"width": 1400, "height": 1000})
+        problems: list[str] = []
+        try:
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+                    if msg.type == "error" else None)
+            page.goto(f"/sweeps/{sweep_id}")
+            page.wait_for_function("document.getElementById('pruning-detail').textContent"
+                                   ".startsWith('Trials pruned at step')")
+            ok, pruned = statuses.get("ok", 0), statuses.get("pruned", 0)
+            assert (page.text_content("#pruning-summary") or "").startswith(
+                f"Successive halving, η = 3: {ok} of 54 trials ran to the end, {pruned} pruned")
+            per_rung = " · ".join(
+                f"{r}: {sum(t['pruned_at'] == r for t in trials if t['status'] == 'pruned')}"
+                for r in RUNGS)
+            assert (page.text_content("#pruning-detail") or "").startswith(
+                f"Trials pruned at step {per_rung}. ")
+            page.wait_for_function("document.querySelectorAll('#trials tbody tr').length === 50")
+            page.wait_for_selector("#scores [data-plot]")
+        finally:
+            context.close()
+        assert not problems, problems
