@@ -160,7 +160,8 @@ def check_pruned_page(page: Any, document: dict[str, Any]) -> None:
     metric_header = f"#trials th[data-key='{document['spec']['metric']}']"
     page.click(metric_header)
     page.wait_for_function("document.getElementById('table-order').value === 'score' && "
-                           "document.getElementById('table-page').textContent.startsWith('trials 1–')")
+                           "document.getElementById('table-page').textContent"
+                           ".startsWith('trials 1–')")
     with server_client(page) as client:
         by_score = client.get(f"/v1/sweeps/{document['id']}/trials",
                               params={"order": "score", "limit": 50, "curves": "false"}).json()
@@ -353,8 +354,8 @@ def test_a_pruned_sweep_without_inline_trials(browser: Any, tmp_path: Any) -> No
             assert wait_for_status(client, sweep_id, {"succeeded"}, 120)["status"] == "succeeded"
             summary = client.get(f"/v1/sweeps/{sweep_id}/results").json()
             assert "trials" not in summary
-            trials = [t for t in client.get(f"/v1/sweeps/{sweep_id}/trials",
-                                            params={"limit": 100, "curves": "false"}).json()["items"]]
+            trials = client.get(f"/v1/sweeps/{sweep_id}/trials",
+                                params={"limit": 100, "curves": "false"}).json()["items"]
         statuses = summary["summary"]["statuses"]
         assert sum(statuses.values()) == len(trials) == 54
         context = browser.new_context(base_url=c.url, viewport={"width": 1400, "height": 1000})
