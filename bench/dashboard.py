@@ -12,12 +12,12 @@ in a temporary directory), started as the integration tests start it
 (``service.testing.cluster``). It runs one sweep: Adam on 2-D Rosenbrock, 1,000 lr values
 ``np.geomspace(1e-4, 1e-1, 1000)``, one seed, 500 steps, record_every 1 (501 curve points per
 trial; the page downsamples each to 200).
-Then headless chromium (Playwright, ``--disable-gpu``: WebGL is software-rendered) opens
+Then headless chromium (Playwright, ``--disable-gpu``: WebGL would be software-rendered) opens
 ``/sweeps/{id}``, each repetition in a fresh browser context (empty cache: plotly.js and the
 results document are fetched again):
 
 The page draws quantile bands of all curves, a sample of ~200 curves (merged by colour into a
-few WebGL traces) and the best trials (GET …/overview, GET …/trials?order=score), never every
+few SVG traces) and the best trials (GET …/overview, GET …/trials?order=score), never every
 curve. D1 is measured for the 1,000-trial sweep and again for a 10^6-trial sweep (skip it with
 ``--no-million``): a 100×100×100 Adam grid on 2-D Rosenbrock (lr × beta1 × beta2), 100 steps,
 record_every 50, one seed — a few minutes with two pool processes (the server runs with
@@ -25,8 +25,9 @@ record_every 50, one seed — a few minutes with two pool processes (the server 
 
 D1  From navigation start (``performance.timeOrigin``) until the first ``Plotly.react`` on the
     loss-curve plot (bands and curves) has filled ``_fullData`` (checked every animation frame)
-    and one more animation frame has run; the breakdown: the end of the overview, best-trials
-    and results GETs (Resource Timing), and when that ``Plotly.react`` was called and resolved.
+    and one more animation frame has run; the breakdown: the end of the plotly.js, overview,
+    best-trials and results GETs (Resource Timing), DOMContentLoaded (plotly.js has run), when
+    that ``Plotly.react`` was called and resolved, and the frame that saw its traces.
 D2  The log/linear toggle: from the click on "log scale" (in the page) until the axis type has
     changed and one animation frame has run; log → linear and back, each timed.
 
@@ -103,6 +104,8 @@ MARKS = """() => {
   return Object.assign({}, window.__bench, {
     overview_end: end(/\\/overview$/), overview_bytes: size(/\\/overview$/),
     top_end: end(/\\/trials\\?order=score/), results_end: end(/\\/results$/),
+    plotly_end: end(/plotly\\.min\\.js$/),
+    dom_ready: performance.getEntriesByType('navigation')[0].domContentLoadedEventStart,
     n_traces: div._fullData.length,
     n_bands: div.data.filter((t) => t.meta && t.meta.kind === 'band').length,
     n_curves: Number(document.getElementById('curve-note').dataset.drawn || 0),
@@ -185,9 +188,11 @@ def report(label: str, visits: list[dict[str, Any]]) -> None:
     m = visits[0]
     print(f"D1 {label}: navigation → bands + {m['n_curves']} curves drawn "
           f"({m['n_traces']} traces): {summary(drawn)}  ({each(drawn)})")
-    for name, k in (("overview GET done", "overview_end"), ("best trials GET done", "top_end"),
+    for name, k in (("plotly.js fetched", "plotly_end"),
+                    ("DOMContentLoaded (plotly.js run)", "dom_ready"),
+                    ("overview GET done", "overview_end"), ("best trials GET done", "top_end"),
                     ("results GET done", "results_end"), ("Plotly.react called", "react_start"),
-                    ("its promise resolved", "react_done")):
+                    ("its promise resolved", "react_done"), ("traces seen in a frame", "traces")):
         if key(k):
             print(f"   {name}: {summary(key(k))}")
     print(f"   overview document {m['overview_bytes'] or 0:,} bytes")

@@ -270,6 +270,19 @@ def _cut(record: TrialRecord, kept: list[int]) -> TrialRecord:
     return {**record, "curve": cut}  # type: ignore[typeddict-item]
 
 
+def thin(record: TrialRecord, max_points: int) -> TrialRecord:
+    """The record with a curve of at most ``max_points`` of its points: evenly spaced over its
+    points (``position_indices``), always its first and its own last (a pruned or diverged end
+    stays)."""
+    curve = record.get("curve") or {}
+    n = len(curve.get("step") or [])
+    if n <= max_points:
+        return record
+    at = position_indices(n, max_points)
+    cut = {k: [v[j] for j in at] for k, v in curve.items() if isinstance(v, list) and len(v) == n}
+    return {**record, "curve": cut}  # type: ignore[typeddict-item]
+
+
 def merge(sketches: Iterable[Sketch]) -> Sketch | None:
     """The sum of these sketches (None: there are none)."""
     out: Sketch | None = None
@@ -279,18 +292,20 @@ def merge(sketches: Iterable[Sketch]) -> Sketch | None:
 
 
 def overview(sketch: Sketch | None, steps: int, record_every: int,
-             quantiles: Sequence[float] = QUANTILES) -> dict[str, Any]:
+             quantiles: Sequence[float] = QUANTILES,
+             sample_points: int = MAX_POSITIONS + 1) -> dict[str, Any]:
     """The overview document of a merged sketch (None: no chunk saved yet): the positions'
     steps, the quantiles, their bands (None where no trial has a value), the trials with a value
-    at each step, the sample's records (by index) and the trials covered."""
+    at each step, the sample's records (by index, each curve ``thin`` to ``sample_points``
+    points: by default as the sketch keeps it) and the trials covered."""
     if sketch is None:
         sketch = Sketch.empty(steps, record_every)
     return {"steps": sketch.steps, "quantiles": list(quantiles),
             "bands": sketch.bands(quantiles), "counts": sketch.n_values(),
-            "sample": [sketch.sample[i] for i in sorted(sketch.sample)],
+            "sample": [thin(sketch.sample[i], sample_points) for i in sorted(sketch.sample)],
             "trials": sketch.trials}
 
 
 __all__ = ["BINS_PER_DECADE", "MAX_POSITIONS", "N_BINS", "QUANTILES", "RELATIVE_ERROR",
            "SAMPLE_SIZE", "Sketch", "bins_of", "curve_steps", "merge", "overview",
-           "position_indices", "representatives", "sample_indices", "sketch_of"]
+           "position_indices", "representatives", "sample_indices", "sketch_of", "thin"]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from optimizers import SweepSpec
-from optimizers.overview import Sketch, merge, sketch_of
+from optimizers.overview import MAX_POSITIONS, Sketch, merge, sketch_of
 from optimizers.overview import overview as overview_document
 from optimizers.records import TrialRecord
 
@@ -36,15 +36,18 @@ def save_sketch(store: JobStore, sweep_id: str, chunk: int, spec: SweepSpec,
     store.put_blobs(sweep_id, {sketch_name(chunk): sketch.to_bytes()})
 
 
-def overview(store: JobStore, record: SweepRecord, spec: SweepSpec) -> dict[str, Any]:
-    """The overview document of the chunks saved so far (``optimizers.overview.overview``)."""
+def overview(store: JobStore, record: SweepRecord, spec: SweepSpec,
+             sample_points: int = MAX_POSITIONS + 1) -> dict[str, Any]:
+    """The overview document of the chunks saved so far (``optimizers.overview.overview``),
+    the sample's curves cut to ``sample_points`` points each."""
     saved = sorted(store.saved_chunks(record.id))
     sketches = []
     for at in range(0, len(saved), BATCH):
         names = [sketch_name(c) for c in saved[at:at + BATCH]]
         stored = store.blobs(record.id, names)
         sketches += [Sketch.from_bytes(stored[n]) for n in names if n in stored]
-    return overview_document(merge(sketches), spec.steps, spec.record_every)
+    return overview_document(merge(sketches), spec.steps, spec.record_every,
+                             sample_points=sample_points)
 
 
 __all__ = ["overview", "save_sketch", "sketch_name"]

@@ -10,9 +10,12 @@ ranks it interpolates have the same sign: every band of positive losses).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from optimizers.overview import MAX_POSITIONS
 from optimizers.results import TrialResult
 from workers.jobs import stored_spec
 from workers.overview import overview
@@ -20,6 +23,12 @@ from workers.overview import overview
 from ..deps import RuntimeDep, SweepId, require_api_key
 from ..errors import ERROR_RESPONSES
 from ..responses import JSONBytes
+
+#: Points of a sample curve by default: the page draws ~200 of them in a plot a few hundred
+#: pixels wide, and the sample is most of the document's bytes (about 4.5 kB a curve at 200).
+SAMPLE_POINTS = 100
+#: What the sketch keeps of a sample curve: its positions and its own last point.
+SAMPLE_POINTS_MAX = MAX_POSITIONS + 1
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(require_api_key)])
@@ -38,8 +47,9 @@ class SweepOverview(BaseModel):
                               "diverged or failed trial's curve stops early)")
     sample: list[TrialResult] = Field(description="the trials saved so far whose index is "
                                       "⌊i·total/200⌋ for some i < 200 (every trial of a sweep of "
-                                      "at most 200), by index, with their curves (cut to the "
-                                      "band's steps and the curve's own last point)")
+                                      "at most 200), by index, with their curves: at most "
+                                      "`points` of the band's steps and the curve's own last "
+                                      "point, evenly spaced, always the first and the last")
     trials: int = Field(description="the trials the bands cover: those saved so far")
     rungs: list[int] = Field(description="a sweep with early stopping: its rungs' steps")
     metric: str = Field(description="the spec's metric")
@@ -48,12 +58,14 @@ class SweepOverview(BaseModel):
 # The handler returns its JSONBytes itself (as GET …/results: no validation of the sample).
 @router.get("/{sweep_id}/overview", response_model=None,
             responses={200: {"model": SweepOverview}})
-def get_overview(sweep_id: SweepId, runtime: RuntimeDep) -> JSONBytes:
+def get_overview(sweep_id: SweepId, runtime: RuntimeDep,
+                 points: Annotated[int, Query(ge=2, le=SAMPLE_POINTS_MAX, description=(
+                     "most points of each sample curve"))] = SAMPLE_POINTS) -> JSONBytes:
     """Quantile bands of every trial's loss curve (5, 25, 50, 75, 95 %) and a sample of ~200
     curves, of the trials saved so far; the same cost at any sweep size."""
     record = runtime.sweeps.record(sweep_id)
     spec = stored_spec(record, runtime.store)
-    document = overview(runtime.store, record, spec)
+    document = overview(runtime.store, record, spec, sample_points=points)
     document["rungs"] = list(spec.plan.rungs) if spec.plan is not None else []
     document["metric"] = spec.metric
     return JSONBytes(document)

@@ -142,7 +142,7 @@ def test_submit_through_the_form_then_watch_it_finish(page: Any, server: Cluster
                            "curveTraces().length === 12")
     assert page.evaluate("document.getElementById('curves').layout.yaxis.type") == "log"
     assert page.evaluate("curveTraces().every("
-                         "t => t.type === 'scattergl' && t.x.length <= 201)")
+                         "t => t.type === 'scatter' && t.x.length <= 201)")
     # no early stopping: no rungs, no crosses, no cost panel, statuses as they are
     assert page.evaluate("document.getElementById('curves').layout.shapes") is None
     assert page.evaluate("curveTraces().every(t => t.mode === 'lines')")

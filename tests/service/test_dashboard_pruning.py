@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from harness import Cluster, wait_for_status
+from harness import Cluster, cluster, wait_for_status
 from test_dashboard import browser, needs_chromium, number, page, screenshot, server
 
 #: test_dashboard's fixtures, found by pytest by their names here: a real ``gradsweep serve``
@@ -83,6 +83,33 @@ def statuses(page: Any) -> list[tuple[int, str, str | None, str | None]]:
         "td.dataset.prunedAt || null]; })")]
 
 
+def all_rows(page: Any) -> list[tuple[int, str, str | None, str | None]]:
+    """Every page of the trials table, from the first (``statuses`` of each, in order)."""
+    rows: list[tuple[int, str, str | None, str | None]] = []
+    firsts: list[int] = []
+    first_row = "+document.querySelector('#trials tbody tr').dataset.index === "
+    page.wait_for_function("document.getElementById('table-page').textContent.startsWith("
+                           "'trials 1–')")
+    while True:
+        page_rows = statuses(page)
+        firsts.append(page_rows[0][0])
+        rows += page_rows
+        if page.is_disabled("#table-next"):
+            break
+        page.click("#table-next")
+        page.wait_for_function(first_row + str(rows[-1][0] + 1))
+    for first in reversed(firsts[:-1]):
+        page.click("#table-prev")
+        page.wait_for_function(first_row + str(first))
+    return rows
+
+
+def server_client(page: Any) -> Any:
+    """A client of the server the page is on."""
+    import httpx
+    return httpx.Client(base_url=page.url.split("/sweeps/")[0], timeout=30)
+
+
 def check_pruned_page(page: Any, document: dict[str, Any]) -> None:
     """What the sweep page of a finished pruned sweep shows, against its results document."""
     trials = {t["index"]: t for t in document["trials"]}
@@ -117,24 +144,54 @@ def check_pruned_page(page: Any, document: dict[str, Any]) -> None:
     assert (page.text_content("#pruning-detail") or "").startswith(
         f"Trials pruned at step {per_rung}. Settings with a score: {scored} of "
         f"{len(document['settings'])}")
-    # the table says "pruned at <rung>"; sorted by status: ok first, then by rung as numbers
-    rows = statuses(page)
+    # the table, 50 rows a page: says "pruned at <rung>"
+    rows = all_rows(page)
     assert {i: text for i, text, _, _ in rows} == {
         i: f"pruned at {pruned[i]}" if i in pruned else t["status"] for i, t in trials.items()}
     assert {i: at for i, _, _, at in rows if at is not None} == {
         i: str(at) for i, at in pruned.items()}
-    page.click("#trials th[data-key='status']")
-    assert page.get_attribute("#trials th[data-key='status']", "data-dir") == "asc"
+    # more than one page: the status column does not sort (the 50 rows on screen are not the
+    # sweep); the metric's column asks the server for its score order
+    status_header = "#trials th[data-key='status']"
+    assert "sortable" not in (page.get_attribute(status_header, "class") or "")
+    before = statuses(page)
+    page.click(status_header)
+    assert statuses(page) == before
+    metric_header = f"#trials th[data-key='{document['spec']['metric']}']"
+    page.click(metric_header)
+    page.wait_for_function("document.getElementById('table-order').value === 'score' && "
+                           "document.getElementById('table-page').textContent"
+                           ".startsWith('trials 1–')")
+    with server_client(page) as client:
+        by_score = client.get(f"/v1/sweeps/{document['id']}/trials",
+                              params={"order": "score", "limit": 50, "curves": "false"}).json()
+    page.wait_for_function(f"document.querySelector('#trials tbody tr').dataset.index === "
+                           f"'{by_score['items'][0]['index']}'")
+    assert [i for i, _, _, _ in statuses(page)] == [t["index"] for t in by_score["items"]]
+    assert page.get_attribute(metric_header, "data-dir") == "asc"
+    # one status, all of it on one page: any column sorts it here, the rungs as numbers
+    filtered = {i for i, t in trials.items() if t["status"] != "ok"}
+    page.select_option("#table-order", "index")
+    page.select_option("#table-status", "pruned" if len(pruned) <= 50 else "ok")
+    shown = set(pruned) if len(pruned) <= 50 else set(trials) - filtered
+    page.wait_for_function(f"document.querySelectorAll('#trials tbody tr').length === {len(shown)}"
+                           " && document.getElementById('table-next').disabled")
+    assert {i for i, _, _, _ in statuses(page)} == shown
+    page.click(status_header)
+    assert page.get_attribute(status_header, "data-dir") == "asc"
     order = [(trials[i]["status"], trials[i]["pruned_at"] or 0, i) for i, _, _, _ in statuses(page)]
     assert order == sorted(order)
-    page.click("#trials th[data-key='status']")
+    page.click(status_header)
     order = [(trials[i]["status"], trials[i]["pruned_at"] or 0) for i, _, _, _ in statuses(page)]
     assert order == sorted(order, reverse=True)
+    page.select_option("#table-status", "")
+    page.wait_for_function("document.querySelectorAll('#trials tbody tr').length === 50")
     # the best is one that ran to the end
     best = document["best"]
     assert best is not None and not set(best["trials"]) & set(pruned)
     assert [int(i) for i in page.eval_on_selector_all(
-        "#trials tbody tr.best", "rs => rs.map(r => r.dataset.index)")] == sorted(best["trials"])
+        "#trials tbody tr.best", "rs => rs.map(r => r.dataset.index)")] == sorted(
+        i for i in best["trials"] if i < 50)  # the first page's
     assert number(page.get_attribute("#best-score", "data-value")) == pytest.approx(best["score"])
 
 
@@ -216,7 +273,8 @@ def test_a_pruned_sweep_from_the_form_with_its_422s_then_rungs_crosses_and_cost(
 @needs_chromium
 def test_a_hyperband_sweep_s_page_sorts_its_rungs_as_numbers(page: Any, server: Cluster) -> None:
     """Hyperband prunes at every rung, 270 among them: "pruned at 270" sorts after "pruned at
-    90" (as a number, not as text)."""
+    90" (as a number, not as text) in a table whose trials are all on one page (the pruned ones:
+    the status filter); with more than one page the status column does not sort."""
     spec = {**EXAMPLE, "pruning": {"kind": "hyperband", "min_steps": 10, "reduction": 3}}
     with server.client() as client:
         created = client.post("/v1/sweeps", json=spec)
@@ -226,6 +284,9 @@ def test_a_hyperband_sweep_s_page_sorts_its_rungs_as_numbers(page: Any, server: 
             "succeeded")
         document = client.get(f"/v1/sweeps/{sweep_id}/results").json()
     assert {t["pruned_at"] for t in document["trials"]} >= {10, 90, 270}
+    # its pruned trials fit on one page of the table: check_pruned_page sorts them by status
+    # there, "pruned at 270" after "pruned at 90"
+    assert sum(t["status"] == "pruned" for t in document["trials"]) <= 50
     page.goto(f"/sweeps/{sweep_id}")
     page.wait_for_selector("#status [data-status='succeeded']")
     page.wait_for_function("document.getElementById('curves').data && "
@@ -279,3 +340,45 @@ def test_a_running_pruned_sweep_without_a_best_yet_then_cancelled(
     assert page.text_content("#pruning-summary") == cost_line(document) == (
         "Successive halving, η = 3: 0 of 72 trials ran to the end, 48 pruned, 24 not run; "
         "48,000 of 72,000,000 trial-steps (0.1%).")
+
+
+@needs_chromium
+def test_a_pruned_sweep_without_inline_trials(browser: Any, tmp_path: Any) -> None:
+    """Over GRADSWEEP_RESULTS_INLINE_MAX trials /results is a summary document: the page's
+    pruning panel counts from summary.statuses and, per rung, from the pruned trials' pages;
+    its curves, scores and table come from /overview, /trials and the summary."""
+    with cluster(tmp_path, redis=False, jobs=2, results_inline_max=20) as c:
+        c.start_server()
+        with c.client() as client:
+            sweep_id = client.post("/v1/sweeps", json=EXAMPLE).json()["id"]
+            assert wait_for_status(client, sweep_id, {"succeeded"}, 120)["status"] == "succeeded"
+            summary = client.get(f"/v1/sweeps/{sweep_id}/results").json()
+            assert "trials" not in summary
+            trials = client.get(f"/v1/sweeps/{sweep_id}/trials",
+                                params={"limit": 100, "curves": "false"}).json()["items"]
+        statuses = summary["summary"]["statuses"]
+        assert sum(statuses.values()) == len(trials) == 54
+        context = browser.new_context(base_url=c.url, viewport={"width": 1400, "height": 1000})
+        problems: list[str] = []
+        try:
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+                    if msg.type == "error" else None)
+            page.goto(f"/sweeps/{sweep_id}")
+            page.wait_for_function("document.getElementById('pruning-detail').textContent"
+                                   ".startsWith('Trials pruned at step')")
+            ok, pruned = statuses.get("ok", 0), statuses.get("pruned", 0)
+            assert (page.text_content("#pruning-summary") or "").startswith(
+                f"Successive halving, η = 3: {ok} of 54 trials ran to the end, {pruned} pruned")
+            per_rung = " · ".join(
+                f"{r}: {sum(t['pruned_at'] == r for t in trials if t['status'] == 'pruned')}"
+                for r in RUNGS)
+            assert (page.text_content("#pruning-detail") or "").startswith(
+                f"Trials pruned at step {per_rung}. ")
+            page.wait_for_function("document.querySelectorAll('#trials tbody tr').length === 50")
+            page.wait_for_selector("#scores [data-plot]")
+        finally:
+            context.close()
+        assert not problems, problems

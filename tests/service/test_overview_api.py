@@ -43,6 +43,19 @@ def check(client: Any, spec: dict[str, Any]) -> dict[str, Any]:
             true = float(np.quantile(values, q))
             assert abs(doc["bands"][k][p] / true - 1) <= RELATIVE_ERROR + 1e-12
     assert [t["index"] for t in doc["sample"]] == sample_indices(len(trials))
+    # the sample's curves: at most 100 points by default, the first and the last kept; all
+    # that the sketch keeps (its positions and the last point) with points=201
+    whole = client.get(f"/v1/sweeps/{sweep_id}/overview", params={"points": 201}).json()
+    assert whole["bands"] == doc["bands"]
+    by_index = {t["index"]: t for t in trials}
+    for thin, kept in zip(doc["sample"], whole["sample"], strict=True):
+        steps, kept_steps = thin["curve"]["step"], kept["curve"]["step"]
+        assert len(steps) <= 100 and set(steps) <= set(kept_steps)
+        if kept_steps:
+            assert steps[0] == kept_steps[0] and steps[-1] == kept_steps[-1] == \
+                by_index[thin["index"]]["curve"]["step"][-1]
+        assert thin["curve"]["loss"] == [kept["curve"]["loss"][kept_steps.index(x)] for x in steps]
+    assert client.get(f"/v1/sweeps/{sweep_id}/overview", params={"points": 1}).status_code == 422
     assert client.get("/v1/sweeps/" + "0" * 32 + "/overview").status_code == 404
     assert client.get("/v1/sweeps/nope/overview").status_code == 422
     assert "/v1/sweeps/{sweep_id}/overview" in client.get("/openapi.json").json()["paths"]

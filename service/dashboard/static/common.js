@@ -23,7 +23,11 @@ const GS = (() => {
   }
 
   async function json(path, options) {
-    const response = await api(path, options);
+    return body(await api(path, options));
+  }
+
+  // a response's JSON body; an error (with its status and body) unless the response is ok
+  async function body(response) {
     const body = await response.json().catch(() => null);
     if (!response.ok) {
       const message = body && body.error ? body.error.message : response.statusText;
@@ -80,5 +84,5 @@ const GS = (() => {
 
   function finished(status) { return ["succeeded", "failed", "cancelled"].includes(status); }
 
-  return {api, json, el, num, time, progressBar, statusBadge, finished, askKey};
+  return {api, json, body, el, num, time, progressBar, statusBadge, finished, askKey};
 })();

@@ -9,8 +9,10 @@
 // The curves never draw every trial of a large sweep: quantile bands of all the curves and a
 // sample of ~200 of them (GET /v1/sweeps/{id}/overview, computed by the server from per-chunk
 // sketches), and the best trials (GET /v1/sweeps/{id}/trials?order=score) drawn thick; a sweep
-// of up to 200 trials is its own sample. The trials table is paged from GET /v1/sweeps/{id}/trials
-// (the results document's trials where the API has no such route).
+// of up to 200 trials is its own sample. The trials table is paged from GET /v1/sweeps/{id}/trials,
+// never built from the results document's trials. The first draw waits for nothing else: every
+// request is sent before plotly.js is evaluated, and the results document is read once the
+// curves are painted.
 (() => {
   const {el} = GS;
   const MAX_POINTS = 200;          // per trial curve, after downsampling
@@ -25,6 +27,7 @@
   const MERGE_OVER = 60;           // more thin curves than this: one trace per colour, not per trial
   const TOP = 10;                  // the best trials drawn thick
   const PAGE = 50;                 // rows of the trials table per page
+  const PRUNED_COUNTED = 5000;     // a summary document's pruned trials read for the per-rung counts
   const match = window.location.pathname.match(/^\/sweeps\/([0-9a-f]{32})\/?$/);
   const id = match ? match[1] : null;
   const $ = (x) => document.getElementById(x);
@@ -36,8 +39,31 @@
   const logFor = {};               // the log-scale choice per curve, once the user made one
   let overviewDoc = null;          // GET …/overview: bands, counts, sample
   let top = [];                    // the best trials by score, with their curves
-  let trialsApi = null;            // a promise: does the API page trials (GET …/trials)?
   const table = {order: "index", status: "", cursors: [null], items: [], next: null, total: null};
+  let prunedPages = null;          // a summary document's pruned trials, read for the per-rung counts
+
+  // Asked at once, while plotly.js is still being parsed: the sweep, the catalogue, the
+  // overview and the best trials (all the first draw needs), the first page of the table, and
+  // the results document, whose body is read only after the first draw (it inlines every trial
+  // of a sweep of up to 10,000: megabytes to parse).
+  const settle = (promise) => promise.then((value) => ({value}), (error) => ({error}));
+  const early = id ? {
+    view: settle(GS.json(`/v1/sweeps/${id}`)),
+    catalogue: GS.json("/v1/objectives").catch(() => null),
+    overview: GS.json(`/v1/sweeps/${id}/overview`).catch(() => null),
+    top: GS.json(`/v1/sweeps/${id}/trials?order=score&limit=${TOP}&curves=true`)
+      .then((page) => page.items).catch(() => []),
+    table: settle(GS.json(`/v1/sweeps/${id}/trials?` + tableQuery())),
+    results: settle(GS.api(`/v1/sweeps/${id}/results`)),
+  } : null;
+  // plotly.js is the page's last script: ready at DOMContentLoaded
+  const plotlyReady = new Promise((resolve) => {
+    if (window.Plotly) resolve();
+    else document.addEventListener("DOMContentLoaded", () => resolve());
+  });
+  // two animation frames: what was drawn before has been painted
+  const painted = () => new Promise((resolve) =>
+    requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 0))));
 
   // the trials the curves draw: the sample, the best, and the best setting's (or the chosen
   // optimizer's) trials when the results document holds them; every trial without an overview
@@ -71,7 +97,7 @@
   function goal(metric) {
     return goals.get(metric) || (/accuracy/.test(metric || "") ? "max" : "min");
   }
-  const metric = () => (results ? results.spec.metric : null);
+  const metric = () => (results ? results.spec.metric : overviewDoc ? overviewDoc.metric : null);
   // an accuracy lies in [0, 1]: linear unless the user asks for log
   const logDefault = (series) => (series in logFor ? logFor[series] : !/accuracy/.test(series));
 
@@ -175,13 +201,16 @@
     const pruning = doc.spec && doc.spec.pruning;
     $("pruning-panel").hidden = !pruning;
     if (!pruning) return;
-    const trials = doc.trials || [];
+    // every trial in the document, else the counts of a summary document (summary.statuses)
+    const trials = doc.trials || null;
+    const statuses = (doc.summary || {}).statuses || {};
     const total = doc.progress.total;
-    const by = (status) => trials.filter((t) => t.status === status).length;
+    const by = (status) => (trials ? trials.filter((t) => t.status === status).length : statuses[status] || 0);
     const parts = [`${by("ok")} of ${total} trials ran to the end`, `${by("pruned")} pruned`];
     if (by("diverged")) parts.push(`${by("diverged")} diverged`);
     if (by("failed")) parts.push(`${by("failed")} failed`);
-    const left = doc.trials ? total - trials.length : total - doc.progress.done;
+    const saved = trials ? trials.length : Object.values(statuses).reduce((a, b) => a + b, 0);
+    const left = trials || doc.summary && doc.summary.statuses ? total - saved : total - doc.progress.done;
     const running = !GS.finished(doc.status);
     if (left > 0) parts.push(`${left} ${running ? "still running" : "not run"}`);
     const summary = doc.summary || {};
@@ -195,12 +224,37 @@
     Object.assign(summaryNode.dataset, {trialSteps: spent, fullTrialSteps: full});
     // how many each rung stopped, and why most settings have no score
     const ladder = rungs(doc.spec);
-    const at = ladder.map((r) => `${r}: ${trials.filter((t) => prunedAt(t) === r).length}`);
-    const settings = doc.settings || [];
-    const scored = settings.filter((s) => s.score !== null).length;
-    $("pruning-detail").textContent = (ladder.length ? `Trials pruned at step ${at.join(" · ")}. ` : "") +
-      `Settings with a score: ${scored} of ${settings.length} (a pruned setting has none and is ` +
-      "not a candidate for best).";
+    const pruned = trials || (prunedPages && prunedPages.items);
+    const at = pruned ? ladder.map((r) => `${r}: ${count(pruned.filter((t) => prunedAt(t) === r).length)}`) : null;
+    const perRung = !ladder.length ? "" : at ? `Trials pruned at step ${at.join(" · ")}. `
+      : `Rungs at step ${ladder.join(" · ")}; ${count(by("pruned"))} trials pruned (per rung: not counted ` +
+        `over ${count(PRUNED_COUNTED)}). `;
+    const scoredText = doc.settings
+      ? `Settings with a score: ${doc.settings.filter((s) => s.score !== null).length} of ${doc.settings.length} `
+      : "Settings with a score: the best are listed under Scores ";
+    $("pruning-detail").textContent = perRung + scoredText +
+      "(a pruned setting has none and is not a candidate for best).";
+    if (!trials && !prunedPages && ladder.length && by("pruned") <= PRUNED_COUNTED) countPruned(doc);
+  }
+
+  // A summary document's pruned trials, without curves, a page of up to 1,000 at a time (at
+  // most PRUNED_COUNTED of them): the per-rung counts; read once the sweep is finished.
+  async function countPruned(doc) {
+    if (!GS.finished(doc.status)) return;
+    prunedPages = {items: null};
+    const items = [];
+    let cursor = null;
+    try {
+      do {
+        const query = new URLSearchParams({limit: 1000, order: "index", status: "pruned", curves: "false"});
+        if (cursor) query.set("cursor", cursor);
+        const page = await GS.json(`/v1/sweeps/${id}/trials?${query}`);
+        items.push(...page.items);
+        cursor = page.next;
+      } while (cursor && items.length < PRUNED_COUNTED);
+    } catch (e) { prunedPages = null; return; }
+    prunedPages = {items};
+    showPruning(doc);
   }
 
   // --- optimizers ---------------------------------------------------------------------------
@@ -264,7 +318,7 @@
 
   // the hyperparameters whose values differ between one optimizer's settings
   function sweptOf(doc, name) {
-    const mine = doc.trials.filter((t) => t.optimizer === name);
+    const mine = allTrials(doc).filter((t) => t.optimizer === name);
     const keys = [...new Set(mine.flatMap((t) => Object.keys(t.params)))];
     return keys.filter((k) => new Set(mine.map((t) => t.params[k])).size > 1);
   }
@@ -364,7 +418,8 @@
   }
 
   // Thin traces of one colour and optimizer merged into one (their curves apart by a gap), so
-  // that a sample of 200 curves is a dozen WebGL traces, not 200.
+  // that a sample of 200 curves is a dozen SVG paths, not 200; a group's crosses (diverged,
+  // pruned) one markers-only trace beside it, so that no point without a cross is a marker.
   function mergeThin(traces) {
     const groups = new Map();
     for (const t of traces) {
@@ -372,20 +427,30 @@
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(t);
     }
-    return [...groups.values()].map((group) => {
-      const x = [], y = [], size = [], colour = [], text = [];
+    return [...groups.values()].flatMap((group) => {
+      const x = [], y = [], text = [];
+      const cross = {x: [], y: [], size: [], color: [], text: [], trials: []};
       for (const t of group) {
         x.push(...t.x, null); y.push(...t.y, null);
-        size.push(...t.marker.size, 0);
-        colour.push(...t.x.map(() => t.marker.color), t.marker.color);
         text.push(...t.x.map(() => t.meta.label), "");
+        t.marker.size.forEach((size, i) => {
+          if (!(size > 0)) return;
+          cross.x.push(t.x[i]); cross.y.push(t.y[i]); cross.size.push(size);
+          cross.color.push(t.marker.color); cross.text.push(t.meta.label); cross.trials.push(t.meta.index);
+        });
       }
       const first = group[0];
-      return Object.assign({}, first, {
-        x, y, text, name: `${group.length} trials`, mode: group.some((t) => t.mode !== "lines") ? "lines+markers" : "lines",
-        marker: {size, symbol: "x", color: colour}, connectgaps: false,
+      const hovertemplate = "%{text}<br>step %{x}<br>" + first.meta.series + " %{y:.4g}<extra></extra>";
+      const lines = Object.assign({}, first, {
+        x, y, text, name: `${group.length} trials`, mode: "lines", connectgaps: false,
         meta: {optimizer: first.meta.optimizer, kind: "sample", trials: group.map((t) => t.meta.index)},
-        hovertemplate: "%{text}<br>step %{x}<br>" + first.meta.series + " %{y:.4g}<extra></extra>"});
+        hovertemplate});
+      delete lines.marker;  // no point of a line is a marker
+      if (!cross.x.length) return [lines];
+      return [lines, Object.assign({}, first, {
+        x: cross.x, y: cross.y, text: cross.text, name: `${cross.x.length} crosses`, mode: "markers",
+        marker: {size: cross.size, symbol: "x", color: cross.color},
+        meta: {optimizer: first.meta.optimizer, kind: "crosses", trials: cross.trials}, hovertemplate})];
     });
   }
 
@@ -406,6 +471,9 @@
       ? {distinct: optimizerNames(d), colour: optimizerColours(d)}
       : colourScale(allTrials(d).map((t) => t.params[by]).filter((v) => v !== undefined));
     const valueOf = (t) => (byOptimizer ? t.optimizer : t.params[by]);
+    // SVG traces, not WebGL (scattergl): at most ~210 curves of ≤ 200 points, merged past
+    // MERGE_OVER, draw in ~0.1 s, where a WebGL context (software-rendered without a GPU) cost
+    // ~0.3 s in Plotly.react and ~0.6 s more in the first frame (bench/dashboard.py)
     const traces = trials.map((t) => {
       const curve = t.curve || {};
       let [xs, ys] = downsample(curve.step || [], curve[series] || []);
@@ -425,7 +493,7 @@
       const lineColour = colour.get(valueOf(t)) || MISSING;
       const title = `trial ${t.index}${t.optimizer ? " " + t.optimizer : ""} (seed ${t.seed}, ${statusText(t)})<br>${label}`;
       return {
-        type: "scattergl", mode: diverged || pruned ? "lines+markers" : "lines", x: xs, y: ys,
+        type: "scatter", mode: diverged || pruned ? "lines+markers" : "lines", x: xs, y: ys,
         visible: hidden.has(t.optimizer) ? false : true,
         name: `#${t.index}`, showlegend: false, legendgroup: t.optimizer,
         meta: {optimizer: t.optimizer, index: t.index, label: title, series, best: isBest},
@@ -631,9 +699,10 @@
 
   function columns() {
     // every params key (the optimizers of a comparing sweep have their own), first seen first
-    const shown = tableRows().length ? tableRows() : allTrials(results);
+    const d = doc();
+    const shown = table.items.length ? table.items : allTrials(d);
     const params = [...new Set(shown.flatMap((t) => Object.keys(t.params)))];
-    const optimizer = compares(results) ? [["optimizer", "optimizer", (t) => t.optimizer]] : [];
+    const optimizer = compares(d) ? [["optimizer", "optimizer", (t) => t.optimizer]] : [];
     const validation = VALIDATION.filter(([key]) =>
       shown.some((t) => t[key] !== null && t[key] !== undefined));
     return [["index", "trial", (t) => t.index], ...optimizer, ...params.map((p) => [
@@ -664,20 +733,33 @@
   const firstDir = (key) => (goal(key) === "max" ? -1 : 1);
 
   // The table a page at a time from GET …/trials (order, status filter, a stack of cursors for
-  // "previous"); the results document's trials, sorted here, where the API has no such route.
-  async function loadTable() {
-    if (!(await hasTrialsApi())) { $("table-pager").hidden = true; drawTable(); return; }
-    $("table-pager").hidden = false;
+  // "previous"). When the whole of it is on screen (one page, no next) any column sorts it here,
+  // both ways; else a click on the trial column asks for index order and on the metric's
+  // column for score order (best first), and the other columns do not sort: sorting the 50
+  // rows on screen would not sort the sweep.
+  function tableQuery() {
     const cursor = table.cursors[table.cursors.length - 1];
     const query = new URLSearchParams({limit: PAGE, order: table.order, curves: "false"});
     if (table.status) query.set("status", table.status);
     if (cursor) query.set("cursor", cursor);
+    return query;
+  }
+
+  async function loadTable(first) {
+    const asked = tableQuery().toString();
     let page;
-    try { page = await GS.json(`/v1/sweeps/${id}/trials?${query}`); } catch (e) { fail("Could not load the trials: " + e.message); return; }
+    try {
+      if (first) {
+        const got = await first;
+        if (got.error) throw got.error;
+        page = got.value;
+      } else page = await GS.json(`/v1/sweeps/${id}/trials?${asked}`);
+    } catch (e) { fail("Could not load the trials: " + e.message); return; }
+    if (asked !== tableQuery().toString()) return;  // asked again since
     table.items = page.items; table.next = page.next; table.total = page.total;
-    const first = (table.cursors.length - 1) * PAGE;
+    const start = (table.cursors.length - 1) * PAGE;
     $("table-page").textContent = page.items.length
-      ? `trials ${count(first + 1)}–${count(first + page.items.length)} of ${count(page.total)}`
+      ? `trials ${count(start + 1)}–${count(start + page.items.length)} of ${count(page.total)}`
       : `none of ${count(page.total)}${page.next ? " yet" : ""}`;
     $("table-prev").disabled = table.cursors.length <= 1;
     $("table-next").disabled = !page.next;
@@ -691,27 +773,46 @@
     loadTable();
   }
 
-  // the rows the table shows: the page from the API, or every trial of the document
-  const tableRows = () => ($("table-pager").hidden ? (results.trials || []) : table.items);
+  // the whole table (of its status filter) is on screen: it sorts here
+  const wholeTable = () => table.cursors.length === 1 && !table.next;
+  // the column the server's order sorts by: the trial index, or the metric for order=score
+  const orderKey = () => (table.order === "score" ? metric() || "final_loss" : "index");
+
+  // a header's click: sort here (the whole table on screen), else ask the server
+  function sortBy(key) {
+    if (wholeTable()) {
+      sortDir = key === sortKey ? -sortDir : firstDir(key); sortKey = key; drawTable();
+      return;
+    }
+    const order = key === "index" ? "index" : key === (metric() || "final_loss") ? "score" : null;
+    if (!order) return;
+    sortKey = key; sortDir = order === "score" ? firstDir(key) : 1;
+    table.order = order; $("table-order").value = order;
+    pageTable(0);
+  }
 
   function drawTable() {
-    if (!results) return;
+    const d = doc();
     const cols = columns();
+    const whole = wholeTable();
+    if (!whole) { sortKey = orderKey(); sortDir = table.order === "score" ? firstDir(sortKey) : 1; }
+    const sortable = (key) => whole || key === "index" || key === (metric() || "final_loss");
     const col = cols.find((c) => c[0] === sortKey) || cols[0];
-    const best = new Set(results.best ? results.best.trials : []);
-    const highlighted = new Set(chosen ? bestTrials(results, chosen) : []);
+    const best = new Set(d.best ? d.best.trials : []);
+    const highlighted = new Set(chosen && results ? bestTrials(results, chosen) : []);
     const sortValue = col[3] || col[2];  // a column's own sort value, else its cell's
-    const rows = tableRows().slice().sort((a, b) => {
+    const rows = !whole ? table.items : table.items.slice().sort((a, b) => {
       const x = sortValue(a), y = sortValue(b);
       if (x === null || x === undefined) return y === null || y === undefined ? a.index - b.index : 1;  // nulls last
       if (y === null || y === undefined) return -1;
       return compare(x, y) * sortDir || a.index - b.index;
     });
     $("trials").querySelector("thead").replaceChildren(el("tr", {}, ...cols.map(([key, label]) =>
-      el("th", {class: "sortable", "data-key": key,
+      el("th", {class: sortable(key) ? "sortable" : null, "data-key": key,
                 "data-dir": key === sortKey ? (sortDir > 0 ? "asc" : "desc") : null,
-                title: goals.has(key) ? `${goal(key) === "max" ? "higher" : "lower"} is better` : null,
-                onclick: () => { sortDir = key === sortKey ? -sortDir : firstDir(key); sortKey = key; drawTable(); },
+                title: [goals.has(key) ? `${goal(key) === "max" ? "higher" : "lower"} is better` : "",
+                        sortable(key) ? "" : "sorts only a table on one page"].filter(Boolean).join("; ") || null,
+                onclick: sortable(key) ? () => sortBy(key) : null,
                 text: label}))));
     $("trials").querySelector("tbody").replaceChildren(...rows.map((t) =>
       el("tr", {class: [best.has(t.index) ? "best" : "", highlighted.has(t.index) ? "chosen" : ""].join(" ").trim() || null,
@@ -719,7 +820,7 @@
          ...cols.map(([key, , get]) => {
            const v = get(t);
            if (key === "optimizer") {
-             return el("td", {"data-value": v}, swatch(optimizerColours(results).get(v)), v);
+             return el("td", {"data-value": v}, swatch(optimizerColours(d).get(v)), v);
            }
            if (key === "status") {
              return el("td", {"data-status": t.status, "data-pruned-at": prunedAt(t), text: v});
@@ -730,22 +831,14 @@
   }
 
   // --- data -------------------------------------------------------------------------------
-  // The API pages trials (GET …/trials) if its OpenAPI document says so (asked once).
-  function hasTrialsApi() {
-    if (!trialsApi) {
-      trialsApi = GS.json("/openapi.json").then((o) => Boolean(o.paths && o.paths["/v1/sweeps/{sweep_id}/trials"]))
-        .catch(() => false);
-    }
-    return trialsApi;
-  }
-
-  // the overview and the best trials, then the curves at once (before the results document)
-  async function loadOverview() {
-    const [ov, best] = await Promise.all([
+  // the overview and the best trials (the early requests the first time), then the curves
+  async function loadOverview(first) {
+    const [ov, best] = await Promise.all(first ? [early.overview, early.top] : [
       GS.json(`/v1/sweeps/${id}/overview`).catch(() => null),
-      hasTrialsApi().then((yes) => (yes ? GS.json(`/v1/sweeps/${id}/trials?order=score&limit=${TOP}&curves=true`)
-        .then((page) => page.items).catch(() => []) : []))]);
-    overviewDoc = ov; top = best || [];
+      GS.json(`/v1/sweeps/${id}/trials?order=score&limit=${TOP}&curves=true`)
+        .then((page) => page.items).catch(() => [])]);
+    overviewDoc = ov || overviewDoc; top = best || [];
+    await plotlyReady;
     updateChoices(doc());
     drawCurves(false);
   }
@@ -775,20 +868,27 @@
     return keys.sort((a, b) => distinct(b) - distinct(a))[0];
   }
 
-  async function loadResults() {
+  // The curves first (overview and best trials); then, once they are painted, the results
+  // document (the header's spec, best, importance, pruning, scores) and the table's page.
+  async function loadResults(first) {
     resultsAt = Date.now();
-    const overviewLoaded = loadOverview();
+    await loadOverview(first);
+    if (first) await painted();
     try {
-      results = await GS.json(`/v1/sweeps/${id}/results`);
+      if (first) {
+        const got = await early.results;
+        if (got.error) throw got.error;
+        results = await GS.body(got.value);
+      } else results = await GS.json(`/v1/sweeps/${id}/results`);
     } catch (e) { fail("Could not load the results: " + e.message); return; }
-    await overviewLoaded;
+    await early.catalogue;
     updateChoices(results);
     if (view) showView(view);  // its header names the schedule and clipping from the spec
     if (results.best) showBest(results.best);
     showImportance(results);
     showPruning(results);
     showByOptimizer(results);
-    drawCurves(false); drawScores(); loadTable();
+    drawCurves(false); drawScores(); loadTable(first ? early.table : null);
   }
 
   // results at most every RESULTS_MIN_MS while running, and always once at the end
@@ -853,7 +953,11 @@
     $("cancel").addEventListener("click", cancel);
     $("table-next").addEventListener("click", () => pageTable(1));
     $("table-prev").addEventListener("click", () => pageTable(-1));
-    $("table-order").addEventListener("change", () => { table.order = $("table-order").value; pageTable(0); });
+    $("table-order").addEventListener("change", () => {
+      table.order = $("table-order").value;
+      sortKey = orderKey(); sortDir = table.order === "score" ? firstDir(sortKey) : 1;
+      pageTable(0);
+    });
     $("table-status").addEventListener("change", () => { table.status = $("table-status").value; pageTable(0); });
     $("color-by").addEventListener("change", () => drawCurves(true));
     $("log-y").addEventListener("change", toggleLog);
@@ -862,18 +966,18 @@
       drawCurves(true);
     });
     // the catalogue says which metrics are better higher; without it, the accuracies are
-    const catalogue = GS.json("/v1/objectives").then((entries) => {
-      goals = new Map(entries.flatMap((e) => (e.metrics || []).map((m) => [m.name, m.goal])));
-    }).catch(() => {});
-    let v;
-    try {
-      [v] = await Promise.all([GS.json(`/v1/sweeps/${id}`), catalogue]);
-    } catch (e) {
+    early.catalogue.then((entries) => {
+      if (entries) goals = new Map(entries.flatMap((e) => (e.metrics || []).map((m) => [m.name, m.goal])));
+    });
+    const got = await early.view;
+    if (got.error) {
+      const e = got.error;
       fail(e.status === 404 ? `There is no sweep ${id}.` : "Could not load the sweep: " + e.message);
       return;
     }
+    const v = got.value;
     showView(v);
-    await loadResults();
+    await loadResults(true);
     if (!GS.finished(v.status)) live();
   }
 
