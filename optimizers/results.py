@@ -35,7 +35,7 @@ from .records import (
     TrialStatus,
     ValidationMetrics,
 )
-from .spec import Metric, SweepSpec, Trial, rank_key
+from .spec import Metric, SweepSpec, Trial, is_none, rank_key
 
 
 class SweepStatus(str, Enum):
@@ -174,8 +174,9 @@ class Summary(BaseModel):
                                     "to the rung that pruned them, to their divergence)")
     full_trial_steps: int = Field(0, description="trials × steps: what the sweep "
                                          "costs without early stopping")
-    statuses: dict[str, int] | None = Field(None, description="a sweep over the inline limit: "
-                                            "how many of its trials have each status")
+    statuses: dict[str, int] | None = Field(None, exclude_if=is_none, description="a sweep "
+                                            "over the inline limit: how many of its trials "
+                                            "have each status")
 
 
 class SweepResults(BaseModel):

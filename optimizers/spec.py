@@ -747,7 +747,7 @@ def spec_swept_keys(data: Mapping[str, Any]) -> list[str]:
                               for key in swept_keys(entry_axes(entry), data.get("samples"))))
 
 
-def _is_none(value: Any) -> bool:
+def is_none(value: Any) -> bool:
     return value is None
 
 
@@ -858,15 +858,15 @@ class SweepSpec(BaseModel):
     # random and Sobol search (``optimizers.search``): None unless a grid value is a
     # distribution, and then left out of the normalised spec, which stays as it was without them
     samples: int | None = Field(
-        None, ge=1, le=MAX_INT, exclude_if=_is_none, description="with a distribution in the "
+        None, ge=1, le=MAX_INT, exclude_if=is_none, description="with a distribution in the "
         "grid (or a schedule or clip value), how many configurations to draw; each entry with "
         "distributions draws its own, crossed with its lists")
     search_seed: int | None = Field(
-        None, ge=0, le=MAX_SEED, exclude_if=_is_none, description="the seed of the draws "
+        None, ge=0, le=MAX_SEED, exclude_if=is_none, description="the seed of the draws "
         "(default 0 when something is sampled): same spec, same search seed, same "
         "configurations")
     sampler: Sampler | None = Field(
-        None, exclude_if=_is_none, description="random (default when something is sampled): "
+        None, exclude_if=is_none, description="random (default when something is sampled): "
         "independent uniform draws; sobol: a scrambled Sobol' sequence (scipy.stats.qmc), "
         "which covers the space more evenly (best with samples a power of 2)")
     # steps and record_every: at most max_steps (``_steps_limit``), which is at most MAX_INT

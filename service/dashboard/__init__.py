@@ -40,7 +40,8 @@ ASSETS = {
 }
 PAGES = {"sweeps": "sweeps.html", "sweep": "sweep.html", "new": "new.html"}
 # The pages load only their own scripts and styles; data comes from this origin's API.
-# ('unsafe-eval': plotly's WebGL traces (regl) compile their draw calls with Function.)
+# ('unsafe-eval': the plotly.js bundle's WebGL trace types (regl) compile draw calls with Function;
+# the pages draw SVG traces only, but the bundle is served whole.)
 CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; "
        "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")

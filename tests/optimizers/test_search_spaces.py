@@ -396,7 +396,7 @@ def test_each_malformed_search_is_one_error_naming_its_field(changes: dict[str, 
 def test_a_huge_samples_is_refused_before_anything_is_drawn() -> None:
     lines = messages({**ADAM, "grid": {"lr": uniform(0.01, 0.1)}, "samples": 2**62})
     assert lines == [("spec: grid × samples × seeds gives 4611686018427387904 trials, over "
-                      "the limit max_trials = 100000")]
+                      "the limit max_trials = 1000000")]
 
 
 # -- running -----------------------------------------------------------------------------------

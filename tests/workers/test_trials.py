@@ -40,6 +40,20 @@ def submitted(store: JobStore, spec: SweepSpec = SPEC, chunk_size: int = CHUNK) 
     return submit_sweep(store, Recorder(), spec, chunk_work=1.0, chunk_size=chunk_size)
 
 
+def finished(store: JobStore, spec: SweepSpec = SPEC, chunk_size: int = CHUNK,
+             seed: int | None = None) -> SweepRecord:
+    """A sweep submitted and run to the end, its chunks in order or shuffled by ``seed``."""
+    record = submitted(store, spec, chunk_size)
+    chunks = list(range(record.n_chunks))
+    if seed is not None:
+        random.Random(seed).shuffle(chunks)
+    for chunk in chunks:
+        execute_chunk(store, record.id, chunk)
+    done = store.get(record.id)
+    assert done is not None
+    return done
+
+
 def everything(spec: SweepSpec = SPEC) -> list[Any]:
     return run_sweep(spec)["trials"]
 
@@ -63,11 +77,8 @@ def pages(store: JobStore, record: SweepRecord, **query: Any) -> list[Any]:
 
 
 def test_pages_in_index_order_are_the_trials_of_run_sweep(store: JobStore) -> None:
-    record = submitted(store)
-    for chunk in random.Random(1).sample(range(record.n_chunks), record.n_chunks):
-        execute_chunk(store, record.id, chunk)
-    done = store.get(record.id)
-    assert done is not None and done.status == SweepStatus.SUCCEEDED
+    done = finished(store, seed=1)
+    assert done.status == SweepStatus.SUCCEEDED
     expected = everything()
     assert {t["status"] for t in expected} == {"ok", "diverged"}
     for limit in (1, 3, 7, 1000):
@@ -78,11 +89,7 @@ def test_pages_in_index_order_are_the_trials_of_run_sweep(store: JobStore) -> No
 
 
 def test_score_order_is_a_full_sort_and_status_filters_select(store: JobStore) -> None:
-    record = submitted(store)
-    for chunk in range(record.n_chunks):
-        execute_chunk(store, record.id, chunk)
-    done = store.get(record.id)
-    assert done is not None
+    done = finished(store)
     expected = everything()
     for limit in (1, 4, 100):
         assert pages(store, done, limit=limit, order="score") == sorted(expected, key=key)
@@ -103,11 +110,7 @@ def test_a_metric_where_higher_is_better_ranks_highest_first(store: JobStore) ->
                                      "validation": 0.25},
                        "optimizer": "adam", "grid": {"lr": [1e-3, 1e-2, 1e-1]},
                        "steps": 10, "metric": "max_val_accuracy"}, Limits())
-    record = submitted(store, spec, chunk_size=1)
-    for chunk in range(record.n_chunks):
-        execute_chunk(store, record.id, chunk)
-    done = store.get(record.id)
-    assert done is not None
+    done = finished(store, spec, chunk_size=1)
     items = pages(store, done, order="score")
     accuracies = [t["max_val_accuracy"] for t in items]
     assert accuracies == sorted(accuracies, reverse=True)
@@ -221,11 +224,7 @@ def test_cursors_are_refused_for_another_order_or_filter_and_when_garbled(
 
 
 def test_the_summary_document_reads_the_ranking_not_the_trials(store: JobStore) -> None:
-    record = submitted(store)
-    for chunk in range(record.n_chunks):
-        execute_chunk(store, record.id, chunk)
-    done = store.get(record.id)
-    assert done is not None
+    done = finished(store)
     document = summary_document(store, done)
     full = assemble(SPEC, everything())
     assert "trials" not in document and "settings" not in document
@@ -237,7 +236,7 @@ def test_the_summary_document_reads_the_ranking_not_the_trials(store: JobStore) 
     assert document["summary"]["importance"] == full["summary"]["importance"]
     assert document["summary"]["marginals"] == full["summary"]["marginals"]
     assert document["summary"]["trial_steps"] == full["summary"]["trial_steps"]
-    assert document["links"]["trials"] == f"/v1/sweeps/{record.id}/trials"
+    assert document["links"]["trials"] == f"/v1/sweeps/{done.id}/trials"
 
 
 COMPARING = parse_spec({
@@ -255,18 +254,12 @@ def test_importance_and_marginals_kept_by_the_store_are_assembles_for_any_chunk_
     """Comparing optimizers, a key of one optimizer only, a sampled key and seeds split across
     chunks (a setting's score changes as its seeds land): the exact sums the saves keep give
     ``assemble``'s numbers to the last bit, and the same bytes whatever the order."""
-    record = submitted(store, COMPARING, chunk_size=4)
-    for chunk in random.Random(seed).sample(range(record.n_chunks), record.n_chunks):
-        execute_chunk(store, record.id, chunk)
-    done = store.get(record.id)
-    assert done is not None
+    done = finished(store, COMPARING, chunk_size=4, seed=seed)
     full = run_sweep(COMPARING)
     summary = summary_document(store, done)["summary"]
     assert set(summary["importance"]) == {"optimizer", "lr", "beta1"}
     assert summary["importance"] == full["summary"]["importance"]
     assert summary["marginals"] == full["summary"]["marginals"]
     assert summary["by_optimizer"] == full["summary"]["by_optimizer"]
-    in_order = submitted(store, COMPARING, chunk_size=4)
-    for chunk in range(in_order.n_chunks):
-        execute_chunk(store, in_order.id, chunk)
-    assert store.moments(record.id) == store.moments(in_order.id)
+    in_order = finished(store, COMPARING, chunk_size=4)
+    assert store.moments(done.id) == store.moments(in_order.id)
