@@ -193,11 +193,18 @@ def _first_unsaved(store: JobStore, sweep_id: str, start: int, stop: int) -> int
 
 def read_trials(store: JobStore, record: SweepRecord, spec: SweepSpec,
                 refs: Sequence[TrialRef], curves: bool) -> list[Item]:
-    """The trials ``refs`` point to, in their order: from each chunk they are in, parsed once
-    and kept (``CHUNK_CACHE_BYTES``) for the pages after."""
-    chunks = {ref.chunk: _chunk_trials(store, record, spec, ref.chunk, curves)
-              for ref in refs}
-    return [chunks[ref.chunk][ref.index] for ref in refs]
+    """The trials ``refs`` point to, in their order: from each chunk they are in, one chunk at
+    a time (a page in score order may take one trial from each of many chunks: only the
+    trials are kept, and the chunks the cache keeps, ``CHUNK_CACHE_BYTES``)."""
+    wanted: dict[int, list[int]] = {}
+    for ref in refs:
+        wanted.setdefault(ref.chunk, []).append(ref.index)
+    found: dict[int, Item] = {}
+    for chunk, indices in wanted.items():
+        items = _chunk_trials(store, record, spec, chunk, curves)
+        found.update((index, items[index]) for index in indices)
+        del items
+    return [found[ref.index] for ref in refs]
 
 
 def _chunk_trials(store: JobStore, record: SweepRecord, spec: SweepSpec, chunk: int,
