@@ -122,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-axis", type=int, default=100, help="values per hyperparameter")
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2,
                         help="the worker's processes (default: one per core)")
+    parser.add_argument("--chunk-work", type=float, default=None, help="trials × dim × steps "
+                        "per chunk (GRADSWEEP_CHUNK_WORK; default 2e7, which cuts this sweep "
+                        "at the 10,000 trials a chunk holds at most)")
     parser.add_argument("--no-baseline", action="store_true", help="skip run_sweep")
     args = parser.parse_args(argv)
     body = spec(args.per_axis)
@@ -131,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     redis = redis_client()
     used_before = int(redis.info("memory")["used_memory"])
     rows: list[tuple[str, str]] = []
+    sizing = {} if args.chunk_work is None else {"chunk_work": args.chunk_work}
     with tempfile.TemporaryDirectory() as tmp, cluster(
-            Path(tmp), redis=True, max_trials=max(n_trials, 1_000_000)) as c:
+            Path(tmp), redis=True, max_trials=max(n_trials, 1_000_000), **sizing) as c:
         server = c.start_server()
         worker = c.start_worker(concurrency=args.concurrency)
         api_memory, worker_memory = PeakMemory(server.popen.pid), PeakMemory(worker.popen.pid)

@@ -37,8 +37,8 @@ INLINE_MAX = 20  # the sweeps have 60 trials
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
         ) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp(request.param)
-    with cluster(tmp, redis=request.param == "cluster", jobs=2, chunk_size=7,
-                 results_inline_max=INLINE_MAX) as c:
+    with cluster(tmp, redis=request.param == "cluster", jobs=2, chunk_work=800,
+                 results_inline_max=INLINE_MAX) as c:  # chunks of a few trials
         c.start_server()
         if request.param == "cluster":
             c.start_worker(concurrency=2)
