@@ -558,6 +558,11 @@ class JobStore(Protocol):
     def trial_counts(self, sweep_id: str) -> dict[str, int]:
         """How many saved trials the sweep has of each status (statuses with none left out)."""
 
+    def reindex_trials(self, sweep_id: str) -> int:
+        """Rebuild the trial index and its counts from the stored chunks' score summaries (a
+        sweep saved before stores kept the index); how many trials it holds. Idempotent; for
+        finished sweeps, whose chunks no longer change."""
+
     def count_saved(self, sweep_id: str, lo: int, hi: int) -> int:
         """How many trials with ``lo <= index < hi`` are saved."""
 

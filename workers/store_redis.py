@@ -738,9 +738,10 @@ class RedisStore:
             bulk.add(ranking, "ZREM", unscored)
             bulk.add(exact, "HDEL", unscored)
 
-    def _write_trials(self, bulk: Bulk, sweep_id: str, trials: builtins.list[TrialRef]) -> None:
+    def _write_trials(self, bulk: Bulk, sweep_id: str, trials: builtins.list[TrialRef],
+                      counts: bool = True) -> None:
         """Add to ``save_chunk``'s bulk write a chunk's trials into the trial index: by index
-        per status, the ok ones by rank, and the counts per status."""
+        per status, the ok ones by rank, and (``counts``) the counts per status."""
         by_status: dict[str, builtins.list[bytes]] = {}
         ranked: builtins.list[bytes] = []
         for ref in trials:
@@ -750,8 +751,9 @@ class RedisStore:
                 ranked += (b"0", _ranked(ref))
         for status, items in by_status.items():
             bulk.add(self._sweep(sweep_id, f"trials:{status}"), "ZADD", items)
-            bulk.add(self._sweep(sweep_id, "counts"), "HINCRBY",
-                     [status.encode(), b"%d" % (len(items) // 2)])
+            if counts:
+                bulk.add(self._sweep(sweep_id, "counts"), "HINCRBY",
+                         [status.encode(), b"%d" % (len(items) // 2)])
         if ranked:
             bulk.add(self._sweep(sweep_id, "ranked"), "ZADD", ranked)
 
@@ -794,6 +796,36 @@ class RedisStore:
                 refs.append(TrialRef(int(index), int(chunk), status, math.inf))
         refs.sort(key=lambda ref: ref.index)
         return refs[:limit]  # the ranks are not read: an index page does not need them
+
+    @_translating
+    def reindex_trials(self, sweep_id: str) -> int:
+        """The trial index rebuilt from the chunks' summaries, a chunk at a time (ZADD of the
+        same members changes nothing), then the counts set from the sets' sizes."""
+        spec = self._spec(sweep_id)
+        if spec is None:
+            return 0
+        metric, _ = scoring_of(spec)
+        for chunk, scores in self._redis.hscan_iter(self._sweep(sweep_id, "scores")):
+            bulk = Bulk()
+            self._write_trials(bulk, sweep_id, trial_refs(orjson.loads(scores), int(chunk),
+                                                          metric), counts=False)
+            pipe = self._redis.pipeline(transaction=False)
+            for key, command, items in zip(bulk.keys, bulk.args[::2], bulk.args[1::2],
+                                           strict=True):
+                parts = items.split(b"\n")[:-1]
+                for start in range(0, len(parts), 2000):
+                    pipe.execute_command(  # type: ignore[no-untyped-call]
+                        command.decode(), key, *parts[start:start + 2000])
+            pipe.execute()
+        pipe = self._redis.pipeline(transaction=False)
+        for status in TRIAL_STATUSES:
+            pipe.zcard(self._sweep(sweep_id, f"trials:{status}"))
+        sizes = dict(zip(TRIAL_STATUSES, (int(n) for n in pipe.execute()), strict=True))
+        self._redis.delete(self._sweep(sweep_id, "counts"))
+        if any(sizes.values()):
+            self._redis.hset(self._sweep(sweep_id, "counts"),
+                             mapping={status: n for status, n in sizes.items() if n})
+        return sum(sizes.values())
 
     @_translating
     def trial_counts(self, sweep_id: str) -> dict[str, int]:

@@ -549,6 +549,23 @@ class SQLiteStore:
         return [TrialRef(int(t), int(c), str(st), float(r)) for t, c, st, r in rows]
 
     @_translating
+    def reindex_trials(self, sweep_id: str) -> int:
+        """The trial index rebuilt from the chunks' summaries, in one transaction."""
+        with self._write() as db:
+            spec = self._spec(db, sweep_id)
+            if spec is None:
+                return 0
+            for chunk, scores in db.execute("SELECT chunk, scores FROM chunks WHERE "
+                                            "sweep_id = ?", (sweep_id,)).fetchall():
+                self._index_trials(db, sweep_id, int(chunk), spec, orjson.loads(scores))
+            db.execute("DELETE FROM trial_counts WHERE sweep_id = ?", (sweep_id,))
+            db.execute("INSERT INTO trial_counts (sweep_id, status, n) SELECT sweep_id, status, "
+                       "COUNT(*) FROM trials WHERE sweep_id = ? GROUP BY status", (sweep_id,))
+            (n,) = db.execute("SELECT COUNT(*) FROM trials WHERE sweep_id = ?",
+                              (sweep_id,)).fetchone()
+        return int(n)
+
+    @_translating
     def trial_counts(self, sweep_id: str) -> dict[str, int]:
         """Saved trials per status (statuses with none left out)."""
         rows = self._db().execute("SELECT status, n FROM trial_counts WHERE sweep_id = ? "

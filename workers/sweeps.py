@@ -150,6 +150,15 @@ class SweepService:
         from the chunks saved so far."""
         return results_document(self.store, self.record(sweep_id))
 
+    def indexed(self, sweep_id: str) -> SweepRecord:
+        """The sweep's record, its trial index rebuilt first if it is a finished sweep saved
+        before stores kept one (its index holds fewer trials than it has done)."""
+        record = self.record(sweep_id)
+        if record.status.is_finished() and sum(
+                self.store.trial_counts(sweep_id).values()) < record.done:
+            self.store.reindex_trials(sweep_id)
+        return record
+
     def trials(self, sweep_id: str, *, limit: int = PAGE_DEFAULT, cursor: str | None = None,
                order: TrialOrder = "index", status: str | None = None,
                curves: bool = True) -> TrialPage:
@@ -159,7 +168,7 @@ class SweepService:
           SweepNotFound: no such sweep.
           BadCursor: ``cursor`` is not a ``next`` of a page of this order and status.
         """
-        record = self.record(sweep_id)
+        record = self.indexed(sweep_id)
         return trial_page(self.store, record, stored_spec(record, self.store), limit=limit,
                           cursor=cursor, order=order, status=status, curves=curves)
 
@@ -167,7 +176,7 @@ class SweepService:
                status: str | None = None) -> Iterator[Item]:
         """Every trial saved so far, in index order, read a page at a time
         (``workers.trials.iter_trials``: the first page is read now)."""
-        record = self.record(sweep_id)
+        record = self.indexed(sweep_id)
         return iter_trials(self.store, record, stored_spec(record, self.store), curves=curves,
                            status=status)
 
@@ -177,7 +186,7 @@ class SweepService:
         curves, in index order, read from the chunks' score summaries a page at a time (the
         first page is read now, so a missing sweep or an unreachable store is raised here, not
         while streaming)."""
-        record = self.record(sweep_id)
+        record = self.indexed(sweep_id)
         rows = csv_rows(self.store, record)
         spec = stored_spec(record, self.store)
         return spec.setting_keys, spec.objective.metrics(), rows

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import math
 import random
+import sqlite3
 import threading
 from typing import Any
 
@@ -26,7 +27,10 @@ from workers.jobs import (
     submit_sweep,
     summary_document,
 )
-from workers.store import JobStore, SweepRecord
+from workers.store import TRIAL_STATUSES, JobStore, SweepRecord
+from workers.store_redis import RedisStore
+from workers.store_sqlite import SQLiteStore
+from workers.sweeps import SweepService
 from workers.trials import BadCursor, Cursor, iter_trials, trial_page
 
 # 4 lr × 3 momentum × 2 seeds = 24 trials; lr 3.0 diverges on rosenbrock
@@ -263,3 +267,34 @@ def test_importance_and_marginals_kept_by_the_store_are_assembles_for_any_chunk_
     assert summary["by_optimizer"] == full["summary"]["by_optimizer"]
     in_order = finished(store, COMPARING, chunk_size=4)
     assert store.moments(done.id) == store.moments(in_order.id)
+
+
+def _forget_trial_index(store: JobStore, sweep_id: str) -> None:
+    """Make the sweep look saved by a store from before the trial index."""
+    if isinstance(store, SQLiteStore):
+        with sqlite3.connect(store.path) as db:
+            db.execute("DELETE FROM trials WHERE sweep_id = ?", (sweep_id,))
+            db.execute("DELETE FROM trial_counts WHERE sweep_id = ?", (sweep_id,))
+        return
+    assert isinstance(store, RedisStore)
+    store._redis.delete(*(store._sweep(sweep_id, part) for part in (
+        "ranked", "counts", *(f"trials:{s}" for s in TRIAL_STATUSES))))
+
+
+def test_a_sweep_saved_before_the_trial_index_is_indexed_when_first_read(
+        store: JobStore) -> None:
+    done = finished(store, seed=5)
+    _forget_trial_index(store, done.id)
+    assert store.trial_counts(done.id) == {}
+    service = SweepService(store, Recorder())
+    expected = everything()
+    page = service.trials(done.id, limit=1000)
+    assert page.items == expected and page.next is None and page.total == len(expected)
+    assert store.trial_counts(done.id) == {
+        s: sum(t["status"] == s for t in expected) for s in {t["status"] for t in expected}}
+    assert [t["index"] for t in service.trials(done.id, limit=1000, order="score").items] == [
+        t["index"] for t in sorted(expected, key=key)]
+    _forget_trial_index(store, done.id)
+    assert [row["index"] for row in service.csv(done.id)[2]] == list(range(SPEC.n_trials))
+    assert store.reindex_trials(done.id) == SPEC.n_trials  # again: nothing changes
+    assert list(service.stream(done.id)) == expected
