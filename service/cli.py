@@ -18,6 +18,7 @@ import contextlib
 import math
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +27,7 @@ import orjson
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -64,11 +66,26 @@ app = typer.Typer(help="Hyperparameter sweeps for gradient-descent optimizers.",
                   no_args_is_help=True, add_completion=False)
 out = Console()
 err = Console(stderr=True)
+#: Spec problems ``gradsweep run`` lists, one a line: as many as the API's 422 lists
+#: (``service.errors.MAX_DETAILS``), then a count of the others.
+MAX_PROBLEMS = 20
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+def _fail(*messages: str) -> typer.Exit:
+    """Print each message as an error line (its text as is: rich markup in it, like the
+    ``[plot]`` of ``gradsweep[plot]``, is not interpreted) and end with exit status 2."""
+    for message in messages:
+        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
+
+
+def _problems(what: str, lines: list[str], total: int) -> list[str]:
+    """``what: line`` for every problem, and a last line for those not listed (an API's 422
+    lists at most 20 of ``total``)."""
+    shown = [f"{what}: {line}" for line in lines]
+    if total > len(lines):
+        shown.append(f"{what}: and {total - len(lines):,} more")
+    return shown
 
 
 @app.command()
@@ -94,23 +111,26 @@ def run(
     files = FileDatasets(Path.cwd() if spec_file == "-" else Path(spec_file).resolve().parent)
     try:
         spec = parse_spec(raw, settings.limits(), files)
-    except ValidationError as exc:
-        first = describe_errors(exc)[0]
-        count = exc.error_count()
-        more = f" (and {count - 1:,} more)" if count > 1 else ""
-        raise _fail(f"invalid spec: {first}{more}") from None
+    except ValidationError as exc:  # every problem, a line each
+        raise _fail(*_problems("invalid spec", describe_errors(exc)[:MAX_PROBLEMS],
+                               exc.error_count())) from None
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("trials"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=err, disable=quiet, transient=False) as bar:
         task = bar.add_task(spec.name, total=spec.n_trials)
+        started = time.perf_counter()
         results = run_local(spec, jobs=jobs or settings.jobs, limits=settings.limits(),
                             chunk_size=chunk_size,
                             progress=lambda done, total: bar.update(task, completed=done))
+        seconds = time.perf_counter() - started
     if output is not None:
         output.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
         err.print(f"results written to {output}", highlight=False)
     _print_summary(results, top)
+    done = results["progress"]["done"]
+    out.print(f"ran {done:,} trials in {seconds:.3g} s ({done / max(seconds, 1e-9):,.0f} "
+              "trials/s)", highlight=False)
     if results["status"] != "succeeded":
         raise typer.Exit(1)
 
@@ -298,8 +318,8 @@ def upload(
 @contextlib.contextmanager
 def _api(url: str | None, api_key: str | None, invalid: str) -> Iterator[Client]:
     """A client of the API at ``url`` (or GRADSWEEP_URL); its errors end the command with one
-    line: ``invalid`` and the first problem for a 422, the status otherwise, and exit 1 for a
-    5xx or an unreachable API."""
+    line per problem (``invalid`` and each problem of a 422, the status otherwise), and exit
+    1 for a 5xx or an unreachable API."""
     import httpx
 
     from service.client import Client, ClientError
@@ -322,9 +342,8 @@ def _api(url: str | None, api_key: str | None, invalid: str) -> Iterator[Client]
         what = invalid if exc.status == 422 else f"{exc.status} {exc.code}"
         if not exc.details:
             raise _fail(f"{what}: {exc.message}") from None
-        first = exc.details[0]  # the first problem, and a count of all the others
-        more = f" (and {exc.problems - 1:,} more)" if exc.problems > 1 else ""
-        raise _fail(f"{what}: {first.field}: {first.message}{more}") from None
+        raise _fail(*_problems(what, [f"{d.field}: {d.message}" for d in exc.details],
+                               exc.problems)) from None
     except httpx.HTTPError as exc:
         err.print(f"[bold red]error:[/] cannot reach {url}: {exc}", highlight=False,
                   soft_wrap=True)

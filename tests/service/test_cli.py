@@ -92,6 +92,35 @@ def test_bad_spec_exits_2_with_one_line_naming_the_field(spec: str, expected: st
     assert len(lines) == 1 and expected in lines[0], done.stderr
 
 
+def test_every_spec_problem_is_a_line_naming_its_field() -> None:
+    spec = ('{"objective": "rosenbrock", "optimizer": "adam", "grid": {"lr": 0.1}, '
+            '"steps": 1.5, "record_every": 1.5, "seeds": -1}')
+    done = gradsweep("run", "-", stdin=spec)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert sorted(line.split(": ")[2] for line in lines) == ["record_every", "seeds", "steps"], lines
+    assert all(line.startswith("error: invalid spec: ") for line in lines)
+
+
+def test_an_error_message_is_printed_as_is_brackets_and_all() -> None:
+    from service.cli import _fail, err
+
+    with err.capture() as captured:
+        exit_ = _fail("gradsweep plot needs matplotlib: pip install 'gradsweep[plot]'")
+    assert exit_.exit_code == 2
+    assert "pip install 'gradsweep[plot]'" in captured.get()
+
+
+def test_run_prints_its_duration_and_trials_per_second() -> None:
+    done = gradsweep("run", "-", "--quiet", stdin='{"objective": "sphere", "optimizer": "sgd", '
+                     '"grid": {"lr": [0.1, 0.2]}, "steps": 20, "seeds": 3}')
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("ran "))
+    words = line.split()
+    assert words[1] == "6" and words[2:4] == ["trials", "in"] and words[5] == "s"
+    assert float(words[4]) > 0 and words[-1] == "trials/s)"
+
+
 def test_missing_file_exits_2() -> None:
     done = gradsweep("run", "no-such-spec.json")
     assert done.returncode == 2 and "cannot read no-such-spec.json" in done.stderr
