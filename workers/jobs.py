@@ -85,6 +85,7 @@ from .store import (
     Backlogged,
     ByteBoundedCache,
     JobStore,
+    StoredBest,
     StoreRejected,
     StoreUnavailable,
     SweepDocument,
@@ -506,10 +507,7 @@ def summary_document(store: JobStore, record: SweepRecord,
     from what ``save_chunk`` keeps up to date (the grid points' ranking, the counters), in the
     same time at any sweep size."""
     spec = stored_spec(record, store)
-    top = store.top_points(record.id, TOP_SETTINGS)
-    settings: list[SettingRecord] = [
-        {"index": p.setting, "params": spec.setting(p.setting), "score": p.score,
-         "score_std": p.score_std, "trials": p.trials} for p in top]
+    settings = [_setting_record(spec, p) for p in store.top_points(record.id, TOP_SETTINGS)]
     best = best_setting(settings[:1], spec.metric)
     stored = store.moments(record.id)
     factors = Factors.of(spec)
@@ -523,6 +521,12 @@ def summary_document(store: JobStore, record: SweepRecord,
                     "full_trial_steps": record.total * spec.steps,
                     "statuses": store.trial_counts(record.id)},
         "top_settings": settings, "links": links(record.id)}
+
+
+def _setting_record(spec: SweepSpec, point: StoredBest) -> SettingRecord:
+    """A scored grid point as the document lists its settings."""
+    return {"index": point.setting, "params": spec.setting(point.setting), "score": point.score,
+            "score_std": point.score_std, "trials": point.trials}
 
 
 def _by_optimizer(store: JobStore, record: SweepRecord, spec: SweepSpec,
@@ -542,9 +546,7 @@ def _by_optimizer(store: JobStore, record: SweepRecord, spec: SweepSpec,
         for p in top[seen:]:
             name = spec.entry_of(p.setting).name
             if found[name] is None:
-                found[name] = {"params": spec.setting(p.setting), "score": p.score,
-                               "score_std": p.score_std, "trials": p.trials,
-                               "n_trials": p.n_trials}
+                found[name] = best_setting([_setting_record(spec, p)], spec.metric)
         if len(top) < size:
             break
         seen, size = len(top), size * 10
@@ -560,12 +562,13 @@ def results_document(store: JobStore, record: SweepRecord) -> bytes:
         stored = store.results(record.id)
         if stored is not None:
             return stored
-    if record.total > get_settings().results_inline_max:
+    inline = record.total <= get_settings().results_inline_max
+    if not inline:
         try:
             return orjson.dumps(summary_document(store, record))
         except ValueError:  # a stored spec that does not parse: no trials to inline either
             pass
-    records = store.records(record.id) if record.total <= get_settings().results_inline_max else []
+    records = store.records(record.id) if inline else []
     try:
         spec = stored_spec(record, store)
     except ValueError:  # a stored spec that does not parse (its sweep failed for that)

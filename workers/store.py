@@ -355,23 +355,13 @@ class FactorsCache:
         return factors
 
 
-def moments_delta(factors: Factors, merged: Iterable[MergedPoint]) -> bytes | None:
-    """The ``Moments`` of only the merged points' score changes (old removed, new added): a
-    chunk's delta, which a store may keep per chunk and add up (``Moments.add``) instead of
-    updating one shared state; None if no score changed."""
-    changes = [(p.setting, p.old_score, p.score) for p in merged if p.old_score != p.score]
-    if not changes:
-        return None
-    moments = Moments(factors)
-    moments.update_many(changes)
-    return moments.to_bytes()
-
-
 def merge_moments(stored: bytes | None, factors: Factors,
                   merged: Iterable[MergedPoint]) -> bytes | None:
     """The sweep's ``Moments`` (as stored: None for none yet) with the score changes of the
     merged grid points applied — what importance and the marginal means are read from; None if
-    no score changed and none was stored. Exact sums: any order of chunks gives the same bytes."""
+    no score changed and none was stored. Exact sums: any order of chunks gives the same bytes.
+    With ``stored`` None it is the chunk's *delta* alone (old scores removed, new added), which
+    a store may keep per chunk and add up (``Moments.add``) instead of one shared state."""
     changes = [(p.setting, p.old_score, p.score) for p in merged if p.old_score != p.score]
     if not changes:
         return stored
@@ -674,5 +664,4 @@ __all__ = ["BEST_TRIALS", "CHUNK_SECONDS_BUCKETS", "MAX_VALUE_BYTES", "SPEC_CACH
            "TRIAL_STATUSES", "TrialKey", "TrialOrder", "TrialRef", "WatchState", "WatchStep", "best_of", "check_value_size", "chunk_seconds_bucket",
            "decide_watch", "decode_point",
            "encode_point", "finished_statuses", "max_value_bytes", "merge_moments", "merge_points",
-           "moments_delta",
            "over_limit", "scoring_of", "touched_points", "trial_refs"]

@@ -17,9 +17,9 @@ Key layout (every key starts with the prefix, ``gradsweep:`` by default)::
                                   its exact score and spread, trial count and first trials
     sweep:{id}:trials:{status}  zset  the trial index: "{index}:{chunk}" of each saved trial of
                                   that status, scored by its index
-    sweep:{id}:ranked     zset    the ok trials, all of score 0, each a 20-byte member: its rank
-                                  (as an order-keeping unsigned integer), index and chunk, so
-                                  ZRANGEBYLEX reads them best first (``TrialKey``)
+    sweep:{id}:ranked     zset    the ok trials, all of score 0, each member its rank (as an
+                                  order-keeping unsigned integer), index and chunk in 40 hex
+                                  digits, so ZRANGEBYLEX reads them best first (``TrialKey``)
     sweep:{id}:counts     hash    status → saved trials of that status
     sweep:{id}:moments    hash    chunk → the exact ``Moments`` delta of the score changes its
                                   save made (importance and marginal means: their sum)
@@ -122,8 +122,8 @@ from .store import (
     check_value_size,
     chunk_seconds_bucket,
     decide_watch,
+    merge_moments,
     merge_points,
-    moments_delta,
     scoring_of,
     touched_points,
     trial_refs,
@@ -512,6 +512,15 @@ class Bulk:
             self.keys.append(key)
             self.args += (command.encode(), b"\n".join(items) + b"\n")
 
+    def send(self, pipe: Any, per_command: int = 2000) -> None:
+        """Queue the writes in ``pipe`` as plain commands instead (outside ``_SAVE``), at most
+        ``per_command`` arguments to a command (an even number: pairs stay whole)."""
+        for key, command, items in zip(self.keys, self.args[::2], self.args[1::2],
+                                       strict=True):
+            parts = items.split(b"\n")[:-1]
+            for start in range(0, len(parts), per_command):
+                pipe.execute_command(command.decode(), key, *parts[start:start + per_command])
+
 
 
 def _member(sweep_id: str, chunk: int) -> str:
@@ -704,7 +713,7 @@ class RedisStore:
             merged = merge_points(stored, records, metric, n_settings)
             expected = [x for name, setting in zip(names, touched, strict=True)
                         for x in (name.encode(), stored[setting] or b"")]
-            delta = moments_delta(factors, merged)
+            delta = merge_moments(None, factors, merged)  # this chunk's delta alone
             bulk = Bulk()
             self._write_points(bulk, sweep_id, merged)
             self._write_trials(bulk, sweep_id, trials)
@@ -725,7 +734,7 @@ class RedisStore:
         if not merged:
             return
         ranking, exact = self._sweep(sweep_id, "ranking"), self._sweep(sweep_id, "point_scores")
-        names = [b"%020d" % p.setting for p in merged]  # _point's names
+        names = [_point(p.setting).encode() for p in merged]
         bulk.add(self._sweep(sweep_id, "points"), "HSET",
                  [x for name, p in zip(names, merged, strict=True) for x in (name, p.blob)])
         scored = [(name, p) for name, p in zip(names, merged, strict=True) if p.score is not None]
@@ -810,12 +819,7 @@ class RedisStore:
             self._write_trials(bulk, sweep_id, trial_refs(orjson.loads(scores), int(chunk),
                                                           metric), counts=False)
             pipe = self._redis.pipeline(transaction=False)
-            for key, command, items in zip(bulk.keys, bulk.args[::2], bulk.args[1::2],
-                                           strict=True):
-                parts = items.split(b"\n")[:-1]
-                for start in range(0, len(parts), 2000):
-                    pipe.execute_command(  # type: ignore[no-untyped-call]
-                        command.decode(), key, *parts[start:start + 2000])
+            bulk.send(pipe)
             pipe.execute()
         pipe = self._redis.pipeline(transaction=False)
         for status in TRIAL_STATUSES:
