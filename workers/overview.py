@@ -39,15 +39,19 @@ def save_sketch(store: JobStore, sweep_id: str, chunk: int, spec: SweepSpec,
 def overview(store: JobStore, record: SweepRecord, spec: SweepSpec,
              sample_points: int = MAX_POSITIONS + 1) -> dict[str, Any]:
     """The overview document of the chunks saved so far (``optimizers.overview.overview``),
-    the sample's curves cut to ``sample_points`` points each."""
+    the sample's curves cut to ``sample_points`` points each, with the spec's rungs (early
+    stopping) and metric, so a page can draw it before it has the spec."""
     saved = sorted(store.saved_chunks(record.id))
     sketches = []
     for at in range(0, len(saved), BATCH):
         names = [sketch_name(c) for c in saved[at:at + BATCH]]
         stored = store.blobs(record.id, names)
         sketches += [Sketch.from_bytes(stored[n]) for n in names if n in stored]
-    return overview_document(merge(sketches), spec.steps, spec.record_every,
-                             sample_points=sample_points)
+    document = overview_document(merge(sketches), spec.steps, spec.record_every,
+                                 sample_points=sample_points)
+    document["rungs"] = list(spec.plan.rungs) if spec.plan is not None else []
+    document["metric"] = spec.metric
+    return document
 
 
 __all__ = ["overview", "save_sketch", "sketch_name"]

@@ -30,6 +30,7 @@ from optimizers.results import Best
 from optimizers.runner import TARGET_CHUNK_WORK
 
 from .jobs import Executor, csv_rows, results_document, stored_spec, submit_sweep
+from .overview import overview
 from .store import BEST_TRIALS, Backlogged, JobStore, StoreUnavailable, SweepRecord, TrialOrder
 from .trials import PAGE_DEFAULT, Item, TrialPage, iter_trials, trial_page
 
@@ -179,6 +180,13 @@ class SweepService:
         record = self.indexed(sweep_id)
         return iter_trials(self.store, record, stored_spec(record, self.store), curves=curves,
                            status=status)
+
+    def overview(self, sweep_id: str, sample_points: int) -> dict[str, Any]:
+        """The quantile bands and sample of the sweep's curves saved so far
+        (``workers.overview.overview``)."""
+        record = self.record(sweep_id)
+        return overview(self.store, record, stored_spec(record, self.store),
+                        sample_points=sample_points)
 
     def csv(self, sweep_id: str) -> tuple[builtins.list[str], tuple[str, ...],
                                           Iterator[TrialRow]]:

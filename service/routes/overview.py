@@ -17,8 +17,6 @@ from pydantic import BaseModel, Field
 
 from optimizers.overview import MAX_POSITIONS
 from optimizers.results import TrialResult
-from workers.jobs import stored_spec
-from workers.overview import overview
 
 from ..deps import RuntimeDep, SweepId, require_api_key
 from ..errors import ERROR_RESPONSES
@@ -63,12 +61,7 @@ def get_overview(sweep_id: SweepId, runtime: RuntimeDep,
                      "most points of each sample curve"))] = SAMPLE_POINTS) -> JSONBytes:
     """Quantile bands of every trial's loss curve (5, 25, 50, 75, 95 %) and a sample of ~200
     curves, of the trials saved so far; the same cost at any sweep size."""
-    record = runtime.sweeps.record(sweep_id)
-    spec = stored_spec(record, runtime.store)
-    document = overview(runtime.store, record, spec, sample_points=points)
-    document["rungs"] = list(spec.plan.rungs) if spec.plan is not None else []
-    document["metric"] = spec.metric
-    return JSONBytes(document)
+    return JSONBytes(runtime.sweeps.overview(sweep_id, sample_points=points))
 
 
 __all__ = ["SweepOverview", "router"]
