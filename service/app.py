@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .dashboard import router as dashboard_router
@@ -42,8 +43,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         finally:
             runtime.close()
 
-    app = FastAPI(title="gradsweep", version=VERSION, lifespan=lifespan,
-                  summary="Hyperparameter sweeps for gradient-descent optimizers.")
+    # /docs (Swagger UI) and /redoc from the assets the fastapi-offline package ships, not a CDN:
+    # they work on a cluster without internet access
+    app = FastAPIOffline(title="gradsweep", version=VERSION, lifespan=lifespan,
+                         summary="Hyperparameter sweeps for gradient-descent optimizers.",
+                         static_url="/static-docs")
     install_error_handlers(app)
     for router in (sweeps.router, trials.router, export.router, overview.router, events.router,
                    datasets.router,
