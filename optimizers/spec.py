@@ -40,12 +40,13 @@ from pydantic import (
     Tag,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     create_model,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 too
 
 from .models import DatasetSource
@@ -530,39 +531,66 @@ class Trial:
     entry: int = 0  # which of the spec's optimizers runs it
 
 
-def _known_keys_first(grid: Any, info: ValidationInfo) -> Any:
-    """Unknown hyperparameters are refused before the values are validated, so a grid of
-    100,000 unknown keys is one error, not one per key (and one for each bad value)."""
+def _checked_grid(grid: Any, handler: ValidatorFunctionWrapHandler,
+                  info: ValidationInfo) -> Any:
+    """The grid in the rule's hyperparameter order, defaults filled in, with every problem
+    reported at once (one bad value never hides the next): the unknown hyperparameters (one
+    error naming them, before any value is validated, so a grid of 100,000 unknown keys is one
+    error, not one per key), then each known key's value, its type and then its range (at
+    ``grid.<key>``), and the hyperparameters the rule needs that the grid lacks."""
     _required(grid)
     optimizer: OptimizerSpec | None = info.data.get("optimizer")
-    if not isinstance(grid, Mapping):
-        return grid
-    if optimizer is None:
-        if len(grid) > MAX_EXTRA_KEYS:
+    if not isinstance(grid, Mapping) or optimizer is None:
+        if isinstance(grid, Mapping) and len(grid) > MAX_EXTRA_KEYS:
             raise _error("grid_size", "grid has {n} keys; an optimizer has at most a few "
                          "hyperparameters", n=len(grid))
-        return grid
-    _unknown_hyperparameter(grid, optimizer.rule)
-    return grid
-
-
-def _grid_fits_rule(grid: dict[str, Value], info: ValidationInfo) -> dict[str, Value]:
-    """The grid in the rule's hyperparameter order, defaults filled in, every value checked."""
-    optimizer: OptimizerSpec | None = info.data.get("optimizer")
-    if optimizer is None:
-        return grid
+        return handler(grid)
     rule = optimizer.rule
-    _unknown_hyperparameter(grid, rule)
+    names = [h.name for h in rule.hyperparameters]
+    problems: list[InitErrorDetails] = []
+    unknown = [key for key in grid if key not in names]
+    if unknown:
+        shown = ", ".join(f"'{key}'" for key in unknown[:5]) + (", ..." if len(unknown) > 5
+                                                                 else "")
+        problems.append(_detail((), _error(
+            "unknown_hyperparameter", "unknown hyperparameter{s} {keys} for {rule}; valid "
+            "choices: {choices}", s="s" if len(unknown) > 1 else "", keys=shown,
+            rule=rule.name, choices=", ".join(names))))
     normal: dict[str, Value] = {}
     for h in rule.hyperparameters:
-        value = grid.get(h.name, h.default)
-        if value is None:
-            raise _error("missing_hyperparameter",
-                         "{rule} needs {key} in the grid (a number, a list or a distribution)",
-                         rule=rule.name, key=h.name)
-        _check_value(h.name, h.name, value, h.contains, h.range_text)
+        if h.name not in grid:
+            if h.default is None:
+                problems.append(_detail((), _error(
+                    "missing_hyperparameter", "{rule} needs {key} in the grid (a number, a "
+                    "list or a distribution)", rule=rule.name, key=h.name)))
+            else:
+                normal[h.name] = h.default
+            continue
+        try:
+            value = handler({h.name: grid[h.name]})[h.name]
+            _check_value(h.name, h.name, value, h.contains, h.range_text)
+        except ValidationError as exc:
+            problems.extend(_details(exc))
+            continue
+        except PydanticCustomError as exc:
+            problems.append(_detail((h.name,), exc))
+            continue
         normal[h.name] = value
+    if problems:
+        raise ValidationError.from_exception_data("SweepSpec", problems)
     return normal
+
+
+def _detail(loc: tuple[int | str, ...], error: PydanticCustomError) -> InitErrorDetails:
+    """One error of several raised together, at ``loc`` below the field being validated."""
+    return {"type": error, "loc": loc, "input": None}
+
+
+def _details(exc: ValidationError) -> list[InitErrorDetails]:
+    """``exc``'s errors, to be raised again among others (their types, locations and
+    messages kept)."""
+    return [_detail(tuple(err["loc"]), PydanticCustomError(err["type"], err["msg"]))
+            for err in exc.errors(include_url=False)]
 
 
 OptimizerField = Annotated[OptimizerSpec, BeforeValidator(
@@ -594,15 +622,11 @@ class EntrySpec(BaseModel):
         _few_extra_keys(value, cls.model_fields, "an optimizers entry")
         return value
 
-    @field_validator("grid", mode="before")
+    @field_validator("grid", mode="wrap")
     @classmethod
-    def _known_keys_first(cls, grid: Any, info: ValidationInfo) -> Any:
-        return _known_keys_first(grid, info)
-
-    @field_validator("grid")
-    @classmethod
-    def _grid_fits_rule(cls, grid: dict[str, Value], info: ValidationInfo) -> dict[str, Value]:
-        return _grid_fits_rule(grid, info)
+    def _checked_grid(cls, grid: Any, handler: ValidatorFunctionWrapHandler,
+                      info: ValidationInfo) -> dict[str, Value]:
+        return cast("dict[str, Value]", _checked_grid(grid, handler, info))
 
 
 #: An axis of an entry as data: a number, a list, or a distribution (with its ``drawn`` values).
@@ -931,16 +955,12 @@ class SweepSpec(BaseModel):
         # filled in, a 100-byte spec with dim = 10**6 would be stored as 10**6 numbers
         return init
 
-    @field_validator("grid", mode="before")
+    @field_validator("grid", mode="wrap")
     @classmethod
-    def _known_keys_first(cls, grid: Any, info: ValidationInfo) -> Any:
-        return _known_keys_first(grid, info)
-
-    @field_validator("grid")
-    @classmethod
-    def _grid_fits_rule(cls, grid: dict[str, Value] | None,
-                        info: ValidationInfo) -> dict[str, Value] | None:
-        return None if grid is None else _grid_fits_rule(grid, info)
+    def _checked_grid(cls, grid: Any, handler: ValidatorFunctionWrapHandler,
+                      info: ValidationInfo) -> dict[str, Value] | None:
+        return None if grid is None else cast("dict[str, Value]",
+                                               _checked_grid(grid, handler, info))
 
     @field_validator("seeds")
     @classmethod
@@ -1312,16 +1332,6 @@ def _record_every_that_fits(trials: int, steps: int, max_points: int) -> int | s
     while curve_length(steps, every) > per_trial:
         every += 1
     return every
-
-
-def _unknown_hyperparameter(grid: Mapping[str, Any], rule: Rule) -> None:
-    """Refuse the first key of ``grid`` that is not a hyperparameter of ``rule``."""
-    names = [h.name for h in rule.hyperparameters]
-    for key in grid:
-        if key not in names:
-            raise _error("unknown_hyperparameter",
-                         "unknown hyperparameter '{key}' for {rule}; valid choices: {choices}",
-                         key=key, rule=rule.name, choices=", ".join(names))
 
 
 def _limits(info: ValidationInfo) -> Limits:

@@ -130,7 +130,7 @@ def test_a_list_of_bad_numbers_is_one_error(changes: dict[str, object], field: s
     ({"init": {"distribution": "normal", **{f"k{i}": 1 for i in range(100_000)}}},
      "init: init has 100000 unknown keys"),
     ({"grid": {f"k{i}": "x" for i in range(100_000)}},
-     "grid: unknown hyperparameter 'k0' for sgd; valid choices: lr"),
+     "grid: unknown hyperparameters 'k0', 'k1', 'k2', 'k3', 'k4', ... for sgd; valid choices: lr"),
     ({"optimizer": "nope", "grid": {f"k{i}": "x" for i in range(100_000)}},
      "grid: grid has 100000 keys"),
     ({"grid": {"lr": {**SAMPLED_LR, **{f"k{i}": 1 for i in range(100_000)}}}, "samples": 2},

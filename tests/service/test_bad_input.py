@@ -273,7 +273,7 @@ CASES = [
          "invalid_request", "pruning.kind", "'successive_halving' or 'hyperband'"),
     case("grid-of-10000-unknown-keys", spec(grid={"lr": 0.1, **{f"h{i}": 1.0
                                                                 for i in range(10_000)}}),
-         422, "invalid_request", "unknown hyperparameter 'h0'", "valid choices: lr"),
+         422, "invalid_request", "unknown hyperparameters 'h0', 'h1'", "valid choices: lr"),
     # -- strings and nesting -------------------------------------------------------------------
     case("name-201-chars", spec(name="x" * 201), 422, "invalid_request", "name",
          "at most 200 characters"),

@@ -102,6 +102,22 @@ def test_every_spec_problem_is_a_line_naming_its_field() -> None:
     assert all(line.startswith("error: invalid spec: ") for line in lines)
 
 
+def test_one_grid_error_does_not_hide_the_next() -> None:
+    spec = ('{"objective": "rosenbrock", "optimizer": "adam", "grid": {"lr": [0.1, "fast"], '
+            '"beta1": 1.5, "beta2": {"distribution": "uniform", "min": 0.9, "max": 2}, '
+            '"beta3": 1, "beta4": 2}, "samples": 2}')
+    done = gradsweep("run", "-", stdin=spec)
+    assert done.returncode == 2
+    lines = [line.removeprefix("error: invalid spec: ")
+             for line in done.stderr.strip().splitlines()]
+    assert lines == [
+        ("grid: unknown hyperparameters 'beta3', 'beta4' for adam; valid choices: lr, beta1, "
+         "beta2, eps, weight_decay"),
+        "grid.lr.1: Input should be a valid number",
+        "grid.beta1: beta1 = 1.5 is out of range; valid: 0 <= beta1 < 1",
+        "grid.beta2.max: max = 2.0 is out of range for beta2; valid: 0 <= beta2 < 1"], lines
+
+
 def test_an_error_message_is_printed_as_is_brackets_and_all() -> None:
     from service.cli import _fail, err
 
