@@ -464,14 +464,17 @@
       .filter((n) => n.id !== "form-error" && !n.closest("[hidden]"))
       .map((n) => [n.dataset.errorFor, n]));
     const parts = field && field !== "spec" ? field.split(".") : [];
-    const named = (LEADING_NAME.exec(message) || /\bneeds (\w+) in the grid\b/.exec(message) || [])[1];
+    // the name the message starts with, and the one a missing hyperparameter's names
+    const names = [LEADING_NAME.exec(message), /\bneeds (\w+) in the grid\b/.exec(message)]
+      .filter(Boolean).map((m) => m[1]);
     const candidates = [];
-    const words = named ? named.split(".") : [];
-    for (let n = words.length; n > 0; n--) {
-      const w = words.slice(0, n);
-      if (parts.length && parts[parts.length - 1] === w[0]) candidates.push([...parts, ...w.slice(1)]);
-      candidates.push([...parts, ...w], w);
-      if (!parts.length) candidates.push(["objective", ...w]);
+    for (const words of names.map((name) => name.split("."))) {
+      for (let n = words.length; n > 0; n--) {
+        const w = words.slice(0, n);
+        if (parts.length && parts[parts.length - 1] === w[0]) candidates.push([...parts, ...w.slice(1)]);
+        candidates.push([...parts, ...w], w);
+        if (!parts.length) candidates.push(["objective", ...w]);
+      }
     }
     for (let n = parts.length; n > 0; n--) candidates.push(parts.slice(0, n));
     const found = candidates.map((c) => c.join(".")).find((path) => slots.has(path));
