@@ -5,7 +5,10 @@
 // which the API derives. One optimizer entry or more, each with its rule, eps placement (where
 // the rule has the option), grid, schedule and clipping: one posts the single form (optimizer,
 // grid, schedule, clip at the top), two or more the optimizers form. Early stopping, when a
-// kind is chosen, posts pruning: {kind, min_steps, reduction}.
+// kind is chosen, posts pruning: {kind, min_steps, reduction}. Every other key of the spec has
+// its field too (the objective's own parameters, from the catalogue; init; seeds; record_every;
+// divergence_threshold; samples, search_seed and sampler): an empty field is left out of the
+// spec, so the API's default applies (shown as the placeholder).
 (() => {
   const {el} = GS;
   const $ = (x) => document.getElementById(x);
@@ -21,9 +24,15 @@
     return isModel(obj) ? obj.datasets.find((d) => d.name === $("f-dataset").value) : undefined;
   };
 
-  // "0.01, 0.1" → [0.01, 0.1]; "0.1" → 0.1; "" → undefined. What is not a number is sent as
-  // typed, for the API to name in its 422.
+  // "0.01, 0.1" → [0.01, 0.1]; "0.1" → 0.1; "" → undefined; "uniform(0.5, 0.99)" → a
+  // distribution {distribution, min, max} to sample. What is not a number is sent as typed,
+  // for the API to name in its 422.
+  const DISTRIBUTION = /^([A-Za-z_]\w*)\s*\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)$/;
   function parseValues(text) {
+    const sampled = DISTRIBUTION.exec(text.trim());
+    if (sampled) {
+      return {distribution: sampled[1], min: parseNumber(sampled[2]), max: parseNumber(sampled[3])};
+    }
     const parts = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
     const values = parts.map((s) => (s !== "" && isFinite(Number(s)) ? Number(s) : s));
     if (!values.length) return undefined;
@@ -42,6 +51,12 @@
     return v === undefined ? undefined : [].concat(v);
   }
 
+  // seeds: one number is a count ("3": seeds 0, 1, 2), a comma makes a list ("3, 7"; "7,")
+  function parseSeeds(text) {
+    if (!text.includes(",")) return parseNumber(text);
+    return parseList(text.replace(/,\s*$/, ""));
+  }
+
   // A model's fields, by parameter: the input and how its text becomes the spec's value (a
   // select's value is always sent: it is what the form shows).
   const MODEL_FIELDS = {
@@ -53,36 +68,74 @@
     l2: ["f-l2", parseNumber],
   };
 
+  // The objective's parameters with a field of their own (dim, the formula, a model's); every
+  // other parameter the catalogue lists gets a text field in #objective-params.
+  const OWN_FIELDS = Object.assign({dim: ["f-dim", parseNumber], expr: ["f-expr", (t) => t]},
+                                   MODEL_FIELDS);
+  const objectiveInput = (name) => (OWN_FIELDS[name] ? $(OWN_FIELDS[name][0])
+    : document.querySelector(`#objective-params input[data-param="${name}"]`));
+
+  // the spec's top-level keys taken as typed numbers, each left out when empty
+  const NUMBERS = [["steps", "f-steps", parseNumber], ["seeds", "f-seeds", parseSeeds],
+                   ["record_every", "f-record-every", parseNumber],
+                   ["divergence_threshold", "f-divergence", parseNumber],
+                   ["samples", "f-samples", parseNumber], ["search_seed", "f-search-seed", parseNumber]];
+
   function spec() {
     const s = {};
     const name = $("f-name").value.trim();
     if (name) s.name = name;
     s.objective = {name: $("f-objective").value};
     const obj = objective();
-    if (isModel(obj)) {
-      // in the catalogue's order; dim is derived, so never sent
-      for (const p of obj.parameters) {
-        if (!MODEL_FIELDS[p.name]) continue;
-        const [input, parse] = MODEL_FIELDS[p.name];
-        const v = parse($(input).value);
-        if (v !== undefined) s.objective[p.name] = v;
-      }
-    } else {
-      const dim = parseNumber($("f-dim").value);
-      if (dim !== undefined) s.objective.dim = dim;
+    // in the catalogue's order; a model's dim is derived (the catalogue does not list it)
+    for (const p of obj ? obj.parameters : []) {
+      const input = objectiveInput(p.name);
+      if (!input) continue;
+      const parse = OWN_FIELDS[p.name] ? OWN_FIELDS[p.name][1] : parseNumber;
+      const v = parse(input.value);
+      if (v !== undefined) s.objective[p.name] = v;
     }
-    if (s.objective.name === "expression") s.objective.expr = $("f-expr").value;
+    const init = initSpec();
+    if (init !== undefined) s.init = init;
     const entries = blocks().map(entrySpec);
     if (entries.length === 1) Object.assign(s, entries[0]);
     else s.optimizers = entries;
-    for (const [key, input] of [["steps", "f-steps"], ["seeds", "f-seeds"], ["record_every", "f-record-every"]]) {
-      const v = parseNumber($(input).value);
+    for (const [key, input, parse] of NUMBERS) {
+      const v = parse($(input).value);
       if (v !== undefined) s[key] = v;
     }
+    if ($("f-sampler").value) s.sampler = $("f-sampler").value;
     s.metric = $("f-metric").value;
     const pruning = pruningSpec();
     if (pruning) s.pruning = pruning;
     return s;
+  }
+
+  // --- init -------------------------------------------------------------------------------
+  // none: the objective's start; a point: its numbers; random: {distribution, scale?, center?}
+  function initSpec() {
+    const kind = $("f-init-kind").value;
+    if (kind === "point") {
+      const text = $("f-init").value.trim();
+      return text === "" ? undefined : parseList(text);
+    }
+    if (kind !== "normal" && kind !== "uniform") return undefined;
+    const init = {distribution: kind};
+    const scale = parseNumber($("f-init-scale").value);
+    if (scale !== undefined) init.scale = scale;
+    const center = $("f-init-center").value.trim();
+    if (center !== "") init.center = parseList(center);
+    return init;
+  }
+
+  // the objective's start as the point's and the center's placeholder, when it has this dim
+  function initPlaceholders() {
+    const obj = objective();
+    const dim = parseNumber($("f-dim").value);
+    const start = obj && Array.isArray(obj.start) && !isModel(obj) && obj.start.length === dim
+      ? obj.start.join(", ") : "";
+    $("f-init").placeholder = start ? `e.g. the objective's start: ${start}` : "dim numbers";
+    $("f-init-center").placeholder = start ? `default: the objective's start, ${start}` : "default: the objective's start";
   }
 
   // --- early stopping ---------------------------------------------------------------------
@@ -115,19 +168,27 @@
       : `no rung: min steps must be below the ${s.steps} steps`;
   }
 
-  // the settings of a spec: each entry's grid points times its schedule's and clip's lists
-  const product = (values) => values.reduce((n, v) => n * (Array.isArray(v) ? v.length : 1), 1);
-  const points = (e) => product(Object.values(e.grid || {})) *
-    product(Object.entries(e.schedule || {}).filter(([k]) => k !== "name").map(([, v]) => v)) *
-    product(Object.values(e.clip || {}));
+  // the settings of a spec: each entry's grid points times its schedule's and clip's lists,
+  // times the samples when one of them is a distribution
+  const sampledValue = (v) => Boolean(v) && typeof v === "object" && !Array.isArray(v);
+  const points = (e, samples) => {
+    const values = [...Object.values(e.grid || {}), ...Object.values(e.clip || {}),
+                    ...Object.entries(e.schedule || {}).filter(([k]) => k !== "name").map(([, v]) => v)];
+    const lists = values.reduce((n, v) => n * (Array.isArray(v) ? v.length : 1), 1);
+    return values.some(sampledValue) ? lists * samples : lists;
+  };
 
   function showSpec() {
     renumber();
     const s = spec();
     showRungs(s);
+    const initKind = $("f-init-kind").value;  // the fields of the init kind chosen
+    $("init-point").hidden = initKind !== "point";
+    $("init-random").hidden = initKind !== "normal" && initKind !== "uniform";
     $("spec-json").textContent = JSON.stringify(s, null, 2);
-    const settings = (s.optimizers || [s]).reduce((n, e) => n + points(e), 0);
-    const seeds = typeof s.seeds === "number" ? s.seeds : 1;
+    const samples = Number.isInteger(s.samples) && s.samples > 0 ? s.samples : 1;
+    const settings = (s.optimizers || [s]).reduce((n, e) => n + points(e, samples), 0);
+    const seeds = Array.isArray(s.seeds) ? s.seeds.length : typeof s.seeds === "number" ? s.seeds : 1;
     $("trial-count").textContent = `${settings * seeds} trial(s)`;
   }
 
@@ -267,7 +328,8 @@
          label("eps", "eps placement", "(where eps is added: inside or outside the square root)"),
          el("select", {"data-part": "eps"}), slot("optimizer.eps_placement")),
       el("div", {class: "grid-block"},
-         el("p", {class: "hint", text: "Grid: comma-separated values are swept; one value is fixed; empty takes the default"}),
+         el("p", {class: "hint", text: "Grid: comma-separated values are swept; one value is fixed; " +
+                  "a distribution such as log_uniform_values(1e-4, 0.3) is sampled (see Random search); empty takes the default"}),
          el("div", {class: "grid-fields"}), slot("grid")),
       label("schedule", "Learning-rate schedule"),
       el("select", {"data-part": "schedule"}, el("option", {value: "", text: "none (a constant lr)"}),
@@ -296,8 +358,9 @@
     const obj = objective();
     if (!obj) return;
     $("objective-summary").textContent = obj.summary;
-    $("expr-field").hidden = obj.name !== "expression";  // the one objective with a formula
+    $("expr-field").hidden = !parameter(obj, "expr");  // the one objective with a formula
     $("dim-field").hidden = isModel(obj);
+    objectiveParameterFields(obj);
     $("model-fields").hidden = !isModel(obj);
     if (isModel(obj)) {
       modelFields(obj);
@@ -308,6 +371,29 @@
       dim.value = obj.max_dim === 1 ? 1 : Math.max(2, obj.min_dim);
     }
     updateMetrics();
+  }
+
+  // A text field per parameter of the objective that has no field of its own (rosenbrock's a
+  // and b, quadratic's condition, …): the catalogue's default as its placeholder, its bounds
+  // and description as the hint; typed values are kept while the objective stays the same.
+  function objectiveParameterFields(obj) {
+    const box = $("objective-params");
+    const typed = box.dataset.objective === obj.name ? typedIn(box) : {};
+    box.dataset.objective = obj.name;
+    const BOUNDS = {gt: ">", ge: "≥", lt: "<", le: "≤"};
+    box.replaceChildren(...obj.parameters.filter((p) => !OWN_FIELDS[p.name]).map((p) => {
+      const id = `f-objective-${p.name}`;
+      const bounds = Object.entries(BOUNDS).filter(([k]) => typeof p[k] === "number" && Math.abs(p[k]) < 1e15)
+        .map(([k, sign]) => `${p.name} ${sign} ${p[k]}`)
+        .filter((text) => !(p.description || "").includes(text)).join(", ");
+      const input = el("input", {id, type: "text", autocomplete: "off", "data-param": p.name,
+        placeholder: p.required ? "required" : `default ${p.default}`});
+      input.value = typed[p.name] ?? "";
+      return el("div", {class: "objective-param"},
+        el("label", {for: id}, p.name, el("span", {class: "hint",
+          text: ` (${[p.description, bounds].filter(Boolean).join("; ")})`})),
+        input, el("span", {class: "field-error", "data-error-for": `objective.${p.name}`}));
+    }));
   }
 
   // The fields this model has, its datasets (the one chosen kept when this model takes it too)
@@ -362,38 +448,37 @@
     for (const node of document.querySelectorAll("[data-error-for]")) node.textContent = "";
   }
 
-  // The error slot of a field: the exact one, else that of its longest named prefix
-  // (grid.lr.0 → grid.lr, objective.dataset.builtin → objective.dataset, objective.name →
-  // objective), else the form's. A check across fields is reported on the object it spans
-  // (objective, spec) with the field it is about first ("batch_size = 1000 is over the 120
-  // training rows", "metric … does not apply"): that field's slot, when it is shown; so is a
-  // schedule's or clip's range check ("schedule.step_size = -1 is out of range" on
-  // optimizers.1.schedule: optimizers.1.schedule.step_size). A dotted name the message starts
-  // with is tried whole, then its prefixes ("pruning.min_steps = 300 must be less than steps"
-  // on pruning: pruning.min_steps, else pruning).
+  // The error slot of a 422 detail, by its field (the pydantic loc as a dotted path, "spec"
+  // for the whole spec) and the name its message starts with. A check over a whole object is
+  // reported on the object, naming the field it is about first: "lr = -1.0 is out of range"
+  // on grid is grid.lr's (not the slot under the grid's last hyperparameter), "batch_size =
+  // 1000 is over …" on objective is objective.batch_size's, "schedule.step_size = -1 …" on
+  // optimizers.1.schedule is optimizers.1.schedule.step_size's, "metric … does not apply" on
+  // spec is metric's. Tried in turn: that name below the field (and each shorter prefix of
+  // it), the name on its own, then the field and its prefixes (grid.lr.1 → grid.lr,
+  // objective.name → objective). Only a slot on show counts; else the general area on top,
+  // so no message is lost.
+  const LEADING_NAME = /^([A-Za-z_]\w*(?:\.(?:[A-Za-z_]\w*|\d+))*)(?=$|[\s:=,;])/;
   function slotFor(field, message) {
     const slots = new Map([...document.querySelectorAll("[data-error-for]")]
+      .filter((n) => n.id !== "form-error" && !n.closest("[hidden]"))
       .map((n) => [n.dataset.errorFor, n]));
-    const shown = (path) => slots.has(path) && !slots.get(path).closest("[hidden]");
-    if (field === "objective.name") return slots.get("objective");
-    const own = /^(schedule|clip)\.([a-z][a-z0-9_]*)\b/.exec(message);
-    if (own && field.split(".").pop() === own[1] && shown(`${field}.${own[2]}`)) {
-      return slots.get(`${field}.${own[2]}`);
+    const parts = field && field !== "spec" ? field.split(".") : [];
+    // the name the message starts with, and the one a missing hyperparameter's names
+    const names = [LEADING_NAME.exec(message), /\bneeds (\w+) in the grid\b/.exec(message)]
+      .filter(Boolean).map((m) => m[1]);
+    const candidates = [];
+    for (const words of names.map((name) => name.split("."))) {
+      for (let n = words.length; n > 0; n--) {
+        const w = words.slice(0, n);
+        if (parts.length && parts[parts.length - 1] === w[0]) candidates.push([...parts, ...w.slice(1)]);
+        candidates.push([...parts, ...w], w);
+        if (!parts.length) candidates.push(["objective", ...w]);
+      }
     }
-    if (["objective", "spec", ""].includes(field) || message.startsWith(field + ".")) {
-      const words = [];
-      let word = (/^([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)\b/.exec(message) || [])[1];
-      for (; word; word = word.includes(".") ? word.slice(0, word.lastIndexOf(".")) : "") words.push(word);
-      const named = words.flatMap((w) => (field === "objective" ? ["objective." + w] : [w, "objective." + w]));
-      const path = named.find(shown);
-      if (path) return slots.get(path);
-    }
-    let path = field;
-    while (path) {
-      if (slots.has(path) && path !== "") return slots.get(path);
-      path = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "";
-    }
-    return $("form-error");
+    for (let n = parts.length; n > 0; n--) candidates.push(parts.slice(0, n));
+    const found = candidates.map((c) => c.join(".")).find((path) => slots.has(path));
+    return found === undefined ? $("form-error") : slots.get(found);
   }
 
   function showErrors(error) {
@@ -404,6 +489,10 @@
       const slot = slotFor(d.field || "", message);
       const text = slot.id === "form-error" && d.field ? `${d.field}: ${message}` : message;
       slot.textContent = slot.textContent ? slot.textContent + "; " + text : text;
+    }
+    if (error && error.more) {
+      const note = `(and ${error.more} more problems not listed)`;
+      $("form-error").textContent = [$("form-error").textContent, note].filter(Boolean).join(" ");
     }
   }
 
@@ -438,8 +527,10 @@
     if (objectives.some((o) => o.name === "rosenbrock")) $("f-objective").value = "rosenbrock";
     addEntry();
     objectiveChanged();
+    initPlaceholders();
     $("add-optimizer").addEventListener("click", addEntry);
-    $("f-objective").addEventListener("change", () => { objectiveChanged(); showSpec(); });
+    $("f-objective").addEventListener("change", () => { objectiveChanged(); initPlaceholders(); showSpec(); });
+    $("f-dim").addEventListener("input", initPlaceholders);
     $("f-metric").addEventListener("change", () => { wantedMetric = $("f-metric").value; });
     // the metrics offered follow the validation share and the dataset
     const refresh = () => { updateMetrics(); showSpec(); };
