@@ -176,3 +176,22 @@ def test_three_swept_hyperparameters_get_parallel_coordinates_and_slices(
     assert page.evaluate("[...document.querySelectorAll('#scores [data-plot]')]"
                          ".map(d => d.dataset.plot)") == [
         "score-parcoords", "slice-lr", "slice-beta1", "slice-beta2"]
+
+
+@needs_chromium
+def test_scores_below_zero_colour_the_heatmap_by_rank(page: Any, server: Cluster) -> None:
+    document = run(server, {"name": "rank", "objective": "styblinski_tang", "optimizer": "adam",
+                            "grid": {"lr": [0.01, 0.1, 1.0], "beta1": [0.5, 0.9]},
+                            "seeds": 1, "steps": 30})
+    scores = sorted(s["score"] for s in document["settings"] if s["score"] is not None)
+    assert scores[0] < 0  # its minimum is about −78 in two dimensions
+    plot = open_scores(page, document, "score-heatmap")
+    heat = plot["data"][0]
+    assert heat["meta"] == {"kind": "scores", "colour": "rank"}
+    assert sorted(z for row in heat["z"] for z in row if z is not None) == sorted(
+        scores.index(v) for v in scores)
+    # the colour bar's ticks: the scores at those ranks
+    bar = heat["colorbar"]
+    assert bar["tickvals"][0] == 0 and bar["tickvals"][-1] == len(scores) - 1
+    for rank, text in zip(bar["tickvals"], bar["ticktext"], strict=True):
+        assert float(text) == pytest.approx(scores[rank], rel=1e-4)

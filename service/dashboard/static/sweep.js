@@ -597,7 +597,15 @@
     const v = [...new Set(values.filter(present))];
     return scale === "category" ? v : v.sort((p, q) => p - q);
   }
-  const axisOf = (scale, title) => ({title: {text: title}, type: scale, automargin: true});
+  // an axis; a numeric one with ticks at `values` (a grid's few), labelled as GS.num says
+  function axisOf(scale, title, values) {
+    const axis = {title: {text: title}, type: scale, automargin: true};
+    if (scale !== "category") axis.exponentformat = "power";
+    if (scale !== "category" && values && values.length <= 8) {
+      Object.assign(axis, {tickmode: "array", tickvals: values, ticktext: values.map(GS.num)});
+    }
+    return axis;
+  }
 
   // 1, 2, 5 × 10^k between 10^lo and 10^hi (only the powers of ten when there are many); the
   // two ends when none is inside
@@ -649,7 +657,9 @@
     });
   }
   const paramsText = (names, s) => names.map((n) => `${n}=${GS.num(s.params[n])}`).join("<br>");
-  const unscoredNote = (n) => (n ? ` · ✕ ${n} without a score` : "");
+  // "· ✕ 3 diverged" (or "without a score" when not all of them diverged)
+  const unscoredNote = (unscored) => (!unscored.length ? ""
+    : ` · ✕ ${unscored.length} ${unscored.every((u) => u.label === "diverged") ? "diverged" : "without a score"}`);
 
   // the ✕ of the unscored settings along the top of a plot of `name` (on an overlaid 0..1 axis)
   function unscoredTrace(name, scale, unscored) {
@@ -724,7 +734,7 @@
        text: best.map((s) => `${name}=${GS.num(s.params[name])}<br>score ${GS.num(s.score)} ± ${GS.num(s.score_std)}`),
        hovertemplate: "%{text}<extra></extra>"},
       unscoredTrace(name, scale, unscored)],
-    plotLayout(`score by ${name}${unscoredNote(unscored.length)}`, axisOf(scale, name),
+    plotLayout(`score by ${name}${unscoredNote(unscored)}`, axisOf(scale, name),
                scoreAxis(best.map((s) => s.score), scoreTitle), {yaxis2: overlay}), PLOT_CONFIG);
   }
 
@@ -748,7 +758,7 @@
                    line: {color: "#f59e0b", width: 1.5}});
     }
     traces.push(unscoredTrace(name, scale, unscored));
-    Plotly.react(div, traces, plotLayout(`slice: score by ${name}${unscoredNote(unscored.length)}`,
+    Plotly.react(div, traces, plotLayout(`slice: score by ${name}${unscoredNote(unscored)}`,
       axisOf(scale, name), scoreAxis(mine.map((s) => s.score), scoreTitle), {yaxis2: overlay}), PLOT_CONFIG);
   }
 
@@ -765,8 +775,10 @@
                    marker: {symbol: "x", size: 10, color: grid ? "#ffffff" : UNSCORED,
                             line: {width: 1, color: grid ? "#ffffff" : UNSCORED}},
                    hovertemplate: "%{text}<extra></extra>"};
-    const title = `${metric()} by ${a} and ${b}${unscoredNote(unscored.length)}`;
-    const layout = plotLayout(title, axisOf(xScale, a), axisOf(yScale, b));
+    const title = `${metric()} by ${a} × ${b}${unscoredNote(unscored)}`;
+    const xs = distinctOf(xScale, all.map((s) => s.params[a]));
+    const ys = distinctOf(yScale, all.map((s) => s.params[b]));
+    const layout = plotLayout(title, axisOf(xScale, a, grid ? xs : null), axisOf(yScale, b, grid ? ys : null));
     if (!grid) {
       Plotly.react(div, [{type: "scatter", mode: "markers", meta: {kind: "scores", colour: colour.kind},
         x: scored.map((s) => at(xScale, s.params[a])), y: scored.map((s) => at(yScale, s.params[b])),
@@ -777,8 +789,6 @@
         hovertemplate: "%{text}<extra></extra>"}, cross], layout, PLOT_CONFIG);
       return;
     }
-    const xs = distinctOf(xScale, all.map((s) => s.params[a]));
-    const ys = distinctOf(yScale, all.map((s) => s.params[b]));
     const xAt = new Map(xs.map((v, i) => [v, i])), yAt = new Map(ys.map((v, i) => [v, i]));
     const cells = () => ys.map(() => xs.map(() => null));
     const z = cells(), text = cells(), grey = cells(), greyText = cells();
