@@ -553,67 +553,305 @@
   }
 
   // --- scores -----------------------------------------------------------------------------
+  // Numbers on numeric axes (log when log-spaced), anything else (an optimizer's name, a
+  // string) as categories. One hyperparameter: its score by value. Two on a grid: a heatmap
+  // coloured by log10(score) (by rank when some score is ≤ 0), two sampled: a scatter of the
+  // same colours; three or more: parallel coordinates. Two or more: a slice plot each (every
+  // setting at its value). A setting without a score (diverged, pruned, failed) is drawn apart:
+  // a grey ✕ whose hover says why.
   // the settings' scores: all of them when the document inlines them, else the best ≤ 100
   const settingsOf = (d) => d.settings || d.top_settings || [];
+  const PLOT_CONFIG = {responsive: true, displaylogo: false};
+  const UNSCORED = "#8a8a8a";      // a setting without a score
+  const SPREAD = 20;               // positive values spanning this factor or more: a log axis
+  const DIVERGED_ROW = 0.96;       // where the ✕ of the unscored sit, as a fraction of the height
+  const present = (v) => v !== null && v !== undefined;
+
+  // "log", "linear" or "category" for a hyperparameter's values (null name: the scores')
+  function scaleOf(name, values) {
+    const xs = values.filter(present);
+    if (!xs.every((v) => typeof v === "number" && Number.isFinite(v))) return "category";
+    if (name && sampledFrom(results, name) === "log_uniform_values") return "log";
+    return logSpaced(xs) ? "log" : "linear";
+  }
+
+  // positive values spanning SPREAD× or more, or three or more evenly spaced in log (their
+  // ratios vary less than their differences) over at least a factor of 3
+  function logSpaced(xs) {
+    const v = [...new Set(xs)].sort((p, q) => p - q);
+    if (v.length < 2 || v[0] <= 0) return false;
+    const span = v[v.length - 1] / v[0];
+    if (span >= SPREAD) return true;
+    if (v.length < 3 || span < 3) return false;
+    const spread = (a) => {
+      const mean = a.reduce((s, x) => s + x, 0) / a.length;
+      return Math.sqrt(a.reduce((s, x) => s + (x - mean) ** 2, 0) / a.length) / mean;
+    };
+    return spread(v.slice(1).map((x, i) => Math.log(x / v[i]))) < spread(v.slice(1).map((x, i) => x - v[i]));
+  }
+
+  // a value as the axis of its scale takes it: a category is its text
+  const at = (scale, v) => (scale === "category" ? String(v) : v);
+  // the distinct values in axis order: numbers ascending, categories first seen first
+  function distinctOf(scale, values) {
+    const v = [...new Set(values.filter(present))];
+    return scale === "category" ? v : v.sort((p, q) => p - q);
+  }
+  // an axis; a numeric one with ticks at `values` (a grid's few), labelled as GS.num says
+  function axisOf(scale, title, values) {
+    const axis = {title: {text: title}, type: scale, automargin: true};
+    if (scale !== "category") axis.exponentformat = "power";
+    if (scale !== "category" && values && values.length <= 8) {
+      Object.assign(axis, {tickmode: "array", tickvals: values, ticktext: values.map(GS.num)});
+    }
+    return axis;
+  }
+
+  // 1, 2, 5 × 10^k between 10^lo and 10^hi (only the powers of ten when there are many); the
+  // two ends when none is inside
+  function logTicks(lo, hi) {
+    const ticks = [];
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+      for (const m of [1, 2, 5]) {
+        const t = Math.log10(m) + e;
+        if (t >= lo - 1e-9 && t <= hi + 1e-9) ticks.push(t);
+      }
+    }
+    const decades = ticks.filter((t) => Math.abs(t - Math.round(t)) < 1e-9);
+    const chosen = ticks.length > 8 ? decades : ticks;
+    return chosen.length >= 2 ? chosen : [...new Set([lo, hi])];
+  }
+
+  // The colour of a score: log10(score) when every score is positive, else its rank (lowest 0);
+  // with the colour bar's ticks labelled with real scores.
+  function scoreColour(scores) {
+    const sorted = scores.slice().sort((p, q) => p - q);
+    if (!sorted.length || sorted[0] > 0) {
+      const lo = sorted.length ? Math.log10(sorted[0]) : 0;
+      const hi = sorted.length ? Math.log10(sorted[sorted.length - 1]) : 1;
+      const tickvals = logTicks(lo, hi);
+      return {kind: "log", of: (s) => Math.log10(s), cmin: lo, cmax: hi, tickvals,
+              ticktext: tickvals.map((t) => GS.num(Number((10 ** t).toPrecision(6))))};
+    }
+    const rank = new Map();
+    sorted.forEach((s, i) => { if (!rank.has(s)) rank.set(s, i); });
+    const n = sorted.length;
+    const tickvals = [...new Set([0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(f * (n - 1))))];
+    return {kind: "rank", of: (s) => rank.get(s), cmin: 0, cmax: Math.max(n - 1, 1), tickvals,
+            ticktext: tickvals.map((r) => GS.num(sorted[r]))};
+  }
+
+  // the colour bar of scoreColour's colours
+  const colourBar = (colour, title) => ({
+    title: {text: colour.kind === "rank" ? `${title} (by rank)` : title, side: "right"},
+    tickmode: "array", tickvals: colour.tickvals, ticktext: colour.ticktext, thickness: 14});
+
+  // The settings without a score, each with what its trials say: "diverged" when one of them
+  // diverged, else "pruned", "failed", or "no score".
+  function unscoredOf(settings) {
+    const status = new Map(((results && results.trials) || []).map((t) => [t.index, t.status]));
+    return settings.filter((s) => s.score === null).map((s) => {
+      const statuses = s.trials.map((i) => status.get(i));
+      const label = ["diverged", "pruned", "failed"].find((x) => statuses.includes(x)) || "no score";
+      return {setting: s, label};
+    });
+  }
+  const paramsText = (names, s) => names.map((n) => `${n}=${GS.num(s.params[n])}`).join("<br>");
+  // "· ✕ 3 diverged" (or "without a score" when not all of them diverged)
+  const unscoredNote = (unscored) => (!unscored.length ? ""
+    : ` · ✕ ${unscored.length} ${unscored.every((u) => u.label === "diverged") ? "diverged" : "without a score"}`);
+
+  // the ✕ of the unscored settings along the top of a plot of `name` (on an overlaid 0..1 axis)
+  function unscoredTrace(name, scale, unscored) {
+    return {type: "scatter", mode: "markers", yaxis: "y2", name: "without a score", meta: {kind: "unscored"},
+            x: unscored.map((u) => at(scale, u.setting.params[name])), y: unscored.map(() => DIVERGED_ROW),
+            text: unscored.map((u) => `${name}=${GS.num(u.setting.params[name])}<br>${u.label}`),
+            marker: {symbol: "x", size: 9, color: UNSCORED}, hovertemplate: "%{text}<extra></extra>"};
+  }
+  const overlay = {overlaying: "y", range: [0, 1], visible: false, fixedrange: true};
+
+  // the scores' scale: log when they are positive and span SPREAD× or more
+  function scoreScale(scores) {
+    if (!scores.length || !scores.every((s) => s > 0)) return "linear";
+    const lo = scores.reduce((a, b) => Math.min(a, b)), hi = scores.reduce((a, b) => Math.max(a, b));
+    return hi / lo >= SPREAD ? "log" : "linear";
+  }
+  const scoreAxis = (scores, title) => axisOf(scoreScale(scores), title);
+  const plotLayout = (title, xaxis, yaxis, extra) => Object.assign({
+    margin: {l: 60, r: 20, t: 30, b: 45}, showlegend: false,
+    title: {text: title, font: {size: 13}}, xaxis, yaxis}, extra || {});
 
   function drawScores() {
     if (!results || !window.Plotly) return;
     const names = swept(results);
     const marginals = (results.summary || {}).marginals;
     if (!results.settings && marginals && !compares(results)) { drawMarginals(names, marginals); return; }
-    const scored = settingsOf(results).filter((s) => s.score !== null);
     const max = goal(metric()) === "max";
-    const better = (a, b) => (max ? a > b : a < b);
     const scoreTitle = `score (${metric()}, ${max ? "higher" : "lower"} is better)`;
     const box = $("scores");
-    const layout = (x, y) => ({margin: {l: 60, r: 20, t: 30, b: 45},
-                              xaxis: {title: {text: x}, type: "category"}, yaxis: {title: {text: y}}});
-    if (compares(results)) { drawComparedScores(box, layout, scoreTitle, names); return; }
+    if (compares(results)) { drawComparedScores(box, scoreTitle, names); return; }
+    const settings = settingsOf(results);
+    const scored = settings.filter((s) => s.score !== null);
+    const unscored = unscoredOf(settings);
     // a sampled key has a value per setting: a heatmap of two would be mostly empty cells
-    if (names.length === 2 && !names.some((n) => sampledFrom(results, n))) {
-      const [a, b] = names;
-      const xs = [...new Set(settingsOf(results).map((s) => s.params[a]))].sort((p, q) => p - q);
-      const ys = [...new Set(settingsOf(results).map((s) => s.params[b]))].sort((p, q) => p - q);
-      const z = ys.map(() => xs.map(() => null));
-      for (const s of scored) z[ys.indexOf(s.params[b])][xs.indexOf(s.params[a])] = s.score;
-      const div = ensurePlot(box, "score-heatmap");
-      box.replaceChildren(div);
-      Plotly.react(div, [{type: "heatmap", x: xs.map(String), y: ys.map(String), z,
-                          colorscale: "Viridis", reversescale: !max,  // the best is yellow
-                          colorbar: {title: {text: metric(), side: "right"}},
-                          hovertemplate: `${a}=%{x}<br>${b}=%{y}<br>score %{z:.4g}<extra></extra>`}],
-                   Object.assign(layout(a, b), {yaxis: {title: {text: b}, type: "category"}}),
-                   {responsive: true, displaylogo: false});
-      return;
-    }
+    const grid = names.length === 2 && !names.some((n) => sampledFrom(results, n));
+    const first = names.length === 1 ? [] : names.length === 2 ? [grid ? "score-heatmap" : "score-map"] : ["score-parcoords"];
     // in the page before Plotly draws them: a detached div has no size, and Plotly then draws
     // at its default 700 × 450 over the panel's edge
-    const divs = names.map((name) => ensurePlot(box, "score-" + name));
+    const divs = [...first.map((n) => ensurePlot(box, n, n === "score-parcoords" ? "wide" : null)),
+                  ...names.map((n) => ensurePlot(box, (names.length === 1 ? "score-" : "slice-") + n))];
     box.replaceChildren(...divs);
+    if (names.length === 2) drawScoreMap(divs[0], grid, names, scored, unscored, max);
+    else if (names.length > 2) drawParcoords(divs[0], names, scored, unscored, max);
     names.forEach((name, i) => {
-      // per value of `name`: the best score over the other hyperparameters (± its std)
-      const byValue = new Map();
-      for (const s of scored) {
-        const v = s.params[name];
-        if (!byValue.has(v) || better(s.score, byValue.get(v).score)) byValue.set(v, s);
-      }
-      const values = [...byValue.keys()].sort((p, q) => p - q);
-      const title = names.length === 1 ? "score" : "best score";
-      // a sampled key: each setting a marker at its value on a numeric axis (log for a
-      // log-uniform distribution); a listed one: a line over its values as categories
-      const from = sampledFrom(results, name);
-      const xaxis = from ? {title: {text: name}, type: from === "log_uniform_values" ? "log" : "linear"}
-        : {title: {text: name}, type: "category"};
-      Plotly.react(divs[i], [{type: "scatter", mode: from ? "markers" : "lines+markers",
-                              x: from ? values : values.map(String),
-                              y: values.map((v) => byValue.get(v).score),
-                              error_y: {type: "data", array: values.map((v) => byValue.get(v).score_std),
-                                        visible: true},
-                              hovertemplate: `${name}=%{x}<br>score %{y:.4g}<extra></extra>`}],
-                   Object.assign(layout(name, scoreTitle),
-                                 {title: {text: `${title} by ${name}`, font: {size: 13}}, xaxis}),
-                   {responsive: true, displaylogo: false});
+      const div = divs[first.length + i];
+      if (names.length === 1) drawScoreLine(div, name, scored, unscored, scoreTitle, max);
+      else drawSlice(div, name, scored, unscored, scoreTitle, max);
     });
+  }
+
+  // per value of `name`: the best of the scored settings that have it
+  function bestByValue(name, scored, max) {
+    const byValue = new Map();
+    for (const s of scored) {
+      const v = s.params[name];
+      if (!present(v)) continue;
+      if (!byValue.has(v) || (max ? s.score > byValue.get(v).score : s.score < byValue.get(v).score)) byValue.set(v, s);
+    }
+    return byValue;
+  }
+
+  // one swept hyperparameter: the score at each value (± its std); a sampled key as markers
+  function drawScoreLine(div, name, scored, unscored, scoreTitle, max) {
+    const scale = scaleOf(name, settingsOf(results).map((s) => s.params[name]));
+    const byValue = bestByValue(name, scored, max);
+    const values = distinctOf(scale, [...byValue.keys()]);
+    const best = values.map((v) => byValue.get(v));
+    Plotly.react(div, [
+      {type: "scatter", mode: sampledFrom(results, name) ? "markers" : "lines+markers", meta: {kind: "scores"},
+       x: values.map((v) => at(scale, v)), y: best.map((s) => s.score),
+       error_y: {type: "data", array: best.map((s) => s.score_std), visible: true},
+       text: best.map((s) => `${name}=${GS.num(s.params[name])}<br>score ${GS.num(s.score)} ± ${GS.num(s.score_std)}`),
+       hovertemplate: "%{text}<extra></extra>"},
+      unscoredTrace(name, scale, unscored)],
+    plotLayout(`score by ${name}${unscoredNote(unscored)}`, axisOf(scale, name),
+               scoreAxis(best.map((s) => s.score), scoreTitle), {yaxis2: overlay}), PLOT_CONFIG);
+  }
+
+  // A slice: every scored setting a marker at its value of `name` (coloured by its index, as
+  // the order it was drawn in), a line through the best at each listed value, the unscored ✕.
+  function drawSlice(div, name, scored, unscored, scoreTitle, max) {
+    const scale = scaleOf(name, settingsOf(results).map((s) => s.params[name]));
+    const mine = scored.filter((s) => present(s.params[name]));
+    const traces = [{type: "scatter", mode: "markers", meta: {kind: "slice"},
+      x: mine.map((s) => at(scale, s.params[name])), y: mine.map((s) => s.score),
+      text: mine.map((s) => `setting #${s.index}<br>${name}=${GS.num(s.params[name])}<br>score ${GS.num(s.score)}`),
+      marker: {size: 7, color: mine.map((s) => s.index), colorscale: "Blues", reversescale: true, opacity: 0.85,
+               line: {width: 0.5, color: "#334155"},
+               colorbar: {title: {text: "setting #", side: "right"}, thickness: 10}},
+      hovertemplate: "%{text}<extra></extra>"}];
+    if (!sampledFrom(results, name)) {
+      const byValue = bestByValue(name, mine, max);
+      const values = distinctOf(scale, [...byValue.keys()]);
+      traces.push({type: "scatter", mode: "lines", meta: {kind: "best"}, hoverinfo: "skip",
+                   x: values.map((v) => at(scale, v)), y: values.map((v) => byValue.get(v).score),
+                   line: {color: "#f59e0b", width: 1.5}});
+    }
+    traces.push(unscoredTrace(name, scale, unscored));
+    Plotly.react(div, traces, plotLayout(`slice: score by ${name}${unscoredNote(unscored)}`,
+      axisOf(scale, name), scoreAxis(mine.map((s) => s.score), scoreTitle), {yaxis2: overlay}), PLOT_CONFIG);
+  }
+
+  // Two swept hyperparameters: a heatmap of a grid (numeric axes, log where log-spaced; the
+  // unscored cells grey, crossed) or a scatter of sampled settings, coloured by scoreColour.
+  function drawScoreMap(div, grid, [a, b], scored, unscored, max) {
+    const all = settingsOf(results);
+    const xScale = scaleOf(a, all.map((s) => s.params[a])), yScale = scaleOf(b, all.map((s) => s.params[b]));
+    const colour = scoreColour(scored.map((s) => s.score));
+    const cross = {type: "scatter", mode: "markers", meta: {kind: "unscored"},
+                   x: unscored.map((u) => at(xScale, u.setting.params[a])),
+                   y: unscored.map((u) => at(yScale, u.setting.params[b])),
+                   text: unscored.map((u) => `${paramsText([a, b], u.setting)}<br>${u.label}`),
+                   marker: {symbol: "x", size: 10, color: grid ? "#ffffff" : UNSCORED,
+                            line: {width: 1, color: grid ? "#ffffff" : UNSCORED}},
+                   hovertemplate: "%{text}<extra></extra>"};
+    const title = `${metric()} by ${a} × ${b}${unscoredNote(unscored)}`;
+    const xs = distinctOf(xScale, all.map((s) => s.params[a]));
+    const ys = distinctOf(yScale, all.map((s) => s.params[b]));
+    const layout = plotLayout(title, axisOf(xScale, a, grid ? xs : null), axisOf(yScale, b, grid ? ys : null));
+    if (!grid) {
+      Plotly.react(div, [{type: "scatter", mode: "markers", meta: {kind: "scores", colour: colour.kind},
+        x: scored.map((s) => at(xScale, s.params[a])), y: scored.map((s) => at(yScale, s.params[b])),
+        text: scored.map((s) => `${paramsText([a, b], s)}<br>score ${GS.num(s.score)}`),
+        marker: {size: 8, color: scored.map((s) => colour.of(s.score)), colorscale: "Viridis",
+                 reversescale: !max, cmin: colour.cmin, cmax: colour.cmax, showscale: true,
+                 colorbar: colourBar(colour, metric())},
+        hovertemplate: "%{text}<extra></extra>"}, cross], layout, PLOT_CONFIG);
+      return;
+    }
+    const xAt = new Map(xs.map((v, i) => [v, i])), yAt = new Map(ys.map((v, i) => [v, i]));
+    const cells = () => ys.map(() => xs.map(() => null));
+    const z = cells(), text = cells(), grey = cells(), greyText = cells();
+    for (const s of scored) {
+      const i = yAt.get(s.params[b]), j = xAt.get(s.params[a]);
+      z[i][j] = colour.of(s.score);
+      text[i][j] = `${paramsText([a, b], s)}<br>score ${GS.num(s.score)} ± ${GS.num(s.score_std)}`;
+    }
+    for (const u of unscored) {
+      const i = yAt.get(u.setting.params[b]), j = xAt.get(u.setting.params[a]);
+      grey[i][j] = 0;
+      greyText[i][j] = `${paramsText([a, b], u.setting)}<br>${u.label}`;
+    }
+    const x = xs.map((v) => at(xScale, v)), y = ys.map((v) => at(yScale, v));
+    Plotly.react(div, [
+      {type: "heatmap", x, y, z, text, meta: {kind: "scores", colour: colour.kind}, hoverongaps: false,
+       colorscale: "Viridis", reversescale: !max,  // the best is yellow
+       zmin: colour.cmin, zmax: colour.cmax, colorbar: colourBar(colour, metric()),
+       hovertemplate: "%{text}<extra></extra>"},
+      {type: "heatmap", x, y, z: grey, text: greyText, meta: {kind: "unscored-cells"}, hoverongaps: false,
+       colorscale: [[0, UNSCORED], [1, UNSCORED]], showscale: false, hovertemplate: "%{text}<extra></extra>"},
+      Object.assign(cross, {hoverinfo: "skip", hovertemplate: null})],
+    layout, PLOT_CONFIG);
+  }
+
+  // A parallel-coordinates dimension: log-spaced values on log10 and categories as their
+  // positions, each with ticks labelled with the real values.
+  function dimensionOf(label, scale, values) {
+    if (scale === "category") {
+      const order = distinctOf(scale, values).map(String);
+      return {label, values: values.map((v) => order.indexOf(String(v))), range: [0, Math.max(order.length - 1, 1)],
+              tickvals: order.map((_, i) => i), ticktext: order};
+    }
+    const distinct = distinctOf(scale, values);
+    const log = scale === "log";
+    const coords = values.map((v) => (log ? Math.log10(v) : v));
+    const lo = Math.min(...coords), hi = Math.max(...coords);
+    const dim = {label, values: coords, range: lo === hi ? [lo - 1, hi + 1] : [lo, hi]};
+    const ticks = distinct.length <= 8 ? distinct.map((v) => (log ? Math.log10(v) : v))
+      : log ? logTicks(lo, hi) : null;
+    if (ticks) {
+      dim.tickvals = ticks;
+      dim.ticktext = ticks.map((t) => GS.num(log ? Number((10 ** t).toPrecision(6)) : t));
+    }
+    return dim;
+  }
+
+  // Three or more swept hyperparameters: a line per scored setting through one axis per
+  // hyperparameter and the score last, coloured by the score.
+  function drawParcoords(div, names, scored, unscored, max) {
+    const scores = scored.map((s) => s.score);
+    const scale = scoreScale(scores);
+    const colour = scoreColour(scores);
+    const dimensions = names.map((n) => dimensionOf(n, scaleOf(n, settingsOf(results).map((s) => s.params[n])),
+                                                    scored.map((s) => s.params[n])));
+    dimensions.push(dimensionOf(`score (${metric()})`, scale, scores));
+    Plotly.react(div, [{type: "parcoords", meta: {kind: "parcoords", names, scoreScale: scale}, dimensions,
+      line: {color: scored.map((s) => colour.of(s.score)), colorscale: "Viridis", reversescale: !max,
+             cmin: colour.cmin, cmax: colour.cmax, showscale: true, colorbar: colourBar(colour, metric())}}],
+    {margin: {l: 70, r: 40, t: 60, b: 30},
+     title: {text: `parallel coordinates · ${scored.length} scored settings` +
+                   (unscored.length ? ` (${unscored.length} without a score left out)` : ""), font: {size: 13}}},
+    PLOT_CONFIG);
   }
 
   // A document without every setting (a large sweep): per swept hyperparameter the mean score
@@ -625,27 +863,29 @@
     const divs = names.map((name) => ensurePlot(box, "score-" + name));
     box.replaceChildren(...divs);
     names.forEach((name, i) => {
-      const bins = (marginals[name] || []).filter((b) => b.mean !== null && b.mean !== undefined);
-      const at = (b) => ("value" in b && b.value !== undefined ? b.value : (b.lo + b.hi) / 2);
-      const from = sampledFrom(results, name);
-      const topS = settingsOf(results).filter((s) => s.score !== null && s.params[name] !== undefined);
+      const bins = (marginals[name] || []).filter((b) => present(b.mean));
+      const mid = (b) => ("value" in b && b.value !== undefined ? b.value : (b.lo + b.hi) / 2);
+      const topS = settingsOf(results).filter((s) => s.score !== null && present(s.params[name]));
+      const scale = scaleOf(name, bins.map(mid).concat(topS.map((s) => s.params[name])));
       Plotly.react(divs[i], [
-        {type: "scatter", mode: "lines+markers", name: "mean score", x: bins.map(at), y: bins.map((b) => b.mean),
-         text: bins.map((b) => `${b.n} trials`), hovertemplate: `${name}=%{x}<br>mean score %{y:.4g} (%{text})<extra></extra>`},
-        {type: "scatter", mode: "markers", name: "best settings", x: topS.map((s) => s.params[name]), y: topS.map((s) => s.score),
-         marker: {symbol: "star", size: 8}, hovertemplate: `${name}=%{x}<br>score %{y:.4g}<extra></extra>`}],
-        {margin: {l: 60, r: 20, t: 30, b: 45}, showlegend: false,
-         title: {text: `mean score by ${name}`, font: {size: 13}},
-         xaxis: {title: {text: name}, type: from === "log_uniform_values" || bins.every((b) => at(b) > 0) && bins.length > 1 &&
-           Math.max(...bins.map(at)) / Math.min(...bins.map(at)) >= 20 ? "log" : "linear"},
-         yaxis: {title: {text: `score (${metric()}, ${max ? "higher" : "lower"} is better)`}}},
-        {responsive: true, displaylogo: false});
+        {type: "scatter", mode: "lines+markers", name: "mean score", meta: {kind: "marginal"},
+         x: bins.map((b) => at(scale, mid(b))), y: bins.map((b) => b.mean),
+         text: bins.map((b) => `${name}=${GS.num(mid(b))}<br>mean score ${GS.num(b.mean)} (${b.n} trials)`),
+         hovertemplate: "%{text}<extra></extra>"},
+        {type: "scatter", mode: "markers", name: "best settings", meta: {kind: "best"},
+         x: topS.map((s) => at(scale, s.params[name])), y: topS.map((s) => s.score),
+         text: topS.map((s) => `${name}=${GS.num(s.params[name])}<br>score ${GS.num(s.score)}`),
+         marker: {symbol: "star", size: 8}, hovertemplate: "%{text}<extra></extra>"}],
+        plotLayout(`mean score by ${name}`, axisOf(scale, name),
+                   scoreAxis(bins.map((b) => b.mean).concat(topS.map((s) => s.score)),
+                             `score (${metric()}, ${max ? "higher" : "lower"} is better)`)),
+        PLOT_CONFIG);
     });
   }
 
   // Comparing optimizers: each one's best score as a bar (± std), then per swept hyperparameter
   // the best score at each of its values, a line per optimizer that sweeps it.
-  function drawComparedScores(box, layout, scoreTitle, names) {
+  function drawComparedScores(box, scoreTitle, names) {
     const by = (results.summary || {}).by_optimizer || {};
     const colours = optimizerColours(results);
     const all = optimizerNames(results);
@@ -655,41 +895,36 @@
       .filter(([, opts]) => opts.length);
     const divs = [ensurePlot(box, "score-by-optimizer"), ...lines.map(([name]) => ensurePlot(box, "score-" + name))];
     box.replaceChildren(...divs);
-    Plotly.react(divs[0], [{type: "bar", x: scored, y: scored.map((n) => by[n].best.score),
+    const bests = scored.map((n) => by[n].best.score);
+    Plotly.react(divs[0], [{type: "bar", x: scored, y: bests,
                             marker: {color: scored.map((n) => colours.get(n))},
                             error_y: {type: "data", array: scored.map((n) => by[n].best.score_std), visible: true},
-                            hovertemplate: "%{x}<br>best score %{y:.4g}<extra></extra>"}],
-                 Object.assign(layout("optimizer", scoreTitle), {title: {text: "best score of each optimizer", font: {size: 13}}}),
-                 {responsive: true, displaylogo: false});
+                            text: scored.map((n) => `${n}<br>best score ${GS.num(by[n].best.score)}`), textposition: "none",
+                            hovertemplate: "%{text}<extra></extra>"}],
+                 plotLayout("best score of each optimizer", axisOf("category", "optimizer"), scoreAxis(bests, scoreTitle)),
+                 PLOT_CONFIG);
+    const optimizerOf = new Map(allTrials(results).map((t) => [t.index, t.optimizer]));
     lines.forEach(([name, opts], i) => {
+      const scale = scaleOf(name, settingsOf(results).map((s) => s.params[name]));
       const traces = opts.map((opt) => {
-        const byValue = new Map();
-        for (const s of settingsOf(results)) {
-          const t = allTrials(results).find((x) => x.index === s.trials[0]);
-          if (s.score === null || !t || t.optimizer !== opt || s.params[name] === undefined) continue;
-          const v = s.params[name];
-          if (!byValue.has(v) || (max ? s.score > byValue.get(v).score : s.score < byValue.get(v).score)) byValue.set(v, s);
-        }
-        const xs = [...byValue.keys()].sort((p, q) => p - q);
+        const mine = settingsOf(results).filter((s) => s.score !== null && optimizerOf.get(s.trials[0]) === opt);
+        const byValue = bestByValue(name, mine, max);
+        const xs = distinctOf(scale, [...byValue.keys()]);
         return {type: "scatter", mode: sampledFrom(results, name) ? "markers" : "lines+markers",
-                name: opt, legendgroup: opt, x: xs,
+                name: opt, legendgroup: opt, x: xs.map((v) => at(scale, v)),
                 y: xs.map((v) => byValue.get(v).score), line: {color: colours.get(opt)},
                 error_y: {type: "data", array: xs.map((v) => byValue.get(v).score_std), visible: true},
-                hovertemplate: `${opt}<br>${name}=%{x}<br>best score %{y:.4g}<extra></extra>`};
+                text: xs.map((v) => `${opt}<br>${name}=${GS.num(v)}<br>best score ${GS.num(byValue.get(v).score)}`),
+                hovertemplate: "%{text}<extra></extra>"};
       });
-      const xs = traces.flatMap((t) => t.x);
-      const positive = xs.length && xs.every((x) => typeof x === "number" && x > 0);
-      const spread = positive && Math.max(...xs) / Math.min(...xs) >= 20;
-      const log = sampledFrom(results, name) === "log_uniform_values" || spread;
-      Plotly.react(divs[i + 1], traces, Object.assign(layout(name, scoreTitle), {
-        xaxis: {title: {text: name}, type: log ? "log" : "linear"}, showlegend: true,
-        title: {text: `best score by ${name}`, font: {size: 13}}}), {responsive: true, displaylogo: false});
+      Plotly.react(divs[i + 1], traces, plotLayout(`best score by ${name}`, axisOf(scale, name),
+        scoreAxis(traces.flatMap((t) => t.y), scoreTitle), {showlegend: true}), PLOT_CONFIG);
     });
   }
 
-  function ensurePlot(box, name) {
+  function ensurePlot(box, name, extraClass) {
     return box.querySelector(`[data-plot="${CSS.escape(name)}"]`) ||
-           el("div", {class: "score-plot", "data-plot": name});
+           el("div", {class: "score-plot" + (extraClass ? " " + extraClass : ""), "data-plot": name});
   }
 
   // --- trials table ---------------------------------------------------------------------------
