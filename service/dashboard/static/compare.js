@@ -285,7 +285,7 @@
       hovertemplate: "%{x}<br>best score %{y:.4g}<extra></extra>"}], {
       margin: {l: 60, r: 20, t: 30, b: 60}, showlegend: false,
       title: {text: `best score of each sweep (${plan.metric})`, font: {size: 13}},
-      xaxis: {type: "category"},
+      xaxis: {type: "category", automargin: true, range: [-0.5, scored.length - 0.5]},
       yaxis: {title: {text: scoreTitle}, type: spansDecades(scores) && Math.max(...scores) / Math.min(...scores) >= 100 ? "log" : "linear"}},
     {responsive: true, displaylogo: false});
   }
@@ -356,6 +356,7 @@
       $("log-y").checked = logDefault($("curve-choice").value);
       drawCurves();
     });
+    if (ids.length) document.title = `gradsweep — compare ${ids.length} sweeps`;
     showMessages();
     await Promise.all([first, catalogue, plotlyReady]);
     render();
