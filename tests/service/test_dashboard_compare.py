@@ -77,6 +77,7 @@ def test_tick_sweeps_then_compare_their_best_curves_and_scores(
     page.wait_for_timeout(100)
     assert page.is_checked(f"#sweeps input.select-sweep[data-id='{ids[1]}']")
     assert page.text_content("#compare") == "Compare selected (3)"
+    screenshot(page, "sweeps-selected.png")
     page.click("#compare")
     page.wait_for_url("**/compare?ids=" + ",".join(ids))
     page.wait_for_selector("body[data-ready='1']")
@@ -178,6 +179,7 @@ def test_a_malformed_id_says_so_and_the_others_are_compared(
         'Not a sweep id: "not-an-id" (a sweep id is 32 hexadecimal digits, 0–9 and a–f).')
     assert page.eval_on_selector_all("#compared tbody tr", "rs => rs.map(r => r.dataset.id)") == ids
     assert len(plot_data(page, "#curves")) == 2
+    screenshot(page, "compare-malformed-id.png")
 
 
 @needs_chromium
@@ -199,6 +201,18 @@ def test_an_unknown_id_says_no_sweep(browser: Any, server: Cluster,
         assert page.eval_on_selector_all("#compared tbody tr",
                                          "rs => rs.map(r => r.dataset.id)") == [compared[0]["id"]]
         assert len(plot_data(page, "#curves")) == 1
+
+        # past 12 ids: the first 12 (each unknown one said so), and a note
+        ids = [s["id"] for s in compared] + [f"{i:x}" * 32 for i in range(10)]
+        page.goto("/compare?ids=" + ",".join(ids))
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.text_content("#messages [data-kind='too-many']") == (
+            "At most 12 sweeps at once: comparing the first 12 of 13.")
+        assert page.eval_on_selector_all("#messages [data-kind='unknown']",
+                                         "ps => ps.map(p => p.textContent)") == [
+            f"There is no sweep {i}." for i in ids[3:12]]
+        assert page.eval_on_selector_all("#compared tbody tr",
+                                         "rs => rs.map(r => r.dataset.id)") == ids[:3]
         assert not problems, problems
     finally:
         context.close()

@@ -266,7 +266,8 @@
     box.replaceChildren(...divs);
     const partial = found().filter((s) => s.results && !s.results.settings && s.results.top_settings);
     $("score-note").textContent = !plans.length ? "no scores yet" : partial.length
-      ? `${partial.map(label).join(", ")}: a large sweep, its best ${partial[0].results.top_settings.length} settings only.` : "";
+      ? "Large sweeps, their best settings only: " +
+        partial.map((s) => `${label(s)} (${s.results.top_settings.length})`).join(", ") + "." : "";
     plans.forEach((p, i) => {
       const scoreTitle = `${p.metric} (${better(p.metric)} is better)`;
       if (p.kind === "best") drawBest(divs[i], p, scoreTitle);
