@@ -1,12 +1,14 @@
 """The dashboard: HTML pages served by the API at ``/``.
 
-Three static pages (vanilla JS, no build step) that read the public JSON API from the browser:
+Four static pages (vanilla JS, no build step) that read the public JSON API from the browser:
 
 - ``/``: the sweeps, newest first, filtered by status, refreshed every 2 s;
 - ``/sweeps/{id}``: one sweep's loss curves, scores, trials and best setting (with early
   stopping: its rungs on the curves, each pruned trial's end marked, and what it saved), live
   over ``/v1/sweeps/{id}/events`` (polling when the stream is unavailable);
-- ``/new``: a form built from the catalogue that submits a sweep (early stopping included).
+- ``/new``: a form built from the catalogue that submits a sweep (early stopping included);
+- ``/compare?ids=<id>,<id>,…``: two or more sweeps side by side, their best curves and scores
+  overlaid (the page reads and checks the ids itself).
 
 The pages and scripts live in ``service/dashboard/static/``; plotly.js is the file the ``plotly``
 Python package ships (``plotly/package_data/plotly.min.js``), served from ``/static``.
@@ -36,9 +38,11 @@ ASSETS = {
     "sweeps.js": "text/javascript; charset=utf-8",
     "sweep.js": "text/javascript; charset=utf-8",
     "new.js": "text/javascript; charset=utf-8",
+    "compare.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
-PAGES = {"sweeps": "sweeps.html", "sweep": "sweep.html", "new": "new.html"}
+PAGES = {"sweeps": "sweeps.html", "sweep": "sweep.html", "new": "new.html",
+         "compare": "compare.html"}
 # The pages load only their own scripts and styles; data comes from this origin's API.
 # ('unsafe-eval': the plotly.js bundle's WebGL trace types (regl) compile draw calls with Function;
 # the pages draw SVG traces only, but the bundle is served whole.)
@@ -75,6 +79,13 @@ def new_sweep_page() -> Response:
 def sweep_page(sweep_id: SweepId) -> Response:
     """One sweep (the page reads the sweep itself; an unknown id shows a message)."""
     return _page("sweep")
+
+
+@router.get("/compare")
+def compare_page() -> Response:
+    """Sweeps side by side (the page reads ``ids`` itself; a bad or unknown id shows a
+    message)."""
+    return _page("compare")
 
 
 def plotly_js() -> Path:

@@ -91,7 +91,7 @@ def number(text: str | None) -> float:
 
 def test_pages_and_static_files_are_served(server: Cluster) -> None:
     with server.client() as client:
-        for path in ("/", "/new", "/sweeps/" + "0" * 32):
+        for path in ("/", "/new", "/sweeps/" + "0" * 32, "/compare", "/compare?ids=x,y"):
             response = client.get(path)
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/html")
@@ -100,13 +100,13 @@ def test_pages_and_static_files_are_served(server: Cluster) -> None:
         plotly = client.get("/static/plotly.min.js")
         assert plotly.status_code == 200 and plotly.content == shipped
         assert plotly.headers["content-type"].startswith("text/javascript")
-        for name in ("common.js", "sweeps.js", "sweep.js", "new.js", "style.css"):
+        for name in ("common.js", "sweeps.js", "sweep.js", "new.js", "compare.js", "style.css"):
             assert client.get("/static/" + name).status_code == 200
         for path in ("/static/../__init__.py", "/static/__init__.py", "/sweeps/not-an-id"):
             response = client.get(path)
             assert response.status_code in (404, 422)
             assert response.headers["content-type"].startswith("application/json")
-        assert not any(p.startswith(("/static", "/new", "/sweeps/"))
+        assert not any(p.startswith(("/static", "/new", "/sweeps/", "/compare"))
                        for p in client.get("/openapi.json").json()["paths"])
 
 

@@ -1,5 +1,6 @@
 "use strict";
 // The sweeps page: GET /v1/sweeps (newest first), filtered by status, refreshed every 2 s.
+// A checkbox per row selects sweeps (kept across refreshes and pages) for /compare?ids=….
 (() => {
   const {el} = GS;
   const REFRESH_MS = 2000;
@@ -8,12 +9,34 @@
   const tbody = document.querySelector("#sweeps tbody");
   const summary = document.getElementById("summary");
   const error = document.getElementById("load-error");
+  const compareButton = document.getElementById("compare");
+  const selection = document.getElementById("selection");
+  const COMPARE_MAX = 12;          // as many sweeps as /compare draws
+  const selected = [];             // the ticked sweeps' ids, in the order they were ticked
   let offset = Math.max(0, parseInt(params.get("offset") || "0", 10) || 0);
   let limit = 20, total = 0;
   filter.value = params.get("status") || "";
 
+  function showSelection() {
+    const n = selected.length;
+    compareButton.disabled = n < 2 || n > COMPARE_MAX;
+    compareButton.textContent = n ? `Compare selected (${n})` : "Compare selected";
+    selection.textContent = n > COMPARE_MAX ? `at most ${COMPARE_MAX} sweeps at once`
+      : n === 1 ? "tick one more to compare" : "";
+  }
+
+  function toggle(id, on) {
+    const at = selected.indexOf(id);
+    if (on && at < 0) selected.push(id);
+    if (!on && at >= 0) selected.splice(at, 1);
+    showSelection();
+  }
+
   function row(s) {
     return el("tr", {"data-id": s.id},
+      el("td", {}, el("input", {type: "checkbox", class: "select-sweep", "data-id": s.id,
+                                "aria-label": "select " + s.name, checked: selected.includes(s.id),
+                                onchange: (e) => toggle(s.id, e.target.checked)})),
       el("td", {}, el("a", {href: "/sweeps/" + encodeURIComponent(s.id), text: s.name})),
       el("td", {text: s.optimizer}),
       el("td", {text: s.objective}),
@@ -31,7 +54,7 @@
       limit = page.limit; total = page.total;
       tbody.replaceChildren(...page.items.map(row));
       if (!page.items.length) {
-        tbody.append(el("tr", {}, el("td", {colspan: 7, class: "muted",
+        tbody.append(el("tr", {}, el("td", {colspan: 8, class: "muted",
           text: filter.value ? `No ${filter.value} sweeps.` : "No sweeps yet."})));
       }
       const last = Math.min(offset + page.items.length, total);
@@ -52,6 +75,9 @@
     refresh();
   }
 
+  compareButton.addEventListener("click", () => {
+    if (selected.length >= 2) window.location.href = "/compare?ids=" + selected.join(",");
+  });
   filter.addEventListener("change", () => { offset = 0; go(); });
   document.getElementById("newer").addEventListener("click", () => { offset = Math.max(0, offset - limit); go(); });
   document.getElementById("older").addEventListener("click", () => { offset += limit; go(); });
