@@ -659,7 +659,8 @@
       if (!div.dataset.reticks) { div.dataset.reticks = "1"; div.on("plotly_relayout", retick); }
     });
     const missing = !byOptimizer && allTrials(d).some((t) => t.params[by] === undefined);
-    const shown = scheme.kind === "legend" ? distinct.slice(0, LEGEND_MAX) : [];
+    // every optimizer (each a show/hide toggle), else at most LEGEND_MAX values and a count
+    const shown = scheme.kind !== "legend" ? [] : byOptimizer ? distinct : distinct.slice(0, LEGEND_MAX);
     $("legend").replaceChildren(el("span", {class: "muted", text: by + ":"}),
       ...(scheme.kind === "bar" ? [el("span", {"data-colorbar": by, text: `the colour bar${scheme.log ? " (log scale)" : ""}, ` +
         `${GS.num(distinct[0])}–${GS.num(distinct[distinct.length - 1])}, ${distinct.length} values`})] : []),
