@@ -159,6 +159,9 @@ def test_the_y_range_follows_the_bulk_with_a_toggle_for_all(
     ticks = page.eval_on_selector_all("#curves .ytick text", "ts => ts.map(t => t.textContent)")
     assert ticks and all(shown_like_gs_num(t) for t in ticks), ticks
     screenshot(page, "sweep-bulk-range.png")
+    # a zoom: the ticks follow, in the same format
+    page.evaluate("Plotly.relayout('curves', {'yaxis.range': [-1, 0]})")
+    page.wait_for_function(f"{AXIS}.ticktext.join() === '0.1,0.2,0.5,1'")
     # the full range: down to the runaway's least value
     page.check("#full-y")
     page.wait_for_function(f"{AXIS}.range[0] < -150")
