@@ -9,7 +9,10 @@
 // The curves never draw every trial of a large sweep: quantile bands of all the curves and a
 // sample of ~200 of them (GET /v1/sweeps/{id}/overview, computed by the server from per-chunk
 // sketches), and the best trials (GET /v1/sweeps/{id}/trials?order=score) drawn thick; a sweep
-// of up to 200 trials is its own sample. The trials table is paged from GET /v1/sweeps/{id}/trials,
+// of up to 200 trials is its own sample. A numeric hyperparameter with many values colours the
+// curves through a colour bar, the y range holds the curves' bulk (a toggle: all of it), and a
+// click on a table row highlights its trial's curve. Every plot is refitted to its card when the
+// layout changes. The trials table is paged from GET /v1/sweeps/{id}/trials,
 // never built from the results document's trials. The first draw waits for nothing else: every
 // request is sent before plotly.js is evaluated, and the results document is read once the
 // curves are painted.
