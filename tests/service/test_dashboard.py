@@ -23,7 +23,7 @@ LONG = {"name": "long sweep", "objective": {"name": "rosenbrock", "dim": 2}, "op
 TIMEOUT_MS = 30_000
 
 CURVE_TRACES = ("window.curveTraces = () => (document.getElementById('curves').data || [])"
-                ".filter(t => !(t.meta && t.meta.kind === 'band'));"
+                ".filter(t => !(t.meta && ['band', 'colorbar'].includes(t.meta.kind)));"
                 "window.bandTraces = () => (document.getElementById('curves').data || [])"
                 ".filter(t => t.meta && t.meta.kind === 'band');")
 
@@ -58,7 +58,8 @@ def page(browser: Any, server: Cluster) -> Iterator[Any]:
     """A fresh page on the server; fails the test on any script error or console error."""
     context = browser.new_context(base_url=server.url, viewport={"width": 1400, "height": 1000})
     # the curves plot holds the quantile bands of all curves beside the trials' curves:
-    # curveTraces() is the trials' traces (what the tests count), bandTraces() the bands
+    # curveTraces() is the trials' traces (what the tests count), bandTraces() the bands (a
+    # colour bar's carrier trace is neither)
     context.add_init_script(CURVE_TRACES)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)

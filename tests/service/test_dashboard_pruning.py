@@ -267,7 +267,7 @@ def test_a_pruned_sweep_from_the_form_with_its_422s_then_rungs_crosses_and_cost(
     page.wait_for_selector(row)
     assert page.get_attribute(f"{row} [role=progressbar]", "aria-valuenow") == "100"
     assert number(page.text_content(f"{row} td:last-child")) == pytest.approx(
-        document["best"]["score"], rel=1e-4)
+        document["best"]["score"], rel=5e-3)  # GS.num: 3 significant digits
 
 
 @needs_chromium

@@ -54,12 +54,21 @@ const GS = (() => {
     return node;
   }
 
+  // One number format for the dashboard: 3 significant digits, scientific below 1e-3 and from
+  // 1e5 on (9.93e-4, 0.00101, 0.5, 1.23e5); an integer below 1e5 as it is (a step, a batch size).
   function num(x) {
     if (x === null || x === undefined) return "—";
     if (typeof x !== "number") return String(x);
+    if (!Number.isFinite(x)) return String(x);
     if (x === 0) return "0";
-    const a = Math.abs(x);
-    return (a >= 1e5 || a < 1e-3) ? x.toExponential(3) : String(Number(x.toPrecision(5)));
+    if (Number.isInteger(x) && Math.abs(x) < 1e5) return String(x);
+    const rounded = Number(x.toPrecision(3));  // the threshold is the shown value's: 0.00099951 is 0.001
+    const a = Math.abs(rounded);
+    if (a >= 1e5 || a < 1e-3) {
+      const [mantissa, exponent] = rounded.toExponential(2).split("e");
+      return `${mantissa.replace(/\.?0+$/, "")}e${Number(exponent)}`;
+    }
+    return String(rounded);
   }
 
   function time(iso) {

@@ -9,7 +9,10 @@
 // The curves never draw every trial of a large sweep: quantile bands of all the curves and a
 // sample of ~200 of them (GET /v1/sweeps/{id}/overview, computed by the server from per-chunk
 // sketches), and the best trials (GET /v1/sweeps/{id}/trials?order=score) drawn thick; a sweep
-// of up to 200 trials is its own sample. The trials table is paged from GET /v1/sweeps/{id}/trials,
+// of up to 200 trials is its own sample. A numeric hyperparameter with many values colours the
+// curves through a colour bar, the y range holds the curves' bulk (a toggle: all of it), and a
+// click on a table row highlights its trial's curve. Every plot is refitted to its card when the
+// layout changes. The trials table is paged from GET /v1/sweeps/{id}/trials,
 // never built from the results document's trials. The first draw waits for nothing else: every
 // request is sent before plotly.js is evaluated, and the results document is read once the
 // curves are painted.
@@ -26,6 +29,7 @@
   const MISSING = "#c4c4c4";       // a trial without the hyperparameter the curves are coloured by
   const MERGE_OVER = 60;           // more thin curves than this: one trace per colour, not per trial
   const TOP = 10;                  // the best trials drawn thick
+  const LEGEND_MAX = 8;            // values a legend lists; a number with more gets a colour bar
   const PAGE = 50;                 // rows of the trials table per page
   const PRUNED_COUNTED = 5000;     // a summary document's pruned trials read for the per-rung counts
   const match = window.location.pathname.match(/^\/sweeps\/([0-9a-f]{32})\/?$/);
@@ -41,6 +45,8 @@
   let top = [];                    // the best trials by score, with their curves
   const table = {order: "index", status: "", cursors: [null], items: [], next: null, total: null};
   let prunedPages = null;          // a summary document's pruned trials, read for the per-rung counts
+  let highlight = null;            // the trial whose curve a click on its table row highlights
+  let curveValues = [];            // the drawn curves' values, for the y range
 
   // Asked at once, while plotly.js is still being parsed: the sweep, the catalogue, the
   // overview and the best trials (all the first draw needs), the first page of the table, and
@@ -72,7 +78,7 @@
     const byIndex = new Map();
     for (const t of overviewDoc.sample) byIndex.set(t.index, t);
     for (const t of top) byIndex.set(t.index, t);
-    const want = new Set(thickSet());
+    const want = new Set(thickSet().concat(highlight === null ? [] : [highlight]));
     if (results && results.trials && want.size) {
       for (const t of results.trials) if (want.has(t.index) && !byIndex.has(t.index)) byIndex.set(t.index, t);
     }
@@ -373,12 +379,136 @@
     return [ox, oy];
   }
 
-  function colourScale(values) {
-    const distinct = [...new Set(values)].sort((a, b) => a - b);
+  // How the curves are coloured by `by`: the optimizer, a short list of values or any
+  // non-numeric one through a legend (kind "legend"); a number with more values than
+  // LEGEND_MAX through a colour bar (kind "bar"), on a log scale when its values are log-spaced.
+  // A bar's colour is one of PALETTE's bins, so the sample still merges into a few traces.
+  function colourScheme(d, by) {
+    if (by === "optimizer") return {kind: "legend", distinct: optimizerNames(d), colour: optimizerColours(d)};
+    const values = allTrials(d).map((t) => t.params[by]).filter((v) => v !== undefined && v !== null);
+    const distinct = [...new Set(values)].sort((a, b) => (typeof a === "number" && typeof b === "number"
+      ? a - b : String(a).localeCompare(String(b))));
+    const numeric = distinct.length > 0 && distinct.every((v) => typeof v === "number" && Number.isFinite(v));
     const colour = new Map();
-    distinct.forEach((v, i) => colour.set(v, PALETTE[distinct.length === 1 ? 0 :
-      Math.round((i * (PALETTE.length - 1)) / (distinct.length - 1))]));
-    return {distinct, colour};
+    if (!numeric) {
+      distinct.forEach((v, i) => colour.set(v, CATEGORICAL[i % CATEGORICAL.length]));
+      return {kind: "legend", distinct, colour};
+    }
+    if (distinct.length <= LEGEND_MAX) {
+      distinct.forEach((v, i) => colour.set(v, PALETTE[distinct.length === 1 ? 0 :
+        Math.round((i * (PALETTE.length - 1)) / (distinct.length - 1))]));
+      return {kind: "legend", distinct, colour};
+    }
+    const log = logSpaced(distinct, d.spec ? sampledFrom(d, by) : null);
+    const f = log ? Math.log10 : (v) => v;
+    const lo = f(distinct[0]), hi = f(distinct[distinct.length - 1]);
+    const bin = (v) => Math.min(PALETTE.length - 1, Math.floor(PALETTE.length * (f(v) - lo) / (hi - lo)));
+    for (const v of distinct) colour.set(v, PALETTE[bin(v)]);
+    return {kind: "bar", distinct, colour, log, lo, hi};
+  }
+
+  // log-spaced: positive, and its gaps more even in log than in linear space (a geomspace), or
+  // drawn from a log-uniform distribution
+  function logSpaced(sorted, distribution) {
+    if (!sorted.every((v) => v > 0)) return false;
+    if (distribution) return distribution === "log_uniform_values";
+    const unevenness = (xs) => {
+      const gaps = xs.slice(1).map((x, i) => x - xs[i]);
+      const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+      return Math.sqrt(gaps.reduce((a, g) => a + (g - mean) ** 2, 0) / gaps.length) / mean;
+    };
+    return unevenness(sorted.map(Math.log10)) < unevenness(sorted);
+  }
+
+  // The colour bar: a markers trace with no point, carrying PALETTE as a stepped colour scale
+  // over the hyperparameter's range (log10 of it on a log scale), its ticks in GS.num's format.
+  function colourBarTrace(scheme, by) {
+    const n = PALETTE.length;
+    const colorscale = PALETTE.flatMap((c, i) => [[i / n, c], [(i + 1) / n, c]]);
+    const ticks = niceTicks(scheme.lo, scheme.hi, scheme.log);
+    return {type: "scatter", mode: "markers", x: [null], y: [null], hoverinfo: "skip", showlegend: false,
+      name: "colour bar", meta: {kind: "colorbar", key: by, log: scheme.log},
+      marker: {color: [scheme.lo, scheme.hi], cmin: scheme.lo, cmax: scheme.hi, colorscale, showscale: true,
+               colorbar: {title: {text: by + (scheme.log ? " (log)" : ""), side: "right"}, thickness: 14,
+                          len: 1, tickvals: ticks.map((t) => t.at), ticktext: ticks.map((t) => t.text)}}};
+  }
+
+  // Ticks over [lo, hi] (log10 values on a log scale), each its position and GS.num's text:
+  // decades (1, 2, 5 within them over a short span) on a log scale, 1-2-5 steps on a linear one.
+  function niceTicks(lo, hi, log) {
+    if (!(hi > lo)) return [{at: lo, text: GS.num(log ? 10 ** lo : lo)}];
+    if (log) {
+      const span = hi - lo;
+      const every = Math.max(1, Math.ceil(span / 8));
+      let out = [];
+      for (let k = Math.ceil(lo - 1e-9); k <= hi + 1e-9; k += every) out.push(k);
+      if (out.length < 3) {
+        out = [];
+        for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {
+          for (const m of [1, 2, 5]) {
+            const at = k + Math.log10(m);
+            if (at >= lo - 1e-9 && at <= hi + 1e-9) out.push(at);
+          }
+        }
+      }
+      if (out.length >= 2) return out.map((at) => ({at, text: GS.num(Number((10 ** at).toPrecision(12)))}));
+      return linearTicks(10 ** lo, 10 ** hi).map((v) => ({at: Math.log10(v), text: GS.num(v)}));
+    }
+    return linearTicks(lo, hi).map((v) => ({at: v, text: GS.num(v)}));
+  }
+
+  function linearTicks(lo, hi) {
+    const raw = (hi - lo) / 5;
+    const p = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) || 10 * p;
+    const out = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+    return out;
+  }
+
+  // The y range the curves are shown in (log10 values on a log axis): the bulk of the drawn
+  // values — their 1–99 % quantiles, within Tukey's far-out fences (3 interquartile ranges beyond
+  // the middle half), so that one curve run down to 1e-185 does not squash the rest — or all of
+  // them (full). Padded by 5 %; null without two values.
+  function yRange(values, log, full) {
+    const v = (log ? values.filter((y) => y > 0).map(Math.log10) : values.filter(Number.isFinite))
+      .sort((a, b) => a - b);
+    if (v.length < 2) return null;
+    const q = (p) => {
+      const i = p * (v.length - 1), j = Math.floor(i);
+      return v[j] + (v[Math.min(j + 1, v.length - 1)] - v[j]) * (i - j);
+    };
+    let lo = v[0], hi = v[v.length - 1];
+    if (!full) {
+      const q1 = q(0.25), q3 = q(0.75), fence = 3 * (q3 - q1);
+      const bulkLo = Math.max(q(0.01), q1 - fence), bulkHi = Math.min(q(0.99), q3 + fence);
+      if (bulkHi > bulkLo) { lo = bulkLo; hi = bulkHi; }
+    }
+    if (!(hi > lo)) { lo -= log ? 0.5 : Math.abs(lo) * 0.1 || 0.5; hi = lo + (log ? 1 : 2 * (Math.abs(hi) * 0.1 || 0.5)); }
+    const pad = 0.05 * (hi - lo);
+    return [lo - pad, hi + pad];
+  }
+
+  // the y axis in the chosen range, its ticks in GS.num's format
+  function yAxis(series, logY) {
+    const range = yRange(curveValues, logY, $("full-y").checked);
+    const axis = {title: {text: series}, type: logY ? "log" : "linear"};
+    if (!range) return Object.assign(axis, {autorange: true});
+    const ticks = niceTicks(range[0], range[1], logY);
+    return Object.assign(axis, {range, autorange: false, tickmode: "array",
+      tickvals: ticks.map((t) => (logY ? 10 ** t.at : t.at)), ticktext: ticks.map((t) => t.text)});
+  }
+
+  // a zoom (or a double-click back to the whole plot): the ticks follow the new range
+  function retick(event) {
+    const div = $("curves");
+    if (!event || !Object.keys(event).some((k) => k.startsWith("yaxis.range") || k === "yaxis.autorange")) return;
+    const ax = div._fullLayout && div._fullLayout.yaxis;
+    if (!ax || !ax.range) return;
+    const log = ax.type === "log";
+    const ticks = niceTicks(ax.range[0], ax.range[1], log);
+    Plotly.relayout(div, {"yaxis.tickmode": "array", "yaxis.tickvals": ticks.map((t) => (log ? 10 ** t.at : t.at)),
+                          "yaxis.ticktext": ticks.map((t) => t.text)});
   }
 
   // The series the trials' curves hold beside step: loss, and a model's val_loss and
@@ -412,7 +542,8 @@
     }
     if (quantiles.includes(0.5)) {
       out.push(trace(0.5, {line: {width: 1.5, color: "#1d4ed8", dash: "dot"}, hoverinfo: undefined,
-                           hovertemplate: `median of ${count(overviewDoc.trials)} trials<br>step %{x}<br>loss %{y:.4g}<extra></extra>`}));
+                           customdata: at(0.5).map((y) => GS.num(y)),
+                           hovertemplate: `median of ${count(overviewDoc.trials)} trials<br>step %{x}<br>loss %{customdata}<extra></extra>`}));
     }
     return out;
   }
@@ -428,27 +559,27 @@
       groups.get(key).push(t);
     }
     return [...groups.values()].flatMap((group) => {
-      const x = [], y = [], text = [];
-      const cross = {x: [], y: [], size: [], color: [], text: [], trials: []};
+      const x = [], y = [], text = [], customdata = [];
+      const cross = {x: [], y: [], size: [], color: [], text: [], trials: [], customdata: []};
       for (const t of group) {
-        x.push(...t.x, null); y.push(...t.y, null);
+        x.push(...t.x, null); y.push(...t.y, null); customdata.push(...t.customdata, "");
         text.push(...t.x.map(() => t.meta.label), "");
         t.marker.size.forEach((size, i) => {
           if (!(size > 0)) return;
-          cross.x.push(t.x[i]); cross.y.push(t.y[i]); cross.size.push(size);
+          cross.x.push(t.x[i]); cross.y.push(t.y[i]); cross.size.push(size); cross.customdata.push(t.customdata[i]);
           cross.color.push(t.marker.color); cross.text.push(t.meta.label); cross.trials.push(t.meta.index);
         });
       }
       const first = group[0];
-      const hovertemplate = "%{text}<br>step %{x}<br>" + first.meta.series + " %{y:.4g}<extra></extra>";
+      const hovertemplate = "%{text}<br>step %{x}<br>" + first.meta.series + " %{customdata}<extra></extra>";
       const lines = Object.assign({}, first, {
-        x, y, text, name: `${group.length} trials`, mode: "lines", connectgaps: false,
+        x, y, text, customdata, name: `${group.length} trials`, mode: "lines", connectgaps: false,
         meta: {optimizer: first.meta.optimizer, kind: "sample", trials: group.map((t) => t.meta.index)},
         hovertemplate});
       delete lines.marker;  // no point of a line is a marker
       if (!cross.x.length) return [lines];
       return [lines, Object.assign({}, first, {
-        x: cross.x, y: cross.y, text: cross.text, name: `${cross.x.length} crosses`, mode: "markers",
+        x: cross.x, y: cross.y, text: cross.text, customdata: cross.customdata, name: `${cross.x.length} crosses`, mode: "markers",
         marker: {size: cross.size, symbol: "x", color: cross.color},
         meta: {optimizer: first.meta.optimizer, kind: "crosses", trials: cross.trials}, hovertemplate})];
     });
@@ -462,14 +593,13 @@
     const series = $("curve-choice").value || "loss";
     const logY = $("log-y").checked;
     const key = [trials.length, d.progress.done, overviewDoc ? overviewDoc.trials : -1, top.length,
-                 results ? 1 : 0, by, series, logY].join("|");
+                 results ? 1 : 0, by, series, highlight, $("full-y").checked, logY].join("|");
     if (key === plotted && !force) return;
     plotted = key;
     const byOptimizer = by === "optimizer";
     const best = new Set(thickSet());
-    const {distinct, colour} = byOptimizer
-      ? {distinct: optimizerNames(d), colour: optimizerColours(d)}
-      : colourScale(allTrials(d).map((t) => t.params[by]).filter((v) => v !== undefined));
+    const scheme = colourScheme(d, by);
+    const {distinct, colour} = scheme;
     const valueOf = (t) => (byOptimizer ? t.optimizer : t.params[by]);
     // SVG traces, not WebGL (scattergl): at most ~210 curves of ≤ 200 points, merged past
     // MERGE_OVER, draw in ~0.1 s, where a WebGL context (software-rendered without a GPU) cost
@@ -489,27 +619,35 @@
         sizes[sizes.length - 1] = 10;
       }
       const isBest = best.has(t.index);
+      const isHighlighted = t.index === highlight;
       const label = Object.entries(t.params).map(([k, v]) => `${k}=${GS.num(v)}`).join(", ");
       const lineColour = colour.get(valueOf(t)) || MISSING;
       const title = `trial ${t.index}${t.optimizer ? " " + t.optimizer : ""} (seed ${t.seed}, ${statusText(t)})<br>${label}`;
       return {
         type: "scatter", mode: diverged || pruned ? "lines+markers" : "lines", x: xs, y: ys,
+        customdata: ys.map((y) => GS.num(y)),
         visible: hidden.has(t.optimizer) ? false : true,
         name: `#${t.index}`, showlegend: false, legendgroup: t.optimizer,
-        meta: {optimizer: t.optimizer, index: t.index, label: title, series, best: isBest},
-        line: {color: lineColour, width: isBest ? 3.5 : 1.2},
+        meta: {optimizer: t.optimizer, index: t.index, label: title, series, best: isBest, highlighted: isHighlighted},
+        line: {color: lineColour, width: isHighlighted ? 5 : isBest ? 3.5 : 1.2},
         marker: {size: sizes, symbol: "x", color: pruned ? lineColour : "#b91c1c"},
-        opacity: best.size && !isBest ? (chosen ? 0.15 : 0.45) : 1,
-        hovertemplate: title + `<br>step %{x}<br>${series} %{y:.4g}<extra></extra>`,
+        opacity: highlight !== null ? (isHighlighted ? 1 : 0.25) : best.size && !isBest ? (chosen ? 0.15 : 0.45) : 1,
+        hovertemplate: title + `<br>step %{x}<br>${series} %{customdata}<extra></extra>`,
       };
     });
-    // the best last, so they are drawn on top; many thin curves merged by colour
-    const thin = traces.filter((t) => !t.meta.best), thick = traces.filter((t) => t.meta.best);
-    const drawnTraces = bandTraces(series).concat(thin.length > MERGE_OVER ? mergeThin(thin) : thin, thick);
+    // the best last, so they are drawn on top, the highlighted one above them; many thin
+    // curves merged by colour
+    const thin = traces.filter((t) => !t.meta.best && !t.meta.highlighted);
+    const thick = traces.filter((t) => t.meta.best && !t.meta.highlighted);
+    const lit = traces.filter((t) => t.meta.highlighted);
+    const bands = bandTraces(series);
+    const drawnTraces = bands.concat(thin.length > MERGE_OVER ? mergeThin(thin) : thin, thick, lit,
+                                     scheme.kind === "bar" ? [colourBarTrace(scheme, by)] : []);
+    curveValues = bands.concat(traces).flatMap((t) => t.y.filter((y) => typeof y === "number"));
     const ladder = overviewDoc && overviewDoc.rungs ? overviewDoc.rungs : rungs(d.spec);
     const layout = {
-      margin: {l: 60, r: 20, t: ladder.length ? 26 : 10, b: 45}, hovermode: "closest",
-      xaxis: {title: {text: "step"}}, yaxis: {title: {text: series}, type: logY ? "log" : "linear"},
+      margin: {l: 70, r: 20, t: ladder.length ? 26 : 10, b: 45}, hovermode: "closest", showlegend: false,
+      xaxis: {title: {text: "step"}}, yaxis: yAxis(series, logY),
     };
     // each rung a dashed vertical line over the whole plot, its step above it
     if (ladder.length) {
@@ -519,26 +657,36 @@
         label: {text: String(r), textposition: "end", textangle: 0, yanchor: "bottom",
                 font: {size: 11, color: "#6b7280"}}}));
     }
-    Plotly.react("curves", drawnTraces, layout, {responsive: true, displaylogo: false});
+    const div = $("curves");
+    Plotly.react(div, drawnTraces, layout, {responsive: true, displaylogo: false}).then(() => {
+      if (!div.dataset.reticks) { div.dataset.reticks = "1"; div.on("plotly_relayout", retick); }
+    });
     const missing = !byOptimizer && allTrials(d).some((t) => t.params[by] === undefined);
-    const bands = bandTraces(series).length > 0;
+    // every optimizer (each a show/hide toggle), else at most LEGEND_MAX values and a count
+    const shown = scheme.kind !== "legend" ? [] : byOptimizer ? distinct : distinct.slice(0, LEGEND_MAX);
     $("legend").replaceChildren(el("span", {class: "muted", text: by + ":"}),
-      ...distinct.map((v) => (byOptimizer
+      ...(scheme.kind === "bar" ? [el("span", {"data-colorbar": by, text: `the colour bar${scheme.log ? " (log scale)" : ""}, ` +
+        `${GS.num(distinct[0])}–${GS.num(distinct[distinct.length - 1])}, ${distinct.length} values`})] : []),
+      ...shown.map((v) => (byOptimizer
         ? el("button", {type: "button", class: "legend-toggle", "data-legend": v, "aria-pressed": String(!hidden.has(v)),
                         title: `show or hide ${v}'s curves`, onclick: () => {
                           if (!hidden.delete(v)) hidden.add(v);
                           drawCurves(true);
                         }}, swatch(colour.get(v)), v)
         : el("span", {"data-legend": v}, swatch(colour.get(v)), GS.num(v)))),
+      ...(distinct.length > shown.length && scheme.kind === "legend"
+        ? [el("span", {class: "muted", "data-legend-more": distinct.length - shown.length,
+                       text: `+ ${distinct.length - shown.length} more`})] : []),
       ...(missing ? [el("span", {"data-legend": ""}, swatch(MISSING), "not its hyperparameter")] : []),
       el("span", {class: "muted", text: (chosen ? `thick: ${chosen}'s best` : compares(d)
         ? "thick: each optimizer's best" : "thick: best setting and best trials") + " · ✕: diverged" +
-        (bands ? " · bands: 5–95 % and 25–75 % of all curves, dotted: median" : "") +
+        (bands.length ? " · bands: 5–95 % and 25–75 % of all curves, dotted: median" : "") +
         (ladder.length ? " · ✕ in a curve's colour: pruned at a rung · dashed: the rungs" : "")}));
     const n = trials.length, total = d.progress.total;
     const covered = overviewDoc ? overviewDoc.trials : n;
-    $("curve-note").textContent = n >= covered ? `${n} of ${total} trials`
-      : `${n} curves drawn (a sample and the best) · bands over ${count(covered)} of ${count(total)} trials`;
+    $("curve-note").textContent = (n >= covered ? `${n} of ${total} trials`
+      : `${n} curves drawn (a sample and the best) · bands over ${count(covered)} of ${count(total)} trials`) +
+      (highlight !== null ? ` · highlighted: trial ${highlight}` : "");
     $("curve-note").dataset.drawn = n;
   }
 
@@ -549,7 +697,20 @@
     const logY = $("log-y").checked;
     logFor[$("curve-choice").value || "loss"] = logY;
     plotted = plotted.replace(/\|(true|false)$/, "|" + logY);
-    Plotly.relayout(div, {"yaxis.type": logY ? "log" : "linear"});
+    const axis = yAxis($("curve-choice").value || "loss", logY);
+    Plotly.relayout(div, {"yaxis.type": axis.type, "yaxis.autorange": axis.autorange,
+                          "yaxis.range": axis.range, "yaxis.tickmode": axis.tickmode || "auto",
+                          "yaxis.tickvals": axis.tickvals, "yaxis.ticktext": axis.ticktext});
+  }
+
+  // the y range: the bulk of the curves, or (checked) all of their values
+  function toggleFullRange() {
+    const div = $("curves");
+    if (!window.Plotly || !div.data) { drawCurves(true); return; }
+    plotted = "";
+    const axis = yAxis($("curve-choice").value || "loss", $("log-y").checked);
+    Plotly.relayout(div, {"yaxis.autorange": axis.autorange, "yaxis.range": axis.range,
+                          "yaxis.tickvals": axis.tickvals, "yaxis.ticktext": axis.ticktext});
   }
 
   // --- scores -----------------------------------------------------------------------------
@@ -1050,8 +1211,10 @@
                 onclick: sortable(key) ? () => sortBy(key) : null,
                 text: label}))));
     $("trials").querySelector("tbody").replaceChildren(...rows.map((t) =>
-      el("tr", {class: [best.has(t.index) ? "best" : "", highlighted.has(t.index) ? "chosen" : ""].join(" ").trim() || null,
-                "data-index": t.index, "data-optimizer": t.optimizer},
+      el("tr", {class: [best.has(t.index) ? "best" : "", highlighted.has(t.index) ? "chosen" : "",
+                        t.index === highlight ? "highlighted" : ""].join(" ").trim() || null,
+                "data-index": t.index, "data-optimizer": t.optimizer, "aria-selected": String(t.index === highlight),
+                title: "click: highlight its curve (again: no longer)", onclick: () => highlightTrial(t.index)},
          ...cols.map(([key, , get]) => {
            const v = get(t);
            if (key === "optimizer") {
@@ -1063,6 +1226,45 @@
            return el("td", {class: typeof v === "number" ? "num" : null,
                             "data-value": typeof v === "number" ? v : null, text: typeof v === "number" ? GS.num(v) : (v === null || v === undefined ? "—" : v)});
          }))));
+  }
+
+  // A row's click highlights its trial's curve (drawn thick on top, the others faint); a
+  // second click on it, or a click on another row, moves or ends the highlight.
+  function highlightTrial(index) {
+    highlight = highlight === index ? null : index;
+    const known = drawnTrials().some((t) => t.index === highlight);
+    drawTable(); drawCurves(true);
+    if (highlight !== null && !known) $("curve-note").textContent += " (its curve is not loaded)";
+  }
+
+  // --- layout -------------------------------------------------------------------------------
+  // Every plot of the page sized to its container: once it is laid out (a plot drawn into a
+  // detached or not yet sized div gets plotly's 700 × 450 default), when a panel changes size,
+  // and on a window resize. Whatever draws the plot, it is a .js-plotly-plot in the page.
+  let fitting = 0;
+  function fitPlots() {
+    if (fitting) return;
+    fitting = requestAnimationFrame(() => {
+      fitting = 0;
+      if (!window.Plotly) return;
+      for (const div of document.querySelectorAll(".js-plotly-plot")) {
+        const drawn = div._fullLayout;
+        if (!drawn || !div.isConnected || div.clientWidth === 0) continue;
+        const wrong = Math.abs(drawn.width - div.clientWidth) > 1 ||
+          (div.clientHeight > 0 && Math.abs(drawn.height - div.clientHeight) > 1);
+        if (wrong) Plotly.Plots.resize(div);
+      }
+    });
+  }
+
+  function watchLayout() {
+    window.addEventListener("resize", fitPlots);
+    if (window.ResizeObserver) {
+      const sizes = new ResizeObserver(fitPlots);
+      for (const panel of document.querySelectorAll(".panel, .plot, .score-plot")) sizes.observe(panel);
+    }
+    // a plot div added (or redrawn) anywhere: checked once laid out
+    new MutationObserver(fitPlots).observe(document.querySelector("main"), {childList: true, subtree: true});
   }
 
   // --- data -------------------------------------------------------------------------------
@@ -1196,6 +1398,8 @@
     $("table-status").addEventListener("change", () => { table.status = $("table-status").value; pageTable(0); });
     $("color-by").addEventListener("change", () => drawCurves(true));
     $("log-y").addEventListener("change", toggleLog);
+    $("full-y").addEventListener("change", toggleFullRange);
+    watchLayout();
     $("curve-choice").addEventListener("change", () => {
       $("log-y").checked = logDefault($("curve-choice").value);
       drawCurves(true);
