@@ -25,13 +25,13 @@ GEOMETRY = """() => {
   const box = (e) => { const r = e.getBoundingClientRect();
                        return {x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}; };
   const panels = [...document.querySelectorAll('.panel')].filter(p => p.offsetParent !== null)
-    .map(p => ({name: p.querySelector('h2').textContent, ...box(p)}));
+    .map(p => ({name: (p.querySelector('h2') || {}).textContent, ...box(p)}));
   const plots = [...document.querySelectorAll('.js-plotly-plot')].map(div => ({
     plot: div.id || div.dataset.plot, panel: box(div.closest('.panel')), div: box(div),
     svgs: [...div.querySelectorAll('svg.main-svg')].map(box)}));
-  const head = document.querySelector('#trials thead');
-  head.scrollIntoView({block: 'center'});
-  const covered = [...head.querySelectorAll('th')].filter(th => {
+  const head = document.querySelector('#trials thead');  // the sweep page's
+  if (head) head.scrollIntoView({block: 'center'});
+  const covered = [...(head ? head.querySelectorAll('th') : [])].filter(th => {
     const r = th.getBoundingClientRect();
     const x = Math.min(r.left + r.width / 2, innerWidth - 2);  // a wide table scrolls in its panel
     const hit = document.elementFromPoint(x, r.top + r.height / 2);
@@ -80,10 +80,12 @@ def inside(inner: dict[str, float], outer: dict[str, float], slack: float = 1.0)
             and inner["y"] + inner["h"] <= outer["y"] + outer["h"] + slack)
 
 
-def check_layout(page: Any) -> dict[str, Any]:
+def check_layout(page: Any, panels_at_least: int = 4) -> dict[str, Any]:
+    """No panel overlaps another, every plot lies inside its panel, nothing covers the trials
+    table's header (on a sweep's page), and the page does not scroll sideways."""
     geometry: dict[str, Any] = page.evaluate(GEOMETRY)
     panels = geometry["panels"]
-    assert len(panels) >= 4
+    assert len(panels) >= panels_at_least
     for i, a in enumerate(panels):
         for b in panels[i + 1:]:
             assert not overlap(a, b), (a, b)

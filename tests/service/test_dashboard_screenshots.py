@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from harness import Cluster, wait_for_status
 from test_dashboard import browser, needs_chromium, page, screenshot, server
+from test_dashboard_layout import FITTED, check_layout
 
 FIXTURES = (browser, page, server)
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,38 +27,6 @@ DOCS = ROOT / "docs" / "screenshots"
 #: the examples the list shows, oldest first; the sweep page is the first one's
 EXAMPLES = ["momentum-quadratic", "adam-lr-sweep-1000", "compare-optimizers", "halving",
             "random-search", "rmsprop-rastrigin-random-starts"]
-
-#: every `.panel`'s box, and every plot's drawing area with the panel it lies in
-LAYOUT = """() => {
-  const box = (e) => { const r = e.getBoundingClientRect();
-                       return {x: r.left, y: r.top + scrollY, w: r.width, h: r.height}; };
-  const panels = [...document.querySelectorAll('.panel')].filter((p) => p.offsetParent);
-  return {panels: panels.map(box),
-          plots: [...document.querySelectorAll('.js-plotly-plot')].filter((p) => p.offsetParent)
-            .map((p) => ({plot: box(p.querySelector('.main-svg') || p),
-                          panel: box(p.closest('.panel'))}))};
-}"""
-
-
-def apart(a: dict[str, float], b: dict[str, float]) -> bool:
-    return (a["x"] + a["w"] <= b["x"] + 1 or b["x"] + b["w"] <= a["x"] + 1
-            or a["y"] + a["h"] <= b["y"] + 1 or b["y"] + b["h"] <= a["y"] + 1)
-
-
-def inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
-    return (inner["x"] >= outer["x"] - 1 and inner["y"] >= outer["y"] - 1
-            and inner["x"] + inner["w"] <= outer["x"] + outer["w"] + 1
-            and inner["y"] + inner["h"] <= outer["y"] + outer["h"] + 1)
-
-
-def check_layout(page: Any) -> None:
-    layout = page.evaluate(LAYOUT)
-    panels = layout["panels"]
-    for i, a in enumerate(panels):
-        for b in panels[i + 1:]:
-            assert apart(a, b), (a, b)
-    assert all(inside(p["plot"], p["panel"]) for p in layout["plots"]), layout["plots"]
-
 
 def keep(path: Path) -> None:
     """The screenshot into docs/screenshots/ when asked to update them."""
@@ -108,7 +77,7 @@ def test_a_sweep_page(page: Any, server: Cluster, examples: dict[str, str]) -> N
     assert page.text_content("#title") == results["spec"]["name"]
     assert float(page.get_attribute("#best-score", "data-value") or "nan") == results["best"]["score"]
     assert page.eval_on_selector_all("#trials tbody tr", "rows => rows.length") == len(results["trials"])
-    page.wait_for_timeout(300)  # the plots' transitions
+    page.wait_for_function(FITTED)
     check_layout(page)
     keep(screenshot(page, "sweep.png"))
 
@@ -123,9 +92,13 @@ def test_three_sweeps_compared(page: Any, examples: dict[str, str]) -> None:
     page.wait_for_url("**/compare?ids=" + ",".join(ids))
     page.wait_for_selector("body[data-ready='1']")
     assert page.eval_on_selector_all("#compared tbody tr", "rows => rows.length") == 3
-    page.wait_for_timeout(300)
-    check_layout(page)
+    page.wait_for_function(FITTED)
+    check_layout(page, panels_at_least=3)
     keep(screenshot(page, "compare.png"))
+    page.set_viewport_size({"width": 800, "height": 1000})  # narrower: the plots follow
+    page.wait_for_function("document.documentElement.clientWidth === 800")
+    page.wait_for_function(FITTED)
+    check_layout(page, panels_at_least=3)
 
 
 @needs_chromium

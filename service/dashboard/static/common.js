@@ -71,6 +71,48 @@ const GS = (() => {
     return String(rounded);
   }
 
+  // At most `max` points of a curve, evenly spaced, always the first and the last.
+  function downsample(xs, ys, max) {
+    const n = xs.length;
+    if (n <= max) return [xs, ys];
+    const ox = [], oy = [];
+    for (let i = 0; i < max; i++) {
+      const j = Math.round((i * (n - 1)) / (max - 1));
+      ox.push(xs[j]); oy.push(ys[j]);
+    }
+    return [ox, oy];
+  }
+
+  // Every plot of the page sized to its container: once it is laid out (a plot drawn into a
+  // detached or not yet sized div gets plotly's 700 × 450 default), when a panel changes size,
+  // and on a window resize. Whatever draws the plot, it is a .js-plotly-plot in the page.
+  let fitting = 0;
+  function fitPlots() {
+    if (fitting) return;
+    fitting = requestAnimationFrame(() => {
+      fitting = 0;
+      if (!window.Plotly) return;
+      for (const div of document.querySelectorAll(".js-plotly-plot")) {
+        const drawn = div._fullLayout;
+        if (!drawn || !div.isConnected || div.clientWidth === 0) continue;
+        const wrong = Math.abs(drawn.width - div.clientWidth) > 1 ||
+          (div.clientHeight > 0 && Math.abs(drawn.height - div.clientHeight) > 1);
+        if (wrong) Plotly.Plots.resize(div);
+      }
+    });
+  }
+
+  // Called once by a page with plots.
+  function watchLayout() {
+    window.addEventListener("resize", fitPlots);
+    if (window.ResizeObserver) {
+      const sizes = new ResizeObserver(fitPlots);
+      for (const panel of document.querySelectorAll(".panel, .plot, .score-plot")) sizes.observe(panel);
+    }
+    // a plot div added (or redrawn) anywhere: checked once laid out
+    new MutationObserver(fitPlots).observe(document.querySelector("main"), {childList: true, subtree: true});
+  }
+
   function time(iso) {
     if (!iso) return "—";
     const d = new Date(iso);
@@ -93,5 +135,5 @@ const GS = (() => {
 
   function finished(status) { return ["succeeded", "failed", "cancelled"].includes(status); }
 
-  return {api, json, body, el, num, time, progressBar, statusBadge, finished, askKey};
+  return {api, json, body, el, num, downsample, watchLayout, time, progressBar, statusBadge, finished, askKey};
 })();

@@ -115,18 +115,6 @@
     return hit ? hit[0] : null;
   }
 
-  // At most MAX_POINTS points, evenly spaced, always the first and the last.
-  function downsample(xs, ys) {
-    const n = xs.length;
-    if (n <= MAX_POINTS) return [xs, ys];
-    const ox = [], oy = [];
-    for (let i = 0; i < MAX_POINTS; i++) {
-      const j = Math.round((i * (n - 1)) / (MAX_POINTS - 1));
-      ox.push(xs[j]); oy.push(ys[j]);
-    }
-    return [ox, oy];
-  }
-
   // a numeric axis is log when its values are positive and span a factor of 20 or more
   const spansDecades = (xs) => xs.length > 1 && xs.every((x) => typeof x === "number" && x > 0) &&
     Math.max(...xs) / Math.min(...xs) >= 20;
@@ -225,12 +213,13 @@
     const traces = found().flatMap((s) => {
       const curve = s.top && s.top.curve;
       if (!curve || !Array.isArray(curve[name])) { without.push(label(s)); return []; }
-      const [xs, ys] = downsample(curve.step, curve[name]);
+      const [xs, ys] = GS.downsample(curve.step, curve[name], MAX_POINTS);
       const params = Object.entries(s.top.params).map(([k, v]) => `${k}=${GS.num(v)}`).join(", ");
       const title = `${label(s)}<br>trial ${s.top.index} ${s.top.optimizer} (seed ${s.top.seed})<br>${params}`;
       return [{type: "scatter", mode: "lines", x: xs, y: ys, name: label(s),
                line: {color: s.colour, width: 2.5}, meta: {sweep: s.id, trial: s.top.index},
-               hovertemplate: title + `<br>step %{x}<br>${name} %{y:.4g}<extra></extra>`}];
+               customdata: ys.map((y) => GS.num(y)),
+               hovertemplate: title + `<br>step %{x}<br>${name} %{customdata}<extra></extra>`}];
     });
     Plotly.react("curves", traces, {
       margin: {l: 60, r: 20, t: 10, b: 45}, hovermode: "closest", showlegend: true,
@@ -281,9 +270,10 @@
     Plotly.react(div, [{
       type: "scatter", mode: "markers", x: scored.map(label), y: scores,
       customdata: scored.map((s) => s.id), meta: {metric: plan.metric},
+      text: scores.map((v, i) => `best score ${GS.num(v)} ± ${GS.num(bestOf(scored[i]).score_std)}`),
       marker: {color: scored.map((s) => s.colour), size: 12},
       error_y: {type: "data", array: scored.map((s) => bestOf(s).score_std), visible: true},
-      hovertemplate: "%{x}<br>best score %{y:.4g}<extra></extra>"}], {
+      hovertemplate: "%{x}<br>%{text}<extra></extra>"}], {
       margin: {l: 60, r: 20, t: 30, b: 60}, showlegend: false,
       title: {text: `best score of each sweep (${plan.metric})`, font: {size: 13}},
       xaxis: {type: "category", automargin: true, range: [-0.5, scored.length - 0.5]},
@@ -305,9 +295,10 @@
       const xs = [...byValue.keys()].sort((a, b) => a - b);
       return {type: "scatter", mode: sampledFrom(s, name) ? "markers" : "lines+markers", name: label(s),
               x: xs, y: xs.map((v) => byValue.get(v).score), meta: {sweep: s.id, param: name},
+              text: xs.map((v) => `${name}=${GS.num(v)}<br>best score ${GS.num(byValue.get(v).score)}`),
               line: {color: s.colour}, marker: {color: s.colour},
               error_y: {type: "data", array: xs.map((v) => byValue.get(v).score_std), visible: true},
-              hovertemplate: `${label(s)}<br>${name}=%{x}<br>best score %{y:.4g}<extra></extra>`};
+              hovertemplate: `${label(s)}<br>%{text}<extra></extra>`};
     });
     const log = plan.members.some((s) => sampledFrom(s, name) === "log_uniform_values") ||
       spansDecades(traces.flatMap((t) => t.x));
@@ -349,6 +340,7 @@
 
   async function start() {
     $("reload").addEventListener("click", () => refresh(true));
+    GS.watchLayout();
     $("log-y").addEventListener("change", () => {
       logFor[$("curve-choice").value || "loss"] = $("log-y").checked;
       if (window.Plotly && $("curves").data) Plotly.relayout("curves", {"yaxis.type": $("log-y").checked ? "log" : "linear"});

@@ -367,18 +367,6 @@
     return (compares(doc) ? ["optimizer"] : []).concat(keys);
   }
 
-  // At most MAX_POINTS points, evenly spaced, always the first and the last.
-  function downsample(xs, ys) {
-    const n = xs.length;
-    if (n <= MAX_POINTS) return [xs, ys];
-    const ox = [], oy = [];
-    for (let i = 0; i < MAX_POINTS; i++) {
-      const j = Math.round((i * (n - 1)) / (MAX_POINTS - 1));
-      ox.push(xs[j]); oy.push(ys[j]);
-    }
-    return [ox, oy];
-  }
-
   // How the curves are coloured by `by`: the optimizer, a short list of values or any
   // non-numeric one through a legend (kind "legend"); a number with more values than
   // LEGEND_MAX through a colour bar (kind "bar"), on a log scale when its values are log-spaced.
@@ -606,7 +594,7 @@
     // ~0.3 s in Plotly.react and ~0.6 s more in the first frame (bench/dashboard.py)
     const traces = trials.map((t) => {
       const curve = t.curve || {};
-      let [xs, ys] = downsample(curve.step || [], curve[series] || []);
+      let [xs, ys] = GS.downsample(curve.step || [], curve[series] || [], MAX_POINTS);
       const sizes = xs.map(() => 0);
       const diverged = t.status === "diverged" && t.diverged_at !== null;
       if (diverged) {  // an x at the divergence step, at the series' last value
@@ -1237,36 +1225,6 @@
     if (highlight !== null && !known) $("curve-note").textContent += " (its curve is not loaded)";
   }
 
-  // --- layout -------------------------------------------------------------------------------
-  // Every plot of the page sized to its container: once it is laid out (a plot drawn into a
-  // detached or not yet sized div gets plotly's 700 × 450 default), when a panel changes size,
-  // and on a window resize. Whatever draws the plot, it is a .js-plotly-plot in the page.
-  let fitting = 0;
-  function fitPlots() {
-    if (fitting) return;
-    fitting = requestAnimationFrame(() => {
-      fitting = 0;
-      if (!window.Plotly) return;
-      for (const div of document.querySelectorAll(".js-plotly-plot")) {
-        const drawn = div._fullLayout;
-        if (!drawn || !div.isConnected || div.clientWidth === 0) continue;
-        const wrong = Math.abs(drawn.width - div.clientWidth) > 1 ||
-          (div.clientHeight > 0 && Math.abs(drawn.height - div.clientHeight) > 1);
-        if (wrong) Plotly.Plots.resize(div);
-      }
-    });
-  }
-
-  function watchLayout() {
-    window.addEventListener("resize", fitPlots);
-    if (window.ResizeObserver) {
-      const sizes = new ResizeObserver(fitPlots);
-      for (const panel of document.querySelectorAll(".panel, .plot, .score-plot")) sizes.observe(panel);
-    }
-    // a plot div added (or redrawn) anywhere: checked once laid out
-    new MutationObserver(fitPlots).observe(document.querySelector("main"), {childList: true, subtree: true});
-  }
-
   // --- data -------------------------------------------------------------------------------
   // the overview and the best trials (the early requests the first time), then the curves
   async function loadOverview(first) {
@@ -1399,7 +1357,7 @@
     $("color-by").addEventListener("change", () => drawCurves(true));
     $("log-y").addEventListener("change", toggleLog);
     $("full-y").addEventListener("change", toggleFullRange);
-    watchLayout();
+    GS.watchLayout();
     $("curve-choice").addEventListener("change", () => {
       $("log-y").checked = logDefault($("curve-choice").value);
       drawCurves(true);
