@@ -83,6 +83,74 @@ const GS = (() => {
     return [ox, oy];
   }
 
+  // Ticks over [lo, hi] (log10 values on a log scale), each its position and GS.num's text:
+  // decades (1, 2, 5 within them over a short span) on a log scale, 1-2-5 steps on a linear one.
+  function ticks(lo, hi, log) {
+    if (!(hi > lo)) return [{at: lo, text: num(log ? 10 ** lo : lo)}];
+    if (log) {
+      const span = hi - lo;
+      const every = Math.max(1, Math.ceil(span / 8));
+      let out = [];
+      for (let k = Math.ceil(lo - 1e-9); k <= hi + 1e-9; k += every) out.push(k);
+      if (out.length < 3) {
+        out = [];
+        for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {
+          for (const m of [1, 2, 5]) {
+            const at = k + Math.log10(m);
+            if (at >= lo - 1e-9 && at <= hi + 1e-9) out.push(at);
+          }
+        }
+      }
+      if (out.length >= 2) return out.map((at) => ({at, text: num(Number((10 ** at).toPrecision(12)))}));
+      return linearTicks(10 ** lo, 10 ** hi).map((v) => ({at: Math.log10(v), text: num(v)}));
+    }
+    return linearTicks(lo, hi).map((v) => ({at: v, text: num(v)}));
+  }
+
+  function linearTicks(lo, hi) {
+    const raw = (hi - lo) / 5;
+    const p = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) || 10 * p;
+    const out = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+    return out;
+  }
+
+
+  // Every numeric axis of a plot whose drawer chose no ticks of its own, labelled as num says
+  // (plotly's own labels read 100µ, 2, 5 and 1e+5): its ticks picked over the range plotly laid
+  // out, after every draw and zoom. `ours` holds the ticks set here, told from a drawer's own.
+  const ours = new WeakMap();
+  function formatAxes(div) {
+    const full = div._fullLayout, given = div.layout || {};
+    if (!full || !window.Plotly) return;
+    const mine = ours.get(div) || {}, update = {};
+    for (const name of Object.keys(full).filter((k) => /^[xy]axis\d*$/.test(k))) {
+      const ax = full[name], asked = given[name] || {};
+      if (!ax || !Array.isArray(ax.range) || !["linear", "log"].includes(ax.type) || ax.visible === false) continue;
+      const set = asked.tickmode === "array";
+      if (set && JSON.stringify(asked.tickvals) !== mine[name]) continue;  // the drawer's ticks
+      const log = ax.type === "log";
+      const picked = ticks(Math.min(...ax.range), Math.max(...ax.range), log);
+      const tickvals = picked.map((t) => (log ? 10 ** t.at : t.at));
+      if (set && JSON.stringify(tickvals) === mine[name]) continue;
+      mine[name] = JSON.stringify(tickvals);
+      Object.assign(update, {[name + ".tickmode"]: "array", [name + ".tickvals"]: tickvals,
+                             [name + ".ticktext"]: picked.map((t) => t.text)});
+    }
+    ours.set(div, mine);
+    if (Object.keys(update).length) Plotly.relayout(div, update);
+  }
+
+  // a plot seen for the first time: its axes formatted after each of its draws
+  const watched = new WeakSet();
+  function watchPlot(div) {
+    if (watched.has(div) || typeof div.on !== "function") return;
+    watched.add(div);
+    div.on("plotly_afterplot", () => formatAxes(div));
+    formatAxes(div);
+  }
+
   // Every plot of the page sized to its container: once it is laid out (a plot drawn into a
   // detached or not yet sized div gets plotly's 700 × 450 default), when a panel changes size,
   // and on a window resize. Whatever draws the plot, it is a .js-plotly-plot in the page.
@@ -93,6 +161,7 @@ const GS = (() => {
       fitting = 0;
       if (!window.Plotly) return;
       for (const div of document.querySelectorAll(".js-plotly-plot")) {
+        watchPlot(div);
         const drawn = div._fullLayout;
         if (!drawn || !div.isConnected || div.clientWidth === 0) continue;
         const wrong = Math.abs(drawn.width - div.clientWidth) > 1 ||
@@ -135,5 +204,5 @@ const GS = (() => {
 
   function finished(status) { return ["succeeded", "failed", "cancelled"].includes(status); }
 
-  return {api, json, body, el, num, downsample, watchLayout, time, progressBar, statusBadge, finished, askKey};
+  return {api, json, body, el, num, ticks, downsample, watchLayout, time, progressBar, statusBadge, finished, askKey};
 })();

@@ -413,45 +413,12 @@
   function colourBarTrace(scheme, by) {
     const n = PALETTE.length;
     const colorscale = PALETTE.flatMap((c, i) => [[i / n, c], [(i + 1) / n, c]]);
-    const ticks = niceTicks(scheme.lo, scheme.hi, scheme.log);
+    const ticks = GS.ticks(scheme.lo, scheme.hi, scheme.log);
     return {type: "scatter", mode: "markers", x: [null], y: [null], hoverinfo: "skip", showlegend: false,
       name: "colour bar", meta: {kind: "colorbar", key: by, log: scheme.log},
       marker: {color: [scheme.lo, scheme.hi], cmin: scheme.lo, cmax: scheme.hi, colorscale, showscale: true,
                colorbar: {title: {text: by + (scheme.log ? " (log)" : ""), side: "right"}, thickness: 14,
                           len: 1, tickvals: ticks.map((t) => t.at), ticktext: ticks.map((t) => t.text)}}};
-  }
-
-  // Ticks over [lo, hi] (log10 values on a log scale), each its position and GS.num's text:
-  // decades (1, 2, 5 within them over a short span) on a log scale, 1-2-5 steps on a linear one.
-  function niceTicks(lo, hi, log) {
-    if (!(hi > lo)) return [{at: lo, text: GS.num(log ? 10 ** lo : lo)}];
-    if (log) {
-      const span = hi - lo;
-      const every = Math.max(1, Math.ceil(span / 8));
-      let out = [];
-      for (let k = Math.ceil(lo - 1e-9); k <= hi + 1e-9; k += every) out.push(k);
-      if (out.length < 3) {
-        out = [];
-        for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {
-          for (const m of [1, 2, 5]) {
-            const at = k + Math.log10(m);
-            if (at >= lo - 1e-9 && at <= hi + 1e-9) out.push(at);
-          }
-        }
-      }
-      if (out.length >= 2) return out.map((at) => ({at, text: GS.num(Number((10 ** at).toPrecision(12)))}));
-      return linearTicks(10 ** lo, 10 ** hi).map((v) => ({at: Math.log10(v), text: GS.num(v)}));
-    }
-    return linearTicks(lo, hi).map((v) => ({at: v, text: GS.num(v)}));
-  }
-
-  function linearTicks(lo, hi) {
-    const raw = (hi - lo) / 5;
-    const p = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) || 10 * p;
-    const out = [];
-    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
-    return out;
   }
 
   // The y range the curves are shown in (log10 values on a log axis): the bulk of the drawn
@@ -482,7 +449,7 @@
     const range = yRange(curveValues, logY, $("full-y").checked);
     const axis = {title: {text: series}, type: logY ? "log" : "linear"};
     if (!range) return Object.assign(axis, {autorange: true});
-    const ticks = niceTicks(range[0], range[1], logY);
+    const ticks = GS.ticks(range[0], range[1], logY);
     return Object.assign(axis, {range, autorange: false, tickmode: "array",
       tickvals: ticks.map((t) => (logY ? 10 ** t.at : t.at)), ticktext: ticks.map((t) => t.text)});
   }
@@ -494,7 +461,7 @@
     const ax = div._fullLayout && div._fullLayout.yaxis;
     if (!ax || !ax.range) return;
     const log = ax.type === "log";
-    const ticks = niceTicks(ax.range[0], ax.range[1], log);
+    const ticks = GS.ticks(ax.range[0], ax.range[1], log);
     Plotly.relayout(div, {"yaxis.tickmode": "array", "yaxis.tickvals": ticks.map((t) => (log ? 10 ** t.at : t.at)),
                           "yaxis.ticktext": ticks.map((t) => t.text)});
   }
@@ -756,21 +723,6 @@
     return axis;
   }
 
-  // 1, 2, 5 × 10^k between 10^lo and 10^hi (only the powers of ten when there are many); the
-  // two ends when none is inside
-  function logTicks(lo, hi) {
-    const ticks = [];
-    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
-      for (const m of [1, 2, 5]) {
-        const t = Math.log10(m) + e;
-        if (t >= lo - 1e-9 && t <= hi + 1e-9) ticks.push(t);
-      }
-    }
-    const decades = ticks.filter((t) => Math.abs(t - Math.round(t)) < 1e-9);
-    const chosen = ticks.length > 8 ? decades : ticks;
-    return chosen.length >= 2 ? chosen : [...new Set([lo, hi])];
-  }
-
   // The colour of a score: log10(score) when every score is positive, else its rank (lowest 0);
   // with the colour bar's ticks labelled with real scores.
   function scoreColour(scores) {
@@ -778,9 +730,9 @@
     if (!sorted.length || sorted[0] > 0) {
       const lo = sorted.length ? Math.log10(sorted[0]) : 0;
       const hi = sorted.length ? Math.log10(sorted[sorted.length - 1]) : 1;
-      const tickvals = logTicks(lo, hi);
-      return {kind: "log", of: (s) => Math.log10(s), cmin: lo, cmax: hi, tickvals,
-              ticktext: tickvals.map((t) => GS.num(Number((10 ** t).toPrecision(6))))};
+      const ticks = GS.ticks(lo, hi, true);
+      return {kind: "log", of: (s) => Math.log10(s), cmin: lo, cmax: hi, tickvals: ticks.map((t) => t.at),
+              ticktext: ticks.map((t) => t.text)};
     }
     const rank = new Map();
     sorted.forEach((s, i) => { if (!rank.has(s)) rank.set(s, i); });
@@ -976,12 +928,10 @@
     const coords = values.map((v) => (log ? Math.log10(v) : v));
     const lo = Math.min(...coords), hi = Math.max(...coords);
     const dim = {label, values: coords, range: lo === hi ? [lo - 1, hi + 1] : [lo, hi]};
-    const ticks = distinct.length <= 8 ? distinct.map((v) => (log ? Math.log10(v) : v))
-      : log ? logTicks(lo, hi) : null;
-    if (ticks) {
-      dim.tickvals = ticks;
-      dim.ticktext = ticks.map((t) => GS.num(log ? Number((10 ** t).toPrecision(6)) : t));
-    }
+    const ticks = distinct.length <= 8 ? distinct.map((v) => ({at: log ? Math.log10(v) : v, text: GS.num(v)}))
+      : GS.ticks(lo, hi, log);
+    dim.tickvals = ticks.map((t) => t.at);
+    dim.ticktext = ticks.map((t) => t.text);
     return dim;
   }
 
