@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from harness import Cluster, wait_for_status
-from test_dashboard import browser, needs_chromium, page, screenshot, server
+from test_dashboard import ARTIFACTS, browser, needs_chromium, page, screenshot, server
 from test_dashboard_layout import FITTED, check_layout
 
 FIXTURES = (browser, page, server)
@@ -116,5 +116,13 @@ def test_the_form(page: Any) -> None:
     assert preview["name"] == example["name"]
     assert preview["grid"]["lr"] == example["grid"]["lr"]
     assert preview["grid"]["beta1"] == example["grid"]["beta1"]
-    path = screenshot(page, "new.png")
-    keep(path)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "new.png"))  # the window: the spec beside its fields
+    keep(ARTIFACTS / "new.png")
+
+
+def test_the_readme_shows_each_screenshot_taken_here() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in ("sweeps.png", "sweep.png", "compare.png", "new.png"):
+        assert f"](docs/screenshots/{name})" in readme, name
+        assert (DOCS / name).stat().st_size > 20_000, name
