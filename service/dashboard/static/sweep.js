@@ -444,26 +444,11 @@
     return [lo - pad, hi + pad];
   }
 
-  // the y axis in the chosen range, its ticks in GS.num's format
+  // the y axis in the chosen range (its ticks, in GS.num's format, are GS.watchLayout's)
   function yAxis(series, logY) {
     const range = yRange(curveValues, logY, $("full-y").checked);
     const axis = {title: {text: series}, type: logY ? "log" : "linear"};
-    if (!range) return Object.assign(axis, {autorange: true});
-    const ticks = GS.ticks(range[0], range[1], logY);
-    return Object.assign(axis, {range, autorange: false, tickmode: "array",
-      tickvals: ticks.map((t) => (logY ? 10 ** t.at : t.at)), ticktext: ticks.map((t) => t.text)});
-  }
-
-  // a zoom (or a double-click back to the whole plot): the ticks follow the new range
-  function retick(event) {
-    const div = $("curves");
-    if (!event || !Object.keys(event).some((k) => k.startsWith("yaxis.range") || k === "yaxis.autorange")) return;
-    const ax = div._fullLayout && div._fullLayout.yaxis;
-    if (!ax || !ax.range) return;
-    const log = ax.type === "log";
-    const ticks = GS.ticks(ax.range[0], ax.range[1], log);
-    Plotly.relayout(div, {"yaxis.tickmode": "array", "yaxis.tickvals": ticks.map((t) => (log ? 10 ** t.at : t.at)),
-                          "yaxis.ticktext": ticks.map((t) => t.text)});
+    return Object.assign(axis, range ? {range, autorange: false} : {autorange: true});
   }
 
   // The series the trials' curves hold beside step: loss, and a model's val_loss and
@@ -613,9 +598,7 @@
                 font: {size: 11, color: "#6b7280"}}}));
     }
     const div = $("curves");
-    Plotly.react(div, drawnTraces, layout, {responsive: true, displaylogo: false}).then(() => {
-      if (!div.dataset.reticks) { div.dataset.reticks = "1"; div.on("plotly_relayout", retick); }
-    });
+    Plotly.react(div, drawnTraces, layout, {responsive: true, displaylogo: false});
     const missing = !byOptimizer && allTrials(d).some((t) => t.params[by] === undefined);
     // every optimizer (each a show/hide toggle), else at most LEGEND_MAX values and a count
     const shown = scheme.kind !== "legend" ? [] : byOptimizer ? distinct : distinct.slice(0, LEGEND_MAX);
@@ -654,8 +637,7 @@
     plotted = plotted.replace(/\|(true|false)$/, "|" + logY);
     const axis = yAxis($("curve-choice").value || "loss", logY);
     Plotly.relayout(div, {"yaxis.type": axis.type, "yaxis.autorange": axis.autorange,
-                          "yaxis.range": axis.range, "yaxis.tickmode": axis.tickmode || "auto",
-                          "yaxis.tickvals": axis.tickvals, "yaxis.ticktext": axis.ticktext});
+                          "yaxis.range": axis.range});
   }
 
   // the y range: the bulk of the curves, or (checked) all of their values
@@ -664,8 +646,7 @@
     if (!window.Plotly || !div.data) { drawCurves(true); return; }
     plotted = "";
     const axis = yAxis($("curve-choice").value || "loss", $("log-y").checked);
-    Plotly.relayout(div, {"yaxis.autorange": axis.autorange, "yaxis.range": axis.range,
-                          "yaxis.tickvals": axis.tickvals, "yaxis.ticktext": axis.ticktext});
+    Plotly.relayout(div, {"yaxis.autorange": axis.autorange, "yaxis.range": axis.range});
   }
 
   // --- scores -----------------------------------------------------------------------------
