@@ -1,7 +1,7 @@
 """The sweep page's layout in a real browser (the fixtures of ``test_dashboard``): on sweeps with
 1, 2 and 3 swept hyperparameters, at 1400 and 800 px wide and after a resize from one to the
-other, no panel overlaps another, every plot's SVG lies inside its panel and nothing covers the
-Trials table's header row."""
+other, no panel overlaps another, every plot's SVG lies inside its panel, nothing covers the
+Trials table's header row and every numeric axis is labelled in the dashboard's one number format."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from harness import Cluster, wait_for_status
 from test_dashboard import browser, needs_chromium, page, screenshot, server
+from test_dashboard_curves import shown_like_gs_num
 
 FIXTURES = (browser, page, server)
 
@@ -21,7 +22,7 @@ GRIDS: dict[int, dict[str, list[float]]] = {
 
 # Every visible panel's box, every plot's SVG boxes with its panel's, and what lies at the
 # centre of each header cell of the trials table (scrolled into view first).
-GEOMETRY = """() => {
+GEOMETRY = r"""() => {
   const box = (e) => { const r = e.getBoundingClientRect();
                        return {x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}; };
   const panels = [...document.querySelectorAll('.panel')].filter(p => p.offsetParent !== null)
@@ -38,7 +39,13 @@ GEOMETRY = """() => {
     return r.left + r.width / 2 < innerWidth && !(hit && th.contains(hit));
   }).map(th => th.dataset.key);
   scrollTo(0, 0);
-  return {panels, plots, covered, width: document.documentElement.clientWidth,
+  // every numeric axis's tick labels (plotly names a tick of axis x2 ".x2tick")
+  const ticks = [...document.querySelectorAll('.js-plotly-plot')].flatMap(div =>
+    Object.entries(div._fullLayout || {}).filter(([k, ax]) => /^[xy]axis\d*$/.test(k) && ax &&
+                                                  ['linear', 'log'].includes(ax.type))
+      .flatMap(([k, ax]) => [...div.querySelectorAll(`.${ax._id}tick text`)]
+        .map(t => ({plot: div.id || div.dataset.plot, axis: k, text: t.textContent}))));
+  return {panels, plots, covered, ticks, width: document.documentElement.clientWidth,
           scrollWidth: document.documentElement.scrollWidth};
 }"""
 
@@ -96,6 +103,10 @@ def check_layout(page: Any, panels_at_least: int = 4) -> dict[str, Any]:
             assert inside(svg, plot["panel"]), (plot["plot"], svg, plot["panel"])
             assert svg["w"] > 200 and svg["h"] > 100, (plot["plot"], svg)
     assert geometry["covered"] == [], geometry["covered"]
+    # one number format on every axis (plotly's own would read 100µ, 10⁻⁴ or −2)
+    assert geometry["ticks"], "no numeric axis"
+    assert all(shown_like_gs_num(t["text"]) for t in geometry["ticks"]), [
+        t for t in geometry["ticks"] if not shown_like_gs_num(t["text"])]
     assert geometry["scrollWidth"] <= geometry["width"]  # the page itself never scrolls sideways
     return geometry
 
