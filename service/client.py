@@ -181,6 +181,14 @@ class Client:
                 time.sleep(poll)
             cursor = page["next"]
 
+    def trial(self, sweep_id: str, index: int, *, curves: bool = True) -> dict[str, Any]:
+        """Trial ``index`` of the sweep as the results document holds it (``ClientError`` 404
+        while it is not saved)."""
+        response = self._request("GET", f"{self._path(sweep_id)}/trials/{index}",
+                                 params={"curves": "true" if curves else "false"})
+        trial: dict[str, Any] = orjson.loads(response.content)
+        return trial
+
     def download_trials(self, sweep_id: str, to: BinaryIO, *, curves: bool = True,
                         status: str | None = None) -> int:
         """Write every trial saved so far to the binary file ``to`` as NDJSON (one JSON object

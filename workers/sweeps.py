@@ -32,7 +32,7 @@ from optimizers.runner import TARGET_CHUNK_WORK
 from .jobs import Executor, csv_rows, results_document, stored_spec, submit_sweep
 from .overview import overview
 from .store import BEST_TRIALS, Backlogged, JobStore, StoreUnavailable, SweepRecord, TrialOrder
-from .trials import PAGE_DEFAULT, Item, TrialPage, iter_trials, trial_page
+from .trials import PAGE_DEFAULT, Item, TrialPage, iter_trials, one_trial, trial_page
 
 
 class SweepNotFound(LookupError):
@@ -172,6 +172,16 @@ class SweepService:
         record = self.indexed(sweep_id)
         return trial_page(self.store, record, stored_spec(record, self.store), limit=limit,
                           cursor=cursor, order=order, status=status, curves=curves)
+
+    def trial(self, sweep_id: str, index: int, *, curves: bool = True) -> Item | None:
+        """Trial ``index`` of the sweep, or None while it is not saved
+        (``workers.trials.one_trial``).
+
+        Raises:
+          SweepNotFound: no such sweep.
+        """
+        record = self.indexed(sweep_id)
+        return one_trial(self.store, record, stored_spec(record, self.store), index, curves)
 
     def stream(self, sweep_id: str, *, curves: bool = True,
                status: str | None = None) -> Iterator[Item]:

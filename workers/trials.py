@@ -226,6 +226,17 @@ def _chunk_trials(store: JobStore, record: SweepRecord, spec: SweepSpec, chunk: 
     return items
 
 
+def one_trial(store: JobStore, record: SweepRecord, spec: SweepSpec, index: int,
+              curves: bool = True) -> Item | None:
+    """Trial ``index`` as a page holds it, or None when it is not saved (not yet, or never:
+    a cancelled sweep's, or past the last): the trial index's first entry after ``index`` − 1,
+    read from its chunk."""
+    refs = store.trial_page(record.id, "index", None, TrialKey(math.inf, index - 1), 1)
+    if not refs or refs[0].index != index:
+        return None
+    return read_trials(store, record, spec, refs, curves)[0]
+
+
 def trial_row(spec: SweepSpec, summary: ScoreSummary) -> TrialRow:
     """A trial without its curve, from its score summary and the spec: trial i is grid point
     i mod n_settings with seed number i div n_settings. Summaries saved before they held
@@ -262,4 +273,4 @@ def iter_trials(store: JobStore, record: SweepRecord, spec: SweepSpec, *, curves
 
 
 __all__ = ["CHUNK_CACHE_BYTES", "PAGE_DEFAULT", "PAGE_MAX", "STREAM_BATCH", "BadCursor", "Cursor",
-           "TrialPage", "iter_trials", "read_trials", "trial_page", "trial_row"]
+           "TrialPage", "iter_trials", "one_trial", "read_trials", "trial_page", "trial_row"]

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -18,7 +18,7 @@ from workers.store import TrialOrder
 from workers.trials import PAGE_DEFAULT, PAGE_MAX, BadCursor, Item
 
 from ..deps import RuntimeDep, SweepId, require_api_key
-from ..errors import ERROR_RESPONSES, JSON_ERROR_RESPONSES, ErrorDetail, InvalidRequest
+from ..errors import ERROR_RESPONSES, JSON_ERROR_RESPONSES, ErrorDetail, InvalidRequest, NotFound
 from ..responses import JSONBytes
 
 router = APIRouter(prefix="/v1/sweeps", tags=["trials"], responses=ERROR_RESPONSES,
@@ -72,6 +72,23 @@ def get_trials(sweep_id: SweepId, runtime: RuntimeDep,
                                                             message=str(exc))]) from None
     return JSONBytes(orjson.dumps({"items": page.items, "next": page.next,
                                    "total": page.total}))
+
+
+#: The largest trial index a path takes (a sweep holds at most a few million trials).
+MAX_INDEX = 2**31 - 1
+
+
+@router.get("/{sweep_id}/trials/{index}", response_model=None,
+            responses={200: {"model": TrialItem}})
+def get_trial(sweep_id: SweepId, runtime: RuntimeDep,
+              index: Annotated[int, Path(ge=0, le=MAX_INDEX, description="the trial's index")],
+              curves: Curves = True) -> JSONBytes:
+    """One saved trial, as a page holds it (a 404 while it is not saved: not yet, or never)."""
+    trial = runtime.sweeps.trial(sweep_id, index, curves=curves)
+    if trial is None:
+        raise NotFound(f"sweep {sweep_id} has no saved trial {index}",
+                       [ErrorDetail(field="index", message=f"no saved trial {index}")])
+    return JSONBytes(orjson.dumps(trial))
 
 
 class NDJSONResponse(StreamingResponse):

@@ -95,3 +95,24 @@ def test_the_trials_table_pages_from_the_api(page: Any, sweep: dict[str, Any],
     page.wait_for_function("Array.from(document.querySelectorAll('#trials tbody td[data-status]'))"
                            ".every(td => td.dataset.status === 'diverged')")
     assert "of" in (page.text_content("#table-page") or "")
+
+
+@needs_chromium
+def test_a_row_click_on_a_trial_not_drawn_reads_and_highlights_its_curve(
+        page: Any, sweep: dict[str, Any], server: Cluster) -> None:
+    page.goto(f"/sweeps/{sweep['id']}")
+    page.wait_for_function("curveTraces().length > 0")
+    page.wait_for_selector("#trials tbody tr")
+    drawn = set(page.evaluate("curveTraces().flatMap(t => t.meta.trials || [t.meta.index])"))
+    rows = page.evaluate("Array.from(document.querySelectorAll('#trials tbody tr'))"
+                         ".map(r => +r.dataset.index)")
+    index = next(i for i in rows if i not in drawn)  # the sample holds 200 of 1,000
+    page.click(f"#trials tbody tr[data-index='{index}']")
+    page.wait_for_function(f"curveTraces().some(t => t.meta.highlighted && t.meta.index === {index})")
+    with server.client() as client:
+        trial = client.get(f"/v1/sweeps/{sweep['id']}/trials/{index}").json()
+    lit = page.evaluate("i => { const t = curveTraces().find(t => t.meta.index === i);"
+                        " return {x: Array.from(t.x), y: Array.from(t.y)}; }", index)
+    assert lit["y"][0] == trial["curve"]["loss"][0] and lit["y"][-1] == trial["curve"]["loss"][-1]
+    assert lit["x"][-1] == trial["curve"]["step"][-1]
+    assert f"highlighted: trial {index}" in (page.text_content("#curve-note") or "")

@@ -125,7 +125,14 @@ def test_a_sweep_over_the_inline_limit_pages_streams_and_summarises(
         assert [int(r["index"]) for r in rows] == [t["index"] for t in expected["trials"]]
         assert [r["status"] for r in rows] == [t["status"] for t in expected["trials"]]
 
+        # one trial by its index, with or without its curve
+        last = expected["trials"][-1]
+        assert client.get(f"/v1/sweeps/{sweep_id}/trials/{last['index']}").json() == last
+        assert client.get(f"/v1/sweeps/{sweep_id}/trials/0", params={"curves": "false"}
+                          ).json() == {k: v for k, v in expected["trials"][0].items() if k != "curve"}
+
     with Client(api.url) as client:
+        assert client.trial(sweep_id, 3) == expected["trials"][3]
         assert list(client.trials(sweep_id, limit=9)) == expected["trials"]
         assert [t["index"] for t in client.trials(sweep_id, order="score", curves=False)] == [
             t["index"] for t in sorted(expected["trials"], key=rank)]
@@ -156,8 +163,19 @@ def test_bad_page_parameters_are_422s_naming_the_field(
             assert response.status_code == 422, (params, response.text)
             details = response.json()["error"]["details"]
             assert any(d["field"] == field and words in d["message"] for d in details), details
+        n_trials = client.get(f"/v1/sweeps/{sweep_id}").json()["progress"]["total"]
+        beyond = client.get(f"/v1/sweeps/{sweep_id}/trials/{n_trials}")
+        assert beyond.status_code == 404
+        assert beyond.json()["error"]["details"] == [
+            {"field": "index", "message": f"no saved trial {n_trials}"}]
+        for index, words in (("-1", "greater than or equal to 0"), ("2147483648", "less than"),
+                             ("first", "valid integer")):
+            response = client.get(f"/v1/sweeps/{sweep_id}/trials/{index}")
+            assert response.status_code == 422, response.text
+            details = response.json()["error"]["details"]
+            assert any(d["field"] == "index" and words in d["message"] for d in details), details
         missing = "0" * 32
-        for path in ("trials", "trials.ndjson"):
+        for path in ("trials", "trials.ndjson", "trials/0"):
             response = client.get(f"/v1/sweeps/{missing}/{path}")
             assert response.status_code == 404
             assert response.headers["content-type"].startswith("application/json")

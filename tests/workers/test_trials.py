@@ -31,7 +31,7 @@ from workers.store import TRIAL_STATUSES, JobStore, SweepRecord
 from workers.store_redis import RedisStore
 from workers.store_sqlite import SQLiteStore
 from workers.sweeps import SweepService
-from workers.trials import BadCursor, Cursor, iter_trials, trial_page
+from workers.trials import BadCursor, Cursor, iter_trials, one_trial, trial_page
 
 # 4 lr × 3 momentum × 2 seeds = 24 trials; lr 3.0 diverges on rosenbrock
 SPEC = parse_spec({"objective": "rosenbrock", "optimizer": "momentum",
@@ -206,6 +206,21 @@ def test_a_cancelled_sweeps_pages_skip_the_chunks_that_never_ran(store: JobStore
     assert all(t["error"] == "RuntimeError: out of luck" for t in failed)
     assert failed == failed_records(SPEC, SPEC.trials(*chunk_range(cancelled, 4)),
                                     "RuntimeError: out of luck")
+
+
+def test_one_trial_is_the_page_s_and_none_where_nothing_was_saved(store: JobStore) -> None:
+    record = submitted(store)
+    for chunk in (0, 3):
+        execute_chunk(store, record.id, chunk)
+    running = store.get(record.id)
+    assert running is not None
+    expected = everything()
+    saved = {i for c in (0, 3) for i in range(*chunk_range(running, c))}
+    for index in range(SPEC.n_trials + 2):
+        got = one_trial(store, running, SPEC, index)
+        assert got == (expected[index] if index in saved else None), index
+    row = one_trial(store, running, SPEC, min(saved), curves=False)
+    assert row == {k: v for k, v in expected[min(saved)].items() if k != "curve"}
 
 
 def test_cursors_are_refused_for_another_order_or_filter_and_when_garbled(

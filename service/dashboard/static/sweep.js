@@ -46,6 +46,7 @@
   const table = {order: "index", status: "", cursors: [null], items: [], next: null, total: null};
   let prunedPages = null;          // a summary document's pruned trials, read for the per-rung counts
   let highlight = null;            // the trial whose curve a click on its table row highlights
+  let lit = null;                  // that trial, read with its curve when nothing drawn holds it
   let curveValues = [];            // the drawn curves' values, for the y range
 
   // Asked at once, while plotly.js is still being parsed: the sweep, the catalogue, the
@@ -78,6 +79,7 @@
     const byIndex = new Map();
     for (const t of overviewDoc.sample) byIndex.set(t.index, t);
     for (const t of top) byIndex.set(t.index, t);
+    if (lit && lit.index === highlight) byIndex.set(lit.index, lit);
     const want = new Set(thickSet().concat(highlight === null ? [] : [highlight]));
     if (results && results.trials && want.size) {
       for (const t of results.trials) if (want.has(t.index) && !byIndex.has(t.index)) byIndex.set(t.index, t);
@@ -1149,11 +1151,18 @@
 
   // A row's click highlights its trial's curve (drawn thick on top, the others faint); a
   // second click on it, or a click on another row, moves or ends the highlight.
-  function highlightTrial(index) {
+  // A trial outside the drawn ones (a large sweep's) is read with its curve first.
+  async function highlightTrial(index) {
     highlight = highlight === index ? null : index;
-    const known = drawnTrials().some((t) => t.index === highlight);
-    drawTable(); drawCurves(true);
-    if (highlight !== null && !known) $("curve-note").textContent += " (its curve is not loaded)";
+    drawTable();
+    if (highlight !== null && !drawnTrials().some((t) => t.index === highlight)) {
+      try {
+        const trial = await GS.json(`/v1/sweeps/${id}/trials/${index}`);
+        if (highlight !== index) return;  // clicked again since
+        lit = trial;
+      } catch (e) { fail(`Could not load trial ${index}: ${e.message}`); }
+    }
+    drawCurves(true);
   }
 
   // --- data -------------------------------------------------------------------------------
