@@ -389,25 +389,13 @@
         Math.round((i * (PALETTE.length - 1)) / (distinct.length - 1))]));
       return {kind: "legend", distinct, colour};
     }
-    const log = logSpaced(distinct, d.spec ? sampledFrom(d, by) : null);
+    const drawn = d.spec ? sampledFrom(d, by) : null;  // a distribution's own scale, else the values'
+    const log = drawn ? drawn === "log_uniform_values" && distinct[0] > 0 : logSpaced(distinct);
     const f = log ? Math.log10 : (v) => v;
     const lo = f(distinct[0]), hi = f(distinct[distinct.length - 1]);
     const bin = (v) => Math.min(PALETTE.length - 1, Math.floor(PALETTE.length * (f(v) - lo) / (hi - lo)));
     for (const v of distinct) colour.set(v, PALETTE[bin(v)]);
     return {kind: "bar", distinct, colour, log, lo, hi};
-  }
-
-  // log-spaced: positive, and its gaps more even in log than in linear space (a geomspace), or
-  // drawn from a log-uniform distribution
-  function logSpaced(sorted, distribution) {
-    if (!sorted.every((v) => v > 0)) return false;
-    if (distribution) return distribution === "log_uniform_values";
-    const unevenness = (xs) => {
-      const gaps = xs.slice(1).map((x, i) => x - xs[i]);
-      const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
-      return Math.sqrt(gaps.reduce((a, g) => a + (g - mean) ** 2, 0) / gaps.length) / mean;
-    };
-    return unevenness(sorted.map(Math.log10)) < unevenness(sorted);
   }
 
   // The colour bar: a markers trace with no point, carrying PALETTE as a stepped colour scale
