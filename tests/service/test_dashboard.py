@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,10 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any, server: Cluster) -> Iterator[Any]:
-    """A fresh page on the server; fails the test on any script error or console error."""
+@contextmanager
+def watched_page(browser: Any, server: Cluster, *, refuse_failures: bool = True) -> Iterator[Any]:
+    """A fresh page on the server that fails the test on any script or console error and, with
+    ``refuse_failures``, on any 4xx or 5xx response but a POST's."""
     context = browser.new_context(base_url=server.url, viewport={"width": 1400, "height": 1000})
     # the curves plot holds the quantile bands of all curves beside the trials' curves:
     # curveTraces() is the trials' traces (what the tests count), bandTraces() the bands (a
@@ -67,13 +69,22 @@ def page(browser: Any, server: Cluster) -> Iterator[Any]:
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on("console", lambda msg: problems.append(f"console: {msg.text}")
             if msg.type == "error" and "Failed to load resource" not in msg.text else None)
-    page.on("response", lambda r: problems.append(f"{r.status} from {r.request.method} {r.url}")
+    if refuse_failures:
+        page.on("response", lambda r: problems.append(
+            f"{r.status} from {r.request.method} {r.url}")
             if r.status >= 400 and r.request.method != "POST" else None)
     try:
         yield page
     finally:
         context.close()
     assert not problems, problems
+
+
+@pytest.fixture
+def page(browser: Any, server: Cluster) -> Iterator[Any]:
+    """A fresh page on the server; fails the test on any script error or console error."""
+    with watched_page(browser, server) as page:
+        yield page
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -9,13 +9,13 @@ import pytest
 from harness import Cluster, wait_for_status
 from test_dashboard import (
     LONG,
-    TIMEOUT_MS,
     browser,
     needs_chromium,
     number,
     page,
     screenshot,
     server,
+    watched_page,
 )
 
 FIXTURES = (browser, page, server)
@@ -186,14 +186,7 @@ def test_a_malformed_id_says_so_and_the_others_are_compared(
 def test_an_unknown_id_says_no_sweep(browser: Any, server: Cluster,
                                      compared: list[dict[str, Any]]) -> None:
     # its own page: the GET of the unknown sweep is a 404, which the page fixture would fail
-    context = browser.new_context(base_url=server.url, viewport={"width": 1400, "height": 1000})
-    try:
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on("console", lambda msg: problems.append(f"console: {msg.text}")
-                if msg.type == "error" and "Failed to load resource" not in msg.text else None)
+    with watched_page(browser, server, refuse_failures=False) as page:
         unknown = "f" * 32
         page.goto(f"/compare?ids={compared[0]['id']},{unknown}")
         page.wait_for_selector("body[data-ready='1']")
@@ -213,9 +206,6 @@ def test_an_unknown_id_says_no_sweep(browser: Any, server: Cluster,
             f"There is no sweep {i}." for i in ids[3:12]]
         assert page.eval_on_selector_all("#compared tbody tr",
                                          "rs => rs.map(r => r.dataset.id)") == ids[:3]
-        assert not problems, problems
-    finally:
-        context.close()
 
 
 @needs_chromium
