@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
-from harness import Cluster, wait_for_status
+from harness import Cluster, cluster, wait_for_status
 from test_dashboard import (
     LONG,
     browser,
@@ -239,3 +240,37 @@ def test_a_running_sweep_is_shown_with_a_note_then_re_read(
         page.wait_for_selector(f"{row}[data-status='cancelled']")
         page.wait_for_function("document.getElementById('live').textContent === ''")
         assert "still running" not in (page.text_content("#metric-note") or "")
+
+
+@needs_chromium
+def test_sweeps_over_the_inline_limit_are_compared_from_their_top_settings(
+        browser: Any, tmp_path: Any) -> None:
+    """Over GRADSWEEP_RESULTS_INLINE_MAX trials /results is a summary document without
+    settings: the score by lr comes from its top_settings, and the page says so."""
+    grid = {"lr": [float(x) for x in np.geomspace(1e-4, 1e-2, 12)]}
+    with cluster(tmp_path, redis=False, jobs=2, results_inline_max=10) as c:
+        c.start_server()
+        ids, documents = [], []
+        with c.client() as client:
+            for optimizer in ("adam", "momentum"):
+                ids.append(client.post("/v1/sweeps", json={**spec(optimizer), "grid": grid}
+                                       ).json()["id"])
+            for sweep_id in ids:
+                assert wait_for_status(client, sweep_id, {"succeeded"}, 60)["status"] == "succeeded"
+                document = client.get(f"/v1/sweeps/{sweep_id}/results").json()
+                assert "settings" not in document and document["top_settings"]
+                documents.append(document)
+        with watched_page(browser, c) as page:
+            page.goto("/compare?ids=" + ",".join(ids))
+            page.wait_for_selector("body[data-ready='1']")
+            by_lr = plot_data(page, "#scores [data-plot='param:final_loss:lr']")
+            assert [t["meta"]["sweep"] for t in by_lr] == ids
+            for trace, document in zip(by_lr, documents, strict=True):
+                top = sorted(document["top_settings"], key=lambda s: s["params"]["lr"])
+                assert trace["x"] == [s["params"]["lr"] for s in top]
+                assert trace["y"] == [s["score"] for s in top]
+            [best] = plot_data(page, "#scores [data-plot='best:final_loss']")
+            assert best["y"] == [d["best"]["score"] for d in documents]
+            note = page.text_content("#score-note") or ""
+            assert note.startswith("Large sweeps, their best settings only:")
+            assert all(f"({len(d['top_settings'])})" in note for d in documents)
