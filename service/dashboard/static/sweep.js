@@ -918,9 +918,10 @@
     Plotly.react(div, [{type: "parcoords", meta: {kind: "parcoords", names, scoreScale: scale}, dimensions,
       line: {color: scored.map((s) => colour.of(s.score)), colorscale: "Viridis", reversescale: !max,
              cmin: colour.cmin, cmax: colour.cmax, showscale: true, colorbar: colourBar(colour, metric())}}],
-    {margin: {l: 70, r: 40, t: 60, b: 30},
+    {margin: {l: 70, r: 40, t: 80, b: 30},  // the title on top, the dimensions' labels below it
      title: {text: `parallel coordinates · ${scored.length} scored settings` +
-                   (unscored.length ? ` (${unscored.length} without a score left out)` : ""), font: {size: 13}}},
+                   (unscored.length ? ` (${unscored.length} without a score left out)` : ""), font: {size: 13},
+             yref: "container", y: 1, yanchor: "top", pad: {t: 8}}},
     PLOT_CONFIG);
   }
 
