@@ -76,7 +76,8 @@ WATCH = """
   document.addEventListener('DOMContentLoaded', () => {
     const react = window.Plotly.react;
     window.Plotly.react = function (gd, data) {
-      const mine = gd === 'curves' && data.length > 0 && marks.react_start === undefined;
+      const id = typeof gd === 'string' ? gd : gd && gd.id;  // the page passes the div or its id
+      const mine = id === 'curves' && data.length > 0 && marks.react_start === undefined;
       if (mine) marks.react_start = performance.now();
       const out = react.apply(this, arguments);
       if (mine) Promise.resolve(out).then(() => { marks.react_done = performance.now(); });
